@@ -1,0 +1,85 @@
+"""Composition root: the one module that picks adapters (store, bus) and wires the layers."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from parley.bus.base import Bus
+from parley.bus.memory import MemoryBus
+from parley.config import Settings
+from parley.core.ratelimit import Rate
+from parley.realtime.hub import Hub
+from parley.services.accounts import Accounts
+from parley.services.deps import Deps, Limits
+from parley.services.emitter import Emitter
+from parley.services.messages import Messages
+from parley.services.presence import Presence
+from parley.services.rooms import Rooms
+from parley.store.db import Database, is_sqlite
+from parley.web import app as web_app
+from parley.web.context import CTX, Context
+
+log = logging.getLogger("parley")
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the message says what to use instead."""
+
+
+def make_bus(settings: Settings) -> Bus:
+    scheme = urlsplit(settings.broker_url).scheme
+    if scheme == "memory":
+        return MemoryBus()
+    if scheme in ("redis", "rediss"):
+        raise ConfigError("the Redis bus is not part of this build yet; use PARLEY_BROKER_URL=memory://")
+    raise ConfigError(f"PARLEY_BROKER_URL {settings.broker_url!r}: use memory:// (one node) or redis://host:port")
+
+
+def make_database(settings: Settings) -> Database:
+    scheme = urlsplit(settings.database_url).scheme.split("+")[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(f"PARLEY_DATABASE_URL {settings.database_url!r}: use sqlite:///path or postgresql://...")
+    if is_sqlite(settings.database_url) and urlsplit(settings.broker_url).scheme != "memory":
+        raise ConfigError("PARLEY_DATABASE_URL points at SQLite, which one node only can use; "
+                          "use postgresql:// for several nodes, or PARLEY_BROKER_URL=memory:// for one")
+    return Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+def make_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_text=settings.max_text,
+        send_rate=Rate(settings.rate_limit_burst, settings.rate_limit_per_sec),
+        login_rate=Rate(settings.login_rate_burst, 1 / 60),
+        session_ttl_ms=settings.session_ttl_days * 86_400_000,
+    )
+
+
+def build(settings: Settings) -> Context:
+    bus = make_bus(settings)
+    deps = Deps(make_database(settings), bus, make_limits(settings))
+    emitter = Emitter(bus)
+    messages = Messages(deps, emitter)
+    presence = Presence(deps, emitter)
+    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
+                   messages=messages, presence=presence, hub=Hub(bus, messages, presence))
+
+
+def create_app(settings: Settings) -> web.Application:
+    context = build(settings)
+    app = web_app.create(context)
+
+    async def _start(app: web.Application) -> None:
+        await app[CTX].hub.start()
+        log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
+                 settings.broker_url)
+
+    async def _stop(app: web.Application) -> None:
+        await app[CTX].hub.bus.close()
+        await app[CTX].db.close()
+
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    return app

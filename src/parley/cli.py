@@ -1,0 +1,170 @@
+"""The `parley` command. Each command parses its options, then calls a plain function."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from parley.config import Settings, from_env
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return from_env(**overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from parley.store.db import is_sqlite
+
+    if is_sqlite(url) and url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+@click.group()
+def main() -> None:
+    """Parley: self-hosted real-time chat."""
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on [PARLEY_HOST, 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="port [PARLEY_PORT, 8000]")
+@click.option("--database-url", default=None, help="[PARLEY_DATABASE_URL, sqlite:///var/parley.db]")
+@click.option("--broker-url", default=None, help="[PARLEY_BROKER_URL, memory://]")
+@click.option("--migrate/--no-migrate", default=True, help="apply migrations first (default on)")
+def serve(host: str | None, port: int | None, database_url: str | None, broker_url: str | None,
+          migrate: bool) -> None:
+    """Serve HTTP, WebSocket and the web client."""
+    settings = _settings(host=host, port=port, database_url=database_url, broker_url=broker_url)
+    run_server(settings, migrate=migrate)
+
+
+def run_server(settings: Settings, *, migrate: bool = True) -> None:
+    from aiohttp import web
+
+    from parley.app import ConfigError, create_app
+    from parley.store.migrate import upgrade
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    _ensure_sqlite_dir(settings.database_url)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if migrate:
+        asyncio.run(upgrade(settings.database_url))
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
+                handle_signals=True, shutdown_timeout=5)
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+@click.option("--database-url", default=None)
+def db_upgrade(database_url: str | None) -> None:
+    """Apply all migrations."""
+    from parley.store.migrate import current, upgrade
+
+    settings = _settings(database_url=database_url)
+    _ensure_sqlite_dir(settings.database_url)
+    asyncio.run(upgrade(settings.database_url))
+    click.echo(f"database at revision {asyncio.run(current(settings.database_url))}")
+
+
+@main.group()
+def user() -> None:
+    """User administration."""
+
+
+async def _with_context(settings: Settings, action: Any) -> Any:
+    from parley.app import build
+
+    context = build(settings)
+    try:
+        return await action(context)
+    finally:
+        await context.db.close()
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--display-name", default=None)
+@click.option("--admin", is_flag=True, help="make the user a server admin")
+@click.option("--database-url", default=None)
+def user_create(username: str, password: str, display_name: str | None, admin: bool, database_url: str | None) -> None:
+    """Create a user."""
+    from parley.core.errors import ParleyError
+
+    async def action(ctx: Any) -> Any:
+        return await ctx.accounts.register(username, password, display_name, admin=admin)
+
+    try:
+        created, _ = asyncio.run(_with_context(_settings(database_url=database_url), action))
+    except ParleyError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created user {created.username} (id {created.id}{', admin' if created.is_admin else ''})")
+
+
+@user.command("disable")
+@click.argument("username")
+@click.option("--database-url", default=None)
+def user_disable(username: str, database_url: str | None) -> None:
+    """Disable a user and revoke all of their sessions."""
+    from parley.core.errors import ParleyError
+
+    try:
+        disabled = asyncio.run(_with_context(_settings(database_url=database_url),
+                                             lambda ctx: ctx.accounts.disable(username)))
+    except ParleyError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"disabled user {disabled.username}; their sessions are revoked")
+
+
+@main.group()
+def room() -> None:
+    """Room administration."""
+
+
+@room.command("create")
+@click.argument("name")
+@click.option("--owner", required=True, help="username of the room's owner")
+@click.option("--topic", default="")
+@click.option("--private", is_flag=True, help="invite-only")
+@click.option("--database-url", default=None)
+def room_create(name: str, owner: str, topic: str, private: bool, database_url: str | None) -> None:
+    """Create a room owned by an existing user."""
+    from parley.core.errors import NotFound, ParleyError
+    from parley.store import users as user_store
+
+    async def action(ctx: Any) -> Any:
+        async with ctx.db.read() as conn:
+            found = await user_store.by_username(conn, owner)
+        if found is None:
+            raise NotFound(f"no user named {owner!r}")
+        return await ctx.rooms.create(found[0], name, topic, "private" if private else "public")
+
+    try:
+        created = asyncio.run(_with_context(_settings(database_url=database_url), action))
+    except ParleyError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created room {created['name']} (id {created['id']}, {created['visibility']})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Domain types shared by every layer."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Role(enum.IntEnum):
+    """Room roles; a higher value outranks a lower one."""
+
+    MEMBER = 10
+    MODERATOR = 20
+    ADMIN = 30
+    OWNER = 40
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, label: str) -> Role:
+        return cls[label.upper()]
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class RoomKind(enum.StrEnum):
+    ROOM = "room"
+    DIRECT = "direct"
+
+
+class MemberState(enum.StrEnum):
+    JOINED = "joined"
+    INVITED = "invited"
+    LEFT = "left"
+
+
+class EventType(enum.StrEnum):
+    ROOM_CREATED = "room_created"
+    MESSAGE = "message"
+    MEMBER_JOINED = "member_joined"
+    MEMBER_LEFT = "member_left"
+    MEMBER_INVITED = "member_invited"
+    ROOM_UPDATED = "room_updated"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    disabled: bool
+    created_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name}
+
+    def private(self) -> dict[str, Any]:
+        return {**self.public(), "is_admin": self.is_admin, "created_at": self.created_at}
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    user_id: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: int
+    kind: RoomKind
+    name: str
+    topic: str
+    visibility: Visibility
+    archived: bool
+    created_at: int
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    room_id: int
+    user_id: int
+    role: Role
+    state: MemberState
+    read_seq: int
+    joined_seq: int
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of a room's log. `data` holds the type-specific fields of the wire form."""
+
+    id: int
+    room_id: int
+    seq: int
+    type: EventType
+    ts: int
+    sender: dict[str, Any] | None
+    data: dict[str, Any] = field(default_factory=dict)
+    client_msg_id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type.value,
+            "room": self.room_id,
+            "seq": self.seq,
+            "id": self.id,
+            "ts": self.ts,
+            "sender": self.sender,
+        }
+        out.update(self.data)
+        if self.type is EventType.MESSAGE:
+            out["client_msg_id"] = self.client_msg_id
+        return out

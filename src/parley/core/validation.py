@@ -1,0 +1,105 @@
+"""Field rules for everything a user controls. Each check raises Invalid naming the field."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import unicodedata
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from parley.core.errors import Invalid
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
+PASSWORD_MIN, PASSWORD_MAX = 8, 256
+DISPLAY_NAME_MAX = 64
+ROOM_NAME_MAX = 80
+TOPIC_MAX = 500
+CLIENT_MSG_ID_MAX = 64
+DIRECT_MAX_OTHERS = 9
+
+
+def username(value: Any) -> str:
+    if not isinstance(value, str) or not USERNAME_RE.fullmatch(value):
+        raise Invalid("username must be 3 to 32 letters, digits, '_', '-' or '.'")
+    return value
+
+
+def password(value: Any, *, field: str = "password", username: str | None = None) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be a string")
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise Invalid(f"{field} must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long")
+    lowered = value.lower()
+    if lowered in common_passwords() or (username and lowered == username.lower()):
+        raise Invalid(f"{field} is too common; choose a longer, less guessable one")
+    return value
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 20,000 most common passwords (Django's list, BSD licence), loaded once."""
+    raw = resources.files("parley.core").joinpath("data/common-passwords.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(raw).decode().split())
+
+
+def _clean_text(value: Any, field: str, max_len: int, *, allow_empty: bool, multiline: bool) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be a string")
+    value = unicodedata.normalize("NFC", value)
+    if not multiline:
+        value = " ".join(value.split())
+    if not allow_empty and not value.strip():
+        raise Invalid(f"{field} must not be empty")
+    if len(value) > max_len:
+        raise Invalid(f"{field} must be at most {max_len} characters")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        raise Invalid(f"{field} must not contain control characters")
+    return value
+
+
+def display_name(value: Any) -> str:
+    return _clean_text(value, "display_name", DISPLAY_NAME_MAX, allow_empty=False, multiline=False)
+
+
+def room_name(value: Any) -> str:
+    return _clean_text(value, "name", ROOM_NAME_MAX, allow_empty=False, multiline=False)
+
+
+def topic(value: Any) -> str:
+    return _clean_text(value, "topic", TOPIC_MAX, allow_empty=True, multiline=False)
+
+
+def message_text(value: Any, max_len: int) -> str:
+    text = _clean_text(value, "text", max_len, allow_empty=False, multiline=True)
+    return text
+
+
+def client_msg_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= CLIENT_MSG_ID_MAX:
+        raise Invalid(f"client_msg_id must be a string of 1 to {CLIENT_MSG_ID_MAX} characters")
+    return value
+
+
+def positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**62:
+        raise Invalid(f"{field} must be a non-negative integer")
+    return value
+
+
+def room_id(value: Any, field: str = "room") -> int:
+    """Room ids arrive as JSON numbers, or as strings where they are object keys."""
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        value = int(value)
+    return positive_int(value, field)
+
+
+def usernames(value: Any, *, max_count: int) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise Invalid("usernames must be a non-empty list")
+    if len(value) > max_count:
+        raise Invalid(f"usernames may name at most {max_count} users")
+    return [username(v) for v in value]

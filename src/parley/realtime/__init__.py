@@ -1,0 +1,1 @@
+"""Connections, local fan-out, bounded per-connection queues, resume, presence and typing."""

@@ -1,0 +1,181 @@
+"""One client connection: its cursors per room, and the replay that keeps delivery gap-free.
+
+Delivery rule: a room event reaches the client only as `cursor + 1`. An event further ahead means
+something was missed (a late or lost bus message, a resume, a fresh join): the room is then
+*filling* — live events are only noted — while its events are read from the database in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from parley.core import protocol
+from parley.core.models import Event, EventType, User
+from parley.realtime.frames import text_frame
+
+if TYPE_CHECKING:
+    from parley.realtime.hub import Hub
+
+log = logging.getLogger(__name__)
+REPLAY_PAGE = 500
+
+
+class Transport(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def is_closing(self) -> bool: ...
+    def abort(self) -> None: ...
+
+
+class State(enum.Enum):
+    OPEN = 1
+    CLOSED = 2
+
+
+class Connection:
+    def __init__(self, hub: Hub, user: User, session_id: int, transport: Transport,
+                 close: Callable[[int, str], Awaitable[Any]], max_queue: int) -> None:
+        self.hub = hub
+        self.user = user
+        self.session_id = session_id
+        self._transport = transport
+        self._close = close
+        self._max_queue = max_queue
+        self.state = State.OPEN
+        self.cursors: dict[int, int] = {}
+        self.joined_at: dict[int, int] = {}
+        self.filling: set[int] = set()
+        self._pending: dict[int, int] = {}
+        self._fill_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, frame: bytes) -> None:
+        """Queue a built frame. The queue is the socket's send buffer, bounded: a client that
+        stops reading is dropped (it reconnects and resumes) instead of growing memory."""
+        if self.state is not State.OPEN:
+            return
+        transport = self._transport
+        if transport.is_closing():
+            self.state = State.CLOSED
+            return
+        transport.write(frame)
+        if transport.get_write_buffer_size() > self._max_queue:
+            log.info("dropping slow consumer user=%s session=%s", self.user.id, self.session_id)
+            self.state = State.CLOSED
+            transport.abort()
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.write(text_frame(protocol.encode(frame)))
+
+    def write_error(self, code: str, message: str, ref: Any) -> None:
+        self.write(text_frame(protocol.error_frame(code, message, ref)))
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.state is State.OPEN:
+            self.state = State.CLOSED
+            await self._close(code, reason)
+
+    # -- room membership -------------------------------------------------------------------
+
+    def enter(self, room: int, cursor: int, joined_seq: int) -> None:
+        self.cursors[room] = cursor
+        self.joined_at[room] = joined_seq
+
+    def exit(self, room: int) -> None:
+        self.cursors.pop(room, None)
+        self.joined_at.pop(room, None)
+        self.filling.discard(room)
+        self._pending.pop(room, None)
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def deliver(self, room: int, seq: int, etype: str, subject: int, frame: bytes) -> None:
+        """A live room event from the bus."""
+        cursor = self.cursors.get(room)
+        if cursor is None or seq <= cursor:
+            return
+        if room in self.filling:
+            self._pending[room] = max(self._pending.get(room, 0), seq)
+        elif seq == cursor + 1:
+            self.write(frame)
+            self.cursors[room] = seq
+            if etype == "member_left" and subject == self.user.id:
+                self.hub.leave(self, room)
+        else:
+            self.catch_up(room, seq)
+
+    def catch_up(self, room: int, upto: int) -> None:
+        """Read the room from the database until at least `upto` has been delivered."""
+        self._pending[room] = max(self._pending.get(room, 0), upto)
+        if room not in self.filling:
+            self.filling.add(room)
+            self.spawn(self._locked_fill(room))
+
+    async def resume(self, cursors: dict[int, int]) -> dict[int, int]:
+        """Replay every room after the client's cursors (from its join where none is given)."""
+        async with self._fill_lock:
+            # A cursor beyond the room's end (say, from before a restore) is pulled back, so the
+            # client is told in `resumed` where it stands instead of silently missing events.
+            last = await self.hub.last_seqs(list(self.cursors))
+            for room in list(self.cursors):
+                wanted = cursors.get(room, self.joined_at[room] - 1)
+                self.cursors[room] = min(wanted, last.get(room, wanted))
+                self.filling.add(room)
+            for room in list(self.cursors):
+                await self._fill(room)
+        return dict(self.cursors)
+
+    async def _locked_fill(self, room: int) -> None:
+        async with self._fill_lock:
+            if room in self.filling:
+                await self._fill(room)
+
+    async def _fill(self, room: int) -> None:
+        empty_reads = 0
+        while self.state is State.OPEN and room in self.cursors:
+            events = await self.hub.replay(room, self.cursors[room], REPLAY_PAGE)
+            for event in events:
+                if not self._replay_one(room, event):
+                    return
+            if len(events) == REPLAY_PAGE:
+                continue
+            if self._pending.get(room, 0) <= self.cursors.get(room, 0):
+                self.filling.discard(room)
+                self._pending.pop(room, None)
+                return
+            # A published event is committed, so it will be readable; a reader that lags gets a moment.
+            empty_reads += 1
+            if empty_reads > 40:
+                log.warning("room %s: seq %s announced but not readable; giving up", room, self._pending.get(room))
+                self.filling.discard(room)
+                self._pending.pop(room, None)
+                return
+            await asyncio.sleep(0.05)
+
+    def _replay_one(self, room: int, event: Event) -> bool:
+        if room not in self.cursors or event.seq != self.cursors[room] + 1:
+            return False
+        self.write(text_frame(protocol.encode(event.wire())))
+        self.cursors[room] = event.seq
+        if event.type is EventType.MEMBER_LEFT and event.data.get("user", {}).get("id") == self.user.id:
+            self.hub.leave(self, room)
+            return False
+        return True
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self._tasks.clear()

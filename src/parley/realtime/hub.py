@@ -1,0 +1,159 @@
+"""The node's local fan-out: which connections are in which room, fed by the bus."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import orjson
+
+from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
+from parley.core.models import Event
+from parley.realtime.connection import Connection
+from parley.realtime.frames import text_frame
+from parley.services.messages import Messages
+from parley.services.presence import Presence
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, bus: Bus, messages: Messages, presence: Presence) -> None:
+        self.bus = bus
+        self.messages = messages
+        self.presence = presence
+        self.rooms: defaultdict[int, set[Connection]] = defaultdict(set)
+        self.users: defaultdict[int, set[Connection]] = defaultdict(set)
+
+    async def start(self) -> None:
+        await self.bus.start(self.on_bus)
+        self.bus.subscribe(PRESENCE_CHANNEL)
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self.users.values())
+
+    # -- connections -----------------------------------------------------------------------
+
+    async def attach(self, conn: Connection) -> None:
+        """Register a connection in all its rooms and greet it with `hello` and its cursors."""
+        cursors = await self.presence.cursors(conn.user)
+        self._add_user(conn)
+        for room, (last_seq, joined_seq) in cursors.items():
+            self.enter(conn, room, last_seq, joined_seq)
+        hello = {room: last for room, (last, _) in cursors.items()}
+        conn.send({"type": "hello", "user": conn.user.private(), "session": str(conn.session_id),
+                   "node": self.bus.node_id, "rooms": hello})
+        # Events committed between the read above and the registration were published to nobody
+        # here: a second read finds them and replays them.
+        for room, last in (await self.presence.last_seqs(list(cursors))).items():
+            if last > hello[room]:
+                conn.catch_up(room, last)
+        await self.presence.connected(conn.user, list(conn.cursors))
+
+    async def detach(self, conn: Connection) -> None:
+        conn.cancel_tasks()
+        rooms = list(conn.cursors)
+        for room in rooms:
+            self.leave(conn, room)
+        peers = self.users.get(conn.user.id)
+        if peers is not None:
+            peers.discard(conn)
+            if not peers:
+                del self.users[conn.user.id]
+                self.bus.unsubscribe(user_channel(conn.user.id))
+        await self.presence.disconnected(conn.user, rooms)
+
+    def _add_user(self, conn: Connection) -> None:
+        if conn.user.id not in self.users:
+            self.bus.subscribe(user_channel(conn.user.id))
+        self.users[conn.user.id].add(conn)
+
+    def enter(self, conn: Connection, room: int, cursor: int, joined_seq: int) -> None:
+        if room not in self.rooms:
+            self.bus.subscribe(room_channel(room))
+        self.rooms[room].add(conn)
+        conn.enter(room, cursor, joined_seq)
+
+    def leave(self, conn: Connection, room: int) -> None:
+        conn.exit(room)
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.discard(conn)
+        if not members:
+            del self.rooms[room]
+            self.bus.unsubscribe(room_channel(room))
+
+    async def replay(self, room: int, after: int, limit: int) -> list[Event]:
+        return await self.messages.replay(room, after, limit)
+
+    async def last_seqs(self, rooms: list[int]) -> dict[int, int]:
+        return await self.presence.last_seqs(rooms)
+
+    # -- bus -------------------------------------------------------------------------------
+
+    def on_bus(self, channel: str, msg: BusMessage) -> None:
+        handler = _HANDLERS.get(msg.kind)
+        if handler is not None:
+            handler(self, msg)
+
+    def _room_event(self, msg: BusMessage) -> None:
+        conns = self.rooms.get(msg.room)
+        if not conns:
+            return
+        frame = text_frame(msg.payload)
+        for conn in tuple(conns):
+            conn.deliver(msg.room, msg.seq, msg.event_type, msg.user, frame)
+
+    def _ephemeral(self, msg: BusMessage) -> None:
+        conns = self.rooms.get(msg.room)
+        if not conns:
+            return
+        frame = text_frame(msg.payload)
+        skip_self = msg.event_type == "typing"
+        for conn in tuple(conns):
+            if not (skip_self and conn.user.id == msg.user):
+                conn.write(frame)
+
+    def _joined(self, msg: BusMessage) -> None:
+        for conn in tuple(self.users.get(msg.user, ())):
+            if msg.room not in conn.cursors:
+                self.enter(conn, msg.room, msg.seq - 1, msg.seq)
+                conn.catch_up(msg.room, msg.seq)
+
+    def _left(self, msg: BusMessage) -> None:
+        for conn in tuple(self.users.get(msg.user, ())):
+            if conn.cursors.get(msg.room, msg.seq) < msg.seq:
+                conn.catch_up(msg.room, msg.seq)
+
+    def _user_frame(self, msg: BusMessage) -> None:
+        frame = text_frame(msg.payload)
+        for conn in tuple(self.users.get(msg.user, ())):
+            conn.write(frame)
+
+    def _revoke(self, msg: BusMessage) -> None:
+        for conn in tuple(self.users.get(msg.user, ())):
+            if msg.seq in (0, conn.session_id):
+                conn.spawn(conn.close(4001, "session revoked"))
+
+    def _presence(self, msg: BusMessage) -> None:
+        body = orjson.loads(msg.payload)
+        targets: set[Connection] = set()
+        for room in body["rooms"]:
+            targets.update(self.rooms.get(room, ()))
+        frame = text_frame(orjson.dumps(body["frame"]))
+        for conn in targets:
+            if conn.user.id != msg.user:
+                conn.write(frame)
+
+
+_HANDLERS = {
+    Kind.ROOM_EVENT: Hub._room_event,
+    Kind.EPHEMERAL: Hub._ephemeral,
+    Kind.JOINED: Hub._joined,
+    Kind.LEFT: Hub._left,
+    Kind.USER_FRAME: Hub._user_frame,
+    Kind.REVOKE: Hub._revoke,
+    Kind.PRESENCE: Hub._presence,
+}

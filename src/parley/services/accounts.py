@@ -1,0 +1,146 @@
+"""Registration, login, sessions, profile and the server admin's user commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from parley.core import validation
+from parley.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+from parley.core.models import Session, User
+from parley.services.deps import Deps
+from parley.services.emitter import Emitter
+from parley.store import users as store
+
+# OWASP's argon2id floor: 19 MiB, 2 passes, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_BAD_LOGIN = "wrong username or password"
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class Accounts:
+    def __init__(self, deps: Deps, emitter: Emitter) -> None:
+        self.deps = deps
+        self.emitter = emitter
+        self._dummy_hash = _hasher.hash(secrets.token_hex(16))
+
+    async def register(self, username: object, password: object, display_name: object = None,
+                       *, client_ip: str = "", admin: bool = False) -> tuple[User, str]:
+        name = validation.username(username)
+        shown = validation.display_name(name if display_name in (None, "") else display_name)
+        secret = validation.password(password, username=name)
+        if client_ip:
+            await self._limit(f"register-ip:{client_ip}", self.deps.limits.register_ip_rate)
+        pw_hash = await asyncio.to_thread(_hasher.hash, secret)
+        now = self.deps.clock()
+        async with self.deps.db.write() as conn:
+            # The first account on an empty server administers it.
+            first = await store.count_users(conn) == 0
+            user = await store.insert_user(conn, username=name, display_name=shown, password_hash=pw_hash,
+                                           is_admin=admin or first, now=now)
+            if user is None:
+                raise Conflict("that username is taken")
+            token = await self._new_session(conn, user.id, now)
+        return user, token
+
+    async def login(self, username: object, password: object, *, client_ip: str = "") -> tuple[User, str]:
+        if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
+            raise Unauthorized(_BAD_LOGIN)
+        # Failures are counted per (account, address) and per address: a guesser elsewhere
+        # cannot lock the owner out, and one address cannot spray many accounts.
+        pair_key = f"login:{username.lower()}:{client_ip}"
+        await self._check(pair_key, self.deps.limits.login_rate)
+        await self._check(f"login-ip:{client_ip}", self.deps.limits.login_ip_rate)
+        async with self.deps.db.read() as conn:
+            found = await store.by_username(conn, username)
+        ok = await asyncio.to_thread(_verify, found[1] if found else self._dummy_hash, password)
+        if not ok or found is None or found[0].disabled:
+            await self.deps.bus.hit(pair_key, self.deps.limits.login_rate)
+            await self.deps.bus.hit(f"login-ip:{client_ip}", self.deps.limits.login_ip_rate)
+            raise Unauthorized(_BAD_LOGIN)
+        async with self.deps.db.write() as conn:
+            token = await self._new_session(conn, found[0].id, self.deps.clock())
+        return found[0], token
+
+    async def authenticate(self, token: str | None) -> tuple[User, Session]:
+        if not token or len(token) > 200:
+            raise Unauthorized("log in first")
+        async with self.deps.db.read() as conn:
+            found = await store.session_user(conn, hash_token(token), self.deps.clock())
+        if found is None:
+            raise Unauthorized("the session is unknown, expired or revoked; log in again")
+        return found
+
+    async def logout(self, session: Session) -> None:
+        async with self.deps.db.write() as conn:
+            await store.delete_session(conn, session.id)
+        await self.emitter.revoke(session.user_id, session.id)
+
+    async def change_password(self, user: User, current: object, new: object) -> str:
+        secret = validation.password(new, field="new_password", username=user.username)
+        async with self.deps.db.read() as conn:
+            found = await store.by_id(conn, user.id)
+        if found is None or not isinstance(current, str) or not await asyncio.to_thread(_verify, found[1], current):
+            raise Forbidden("current_password is wrong")
+        pw_hash = await asyncio.to_thread(_hasher.hash, secret)
+        async with self.deps.db.write() as conn:
+            await store.update_user(conn, user.id, password_hash=pw_hash)
+            await store.delete_sessions_of(conn, user.id)
+            token = await self._new_session(conn, user.id, self.deps.clock())
+        await self.emitter.revoke(user.id)
+        return token
+
+    async def update_profile(self, user: User, display_name: object) -> User:
+        shown = validation.display_name(display_name)
+        async with self.deps.db.write() as conn:
+            await store.update_user(conn, user.id, display_name=shown)
+            found = await store.by_id(conn, user.id)
+        assert found is not None
+        return found[0]
+
+    async def search(self, query: str, limit: int) -> list[User]:
+        if not query.strip():
+            return []
+        async with self.deps.db.read() as conn:
+            return await store.search(conn, query.strip()[:64], max(1, min(limit, 50)))
+
+    async def disable(self, username: str) -> User:
+        async with self.deps.db.write() as conn:
+            found = await store.by_username(conn, username)
+            if found is None:
+                raise NotFound(f"no user named {username!r}")
+            await store.update_user(conn, found[0].id, disabled=True)
+            await store.delete_sessions_of(conn, found[0].id)
+        await self.emitter.revoke(found[0].id)
+        return found[0]
+
+    async def _new_session(self, conn: object, user_id: int, now: int) -> str:
+        token = secrets.token_urlsafe(32)
+        await store.insert_session(conn, user_id, hash_token(token), now,  # type: ignore[arg-type]
+                                   now + self.deps.limits.session_ttl_ms)
+        return token
+
+    async def _limit(self, key: str, rate: object) -> None:
+        wait = await self.deps.bus.hit(key, rate)  # type: ignore[arg-type]
+        if wait:
+            raise RateLimited("too many attempts; try again later", wait)
+
+    async def _check(self, key: str, rate: object) -> None:
+        """Refuse while the bucket is empty, without spending from it."""
+        wait = await self.deps.bus.hit(key, rate, cost=0.0)  # type: ignore[arg-type]
+        if wait:
+            raise RateLimited("too many failed logins; try again later", wait)
+
+
+def _verify(pw_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(pw_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,35 @@
+"""What every service is built from."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from parley.bus.base import Bus
+from parley.core.ratelimit import Rate
+from parley.store.db import Database
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text: int = 4000
+    send_rate: Rate = Rate(burst=10, per_second=1.0)
+    typing_rate: Rate = Rate(burst=5, per_second=1.0)
+    login_rate: Rate = Rate(burst=5, per_second=1 / 60)
+    login_ip_rate: Rate = Rate(burst=30, per_second=0.5)
+    register_ip_rate: Rate = Rate(burst=10, per_second=1 / 60)
+    session_ttl_ms: int = 30 * 86_400_000
+    batch_max: int = 500
+
+
+@dataclass(frozen=True)
+class Deps:
+    db: Database
+    bus: Bus
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], int] = wall_ms

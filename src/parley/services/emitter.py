@@ -1,0 +1,44 @@
+"""Publishing to the bus. Each room event is encoded once here; every recipient gets these bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
+from parley.core.models import Event, EventType
+
+_MEMBERSHIP = {EventType.MEMBER_JOINED, EventType.MEMBER_LEFT, EventType.MEMBER_INVITED}
+
+
+class Emitter:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def room_events(self, events: Iterable[Event]) -> None:
+        for event in events:
+            subject = event.data.get("user", {}).get("id", 0) if event.type in _MEMBERSHIP else 0
+            await self.bus.publish(room_channel(event.room_id), BusMessage(
+                Kind.ROOM_EVENT, event.room_id, event.seq, subject, event.type.value, orjson.dumps(event.wire())))
+            if event.type is EventType.MEMBER_JOINED:
+                await self.bus.publish(user_channel(subject), BusMessage(Kind.JOINED, event.room_id, event.seq, subject))
+            elif event.type is EventType.MEMBER_LEFT:
+                await self.bus.publish(user_channel(subject), BusMessage(Kind.LEFT, event.room_id, event.seq, subject))
+
+    async def ephemeral(self, room_id: int, user_id: int, frame: dict[str, Any]) -> None:
+        await self.bus.publish(room_channel(room_id), BusMessage(
+            Kind.EPHEMERAL, room_id, 0, user_id, frame["type"], orjson.dumps(frame)))
+
+    async def to_user(self, user_id: int, frame: dict[str, Any]) -> None:
+        await self.bus.publish(user_channel(user_id), BusMessage(
+            Kind.USER_FRAME, 0, 0, user_id, frame["type"], orjson.dumps(frame)))
+
+    async def revoke(self, user_id: int, session_id: int = 0) -> None:
+        """Close the user's connections of one session, or of all sessions (0)."""
+        await self.bus.publish(user_channel(user_id), BusMessage(Kind.REVOKE, 0, session_id, user_id))
+
+    async def presence(self, user_id: int, online: bool, rooms: list[int]) -> None:
+        body = {"rooms": rooms, "frame": {"type": "presence", "user": user_id, "online": online}}
+        await self.bus.publish(PRESENCE_CHANNEL, BusMessage(Kind.PRESENCE, 0, 0, user_id, "", orjson.dumps(body)))

@@ -1,0 +1,33 @@
+"""Online presence: a user is online while at least one of their connections is open, on any node."""
+
+from __future__ import annotations
+
+from parley.core.models import User
+from parley.services.deps import Deps
+from parley.services.emitter import Emitter
+from parley.store import rooms as room_store
+
+
+class Presence:
+    def __init__(self, deps: Deps, emitter: Emitter) -> None:
+        self.deps = deps
+        self.emitter = emitter
+
+    async def connected(self, user: User, rooms: list[int]) -> None:
+        if await self.deps.bus.presence_change(user.id, +1):
+            await self.emitter.presence(user.id, True, rooms)
+
+    async def disconnected(self, user: User, rooms: list[int]) -> None:
+        if await self.deps.bus.presence_change(user.id, -1):
+            await self.emitter.presence(user.id, False, rooms)
+
+    async def cursors(self, user: User) -> dict[int, tuple[int, int]]:
+        """{room: (last_seq, joined_seq)} for every room the user is joined to."""
+        async with self.deps.db.read() as conn:
+            return await room_store.joined_cursors(conn, user.id)
+
+    async def last_seqs(self, rooms: list[int]) -> dict[int, int]:
+        if not rooms:
+            return {}
+        async with self.deps.db.read() as conn:
+            return await room_store.last_seqs(conn, rooms)

@@ -1,0 +1,237 @@
+"""Rooms, direct chats and membership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core import permissions, validation
+from parley.core.errors import Forbidden, Invalid, NotFound
+from parley.core.models import (
+    Event,
+    EventType,
+    Membership,
+    MemberState,
+    Role,
+    Room,
+    RoomKind,
+    User,
+    Visibility,
+)
+from parley.core.views import member_view, room_view
+from parley.services.deps import Deps
+from parley.services.emitter import Emitter
+from parley.store import events as event_store
+from parley.store import rooms as store
+from parley.store import users as user_store
+
+_NO_ROOM = "no such room, or you are not a member of it"
+
+
+class Rooms:
+    def __init__(self, deps: Deps, emitter: Emitter) -> None:
+        self.deps = deps
+        self.emitter = emitter
+
+    async def create(self, user: User, name: object, topic: object = "", visibility: object = "public") -> dict[str, Any]:
+        clean_name = validation.room_name(name)
+        clean_topic = validation.topic(topic if topic is not None else "")
+        if visibility not in ("public", "private"):
+            raise Invalid("visibility must be 'public' or 'private'")
+        now = self.deps.clock()
+        async with self.deps.db.write() as conn:
+            room = await store.insert_room(conn, kind=RoomKind.ROOM, name=clean_name, topic=clean_topic,
+                                           visibility=Visibility(visibility), creator_id=user.id, now=now)
+            created = await self._append(conn, room.id, user, [
+                (EventType.ROOM_CREATED, {"name": clean_name, "kind": "room", "visibility": visibility})])
+            joined = await self._add_member(conn, room.id, user, user, Role.OWNER)
+            room, membership = await self._reload(conn, room.id, user.id)
+        await self.emitter.room_events([*created, *joined])
+        return room_view(room, membership, member_count=1, unread=0)
+
+    async def direct(self, user: User, usernames: object) -> tuple[dict[str, Any], bool]:
+        """Find or create the direct chat of `user` and the named users. Returns (room, created)."""
+        names = validation.usernames(usernames, max_count=validation.DIRECT_MAX_OTHERS)
+        async with self.deps.db.read() as conn:
+            others = [u for u in await user_store.by_usernames(conn, names) if u.id != user.id and not u.disabled]
+        if len(others) != len({n.lower() for n in names if n.lower() != user.username.lower()}) or not others:
+            raise Invalid("usernames must name 1 to 9 existing users other than you")
+        people = sorted([user, *others], key=lambda u: u.id)
+        key = ",".join(str(u.id) for u in people)
+        async with self.deps.db.write() as conn:
+            room = await store.by_direct_key(conn, key)
+            emitted: list[Event] = []
+            if room is None:
+                room = await store.insert_room(conn, kind=RoomKind.DIRECT, name="", topic="",
+                                               visibility=Visibility.PRIVATE, creator_id=user.id,
+                                               now=self.deps.clock(), direct_key=key)
+                emitted += await self._append(conn, room.id, user, [
+                    (EventType.ROOM_CREATED, {"name": "", "kind": "direct", "visibility": "private"})])
+                for person in people:
+                    emitted += await self._add_member(conn, room.id, user, person, Role.MEMBER)
+            room, membership = await self._reload(conn, room.id, user.id)
+        await self.emitter.room_events(emitted)
+        view = room_view(room, membership, member_count=len(people), unread=await self._unread(room.id, user.id),
+                         participants=people)
+        return view, bool(emitted)
+
+    async def get(self, user: User, room_id: int) -> dict[str, Any]:
+        async with self.deps.db.read() as conn:
+            room = await store.get(conn, room_id)
+            membership = await store.membership(conn, room_id, user.id)
+            if room is None or not permissions.can_see(room, membership):
+                raise NotFound(_NO_ROOM)
+            count = await store.member_count(conn, room_id)
+            people = await self._participants(conn, room)
+        mine = membership if membership and membership.state is not MemberState.LEFT else None
+        unread = await self._unread(room_id, user.id) if mine and mine.state is MemberState.JOINED else None
+        return room_view(room, mine, member_count=count, unread=unread, participants=people)
+
+    async def mine(self, user: User) -> list[dict[str, Any]]:
+        async with self.deps.db.read() as conn:
+            rows = await store.rooms_of(conn, user.id)
+            views = []
+            for room, membership, count, unread in rows:
+                people = await self._participants(conn, room)
+                views.append(room_view(room, membership, member_count=count, unread=unread, participants=people))
+        return views
+
+    async def public(self, query: str = "", limit: int = 100) -> list[dict[str, Any]]:
+        async with self.deps.db.read() as conn:
+            rows = await store.public_rooms(conn, query.strip()[:80], max(1, min(limit, 200)))
+        return [room_view(room, member_count=count) for room, count in rows]
+
+    async def update(self, user: User, room_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"name", "topic", "archived"}
+        if not changes or not set(changes) <= allowed:
+            raise Invalid("send one or more of: name, topic, archived")
+        clean: dict[str, Any] = {}
+        if "name" in changes:
+            clean["name"] = validation.room_name(changes["name"])
+        if "topic" in changes:
+            clean["topic"] = validation.topic(changes["topic"])
+        if "archived" in changes:
+            if not isinstance(changes["archived"], bool):
+                raise Invalid("archived must be true or false")
+            clean["archived"] = changes["archived"]
+        async with self.deps.db.write() as conn:
+            room, membership = await self._reload(conn, room_id, user.id)
+            permissions.require_reader(room, membership)
+            if room.kind is RoomKind.DIRECT:
+                raise Forbidden("direct chats have no name, topic or archive")
+            if "archived" in clean:
+                permissions.require_role(membership, Role.OWNER, "archiving a room")
+            if "name" in clean or "topic" in clean:
+                permissions.require_role(membership, Role.ADMIN, "changing the name or topic")
+                if room.archived and clean.get("archived") is not False:
+                    raise Forbidden("the room is archived and read-only")
+            await store.update(conn, room_id, **clean)
+            emitted = await self._append(conn, room_id, user, [(EventType.ROOM_UPDATED, {"changes": clean})])
+            room, membership = await self._reload(conn, room_id, user.id)
+            count = await store.member_count(conn, room_id)
+        await self.emitter.room_events(emitted)
+        return room_view(room, membership, member_count=count, unread=await self._unread(room_id, user.id))
+
+    async def join(self, user: User, room_id: int) -> dict[str, Any]:
+        async with self.deps.db.write() as conn:
+            room = await store.get(conn, room_id)
+            membership = await store.membership(conn, room_id, user.id)
+            if room is None or not permissions.can_see(room, membership):
+                raise NotFound(_NO_ROOM)
+            emitted: list[Event] = []
+            if membership is None or membership.state is not MemberState.JOINED:
+                if not permissions.can_join(room, membership):
+                    raise Forbidden("this room is invite-only or archived")
+                role = membership.role if membership and membership.state is MemberState.INVITED else Role.MEMBER
+                emitted = await self._add_member(conn, room_id, user, user, role)
+        await self.emitter.room_events(emitted)
+        return await self.get(user, room_id)
+
+    async def leave(self, user: User, room_id: int) -> None:
+        async with self.deps.db.write() as conn:
+            room, membership = await self._reload(conn, room_id, user.id)
+            if room is None or membership is None or membership.state is MemberState.LEFT:
+                raise NotFound(_NO_ROOM)
+            if room.kind is RoomKind.DIRECT:
+                raise Forbidden("direct chats cannot be left")
+            if membership.state is MemberState.INVITED:
+                await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock())
+                return
+            emitted = await self._append(conn, room_id, user, [(EventType.MEMBER_LEFT, {"user": user.public()})])
+            await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock())
+        await self.emitter.room_events(emitted)
+
+    async def invite(self, user: User, room_id: int, usernames: object) -> list[dict[str, Any]]:
+        names = validation.usernames(usernames, max_count=50)
+        async with self.deps.db.write() as conn:
+            room, membership = await self._reload(conn, room_id, user.id)
+            room = permissions.require_poster(room, membership)
+            if room.kind is RoomKind.DIRECT:
+                raise Forbidden("direct chats take no invites; start a new direct chat instead")
+            permissions.require_role(membership, permissions.invite_role(room), "inviting to this room")
+            targets = [u for u in await user_store.by_usernames(conn, names) if not u.disabled]
+            if len(targets) != len({n.lower() for n in names}):
+                raise Invalid("usernames must all name existing users")
+            current = await store.memberships(conn, [(room_id, t.id) for t in targets])
+            fresh = [t for t in targets if (current.get((room_id, t.id)) is None
+                                            or current[(room_id, t.id)].state is MemberState.LEFT)]
+            emitted = await self._append(conn, room_id, user,
+                                         [(EventType.MEMBER_INVITED, {"user": t.public()}) for t in fresh])
+            for target, event in zip(fresh, emitted, strict=True):
+                await store.upsert_member(conn, room_id=room_id, user_id=target.id, role=Role.MEMBER,
+                                          state=MemberState.INVITED, joined_seq=event.seq, read_seq=0,
+                                          now=self.deps.clock())
+            room, _ = await self._reload(conn, room_id, user.id)
+            count = await store.member_count(conn, room_id)
+        await self.emitter.room_events(emitted)
+        for target in fresh:
+            await self.emitter.to_user(target.id, {"type": "invited", "room": room_view(room, member_count=count),
+                                                   "by": user.public()})
+        return [t.public() for t in targets]
+
+    async def members(self, user: User, room_id: int) -> list[dict[str, Any]]:
+        async with self.deps.db.read() as conn:
+            room, membership = await self._reload(conn, room_id, user.id)
+            permissions.require_reader(room, membership)
+            rows = await store.member_list(conn, room_id, (MemberState.JOINED, MemberState.INVITED))
+        online = await self.deps.bus.online([u.id for u, _ in rows])
+        return [member_view(u, m, u.id in online) for u, m in rows]
+
+    async def _reload(self, conn: AsyncConnection, room_id: int, user_id: int) -> tuple[Room, Membership]:
+        room = await store.get(conn, room_id)
+        membership = await store.membership(conn, room_id, user_id)
+        if room is None or membership is None:
+            raise NotFound(_NO_ROOM)
+        return room, membership
+
+    async def _append(self, conn: AsyncConnection, room_id: int, sender: User,
+                      items: list[tuple[EventType, dict[str, Any]]]) -> list[Event]:
+        """Number and store events in the room's log, inside the caller's transaction."""
+        if not items:
+            return []
+        last = await store.allocate_seqs(conn, room_id, len(items))
+        now = self.deps.clock()
+        first = last - len(items) + 1
+        rows = [event_store.row_for(room_id, first + i, etype, now, sender.id, data)
+                for i, (etype, data) in enumerate(items)]
+        ids = await event_store.insert(conn, rows)
+        return [Event(eid, room_id, first + i, etype, now, sender.public(), data)
+                for i, (eid, (etype, data)) in enumerate(zip(ids, items, strict=True))]
+
+    async def _add_member(self, conn: AsyncConnection, room_id: int, actor: User, user: User, role: Role) -> list[Event]:
+        events = await self._append(conn, room_id, actor, [
+            (EventType.MEMBER_JOINED, {"user": user.public(), "role": role.label})])
+        seq = events[0].seq
+        await store.upsert_member(conn, room_id=room_id, user_id=user.id, role=role, state=MemberState.JOINED,
+                                  joined_seq=seq, read_seq=seq, now=self.deps.clock())
+        return events
+
+    async def _participants(self, conn: AsyncConnection, room: Room) -> list[User] | None:
+        if room.kind is not RoomKind.DIRECT:
+            return None
+        return [u for u, _ in await store.member_list(conn, room.id, (MemberState.JOINED,))]
+
+    async def _unread(self, room_id: int, user_id: int) -> int:
+        async with self.deps.db.read() as conn:
+            return await store.unread(conn, room_id, user_id)

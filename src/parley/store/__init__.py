@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables and queries that run on SQLite and PostgreSQL."""

@@ -1,0 +1,172 @@
+"""Rooms, memberships and the per-room sequence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core.models import Membership, MemberState, Role, Room, RoomKind, User, Visibility
+from parley.store.tables import events, members, rooms, users
+
+_ROOM_COLS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
+              rooms.c.created_at, rooms.c.last_seq)
+
+
+def _room(row: sa.Row) -> Room:
+    return Room(row.id, RoomKind(row.kind), row.name, row.topic, Visibility(row.visibility), bool(row.archived),
+                row.created_at, row.last_seq)
+
+
+def _membership(row: sa.Row) -> Membership:
+    return Membership(row.room_id, row.user_id, Role(row.role), MemberState(row.state), row.read_seq,
+                      row.joined_seq)
+
+
+async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic: str, visibility: Visibility,
+                      creator_id: int, now: int, direct_key: str | None = None) -> Room:
+    result = await conn.execute(rooms.insert().values(
+        kind=kind.value, name=name, topic=topic, visibility=visibility.value, archived=False, created_at=now,
+        creator_id=creator_id, last_seq=0, direct_key=direct_key).returning(*_ROOM_COLS))
+    return _room(result.one())
+
+
+async def get(conn: AsyncConnection, room_id: int) -> Room | None:
+    row = (await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.id == room_id))).one_or_none()
+    return None if row is None else _room(row)
+
+
+async def get_many(conn: AsyncConnection, room_ids: Iterable[int]) -> dict[int, Room]:
+    rows = await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.id.in_(sorted(set(room_ids)))))
+    return {r.id: _room(r) for r in rows}
+
+
+async def by_direct_key(conn: AsyncConnection, key: str) -> Room | None:
+    row = (await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.direct_key == key))).one_or_none()
+    return None if row is None else _room(row)
+
+
+async def update(conn: AsyncConnection, room_id: int, **values: object) -> None:
+    await conn.execute(rooms.update().where(rooms.c.id == room_id).values(**values))
+
+
+async def allocate_seqs(conn: AsyncConnection, room_id: int, count: int) -> int:
+    """Reserve `count` seqs; returns the last one. Takes the room's row lock on PostgreSQL, so
+    seq order is commit order and a committed seq N means 1..N-1 are committed too."""
+    result = await conn.execute(
+        rooms.update().where(rooms.c.id == room_id).values(last_seq=rooms.c.last_seq + count)
+        .returning(rooms.c.last_seq))
+    return int(result.scalar_one())
+
+
+async def membership(conn: AsyncConnection, room_id: int, user_id: int) -> Membership | None:
+    row = (await conn.execute(sa.select(members).where(
+        members.c.room_id == room_id, members.c.user_id == user_id))).one_or_none()
+    return None if row is None else _membership(row)
+
+
+async def memberships(conn: AsyncConnection, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Membership]:
+    """Memberships for many (room_id, user_id) pairs in one query."""
+    pairs = list(set(pairs))
+    if not pairs:
+        return {}
+    rows = await conn.execute(sa.select(members).where(sa.tuple_(members.c.room_id, members.c.user_id).in_(pairs)))
+    return {(r.room_id, r.user_id): _membership(r) for r in rows}
+
+
+async def upsert_member(conn: AsyncConnection, *, room_id: int, user_id: int, role: Role, state: MemberState,
+                        joined_seq: int, read_seq: int, now: int) -> None:
+    values = {"role": int(role), "state": state.value, "joined_seq": joined_seq, "read_seq": read_seq,
+              "updated_at": now}
+    result = await conn.execute(members.update().where(
+        members.c.room_id == room_id, members.c.user_id == user_id).values(**values))
+    if result.rowcount == 0:
+        await conn.execute(members.insert().values(room_id=room_id, user_id=user_id, **values))
+
+
+async def set_state(conn: AsyncConnection, room_id: int, user_id: int, state: MemberState, now: int) -> None:
+    await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
+                       .values(state=state.value, updated_at=now))
+
+
+async def advance_read(conn: AsyncConnection, room_id: int, user_id: int, seq: int) -> int:
+    """Move the read marker forward only; returns the marker as stored."""
+    await conn.execute(members.update().where(
+        members.c.room_id == room_id, members.c.user_id == user_id, members.c.read_seq < seq).values(read_seq=seq))
+    return int(await conn.scalar(sa.select(members.c.read_seq).where(
+        members.c.room_id == room_id, members.c.user_id == user_id)) or 0)
+
+
+def _member_count() -> sa.ScalarSelect:
+    counted = members.alias("counted")
+    return (sa.select(sa.func.count()).select_from(counted)
+            .where(counted.c.room_id == rooms.c.id, counted.c.state == MemberState.JOINED.value)
+            .correlate(rooms).scalar_subquery())
+
+
+def _unread_count(user_id: int) -> sa.ScalarSelect:
+    return (sa.select(sa.func.count()).select_from(events)
+            .where(events.c.room_id == members.c.room_id, events.c.seq > members.c.read_seq,
+                   events.c.type == "message", sa.or_(events.c.sender_id.is_(None), events.c.sender_id != user_id))
+            .scalar_subquery())
+
+
+async def unread(conn: AsyncConnection, room_id: int, user_id: int) -> int:
+    value = await conn.scalar(sa.select(_unread_count(user_id)).select_from(members).where(
+        members.c.room_id == room_id, members.c.user_id == user_id, members.c.state == MemberState.JOINED.value))
+    return int(value or 0)
+
+
+async def rooms_of(conn: AsyncConnection, user_id: int) -> list[tuple[Room, Membership, int, int]]:
+    """Rooms the user is joined to or invited to, with membership, member count and unread count."""
+    rows = await conn.execute(
+        sa.select(*_ROOM_COLS, members, _member_count().label("member_count"),
+                  _unread_count(user_id).label("unread"))
+        .join(members, members.c.room_id == rooms.c.id)
+        .where(members.c.user_id == user_id,
+               members.c.state.in_([MemberState.JOINED.value, MemberState.INVITED.value]))
+        .order_by(rooms.c.last_seq.desc(), rooms.c.id))
+    return [(_room(r), _membership(r), r.member_count, r.unread) for r in rows]
+
+
+async def joined_cursors(conn: AsyncConnection, user_id: int) -> dict[int, tuple[int, int]]:
+    """{room_id: (last_seq, joined_seq)} of every room the user is joined to."""
+    rows = await conn.execute(
+        sa.select(rooms.c.id, rooms.c.last_seq, members.c.joined_seq)
+        .join(members, members.c.room_id == rooms.c.id)
+        .where(members.c.user_id == user_id, members.c.state == MemberState.JOINED.value))
+    return {r.id: (r.last_seq, r.joined_seq) for r in rows}
+
+
+async def last_seqs(conn: AsyncConnection, room_ids: Iterable[int]) -> dict[int, int]:
+    rows = await conn.execute(sa.select(rooms.c.id, rooms.c.last_seq).where(rooms.c.id.in_(list(room_ids))))
+    return {r.id: r.last_seq for r in rows}
+
+
+async def public_rooms(conn: AsyncConnection, query: str, limit: int) -> list[tuple[Room, int]]:
+    stmt = (sa.select(*_ROOM_COLS, _member_count().label("member_count"))
+            .where(rooms.c.visibility == Visibility.PUBLIC.value, rooms.c.kind == RoomKind.ROOM.value,
+                   rooms.c.archived.is_(False)))
+    if query:
+        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(sa.func.lower(rooms.c.name).like(f"%{escaped}%", escape="\\"))
+    rows = await conn.execute(stmt.order_by(sa.desc("member_count"), rooms.c.id).limit(limit))
+    return [(_room(r), r.member_count) for r in rows]
+
+
+async def member_count(conn: AsyncConnection, room_id: int) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(members).where(
+        members.c.room_id == room_id, members.c.state == MemberState.JOINED.value)) or 0)
+
+
+async def member_list(conn: AsyncConnection, room_id: int,
+                      states: tuple[MemberState, ...]) -> list[tuple[User, Membership]]:
+    rows = await conn.execute(
+        sa.select(members, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
+                  users.c.created_at)
+        .join(users, users.c.id == members.c.user_id)
+        .where(members.c.room_id == room_id, members.c.state.in_([s.value for s in states]))
+        .order_by(members.c.role.desc(), users.c.username_lower))
+    return [(User(r.user_id, r.username, r.display_name, bool(r.is_admin), bool(r.disabled), r.created_at),
+             _membership(r)) for r in rows]

@@ -1,0 +1,79 @@
+"""The schema. Alembic migrations under `migrations/` create exactly this."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only aliases the rowid for INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(32), nullable=False),
+    sa.Column("username_lower", sa.String(32), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(64), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+
+rooms = sa.Table(
+    "rooms",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("topic", sa.String(500), nullable=False, server_default=""),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("creator_id", sa.ForeignKey("users.id"), nullable=True),
+    # Highest seq handed out in this room; bumped in the same transaction as the events it numbers.
+    sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # Sorted participant ids of a direct chat, so that finding-or-creating it is idempotent.
+    sa.Column("direct_key", sa.String(200), nullable=True, unique=True),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("read_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("joined_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_members_user_state", "user_id", "state"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("sender_id", sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("client_msg_id", sa.String(64), nullable=True),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("data", sa.Text, nullable=True),
+    sa.UniqueConstraint("room_id", "seq", name="uq_events_room_seq"),
+    sa.UniqueConstraint("room_id", "sender_id", "client_msg_id", name="uq_events_client_msg"),
+)

@@ -1,0 +1,94 @@
+"""Users and sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core.models import Session, User
+from parley.store.tables import sessions, users
+
+_USER_COLS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
+              users.c.created_at)
+
+
+def _user(row: sa.Row) -> User:
+    return User(row.id, row.username, row.display_name, bool(row.is_admin), bool(row.disabled), row.created_at)
+
+
+async def insert_user(conn: AsyncConnection, *, username: str, display_name: str, password_hash: str,
+                      is_admin: bool, now: int) -> User | None:
+    """Insert a user; None if the name is taken (ignoring case)."""
+    exists = await conn.scalar(sa.select(users.c.id).where(users.c.username_lower == username.lower()))
+    if exists is not None:
+        return None
+    result = await conn.execute(users.insert().values(
+        username=username, username_lower=username.lower(), display_name=display_name,
+        password_hash=password_hash, is_admin=is_admin, disabled=False, created_at=now,
+    ).returning(*_USER_COLS))
+    return _user(result.one())
+
+
+async def count_users(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(users)) or 0)
+
+
+async def by_username(conn: AsyncConnection, username: str) -> tuple[User, str] | None:
+    """The user and their password hash."""
+    row = (await conn.execute(sa.select(*_USER_COLS, users.c.password_hash)
+                              .where(users.c.username_lower == username.lower()))).one_or_none()
+    return None if row is None else (_user(row), row.password_hash)
+
+
+async def by_id(conn: AsyncConnection, user_id: int) -> tuple[User, str] | None:
+    row = (await conn.execute(sa.select(*_USER_COLS, users.c.password_hash)
+                              .where(users.c.id == user_id))).one_or_none()
+    return None if row is None else (_user(row), row.password_hash)
+
+
+async def by_usernames(conn: AsyncConnection, names: Iterable[str]) -> list[User]:
+    lowered = sorted({n.lower() for n in names})
+    rows = await conn.execute(sa.select(*_USER_COLS).where(users.c.username_lower.in_(lowered)))
+    return [_user(r) for r in rows]
+
+
+async def search(conn: AsyncConnection, prefix: str, limit: int) -> list[User]:
+    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = await conn.execute(
+        sa.select(*_USER_COLS)
+        .where(users.c.disabled.is_(False))
+        .where(sa.or_(users.c.username_lower.like(escaped, escape="\\"),
+                      sa.func.lower(users.c.display_name).like(escaped, escape="\\")))
+        .order_by(users.c.username_lower).limit(limit))
+    return [_user(r) for r in rows]
+
+
+async def update_user(conn: AsyncConnection, user_id: int, **values: object) -> None:
+    await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+
+async def insert_session(conn: AsyncConnection, user_id: int, token_hash: bytes, now: int, expires_at: int) -> int:
+    result = await conn.execute(sessions.insert().values(
+        user_id=user_id, token_hash=token_hash, created_at=now, expires_at=expires_at).returning(sessions.c.id))
+    return int(result.scalar_one())
+
+
+async def session_user(conn: AsyncConnection, token_hash: bytes, now: int) -> tuple[User, Session] | None:
+    row = (await conn.execute(
+        sa.select(*_USER_COLS, sessions.c.id.label("session_id"), sessions.c.expires_at)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now, users.c.disabled.is_(False))
+    )).one_or_none()
+    if row is None:
+        return None
+    return _user(row), Session(row.session_id, row.id, row.expires_at)
+
+
+async def delete_session(conn: AsyncConnection, session_id: int) -> None:
+    await conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+
+async def delete_sessions_of(conn: AsyncConnection, user_id: int) -> None:
+    await conn.execute(sessions.delete().where(sessions.c.user_id == user_id))

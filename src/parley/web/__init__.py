@@ -1,0 +1,1 @@
+"""aiohttp app: thin REST handlers, /ws, static client, middleware."""

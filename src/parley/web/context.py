@@ -1,0 +1,29 @@
+"""What handlers reach through `request.app[CTX]`: settings and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from parley.config import Settings
+from parley.realtime.hub import Hub
+from parley.services.accounts import Accounts
+from parley.services.messages import Messages
+from parley.services.presence import Presence
+from parley.services.rooms import Rooms
+from parley.store.db import Database
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    accounts: Accounts
+    rooms: Rooms
+    messages: Messages
+    presence: Presence
+    hub: Hub
+
+
+CTX: web.AppKey[Context] = web.AppKey("parley", Context)

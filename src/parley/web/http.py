@@ -1,0 +1,95 @@
+"""Request and response helpers shared by the handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from parley.core.errors import BadRequest, Forbidden, Invalid, ParleyError, Unauthorized
+from parley.core.models import Session, User
+from parley.web.context import CTX, Context
+
+COOKIE = "parley_session"
+CSRF_HEADER = "X-Requested-With"
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def ctx(request: web.Request) -> Context:
+    return request.app[CTX]
+
+
+def json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def error_response(exc: ParleyError) -> web.Response:
+    response = json({"error": {"code": exc.code, "message": exc.message}}, exc.status)
+    retry = getattr(exc, "retry_after", None)
+    if retry is not None:
+        response.headers["Retry-After"] = str(max(1, int(retry + 0.999)))
+    return response
+
+
+async def body(request: web.Request) -> dict[str, Any]:
+    if not request.body_exists:
+        return {}
+    raw = await request.read()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+def int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 18:
+        raise Invalid(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def room_id(request: web.Request) -> int:
+    raw = request.match_info["room_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise Invalid("the room id must be a positive integer")
+    return int(raw)
+
+
+def client_ip(request: web.Request) -> str:
+    if ctx(request).settings.trust_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.remote or ""
+
+
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+async def auth(request: web.Request) -> tuple[User, Session]:
+    """The caller's user and session, from `Authorization: Bearer` or the session cookie.
+    Cookie-authenticated writes must carry `X-Requested-With` (no cross-site form can)."""
+    token = bearer(request)
+    if token is None:
+        token = request.cookies.get(COOKIE)
+        if token and request.method in _UNSAFE and not request.headers.get(CSRF_HEADER):
+            raise Forbidden(f"cookie-authenticated writes need the header {CSRF_HEADER}: parley")
+    if not token:
+        raise Unauthorized("log in first")
+    return await ctx(request).accounts.authenticate(token)
+
+
+def with_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> web.StreamResponse:
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/", secure=request.secure,
+                        max_age=ctx(request).settings.session_ttl_days * 86400)
+    return response

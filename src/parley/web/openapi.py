@@ -1,0 +1,156 @@
+"""The OpenAPI 3.1 description of the REST API, served at /api/openapi.json; tests check real
+answers against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from parley.web.http import json
+
+routes = web.RouteTableDef()
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": props}
+
+
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj(["error"], error=_obj(["code", "message"], code=_STR, message=_STR)),
+    "UserPublic": _obj(["id", "username", "display_name"], id=_INT, username=_STR, display_name=_STR),
+    "User": _obj(["id", "username", "display_name", "is_admin", "created_at"], id=_INT, username=_STR,
+                 display_name=_STR, is_admin=_BOOL, created_at=_INT),
+    "SessionAnswer": _obj(["user", "token"], user=_ref("User"), token=_STR),
+    "Room": _obj(
+        ["id", "kind", "name", "topic", "visibility", "archived", "created_at", "last_seq"],
+        id=_INT, kind={"enum": ["room", "direct"]}, name=_STR, topic=_STR,
+        visibility={"enum": ["public", "private"]}, archived=_BOOL, created_at=_INT, last_seq=_INT,
+        member_count=_NULLABLE_INT, unread=_NULLABLE_INT, read_seq=_INT,
+        my_role={"enum": ["owner", "admin", "moderator", "member"]}, my_state={"enum": ["joined", "invited"]},
+        members={"type": ["array", "null"], "items": _ref("UserPublic")}),
+    "Member": _obj(["user", "role", "state", "online"], user=_ref("UserPublic"),
+                   role={"enum": ["owner", "admin", "moderator", "member"]},
+                   state={"enum": ["joined", "invited"]}, online=_BOOL),
+    "Event": {**_obj(["type", "room", "seq", "id", "ts", "sender"],
+                     type={"enum": ["room_created", "message", "member_joined", "member_left", "member_invited",
+                                    "room_updated"]},
+                     room=_INT, seq=_INT, id=_INT, ts=_INT,
+                     sender={"oneOf": [_ref("UserPublic"), {"type": "null"}]},
+                     text=_STR, client_msg_id={"type": ["string", "null"]}, user=_ref("UserPublic"),
+                     role=_STR, changes={"type": "object"}, name=_STR, kind=_STR, visibility=_STR)},
+    "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
+                    has_more=_BOOL, last_seq=_INT),
+}
+
+_ERRORS = {code: {"description": desc, "content": {"application/json": {"schema": _ref("Error")}}}
+           for code, desc in {"400": "malformed request", "401": "not logged in", "403": "not allowed",
+                              "404": "no such thing, or not yours to see", "409": "conflict",
+                              "422": "a field breaks a rule", "429": "rate limited"}.items()}
+
+
+def _op(summary: str, answer: tuple[str, Any] | None, *, body: dict[str, Any] | None = None,
+        params: list[str] = (), auth: bool = True) -> dict[str, Any]:
+    status, schema = answer or ("204", None)
+    responses: dict[str, Any] = {status: {"description": summary}}
+    if schema is not None:
+        responses[status]["content"] = {"application/json": {"schema": schema}}
+    responses.update(_ERRORS)
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = [{"name": p, "in": "query", "required": False,
+                             "schema": _STR if p == "q" else _INT} for p in params]
+    if not auth:
+        op["security"] = []
+    return op
+
+
+_ROOM_ID = [{"name": "room_id", "in": "path", "required": True, "schema": _INT}]
+_ROOM_LIST = _obj(["rooms"], rooms={"type": "array", "items": _ref("Room")})
+_CREDENTIALS = _obj(["username", "password"], username=_STR, password=_STR, display_name=_STR)
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/api/v1/auth/register": {"post": _op("Create an account and log in", ("201", _ref("SessionAnswer")),
+                                              body=_CREDENTIALS, auth=False)},
+        "/api/v1/auth/login": {"post": _op("Log in", ("200", _ref("SessionAnswer")), body=_CREDENTIALS, auth=False)},
+        "/api/v1/auth/logout": {"post": _op("Log out (revoke this session)", None)},
+        "/api/v1/me": {"get": _op("The logged-in user", ("200", _ref("User"))),
+                       "patch": _op("Change the display name", ("200", _ref("User")),
+                                    body=_obj(["display_name"], display_name=_STR))},
+        "/api/v1/me/password": {"post": _op("Change the password; revokes every other session",
+                                            ("200", _ref("SessionAnswer")),
+                                            body=_obj(["current_password", "new_password"],
+                                                      current_password=_STR, new_password=_STR))},
+        "/api/v1/users": {"get": _op("Find users by name prefix",
+                                     ("200", _obj(["users"], users={"type": "array", "items": _ref("UserPublic")})),
+                                     params=["q", "limit"])},
+        "/api/v1/rooms": {"get": _op("Rooms I am joined or invited to", ("200", _ROOM_LIST)),
+                          "post": _op("Create a room", ("201", _ref("Room")),
+                                      body=_obj(["name"], name=_STR, topic=_STR,
+                                                visibility={"enum": ["public", "private"]}))},
+        "/api/v1/rooms/public": {"get": _op("Public rooms, with member counts", ("200", _ROOM_LIST),
+                                            params=["q", "limit"])},
+        "/api/v1/rooms/{room_id}": {
+            "get": _op("A room", ("200", _ref("Room"))),
+            "patch": _op("Change name, topic (admin) or archive (owner)", ("200", _ref("Room")),
+                         body={"type": "object", "properties": {"name": _STR, "topic": _STR, "archived": _BOOL}})},
+        "/api/v1/rooms/{room_id}/join": {"post": _op("Join a public room or accept an invite", ("200", _ref("Room")))},
+        "/api/v1/rooms/{room_id}/leave": {"post": _op("Leave a room", None)},
+        "/api/v1/rooms/{room_id}/invite": {"post": _op(
+            "Invite users", ("200", _obj(["invited"], invited={"type": "array", "items": _ref("UserPublic")})),
+            body={"type": "object", "properties": {"username": _STR, "usernames": {"type": "array", "items": _STR}}})},
+        "/api/v1/rooms/{room_id}/members": {"get": _op(
+            "Members with roles and presence", ("200", _obj(["members"], members={"type": "array",
+                                                                                   "items": _ref("Member")})))},
+        "/api/v1/rooms/{room_id}/messages": {
+            "get": _op("History, oldest first, at most 100 a page", ("200", _ref("History")),
+                       params=["before", "after", "limit"]),
+            "post": _op("Send a message (idempotent with client_msg_id)", ("201", _ref("Event")),
+                        body=_obj(["text"], text=_STR, client_msg_id=_STR))},
+        "/api/v1/rooms/{room_id}/read": {"post": _op("Move my read marker", ("200", _obj(["room", "seq"], room=_INT,
+                                                                                           seq=_INT)),
+                                                     body=_obj(["seq"], seq=_INT))},
+        "/api/v1/direct": {"post": _op("Find or create a direct chat", ("201", _ref("Room")),
+                                       body=_obj(["usernames"], usernames={"type": "array", "items": _STR}))},
+    }
+    for path, ops in paths.items():
+        if "{room_id}" in path:
+            for op in ops.values():
+                op["parameters"] = _ROOM_ID + op.get("parameters", [])
+    paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
+        "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
+    paths["/api/v1/direct"]["post"]["responses"]["200"] = {
+        "description": "the existing chat", "content": {"application/json": {"schema": _ref("Room")}}}
+    return paths
+
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Parley", "version": "1", "description": "Self-hosted real-time chat. "
+             "The WebSocket protocol at /ws is described in docs/protocol.md."},
+    "paths": _paths(),
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "cookie": {"type": "apiKey", "in": "cookie", "name": "parley_session"}},
+    },
+    "security": [{"bearer": []}, {"cookie": []}],
+}
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.StreamResponse:
+    return json(DOCUMENT)

@@ -1,0 +1,167 @@
+"""The /ws endpoint: handshake checks, authentication, then frames in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from parley.core import protocol
+from parley.core.errors import ParleyError, Unauthorized
+from parley.core.models import Session, User
+from parley.core.protocol import ProtocolError
+from parley.realtime.connection import Connection
+from parley.web.http import COOKIE, ctx
+
+log = logging.getLogger(__name__)
+MAX_FRAME = 64 * 1024
+AUTH_TIMEOUT = 10.0
+MAX_IN_FLIGHT = 256
+routes = web.RouteTableDef()
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """Browsers always send Origin; it must be this server or an allowed one (no CSWSH)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    own = f"{request.scheme}://{request.host}"
+    forwarded = request.headers.get("X-Forwarded-Host")
+    candidates = {own, f"https://{request.host}", f"http://{request.host}"}
+    if forwarded and ctx(request).settings.trust_proxy:
+        candidates |= {f"https://{forwarded}", f"http://{forwarded}"}
+    return origin in candidates or origin in ctx(request).settings.origins
+
+
+async def _authenticate(request: web.Request) -> tuple[User, Session] | None:
+    token = request.query.get("token") or request.cookies.get(COOKIE)
+    if not token:
+        return None
+    return await ctx(request).accounts.authenticate(token)
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    if not origin_allowed(request):
+        raise web.HTTPForbidden(text="origin not allowed")
+    identity = await _authenticate(request)  # an invalid token is refused before the upgrade
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20.0, compress=False)
+    await ws.prepare(request)
+    if identity is None:
+        identity = await _first_frame_auth(request, ws)
+        if identity is None:
+            return ws
+    user, session = identity
+    c = ctx(request)
+    transport = ws._writer.transport  # type: ignore[union-attr]  # frames are built once, written as-is
+    conn = Connection(c.hub, user, session.id, transport,
+                      lambda code, reason: ws.close(code=code, message=reason.encode()),
+                      c.settings.ws_max_queue_bytes)
+    try:
+        await c.hub.attach(conn)
+        await _read_loop(request, ws, conn)
+    finally:
+        await c.hub.detach(conn)
+    return ws
+
+
+async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> tuple[User, Session] | None:
+    try:
+        msg = await ws.receive(timeout=AUTH_TIMEOUT)
+    except TimeoutError:
+        await ws.close(code=4001, message=b"authenticate within 10 s")
+        return None
+    if msg.type is not WSMsgType.TEXT:
+        await ws.close(code=4001, message=b"authenticate first")
+        return None
+    try:
+        frame = protocol.parse(msg.data, ctx(request).settings.max_text)
+        if not isinstance(frame, protocol.Auth):
+            raise Unauthorized("send an auth frame first")
+        return await ctx(request).accounts.authenticate(frame.token)
+    except ParleyError as exc:
+        await ws.send_bytes(protocol.error_frame(exc.code, exc.message, getattr(exc, "ref", None)), binary=False)
+        await ws.close(code=4001, message=b"unauthorized")
+        return None
+
+
+async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:
+    dispatcher = _Dispatcher(request, conn)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await dispatcher.handle(msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            conn.write_error("bad_json", "frames must be text (JSON)", None)
+        elif msg.type is WSMsgType.ERROR:
+            if ws.close_code is None and isinstance(ws.exception(), Exception):
+                log.debug("ws error: %s", ws.exception())
+            break
+    await dispatcher.drain()
+
+
+class _Dispatcher:
+    def __init__(self, request: web.Request, conn: Connection) -> None:
+        self.c = ctx(request)
+        self.conn = conn
+        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, raw: str) -> None:
+        try:
+            frame = protocol.parse(raw, self.c.settings.max_text)
+            await self._dispatch(frame)
+        except ProtocolError as exc:
+            self.conn.write_error(exc.code, exc.message, exc.ref)
+        except ParleyError as exc:
+            self.conn.write_error(exc.code, exc.message, getattr(frame, "ref", None))
+
+    async def _dispatch(self, frame: protocol.ClientFrame) -> None:
+        user = self.conn.user
+        if isinstance(frame, protocol.Send):
+            # Submitted in arrival order (so one client's messages keep their order); the ack
+            # is awaited in a task so that concurrent sends share a transaction.
+            await self.in_flight.acquire()
+            try:
+                future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id)
+            except BaseException:
+                self.in_flight.release()
+                raise
+            self._spawn(self._ack(future, frame))
+        elif isinstance(frame, protocol.Resume):
+            cursors = await self.conn.resume(frame.cursors)
+            self.conn.send({"type": "resumed", "cursors": cursors, "ref": frame.ref})
+        elif isinstance(frame, protocol.Typing):
+            await self.c.messages.typing(user, frame.room)
+        elif isinstance(frame, protocol.Read):
+            await self.c.messages.mark_read(user, frame.room, frame.seq)
+        elif isinstance(frame, protocol.Ping):
+            self.conn.send({"type": "pong", "ref": frame.ref})
+        else:
+            self.conn.write_error("invalid", "already authenticated", frame.ref)
+
+    async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:
+        try:
+            event, _ = await future
+            self.conn.send({"type": "ack", "client_msg_id": event.client_msg_id, "room": event.room_id,
+                            "seq": event.seq, "id": event.id, "ts": event.ts, "ref": frame.ref})
+        except ParleyError as exc:
+            self.conn.write_error(exc.code, exc.message, frame.ref)
+        except Exception:
+            log.exception("send failed")
+            self.conn.write_error("internal", "the message could not be stored; retry with the same client_msg_id",
+                                  frame.ref)
+        finally:
+            self.in_flight.release()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> None:
+        """Let acks already under way finish writing (their messages are stored either way)."""
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5)
