@@ -1,0 +1,91 @@
+"""Shared fixtures: databases (SQLite files and fresh PostgreSQL databases), real servers, clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+
+from tests.support.client import Api
+from tests.support.server import ServerProcess
+
+PG_ADMIN = os.environ.get("PARLEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+FAST_LIMITS = {"PARLEY_RATE_LIMIT_BURST": "100000", "PARLEY_RATE_LIMIT_PER_SEC": "100000"}
+
+
+async def _pg_admin(sql: str) -> None:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is required at {PG_ADMIN} and is not reachable ({exc}). Start it with "
+                    "'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'.", pytrace=False)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database() -> str:
+    name = f"parley_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = create_pg_database()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'parley.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server per test module, on a fresh SQLite file, with generous rate limits."""
+    workdir = tmp_path_factory.mktemp("server")
+    proc = ServerProcess(f"sqlite:///{workdir / 'parley.db'}", workdir, env=FAST_LIMITS).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def names() -> Iterator[object]:
+    """Unique usernames, so tests sharing a module's server never collide."""
+
+    def make(prefix: str = "u") -> str:
+        return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+    yield make
+
+
+async def new_user(http: aiohttp.ClientSession, base: str, name: str, **extra: object) -> Api:
+    return await Api(http, base).register(name, **extra)
