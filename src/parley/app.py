@@ -53,6 +53,7 @@ def make_limits(settings: Settings) -> Limits:
         max_text=settings.max_text,
         send_rate=Rate(settings.rate_limit_burst, settings.rate_limit_per_sec),
         login_rate=Rate(settings.login_rate_burst, 1 / 60),
+        register_ip_rate=Rate(settings.register_rate_burst, 0.1),
         session_ttl_ms=settings.session_ttl_days * 86_400_000,
     )
 

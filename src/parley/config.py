@@ -25,6 +25,9 @@ class Settings:
     rate_limit_per_sec: float = field(default=1.0, metadata={"help": "sustained messages per second per user"})
     login_rate_burst: float = field(default=5, metadata={
         "help": "failed logins allowed per account and address before throttling (1 more per minute)"})
+    register_rate_burst: float = field(default=30, metadata={
+        "help": "accounts one address may register at once (then 6 a minute); a classroom behind one NAT "
+                "needs this high"})
     ws_max_queue_bytes: int = field(default=1 << 20, metadata={
         "help": "bytes queued for a connection that does not read before it is dropped"})
     session_ttl_days: int = field(default=30, metadata={"help": "days a login stays valid"})

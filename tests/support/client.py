@@ -135,7 +135,8 @@ class Socket:
         return await asyncio.wait_for(find(), timeout)
 
     def events(self, room: int, etype: str | None = None) -> list[dict[str, Any]]:
-        return [f for f in self.frames if f.get("room") == room and "seq" in f and f["type"] != "read"
+        """Room-log events of one room as received (not acks, read markers or typing)."""
+        return [f for f in self.frames if f.get("room") == room and "seq" in f and f["type"] not in ("read", "ack")
                 and (etype is None or f["type"] == etype)]
 
     async def close(self) -> None:

@@ -67,7 +67,7 @@ class Connection:
             return
         transport.write(frame)
         if transport.get_write_buffer_size() > self._max_queue:
-            log.info("dropping slow consumer user=%s session=%s", self.user.id, self.session_id)
+            log.warning("dropping slow consumer user=%s session=%s", self.user.id, self.session_id)
             self.state = State.CLOSED
             transport.abort()
 

@@ -83,7 +83,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> 
             raise Unauthorized("send an auth frame first")
         return await ctx(request).accounts.authenticate(frame.token)
     except ParleyError as exc:
-        await ws.send_bytes(protocol.error_frame(exc.code, exc.message, getattr(exc, "ref", None)), binary=False)
+        await ws.send_str(protocol.error_frame(exc.code, exc.message, getattr(exc, "ref", None)).decode())
         await ws.close(code=4001, message=b"unauthorized")
         return None
 

@@ -1,0 +1,150 @@
+// What a person can do, as functions the views call: each talks to the server and updates the store.
+import { api } from './api.js';
+import { emit, rememberUser, removeRoom, store, timeline, upsertRoom } from './state.js';
+import { markRead, sendFrame, transmit } from './sync.js';
+
+export const PAGE_SIZE = 50;
+const TYPING_EVERY_MS = 3000;
+const lastTyping = new Map();
+
+/** Makes `roomId` the room on screen: loads its latest page once, then marks it read. */
+export async function openRoom(roomId) {
+  store.currentRoom = roomId;
+  const line = timeline(roomId);
+  if (!line.loaded) await loadLatest(roomId);
+  if (store.currentRoom === roomId) markRead(roomId);
+}
+
+export function closeRoom(roomId) {
+  if (store.currentRoom === roomId) store.currentRoom = null;
+}
+
+async function loadLatest(roomId) {
+  const line = timeline(roomId);
+  if (line.loading) return;
+  line.loading = true;
+  try {
+    const page = await api.messages(roomId, { limit: PAGE_SIZE });
+    line.add(page.messages);
+    line.hasMore = page.has_more;
+    line.loaded = true;
+    const room = store.rooms.get(roomId);
+    const first = page.messages[0]?.seq ?? Infinity;
+    if (room && first <= room.cursor + 1) room.cursor = Math.max(room.cursor, line.lastSeq);
+  } finally {
+    line.loading = false;
+  }
+  emit('timeline', { roomId, change: { kind: 'reset' } });
+}
+
+/** Fetches the page before the oldest event held; resolves when it is merged. */
+export async function loadOlder(roomId) {
+  const line = timeline(roomId);
+  if (line.loading || !line.hasMore || !line.loaded) return;
+  line.loading = true;
+  emit('timeline', { roomId, change: { kind: 'loading' } });
+  let change = null;
+  try {
+    const page = await api.messages(roomId, { before: line.events[0]?.seq, limit: PAGE_SIZE });
+    change = line.add(page.messages);
+    line.hasMore = page.has_more;
+  } finally {
+    line.loading = false;
+    emit('timeline', { roomId, change: change ?? { kind: 'loading' } });
+  }
+}
+
+function newClientId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `c-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Shows the message at once as pending and sends it (now, or after the next reconnect). */
+export function sendMessage(roomId, text) {
+  if (!text.trim()) return;
+  const pending = { cid: newClientId(), text, ts: Date.now(), status: 'pending' };
+  timeline(roomId).pending.push(pending);
+  lastTyping.delete(roomId);
+  emit('pending', roomId);
+  transmit(roomId, pending);
+}
+
+export function retryMessage(roomId, cid) {
+  const pending = timeline(roomId).pending.find((item) => item.cid === cid);
+  if (!pending) return;
+  Object.assign(pending, { status: 'pending', error: null });
+  emit('pending', roomId);
+  transmit(roomId, pending);
+}
+
+export function discardMessage(roomId, cid) {
+  const line = timeline(roomId);
+  line.pending = line.pending.filter((item) => item.cid !== cid);
+  emit('pending', roomId);
+}
+
+/** Tells the room I am typing, at most every few seconds. */
+export function typing(roomId) {
+  const now = Date.now();
+  if (now - (lastTyping.get(roomId) ?? 0) < TYPING_EVERY_MS) return;
+  if (sendFrame({ type: 'typing', room: roomId })) lastTyping.set(roomId, now);
+}
+
+export async function loadMembers(roomId) {
+  const { members } = await api.members(roomId);
+  for (const member of members) {
+    rememberUser(member.user);
+    if (member.online !== undefined) store.presence.set(member.user.id, member.online);
+  }
+  store.members.set(roomId, members);
+  emit('members', roomId);
+  return members;
+}
+
+function addRoom(data) {
+  const room = upsertRoom(data);
+  emit('rooms');
+  return room;
+}
+
+export async function createRoom({ name, topic, visibility }) {
+  return addRoom(await api.createRoom(name, topic, visibility));
+}
+
+export async function joinRoom(roomId) {
+  return addRoom(await api.join(roomId));
+}
+
+export async function leaveRoom(roomId) {
+  await api.leave(roomId);
+  removeRoom(roomId);
+  emit('rooms');
+  emit('room-removed', roomId);
+}
+
+export async function startDirect(usernames) {
+  return addRoom(await api.direct(usernames));
+}
+
+export async function invite(roomId, usernames) {
+  const { invited } = await api.invite(roomId, usernames);
+  store.members.delete(roomId);
+  emit('members', roomId);
+  return invited;
+}
+
+export async function updateRoom(roomId, changes) {
+  const room = addRoom(await api.updateRoom(roomId, changes));
+  emit('room', roomId);
+  return room;
+}
+
+export async function searchUsers(q) {
+  const { users } = await api.searchUsers(q);
+  return users.filter((user) => user.id !== store.me.id);
+}
+
+export async function publicRooms(q) {
+  const { rooms } = await api.publicRooms(q);
+  return rooms;
+}

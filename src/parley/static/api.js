@@ -1,0 +1,62 @@
+// The REST API (/api/v1). The browser authenticates with the HttpOnly session cookie; every call
+// carries X-Requested-With, which the server requires on cookie-authenticated writes.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let onUnauthorized = () => {};
+
+/** Called when a request outside /auth is refused with 401: the session has ended. */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+async function request(method, path, body) {
+  const headers = { 'X-Requested-With': 'parley', Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'network error');
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (response.ok) return data;
+  if (response.status === 401 && !path.startsWith('/auth/')) onUnauthorized();
+  const error = data?.error ?? {};
+  throw new ApiError(response.status, error.code ?? 'unavailable', error.message ?? response.statusText);
+}
+
+function query(params) {
+  const pairs = Object.entries(params).filter(([, value]) => value !== undefined && value !== null);
+  return pairs.length ? `?${new URLSearchParams(pairs)}` : '';
+}
+
+export const api = {
+  me: () => request('GET', '/me'),
+  register: (username, password, displayName) =>
+    request('POST', '/auth/register', { username, password, ...(displayName ? { display_name: displayName } : {}) }),
+  login: (username, password) => request('POST', '/auth/login', { username, password }),
+  logout: () => request('POST', '/auth/logout'),
+  searchUsers: (q, limit = 8) => request('GET', `/users${query({ q, limit })}`),
+  rooms: () => request('GET', '/rooms'),
+  publicRooms: (q) => request('GET', `/rooms/public${query({ q: q || undefined })}`),
+  room: (id) => request('GET', `/rooms/${id}`),
+  createRoom: (name, topic, visibility) => request('POST', '/rooms', { name, topic, visibility }),
+  updateRoom: (id, changes) => request('PATCH', `/rooms/${id}`, changes),
+  join: (id) => request('POST', `/rooms/${id}/join`),
+  leave: (id) => request('POST', `/rooms/${id}/leave`),
+  invite: (id, usernames) => request('POST', `/rooms/${id}/invite`, { usernames }),
+  members: (id) => request('GET', `/rooms/${id}/members`),
+  messages: (id, { before, after, limit = 50 } = {}) => request('GET', `/rooms/${id}/messages${query({ before, after, limit })}`),
+  markRead: (id, seq) => request('POST', `/rooms/${id}/read`, { seq }),
+  direct: (usernames) => request('POST', '/direct', { usernames }),
+};

@@ -1,0 +1,100 @@
+// Parley's browser client: boots the language, checks the session and shows either the log-in
+// screen or the chat. Served as ES modules with no build step.
+import { api, setUnauthorizedHandler } from './api.js';
+import { detectLanguage, setLanguage, t } from './i18n.js';
+import { mentions } from './markdown.js';
+import { emit, on, resetStore, store, totalUnread, upsertRoom } from './state.js';
+import { startSync, stopSync } from './sync.js';
+import { createAuthView } from './views/auth.js';
+import { createShell } from './views/shell.js';
+
+const MENTION_SCAN_LIMIT = 100;
+const root = document.getElementById('app');
+let screen = null;
+
+function show(next) {
+  screen?.destroy?.();
+  screen = next;
+  root.removeAttribute('aria-busy');
+  root.replaceChildren(next.el);
+  next.mounted?.();
+}
+
+function showAuth(mode = 'login') {
+  updateTitle();
+  show(createAuthView({
+    mode,
+    onSignedIn: startSession,
+    onLanguage: (code, currentMode) => {
+      setLanguage(code, { save: true });
+      showAuth(currentMode);
+    },
+  }));
+}
+
+function showShell() {
+  show(createShell({
+    onLanguage: (code) => {
+      setLanguage(code, { save: true });
+      showShell();
+      updateTitle();
+    },
+    onLogout: async () => {
+      await api.logout().catch(() => {});
+      endSession();
+    },
+  }));
+}
+
+async function startSession(me) {
+  store.me = me;
+  const rooms = await api.rooms().then((answer) => answer.rooms, () => []);
+  rooms.forEach(upsertRoom);
+  showShell();
+  startSync();
+  updateTitle();
+  scanMentions();
+}
+
+function endSession() {
+  if (!store.me) return;
+  stopSync();
+  resetStore();
+  showAuth();
+}
+
+/** The server counts unread messages but not mentions: look for @me among each room's unread ones. */
+async function scanMentions() {
+  for (const room of store.rooms.values()) {
+    if (!room.unread || room.my_state !== 'joined') continue;
+    const page = await api.messages(room.id, { after: room.read_seq ?? 0, limit: MENTION_SCAN_LIMIT }).catch(() => null);
+    const mentioned = page?.messages.some((event) => event.type === 'message' && event.sender?.id !== store.me?.id
+      && mentions(event.text, store.me.username));
+    if (mentioned && store.rooms.get(room.id)?.unread) {
+      room.mention = true;
+      emit('rooms');
+    }
+  }
+}
+
+function updateTitle() {
+  const unread = store.me ? totalUnread() : 0;
+  document.title = unread ? `(${unread}) ${t('app.name')}` : t('app.name');
+}
+
+async function boot() {
+  setLanguage(detectLanguage());
+  setUnauthorizedHandler(endSession);
+  on('rooms', updateTitle);
+  on('signed-out', endSession);
+  let me = null;
+  try {
+    me = await api.me();
+  } catch {
+    showAuth();
+    return;
+  }
+  await startSession(me);
+}
+
+boot();

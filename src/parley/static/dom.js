@@ -1,0 +1,74 @@
+// Building the page from data without ever parsing HTML: every string goes in as a text node or
+// an attribute value, so text typed by a user can never become markup.
+
+const PROPERTIES = new Set(['value', 'checked']);
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Creates an element. props: attributes, plus `class`, `dataset`, `on` (event handlers). */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  setProps(el, props);
+  append(el, children);
+  return el;
+}
+
+function setProps(el, props) {
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.setAttribute('class', value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key === 'on') for (const [type, fn] of Object.entries(value)) el.addEventListener(type, fn);
+    else if (/^on/i.test(key) || key === 'style') throw new Error(`refusing attribute ${key}`);
+    else if (PROPERTIES.has(key)) el[key] = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+}
+
+/** Appends children: nodes, strings (as text), arrays of those; null and false are skipped. */
+export function append(parent, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return parent;
+}
+
+/** Text that came from a user (names, topics, messages): marked so tests and styles can tell. */
+export function userText(text, tag = 'span', props = {}) {
+  return h(tag, { ...props, 'data-user': true }, text);
+}
+
+/** A visually hidden text for screen readers. */
+export function srOnly(text) {
+  return h('span', { class: 'sr-only' }, text);
+}
+
+const ICONS = {
+  back: 'M15 5l-7 7 7 7',
+  plus: 'M12 5v14M5 12h14',
+  people: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 19c0-3 3-5 6-5s6 2 6 5M16 11a3 3 0 1 0 0-6M21 19c0-2.5-2-4.5-4.5-5',
+  invite: 'M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 19c0-3 3-5 6-5s6 2 6 5M19 8v6M16 11h6',
+  leave: 'M14 5h5v14h-5M10 8l-4 4 4 4M6 12h10',
+  close: 'M6 6l12 12M18 6L6 18',
+  send: 'M4 12l16-8-6 16-3-7z',
+  menu: 'M4 7h16M4 12h16M4 17h16',
+  edit: 'M5 19h4L19 9l-4-4L5 15zM13 7l4 4',
+};
+
+/** A decorative line icon; the button around it carries the label. */
+export function icon(name) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', ICONS[name]);
+  svg.append(path);
+  return svg;
+}
+
+/** A button showing only an icon, labelled for assistive technology and as a tooltip. */
+export function iconButton(name, label, onClick, props = {}) {
+  return h('button', { type: 'button', class: 'icon-btn', 'aria-label': label, title: label, ...props,
+    on: { click: onClick } }, icon(name));
+}

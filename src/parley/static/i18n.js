@@ -1,0 +1,110 @@
+// Translations and locale-aware formatting. Strings live in locales/<code>.js; a key missing there
+// falls back to English, and a key missing everywhere shows as itself so it is easy to spot.
+import en from './locales/en.js';
+import zhCN from './locales/zh-CN.js';
+
+export const LANGUAGES = [
+  { code: 'en', name: 'English', strings: en },
+  { code: 'zh-CN', name: '中文', strings: zhCN },
+];
+const STORAGE_KEY = 'parley.lang';
+const listeners = new Set();
+let current = LANGUAGES[0];
+
+/** The saved choice, else the first browser language we speak, else English. */
+export function detectLanguage() {
+  const saved = localStorage.getItem(STORAGE_KEY);
+  const wanted = saved ? [saved] : navigator.languages ?? [navigator.language];
+  for (const tag of wanted) {
+    const base = String(tag).toLowerCase().split('-')[0];
+    const match = LANGUAGES.find((lang) => lang.code.toLowerCase().split('-')[0] === base);
+    if (match) return match.code;
+  }
+  return 'en';
+}
+
+export function language() {
+  return current.code;
+}
+
+export function setLanguage(code, { save = false } = {}) {
+  current = LANGUAGES.find((lang) => lang.code === code) ?? LANGUAGES[0];
+  if (save) localStorage.setItem(STORAGE_KEY, current.code);
+  document.documentElement.lang = current.code;
+  formatters.clear();
+  for (const fn of listeners) fn(current.code);
+}
+
+export function onLanguageChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function lookup(key) {
+  return current.strings[key] ?? en[key] ?? key;
+}
+
+/** The string for `key` with `{name}` placeholders filled from params. */
+export function t(key, params = {}) {
+  return lookup(key).replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** The message for an error code from the server (or 'network'), with a generic fallback. */
+export function tError(code) {
+  const key = `error.${code}`;
+  return key in current.strings || key in en ? t(key) : t('error.unknown');
+}
+
+/** A counted string: uses `key.one` / `key.other` as the language's plural rules say. */
+export function tCount(key, count, params = {}) {
+  const category = new Intl.PluralRules(current.code).select(count);
+  const variant = `${key}.${category}` in current.strings ? category : 'other';
+  return t(`${key}.${variant}`, { count: formatNumber(count), ...params });
+}
+
+/**
+ * A string whose placeholders are DOM nodes (a user's name, say): returns a list of strings and
+ * nodes to append, so user text never passes through string concatenation into markup.
+ */
+export function tNodes(key, nodes) {
+  return lookup(key).split(/(\{\w+\})/).filter(Boolean)
+    .map((part) => { const name = part.match(/^\{(\w+)\}$/)?.[1]; return name && name in nodes ? nodes[name] : part; });
+}
+
+/** The locale for dates and numbers: the browser's own variant of the chosen language if it has one. */
+export function locale() {
+  const base = current.code.split('-')[0];
+  return (navigator.languages ?? []).find((tag) => tag.split('-')[0] === base && tag.includes('-')) ?? current.code;
+}
+
+const formatters = new Map();
+function formatter(kind, options) {
+  if (!formatters.has(kind)) formatters.set(kind, new Intl.DateTimeFormat(locale(), options));
+  return formatters.get(kind);
+}
+
+export function formatTime(ts) {
+  return formatter('time', { hour: 'numeric', minute: '2-digit' }).format(ts);
+}
+
+export function formatDateTime(ts) {
+  return formatter('datetime', { dateStyle: 'full', timeStyle: 'short' }).format(ts);
+}
+
+export function formatNumber(n) {
+  return new Intl.NumberFormat(locale()).format(n);
+}
+
+/** "Today", "Yesterday", or the full date, for day separators. */
+export function formatDay(ts) {
+  const days = Math.round((startOfDay(Date.now()) - startOfDay(ts)) / 86_400_000);
+  if (days === 0) return t('day.today');
+  if (days === 1) return t('day.yesterday');
+  return formatter('day', { dateStyle: 'full' }).format(ts);
+}
+
+export function startOfDay(ts) {
+  const d = new Date(ts);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}

@@ -1,0 +1,62 @@
+// Log in or register. On success onSignedIn(user) starts the session.
+import { api } from '../api.js';
+import { h } from '../dom.js';
+import { LANGUAGES, language, t } from '../i18n.js';
+import { describeError, field } from './ui.js';
+
+export function createAuthView({ onSignedIn, onLanguage, mode = 'login' }) {
+  const username = h('input', { name: 'username', required: true, autocomplete: 'username', minlength: 3, maxlength: 32,
+    pattern: '[A-Za-z0-9_.\\-]{3,32}', autocapitalize: 'none', spellcheck: 'false' });
+  const password = h('input', { name: 'password', type: 'password', required: true, minlength: 8, maxlength: 256 });
+  const displayNameInput = h('input', { name: 'display_name', maxlength: 64, autocomplete: 'nickname' });
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'btn primary wide' });
+  const nameField = field(t('auth.displayName'), displayNameInput, t('auth.displayNameHint'));
+  const userField = field(t('auth.username'), username, t('auth.usernameHint'));
+  const tabs = {
+    login: h('button', { type: 'button', class: 'tab', on: { click: () => setMode('login') } }, t('auth.login')),
+    register: h('button', { type: 'button', class: 'tab', on: { click: () => setMode('register') } }, t('auth.register')),
+  };
+  const title = h('h2', { id: 'auth-title' });
+  const form = h('form', { class: 'auth-form', 'aria-labelledby': 'auth-title' },
+    title, userField, field(t('auth.password'), password), nameField, error, submit);
+  const select = h('select', { class: 'lang-select', 'aria-label': t('settings.language') },
+    LANGUAGES.map((lang) => h('option', { value: lang.code, selected: lang.code === language(), lang: lang.code }, lang.name)));
+  select.addEventListener('change', () => onLanguage(select.value, mode));
+  const el = h('main', { class: 'auth' },
+    h('div', { class: 'auth-card' },
+      h('div', { class: 'auth-top' }, h('h1', { class: 'brand' }, t('app.name')), select),
+      h('p', { class: 'muted' }, t('app.tagline')),
+      h('div', { class: 'tabs', role: 'group', 'aria-label': t('auth.choose') }, tabs.login, tabs.register),
+      form));
+
+  function setMode(next) {
+    mode = next;
+    const registering = mode === 'register';
+    title.textContent = registering ? t('auth.registerTitle') : t('auth.loginTitle');
+    submit.textContent = registering ? t('auth.register') : t('auth.login');
+    nameField.hidden = !registering;
+    password.autocomplete = registering ? 'new-password' : 'current-password';
+    userField.querySelector('.field-hint').hidden = !registering;
+    tabs.login.setAttribute('aria-pressed', String(!registering));
+    tabs.register.setAttribute('aria-pressed', String(registering));
+    error.textContent = '';
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    error.textContent = '';
+    try {
+      const { user } = mode === 'register'
+        ? await api.register(username.value.trim(), password.value, displayNameInput.value.trim())
+        : await api.login(username.value.trim(), password.value);
+      onSignedIn(user);
+    } catch (err) {
+      error.textContent = err.code === 'unauthorized' ? t('auth.failed') : describeError(err);
+      submit.disabled = false;
+    }
+  });
+  setMode(mode);
+  return { el, mounted: () => username.focus() };
+}

@@ -1,0 +1,128 @@
+// The dialogs: create a room, edit a topic, leave a room, and pick users (direct chat, invite).
+import { createRoom, invite, leaveRoom, searchUsers, startDirect, updateRoom } from '../actions.js';
+import { h, iconButton, userText } from '../dom.js';
+import { t } from '../i18n.js';
+import { displayName, roomTitle } from '../state.js';
+import { field, FormError, openDialog, uid } from './ui.js';
+
+const SEARCH_DELAY_MS = 200;
+
+export function createRoomDialog() {
+  const name = h('input', { name: 'name', required: true, maxlength: 80, autocomplete: 'off' });
+  const topic = h('input', { name: 'topic', maxlength: 500, autocomplete: 'off' });
+  const visibilityName = uid('visibility');
+  const option = (value, label, hint, checked) => h('label', { class: 'choice' },
+    h('input', { type: 'radio', name: visibilityName, value, checked }),
+    h('span', {}, h('strong', {}, label), h('span', { class: 'field-hint' }, hint)));
+  const visibility = h('fieldset', { class: 'choices' }, h('legend', {}, t('createRoom.visibility')),
+    option('public', t('createRoom.public'), t('createRoom.publicHint'), true),
+    option('private', t('createRoom.private'), t('createRoom.privateHint'), false));
+  openDialog({
+    title: t('createRoom.title'),
+    submitLabel: t('createRoom.submit'),
+    body: [field(t('createRoom.name'), name), field(t('createRoom.topic'), topic), visibility],
+    onSubmit: async () => {
+      const chosen = visibility.querySelector('input:checked').value;
+      const room = await createRoom({ name: name.value.trim(), topic: topic.value.trim(), visibility: chosen });
+      location.hash = `#/room/${room.id}`;
+    },
+  });
+}
+
+export function topicDialog(room) {
+  const topic = h('input', { name: 'topic', maxlength: 500, value: room.topic ?? '', autocomplete: 'off' });
+  openDialog({
+    title: t('topic.title'),
+    submitLabel: t('common.save'),
+    body: field(t('topic.label'), topic),
+    onSubmit: () => updateRoom(room.id, { topic: topic.value.trim() }),
+  });
+}
+
+export function leaveDialog(room) {
+  openDialog({
+    title: t('leave.title'),
+    submitLabel: t('leave.submit'),
+    danger: true,
+    body: h('p', {}, t('leave.confirm', { room: roomTitle(room) })),
+    onSubmit: async () => {
+      await leaveRoom(room.id);
+      location.hash = '#/';
+    },
+  });
+}
+
+export function directDialog() {
+  userPickerDialog({
+    title: t('direct.title'),
+    submitLabel: t('direct.submit'),
+    onSubmit: async (usernames) => {
+      const room = await startDirect(usernames);
+      location.hash = `#/room/${room.id}`;
+    },
+  });
+}
+
+export function inviteDialog(room) {
+  userPickerDialog({
+    title: t('invite.title', { room: roomTitle(room) }),
+    submitLabel: t('invite.submit'),
+    onSubmit: (usernames) => invite(room.id, usernames),
+  });
+}
+
+/** Search users by name, pick one or more, then act on their usernames. */
+function userPickerDialog({ title, submitLabel, onSubmit }) {
+  const chosen = new Map();
+  const search = h('input', { type: 'search', autocomplete: 'off', class: 'user-search' });
+  const results = h('ul', { class: 'user-results', 'aria-label': t('picker.results') });
+  const status = h('p', { class: 'field-hint', 'aria-live': 'polite' });
+  const chips = h('ul', { class: 'chips', 'aria-label': t('picker.chosen') });
+
+  const renderChips = () => chips.replaceChildren(...[...chosen.values()].map((user) => h('li', { class: 'chip' },
+    userText(displayName(user)),
+    iconButton('close', t('picker.remove', { user: displayName(user) }), () => {
+      chosen.delete(user.id);
+      renderChips();
+      search.focus();
+    }))));
+  const choose = (user) => {
+    chosen.set(user.id, user);
+    renderChips();
+    search.value = '';
+    results.replaceChildren();
+    search.focus();
+  };
+  const userOption = (user) => h('li', {}, h('button', { type: 'button', class: 'user-option', on: { click: () => choose(user) } },
+    userText(displayName(user), 'span', { class: 'user-name' }), ' ', userText(`@${user.username}`, 'span', { class: 'muted' })));
+
+  let timer = null;
+  let latest = 0;
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = search.value.trim();
+      const ticket = ++latest;
+      const users = q ? await searchUsers(q).catch(() => []) : [];
+      if (ticket !== latest) return;
+      const fresh = users.filter((user) => !chosen.has(user.id));
+      results.replaceChildren(...fresh.map(userOption));
+      status.textContent = q && !fresh.length ? t('picker.none') : '';
+    }, SEARCH_DELAY_MS);
+  });
+  search.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    results.querySelector('button')?.click();
+  });
+
+  openDialog({
+    title,
+    submitLabel,
+    body: [field(t('picker.search'), search, t('picker.hint')), status, results, chips],
+    onSubmit: async () => {
+      if (!chosen.size) throw new FormError('pick_someone');
+      await onSubmit([...chosen.values()].map((user) => user.username));
+    },
+  });
+}

@@ -1,0 +1,49 @@
+// The member panel: who is in the room, their role, and whether they are online.
+import { loadMembers } from '../actions.js';
+import { h, iconButton, srOnly, userText } from '../dom.js';
+import { t } from '../i18n.js';
+import { displayName, on, store } from '../state.js';
+
+const ROLE_ORDER = ['owner', 'admin', 'moderator', 'member'];
+
+export function createMemberPanel(roomId, onClose) {
+  const list = h('ul', { class: 'member-list' });
+  const heading = h('h3', { id: `members-${roomId}` }, t('members.title'));
+  const el = h('aside', { class: 'members', id: `member-panel-${roomId}`, 'aria-labelledby': heading.id },
+    h('div', { class: 'panel-head' }, heading, iconButton('close', t('members.close'), onClose, { class: 'icon-btn close-members' })),
+    list);
+
+  const render = () => {
+    const members = store.members.get(roomId);
+    if (!members) {
+      list.replaceChildren(h('li', { class: 'muted' }, t('common.loading')));
+      loadMembers(roomId).catch(() => list.replaceChildren(h('li', { class: 'muted' }, t('error.unavailable'))));
+      return;
+    }
+    const sorted = [...members].sort((a, b) => rank(a) - rank(b) || displayName(a.user).localeCompare(displayName(b.user)));
+    list.replaceChildren(...sorted.map(memberRow));
+  };
+  const offs = [
+    on('members', (id) => id === roomId && render()),
+    on('presence', (userId) => store.members.get(roomId)?.some((m) => m.user.id === userId) && render()),
+  ];
+  render();
+  return { el, destroy: () => offs.forEach((off) => off()) };
+}
+
+function rank(member) {
+  const online = store.presence.get(member.user.id) ? 0 : 1;
+  return online * 10 + ROLE_ORDER.indexOf(member.role);
+}
+
+function memberRow(member) {
+  const online = Boolean(store.presence.get(member.user.id));
+  return h('li', { class: `member${online ? ' online' : ''}`, dataset: { userId: member.user.id } },
+    h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
+    srOnly(online ? t('presence.online') : t('presence.offline')),
+    h('span', { class: 'member-names' },
+      userText(displayName(member.user), 'span', { class: 'member-name' }),
+      userText(`@${member.user.username}`, 'span', { class: 'muted' })),
+    member.role !== 'member' ? h('span', { class: `role role-${member.role}` }, t(`role.${member.role}`)) : null,
+    member.state === 'invited' ? h('span', { class: 'role' }, t('members.invited')) : null);
+}

@@ -1,0 +1,150 @@
+// A room on screen: header (title, topic, actions), history, typing line, composer, member panel.
+import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
+import { h, iconButton, userText } from '../dom.js';
+import { t, tNodes } from '../i18n.js';
+import { displayName, on, roleAtLeast, roomTitle, store } from '../state.js';
+import { markRead } from '../sync.js';
+import { createComposer } from './composer.js';
+import { inviteDialog, leaveDialog, topicDialog } from './dialogs.js';
+import { createMemberPanel } from './members.js';
+import { TimelineView } from './timeline.js';
+import { describeError } from './ui.js';
+
+const WIDE_SCREEN = '(min-width: 1100px)';
+let membersWanted = null;
+
+/** Which face a room's view shows; when it changes (joined, archived...) the view is rebuilt. */
+export function roomViewKind(roomId) {
+  const room = store.rooms.get(roomId);
+  if (!room) return 'missing';
+  if (room.my_state === 'invited') return 'invited';
+  return room.archived ? 'archived' : 'joined';
+}
+
+export function createRoomView(roomId) {
+  const kind = roomViewKind(roomId);
+  const room = store.rooms.get(roomId);
+  const view = kind === 'missing' ? createNotJoinedView(roomId)
+    : kind === 'invited' ? createInvitedView(room) : createJoinedView(room);
+  return { ...view, kind };
+}
+
+function backButton() {
+  return iconButton('back', t('nav.back'), () => { location.hash = '#/'; }, { class: 'icon-btn back-btn' });
+}
+
+function createJoinedView(room) {
+  const roomId = room.id;
+  const title = h('h2', { class: 'room-title', id: `room-title-${roomId}` });
+  const topic = h('p', { class: 'room-topic' });
+  const timelineView = new TimelineView(roomId);
+  const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const label = t('composer.label', { room: roomTitle(room) });
+  const composer = room.archived
+    ? { el: h('p', { class: 'archived-note' }, t('room.archived')), mounted: () => {} }
+    : createComposer(roomId, label, () => timelineView.jumpToLatest());
+  const body = h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el));
+  const membersButton = iconButton('people', t('members.toggle'), () => toggleMembers(), {
+    'aria-expanded': 'false', 'aria-controls': `member-panel-${roomId}`,
+  });
+  const actions = h('div', { class: 'room-actions' },
+    membersButton,
+    room.kind === 'room' ? iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId))) : null,
+    room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
+  const header = h('header', { class: 'room-header' }, backButton(),
+    h('div', { class: 'room-heading' }, title, topic), actions);
+  const el = h('section', { class: 'room', 'aria-labelledby': title.id, dataset: { roomId } }, header, body);
+
+  let panel = null;
+  function toggleMembers(show = !panel) {
+    membersWanted = show;
+    panel?.destroy();
+    panel?.el.remove();
+    panel = show ? createMemberPanel(roomId, () => { toggleMembers(false); membersButton.focus(); }) : null;
+    if (panel) body.append(panel.el);
+    membersButton.setAttribute('aria-expanded', String(show));
+    el.classList.toggle('with-members', show);
+  }
+
+  function renderHeader() {
+    const current = store.rooms.get(roomId);
+    if (!current) return;
+    title.replaceChildren(current.kind === 'room' ? h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#') : null,
+      userText(roomTitle(current)));
+    const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
+    topic.replaceChildren(
+      current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''),
+      canEdit ? iconButton('edit', t('topic.edit'), () => topicDialog(store.rooms.get(roomId)), { class: 'icon-btn small' }) : null);
+  }
+
+  function renderTyping() {
+    const people = [...(store.typing.get(roomId)?.values() ?? [])].map(({ user }) => userText(displayName(user)));
+    let parts = [];
+    if (people.length === 1) parts = tNodes('typing.one', { user: people[0] });
+    else if (people.length === 2) parts = tNodes('typing.two', { user: people[0], other: people[1] });
+    else if (people.length > 2) parts = [t('typing.many')];
+    typingLine.replaceChildren(...parts);
+  }
+
+  const onVisible = () => document.visibilityState === 'visible' && markRead(roomId);
+  document.addEventListener('visibilitychange', onVisible);
+  const offs = [
+    on('room', (id) => id === roomId && renderHeader()),
+    on('typing', (id) => id === roomId && renderTyping()),
+  ];
+  renderHeader();
+  openRoom(roomId).catch(() => {});
+  return {
+    el,
+    mounted() {
+      timelineView.mounted();
+      composer.mounted();
+      if (membersWanted ?? matchMedia(WIDE_SCREEN).matches) toggleMembers(true);
+      if (matchMedia('(pointer: fine)').matches) composer.input?.focus();
+    },
+    destroy() {
+      offs.forEach((off) => off());
+      document.removeEventListener('visibilitychange', onVisible);
+      timelineView.destroy();
+      panel?.destroy();
+      closeRoom(roomId);
+    },
+  };
+}
+
+function createInvitedView(room) {
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const act = (fn) => async () => {
+    try {
+      await fn();
+    } catch (err) {
+      error.textContent = describeError(err);
+    }
+  };
+  const accept = h('button', { type: 'button', class: 'btn primary', on: { click: act(() => joinRoom(room.id)) } }, t('invites.accept'));
+  const decline = h('button', { type: 'button', class: 'btn', on: { click: act(async () => {
+    await leaveRoom(room.id);
+    location.hash = '#/';
+  }) } }, t('invites.decline'));
+  const el = h('section', { class: 'room placeholder' },
+    h('header', { class: 'room-header' }, backButton(), h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, userText(roomTitle(room))))),
+    h('div', { class: 'notice' }, h('p', {}, t('invites.prompt')), room.topic ? userText(room.topic, 'p') : null,
+      h('div', { class: 'dialog-actions' }, decline, accept), error));
+  return { el };
+}
+
+/** A link to a room I am not in (a public room, say): offer to join it. */
+function createNotJoinedView(roomId) {
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const join = h('button', { type: 'button', class: 'btn primary', on: { click: async () => {
+    try {
+      await joinRoom(roomId);
+    } catch (err) {
+      error.textContent = describeError(err);
+    }
+  } } }, t('browse.join'));
+  const el = h('section', { class: 'room placeholder' },
+    h('header', { class: 'room-header' }, backButton(), h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, t('room.notJoined')))),
+    h('div', { class: 'notice' }, join, error));
+  return { el };
+}

@@ -1,0 +1,85 @@
+// The signed-in layout: sidebar plus the main pane, which follows the URL hash
+// (#/room/<id>, #/browse, or #/ for the start page). On a phone one pane shows at a time.
+import { h } from '../dom.js';
+import { t, tError } from '../i18n.js';
+import { emit, on } from '../state.js';
+import { createBrowseView } from './browse.js';
+import { createRoomDialog, directDialog } from './dialogs.js';
+import { createRoomView, roomViewKind } from './room.js';
+import { createSidebar } from './sidebar.js';
+
+const NOTICE_MS = 5000;
+
+export function parseRoute(hash) {
+  const room = hash.match(/^#\/room\/(\d+)$/);
+  if (room) return { name: 'room', id: Number(room[1]) };
+  if (hash === '#/browse') return { name: 'browse' };
+  return { name: 'home' };
+}
+
+export function createShell({ onLanguage, onLogout }) {
+  const sidebar = createSidebar({ onLanguage, onLogout });
+  const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
+  const skip = h('button', { type: 'button', class: 'skip-link', on: { click: () => main.focus() } }, t('nav.skip'));
+  const notice = h('p', { class: 'toast', role: 'status', hidden: true });
+  const el = h('div', { class: 'app' }, skip, sidebar.el, main, notice);
+  let view = null;
+  let route = parseRoute(location.hash);
+  let noticeTimer = null;
+
+  function render() {
+    route = parseRoute(location.hash);
+    view?.destroy?.();
+    if (route.name === 'room') view = createRoomView(route.id);
+    else if (route.name === 'browse') view = createBrowseView();
+    else view = createHome();
+    main.replaceChildren(view.el);
+    view.mounted?.();
+    el.dataset.pane = route.name === 'home' ? 'sidebar' : 'main';
+    emit('route', route);
+  }
+
+  /** A room whose face changed (joined, invited, archived, gone) gets its view rebuilt. */
+  function refreshRoom() {
+    if (route.name === 'room' && view.kind !== roomViewKind(route.id)) render();
+  }
+
+  function showNotice({ code }) {
+    notice.textContent = tError(code);
+    notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { notice.hidden = true; }, NOTICE_MS);
+  }
+
+  const offs = [
+    on('rooms', refreshRoom),
+    on('room', refreshRoom),
+    on('room-removed', (id) => { if (route.name === 'room' && route.id === id) location.hash = '#/'; }),
+    on('notice', showNotice),
+  ];
+  window.addEventListener('hashchange', render);
+  return {
+    el,
+    mounted: render,
+    destroy() {
+      window.removeEventListener('hashchange', render);
+      offs.forEach((off) => off());
+      clearTimeout(noticeTimer);
+      sidebar.destroy();
+      view?.destroy?.();
+    },
+  };
+}
+
+function createHome() {
+  return {
+    kind: 'home',
+    el: h('section', { class: 'home' },
+      h('h2', {}, t('home.title')),
+      h('p', { class: 'muted' }, t('home.hint')),
+      h('div', { class: 'home-actions' },
+        h('a', { class: 'btn primary', href: '#/browse' }, t('browse.open')),
+        h('button', { type: 'button', class: 'btn', on: { click: createRoomDialog } }, t('createRoom.open')),
+        h('button', { type: 'button', class: 'btn', on: { click: directDialog } }, t('direct.open')))),
+  };
+}

@@ -1,0 +1,109 @@
+// The sidebar: connection state, my rooms, invitations and direct chats with unread counts and
+// mention markers, and the footer with my name, language, notifications and log out.
+import { h, iconButton, srOnly, userText } from '../dom.js';
+import { formatNumber, LANGUAGES, language, t } from '../i18n.js';
+import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
+import { displayName, on, roomTitle, store } from '../state.js';
+import { createRoomDialog, directDialog } from './dialogs.js';
+import { uid } from './ui.js';
+
+/** onLanguage(code) switches the language; onLogout() logs out. */
+export function createSidebar({ onLanguage, onLogout }) {
+  const status = h('p', { class: 'conn', role: 'status' });
+  const lists = {
+    rooms: h('ul', { class: 'room-list', 'aria-label': t('sidebar.rooms') }),
+    invites: h('ul', { class: 'room-list', 'aria-label': t('sidebar.invites') }),
+    direct: h('ul', { class: 'room-list', 'aria-label': t('sidebar.direct') }),
+  };
+  const inviteSection = section(t('sidebar.invites'), null, lists.invites);
+  const el = h('aside', { class: 'sidebar', 'aria-label': t('sidebar.label') },
+    h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand' }, t('app.name')), status),
+    h('nav', { class: 'sidebar-nav', 'aria-label': t('sidebar.conversations') },
+      section(t('sidebar.rooms'), iconButton('plus', t('createRoom.open'), createRoomDialog), lists.rooms,
+        h('a', { class: 'browse-link', href: '#/browse' }, t('browse.open'))),
+      inviteSection,
+      section(t('sidebar.direct'), iconButton('plus', t('direct.open'), directDialog), lists.direct)),
+    footer(onLanguage, onLogout));
+  const items = new Map();
+
+  const renderStatus = () => {
+    status.dataset.state = store.connection;
+    status.textContent = t(`conn.${store.connection}`);
+  };
+  const renderRooms = () => {
+    const rooms = [...store.rooms.values()].sort((a, b) => roomTitle(a).localeCompare(roomTitle(b)));
+    const joined = rooms.filter((room) => room.my_state === 'joined');
+    fillList(lists.rooms, joined.filter((room) => room.kind === 'room'), items);
+    fillList(lists.direct, joined.filter((room) => room.kind === 'direct'), items);
+    const invited = rooms.filter((room) => room.my_state === 'invited');
+    fillList(lists.invites, invited, items);
+    inviteSection.hidden = invited.length === 0;
+    for (const [id, item] of items) if (!store.rooms.has(id)) { item.li.remove(); items.delete(id); }
+  };
+  const offs = [on('connection', renderStatus), on('rooms', renderRooms), on('room', renderRooms), on('route', renderRooms)];
+  renderStatus();
+  renderRooms();
+  return { el, destroy: () => offs.forEach((off) => off()) };
+}
+
+function section(title, action, ...content) {
+  const id = uid('section');
+  return h('section', { class: 'side-section', 'aria-labelledby': id },
+    h('div', { class: 'side-section-head' }, h('h2', { id }, title), action), ...content);
+}
+
+/** Puts the rooms' items in order, reusing existing nodes so focus and hover survive updates. */
+function fillList(list, rooms, items) {
+  const wanted = rooms.map((room) => {
+    if (!items.has(room.id)) items.set(room.id, roomItem(room));
+    const item = items.get(room.id);
+    item.update(room);
+    return item.li;
+  });
+  const current = [...list.children];
+  if (wanted.length !== current.length || wanted.some((li, i) => li !== current[i])) list.replaceChildren(...wanted);
+}
+
+function roomItem(room) {
+  const name = userText('', 'span', { class: 'room-name' });
+  const marker = h('span', { class: 'mention-marker', 'aria-hidden': 'true' }, '@');
+  const badge = h('span', { class: 'badge', 'aria-hidden': 'true' });
+  const sr = srOnly('');
+  const link = h('a', { class: 'room-link', href: `#/room/${room.id}` },
+    h('span', { class: 'room-prefix', 'aria-hidden': 'true' }, room.kind === 'direct' ? '@' : '#'), name, marker, badge, sr);
+  const li = h('li', { dataset: { roomId: room.id } }, link);
+  const update = (current) => {
+    name.textContent = roomTitle(current) || t('direct.untitled');
+    const unread = current.my_state === 'joined' ? current.unread ?? 0 : 0;
+    badge.textContent = unread ? formatNumber(unread) : '';
+    badge.hidden = !unread;
+    marker.hidden = !current.mention;
+    const notes = [];
+    if (current.my_state === 'invited') notes.push(t('sidebar.invited'));
+    if (unread) notes.push(t('sidebar.unread', { count: formatNumber(unread) }));
+    if (current.mention) notes.push(t('sidebar.mentioned'));
+    sr.textContent = notes.length ? `, ${notes.join(', ')}` : '';
+    li.dataset.unread = unread;
+    li.dataset.mention = String(Boolean(current.mention));
+    link.classList.toggle('unread', unread > 0);
+    if (store.currentRoom === current.id) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  };
+  return { li, update };
+}
+
+function footer(onLanguage, onLogout) {
+  const me = store.me;
+  const select = h('select', { class: 'lang-select', 'aria-label': t('settings.language') },
+    LANGUAGES.map((lang) => h('option', { value: lang.code, selected: lang.code === language(), lang: lang.code }, lang.name)));
+  select.addEventListener('change', () => onLanguage(select.value));
+  const notifyButton = h('button', { type: 'button', class: 'btn small', on: { click: async () => {
+    await requestNotifications();
+    notifyButton.hidden = true;
+  } } }, t('settings.notifications'));
+  notifyButton.hidden = !notificationsAvailable() || notificationPermission() !== 'default';
+  return h('footer', { class: 'sidebar-foot' },
+    h('div', { class: 'me' }, userText(displayName(me), 'span', { class: 'me-name' }), userText(`@${me.username}`, 'span', { class: 'muted' })),
+    h('div', { class: 'foot-actions' }, select, notifyButton,
+      h('button', { type: 'button', class: 'btn small', on: { click: onLogout } }, t('auth.logout'))));
+}

@@ -1,0 +1,279 @@
+// A room's history as a scrolling list that keeps only a window of rows in the DOM: scrolling near
+// an edge renders the next rows on that side (fetching older pages when the held ones run out) and
+// drops rows far away on the other, keeping what is on screen in place.
+import { discardMessage, loadOlder, retryMessage } from '../actions.js';
+import { h, srOnly, userText } from '../dom.js';
+import { formatDateTime, formatDay, formatTime, startOfDay, t, tError, tNodes } from '../i18n.js';
+import { renderMarkdown } from '../markdown.js';
+import { displayName, on, store, timeline } from '../state.js';
+
+export const MAX_ROWS = 150;
+const STEP = 50;
+const EDGE_PX = 600;
+const STICK_PX = 48;
+const GROUP_MS = 5 * 60_000;
+
+export class TimelineView {
+  constructor(roomId) {
+    this.roomId = roomId;
+    this.line = timeline(roomId);
+    this.lo = 0;
+    this.hi = 0;
+    this.stuck = true;
+    this.edge = h('div', { class: 'timeline-edge', 'aria-live': 'polite' });
+    this.list = h('ol', { class: 'events' });
+    this.pendingList = h('ol', { class: 'events pending-events' });
+    this.jumpButton = h('button', { type: 'button', class: 'jump', hidden: true, on: { click: () => this.jumpToLatest() } },
+      t('timeline.jump'));
+    this.scroller = h('div', { class: 'timeline', tabindex: 0, role: 'log', 'aria-label': t('timeline.label') },
+      this.edge, this.list, this.pendingList);
+    this.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    this.el = h('div', { class: 'timeline-wrap' }, this.scroller, this.jumpButton);
+    this.offs = [
+      on('timeline', ({ roomId: id, change }) => id === roomId && this.onChange(change)),
+      on('pending', (id) => id === roomId && this.renderPending()),
+    ];
+    this.resizeObserver = new ResizeObserver(() => this.stuck && this.scrollToBottom());
+    this.resizeObserver.observe(this.scroller);
+  }
+
+  /** Called once the view is in the document, where it can measure itself. */
+  mounted() {
+    if (this.line.loaded) this.showLatest();
+    this.updateEdge();
+  }
+
+  destroy() {
+    this.offs.forEach((off) => off());
+    this.resizeObserver.disconnect();
+  }
+
+  get count() {
+    return this.line.events.length;
+  }
+
+  rows(from, to) {
+    const rows = [];
+    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i));
+    return rows;
+  }
+
+  /** Renders the newest rows and scrolls to the bottom. */
+  showLatest() {
+    this.hi = this.count;
+    this.lo = Math.max(0, this.hi - STEP);
+    this.list.replaceChildren(...this.rows(this.lo, this.hi));
+    this.renderPending();
+    this.stuck = true;
+    this.scrollToBottom();
+    this.extendUp();
+  }
+
+  jumpToLatest() {
+    this.showLatest();
+    this.scroller.focus({ preventScroll: true });
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.updateJump();
+  }
+
+  onScroll() {
+    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
+    this.stuck = scrollHeight - scrollTop - clientHeight < STICK_PX;
+    if (scrollTop < EDGE_PX) this.extendUp();
+    else if (scrollHeight - scrollTop - clientHeight < EDGE_PX) this.extendDown();
+    this.updateJump();
+  }
+
+  /**
+   * Near the top: render older held rows, or fetch an older page when none are left. A short
+   * history that does not fill the screen keeps loading, page by page, until it does.
+   */
+  extendUp() {
+    if (this.scroller.scrollTop >= EDGE_PX) return;
+    if (this.lo > 0) {
+      this.keepingPosition(() => {
+        const from = Math.max(0, this.lo - STEP);
+        const oldFirst = this.list.firstElementChild;
+        this.list.prepend(...this.rows(from, this.lo));
+        oldFirst?.replaceWith(eventRow(this.line.events, this.lo));
+        this.lo = from;
+        this.trim('bottom');
+      });
+    }
+    if (this.lo === 0 && this.scroller.scrollTop < EDGE_PX && this.line.hasMore && this.line.loaded) loadOlder(this.roomId);
+    this.updateEdge();
+  }
+
+  extendDown() {
+    if (this.hi >= this.count) return;
+    this.keepingPosition(() => {
+      const to = Math.min(this.count, this.hi + STEP);
+      this.list.append(...this.rows(this.hi, to));
+      this.hi = to;
+      this.trim('top');
+    });
+    this.renderPending();
+  }
+
+  /** Drops rows beyond MAX_ROWS on one side. */
+  trim(side) {
+    while (this.hi - this.lo > MAX_ROWS) {
+      if (side === 'top') {
+        this.list.firstElementChild.remove();
+        this.lo += 1;
+      } else {
+        this.list.lastElementChild.remove();
+        this.hi -= 1;
+      }
+    }
+    if (side === 'bottom') this.renderPending();
+  }
+
+  /** Runs a DOM change above or below the viewport without moving what the reader sees. */
+  keepingPosition(change) {
+    const top = this.scroller.getBoundingClientRect().top;
+    const anchor = [...this.list.children].find((row) => row.getBoundingClientRect().bottom > top);
+    const seq = anchor?.dataset.seq;
+    const before = anchor?.getBoundingClientRect().top;
+    change();
+    const after = seq && this.list.querySelector(`[data-seq="${seq}"]`);
+    if (after) this.scroller.scrollTop += after.getBoundingClientRect().top - before;
+  }
+
+  onChange(change) {
+    this.updateEdge();
+    if (!change || change.kind === 'loading') return;
+    if (change.kind === 'reset') {
+      this.showLatest();
+    } else if (change.kind === 'prepend') {
+      this.lo += change.count;
+      this.hi += change.count;
+      this.extendUp();
+    } else if (this.hi === this.count - change.count) {
+      this.appendLive();
+    }
+    this.updateJump();
+  }
+
+  /** New events at the end while the newest rows are rendered: show them, follow if at the bottom. */
+  appendLive() {
+    const stuck = this.stuck;
+    this.list.append(...this.rows(this.hi, this.count));
+    this.hi = this.count;
+    this.renderPending();
+    if (stuck) {
+      this.trim('top');
+      this.scrollToBottom();
+    } else {
+      this.keepingPosition(() => this.trim('bottom'));
+    }
+  }
+
+  /** My unacknowledged messages, shown after the newest event when the newest rows are rendered. */
+  renderPending() {
+    const atEnd = this.hi === this.count;
+    const lastEvent = atEnd ? this.line.events.at(-1) : null;
+    let prev = lastEvent;
+    const rows = atEnd ? this.line.pending.map((pending) => {
+      const event = { type: 'message', sender: store.me, text: pending.text, ts: pending.ts };
+      const row = pendingRow(this.roomId, pending, event, prev);
+      prev = event;
+      return row;
+    }) : [];
+    this.pendingList.replaceChildren(...rows);
+    if (this.stuck) this.scrollToBottom();
+  }
+
+  updateEdge() {
+    let text = '';
+    if (this.line.loading) text = t('timeline.loading');
+    else if (this.line.loaded && this.lo === 0 && !this.line.hasMore) text = t('timeline.beginning');
+    this.edge.textContent = text;
+  }
+
+  updateJump() {
+    this.jumpButton.hidden = this.stuck && this.hi === this.count;
+  }
+}
+
+function eventRow(events, i) {
+  const event = events[i];
+  const prev = events[i - 1];
+  const row = event.type === 'message' ? messageRow(event, prev) : systemRow(event);
+  row.dataset.seq = event.seq;
+  if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
+  return row;
+}
+
+function daySeparator(ts) {
+  return h('div', { class: 'day' }, h('span', {}, formatDay(ts)));
+}
+
+function isGrouped(prev, event) {
+  return prev?.type === 'message' && prev.sender?.id === event.sender?.id
+    && startOfDay(prev.ts) === startOfDay(event.ts) && event.ts - prev.ts < GROUP_MS;
+}
+
+function timeElement(ts) {
+  return h('time', { class: 'msg-time', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
+}
+
+function messageRow(event, prev) {
+  const grouped = isGrouped(prev, event);
+  const mine = event.sender?.id === store.me.id;
+  const row = h('li', { class: `msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}` });
+  const name = displayName(event.sender);
+  if (grouped) {
+    row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, name), timeElement(event.ts)));
+  } else {
+    row.append(h('div', { class: 'msg-head' },
+      userText(name, 'span', { class: 'msg-sender', title: `@${event.sender?.username ?? ''}` }), timeElement(event.ts)));
+  }
+  row.append(h('div', { class: 'msg-body', 'data-user': true }, renderMarkdown(event.text, store.me.username)));
+  return row;
+}
+
+function pendingRow(roomId, pending, event, prev) {
+  const row = messageRow(event, prev);
+  row.classList.add(pending.status);
+  row.dataset.cid = pending.cid;
+  if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
+  if (pending.status === 'failed') {
+    row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.failed', { reason: tError(pending.error) }), ' ',
+      h('button', { type: 'button', class: 'link-btn', on: { click: () => retryMessage(roomId, pending.cid) } }, t('msg.retry')),
+      h('button', { type: 'button', class: 'link-btn', on: { click: () => discardMessage(roomId, pending.cid) } }, t('msg.discard'))));
+  }
+  return row;
+}
+
+const SYSTEM_LINES = {
+  room_created: (event) => [['event.created', { user: person(event.sender) }]],
+  member_joined: (event) => [['event.joined', { user: person(event.user) }]],
+  member_left: (event) => [['event.left', { user: person(event.user) }]],
+  member_invited: (event) => [['event.invited', { user: person(event.sender), invitee: person(event.user) }]],
+  room_updated: (event) => roomChanges(event),
+};
+
+function roomChanges({ sender, changes = {} }) {
+  const user = person(sender);
+  const lines = [];
+  if ('name' in changes) lines.push(['event.renamed', { user, name: userText(changes.name, 'q') }]);
+  if ('topic' in changes) {
+    lines.push(changes.topic ? ['event.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.topicCleared', { user }]);
+  }
+  if ('archived' in changes) lines.push([changes.archived ? 'event.archived' : 'event.unarchived', { user }]);
+  return lines;
+}
+
+function person(user) {
+  return userText(displayName(user), 'span', { class: 'sys-user' });
+}
+
+function systemRow(event) {
+  const lines = SYSTEM_LINES[event.type]?.(event) ?? [];
+  return h('li', { class: 'sys' }, ...lines.map(([key, nodes]) => h('p', {}, ...tNodes(key, nodes))),
+    timeElement(event.ts));
+}

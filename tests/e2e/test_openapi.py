@@ -1,0 +1,106 @@
+"""Real answers of a real server checked against the served OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+
+from tests.conftest import new_user
+
+
+class Checker:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.seen: set[tuple[str, str, str]] = set()
+        self.templates = [(re.compile("^" + re.sub(r"\{[^}]+\}", r"[^/]+", p) + "$"), p) for p in spec["paths"]]
+
+    def template(self, path: str) -> str:
+        for pattern, template in self.templates:
+            if pattern.match(path):
+                return template
+        raise AssertionError(f"{path} is not in the OpenAPI document")
+
+    def check(self, method: str, path: str, status: int, body: Any) -> None:
+        template = self.template(path.split("?")[0])
+        operation = self.spec["paths"][template].get(method.lower())
+        assert operation is not None, f"{method} {template} is not documented"
+        answer = operation["responses"].get(str(status))
+        assert answer is not None, f"{method} {template} answered {status}, which is not documented"
+        self.seen.add((method, template, str(status)))
+        content = answer.get("content")
+        if content is None:
+            assert body in ("", None), f"{method} {template} {status} should have no body"
+            return
+        # The schema travels with the document's components, so `#/components/...` refs resolve.
+        schema = {**content["application/json"]["schema"], "components": self.spec["components"]}
+        jsonschema.Draft202012Validator(schema).validate(body)
+
+
+async def test_real_responses_match_the_openapi_document(server, http, names):
+    async with http.get(server.url + "/api/openapi.json") as resp:
+        spec = await resp.json()
+    assert spec["openapi"].startswith("3.1")
+    checker = Checker(spec)
+
+    async def call(token: str | None, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with http.request(method, server.url + path, json=body, headers=headers) as resp:
+            data = await resp.json() if resp.content_type == "application/json" else await resp.text()
+            checker.check(method, path, resp.status, data)
+            return data
+
+    ann_name, bob_name = names(), names()
+    ann = (await call(None, "POST", "/api/v1/auth/register", {"username": ann_name, "password": "ann secret 12"}))
+    bob = (await call(None, "POST", "/api/v1/auth/register", {"username": bob_name, "password": "bob secret 12"}))
+    a, b = ann["token"], bob["token"]
+    await call(None, "POST", "/api/v1/auth/login", {"username": ann_name, "password": "wrong password"})
+    login = await call(None, "POST", "/api/v1/auth/login", {"username": ann_name, "password": "ann secret 12"})
+    await call(a, "GET", "/api/v1/me")
+    await call(a, "PATCH", "/api/v1/me", {"display_name": "Ann 安"})
+    await call(a, "PATCH", "/api/v1/me", {"display_name": ""})
+    await call(a, "GET", f"/api/v1/users?q={bob_name[:4]}")
+    room = await call(a, "POST", "/api/v1/rooms", {"name": "spec", "topic": "checked", "visibility": "public"})
+    private = await call(a, "POST", "/api/v1/rooms", {"name": "hidden", "visibility": "private"})
+    await call(a, "POST", "/api/v1/rooms", {"name": ""})
+    rid = room["id"]
+    await call(b, "GET", "/api/v1/rooms/public")
+    await call(b, "POST", f"/api/v1/rooms/{rid}/join")
+    await call(b, "POST", f"/api/v1/rooms/{private['id']}/join")
+    await call(b, "GET", f"/api/v1/rooms/{private['id']}")
+    await call(a, "GET", f"/api/v1/rooms/{rid}")
+    await call(b, "PATCH", f"/api/v1/rooms/{rid}", {"topic": "mine now"})
+    await call(a, "PATCH", f"/api/v1/rooms/{rid}", {"topic": "still checked"})
+    await call(a, "POST", f"/api/v1/rooms/{private['id']}/invite", {"usernames": [bob_name]})
+    await call(b, "GET", "/api/v1/rooms")
+    await call(a, "GET", f"/api/v1/rooms/{rid}/members")
+    msg = await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": "hi", "client_msg_id": "spec-1"})
+    await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": "hi", "client_msg_id": "spec-1"})
+    await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": ""})
+    await call(a, "GET", f"/api/v1/rooms/{rid}/messages?limit=2")
+    await call(a, "GET", f"/api/v1/rooms/{rid}/messages?after=1&limit=2")
+    await call(a, "POST", f"/api/v1/rooms/{rid}/read", {"seq": msg["seq"]})
+    await call(a, "POST", "/api/v1/direct", {"usernames": [bob_name]})
+    await call(b, "POST", "/api/v1/direct", {"usernames": [ann_name]})
+    await call(b, "POST", f"/api/v1/rooms/{rid}/leave")
+    await call(b, "POST", f"/api/v1/rooms/{rid}/leave")
+    await call(a, "POST", "/api/v1/me/password", {"current_password": "ann secret 12", "new_password": "ann secret 34"})
+    await call(login["token"], "GET", "/api/v1/me")
+    await call(b, "POST", "/api/v1/auth/logout")
+
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    exercised = {(m, p) for m, p, _ in checker.seen}
+    assert documented == exercised, f"not exercised: {documented - exercised}"
+    statuses = {s for _, _, s in checker.seen}
+    assert {"200", "201", "204", "401", "403", "404", "422"} <= statuses
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/docs/apidocs.js"])
+async def test_human_api_page_is_served(server, path):
+    async with aiohttp.ClientSession() as http, http.get(server.url + path) as resp:
+        assert resp.status == 200
+        text = await resp.text()
+        assert "openapi.json" in text
