@@ -1,17 +1,23 @@
 """The WebSocket wire protocol: parsing client frames and encoding server frames.
 
-Parsing returns a typed frame or raises ProtocolError with the code and the `ref` to echo.
+Client frames are decoded by msgspec straight into typed structs (a tagged union on `type`), then
+the text rules of `validation` apply. Parsing raises ProtocolError with the code and the `ref` to echo.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import re
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from parley.core import validation
 from parley.core.errors import Invalid, ParleyError
+
+MAX_CURSORS = 10_000
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+Ref = int | Annotated[str, msgspec.Meta(max_length=64)] | None
 
 
 class ProtocolError(ParleyError):
@@ -20,119 +26,76 @@ class ProtocolError(ParleyError):
         self.ref = ref
 
 
-@dataclass(slots=True)
-class Auth:
-    token: str
-    ref: Any
+class _Frame(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
+    ref: Ref = None
 
 
-@dataclass(slots=True)
-class Send:
-    room: int
+class Auth(_Frame, tag="auth"):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class Send(_Frame, tag="send"):
+    room: NonNegative
     text: str
-    client_msg_id: str | None
-    ref: Any
+    client_msg_id: Annotated[str, msgspec.Meta(min_length=1, max_length=validation.CLIENT_MSG_ID_MAX)] | None = None
 
 
-@dataclass(slots=True)
-class Resume:
-    cursors: dict[int, int]
-    ref: Any
+class Resume(_Frame, tag="resume"):
+    cursors: Annotated[dict[NonNegative, NonNegative], msgspec.Meta(max_length=MAX_CURSORS)] = {}
 
 
-@dataclass(slots=True)
-class Typing:
-    room: int
-    ref: Any
+class Typing(_Frame, tag="typing"):
+    room: NonNegative
 
 
-@dataclass(slots=True)
-class Read:
-    room: int
-    seq: int
-    ref: Any
+class Read(_Frame, tag="read"):
+    room: NonNegative
+    seq: NonNegative
 
 
-@dataclass(slots=True)
-class Ping:
-    ref: Any
+class Ping(_Frame, tag="ping"):
+    pass
 
 
 ClientFrame = Auth | Send | Resume | Typing | Read | Ping
-MAX_CURSORS = 10_000
-
-
-def _ref(obj: dict[str, Any]) -> Any:
-    ref = obj.get("ref")
-    if ref is None or isinstance(ref, int | float) and not isinstance(ref, bool):
-        return ref
-    if isinstance(ref, str) and len(ref) <= 64:
-        return ref
-    return None
+_decoder = msgspec.json.Decoder(ClientFrame)
 
 
 def parse(raw: str | bytes, max_text: int) -> ClientFrame:
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        frame = _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise _explain(raw, str(exc)) from None
+    except msgspec.DecodeError as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise ProtocolError("bad_json", "frame must be a JSON object")
-    ref = _ref(obj)
-    kind = obj.get("type")
-    builder = _BUILDERS.get(kind) if isinstance(kind, str) else None
-    if builder is None:
-        raise ProtocolError("unknown_type", f"unknown frame type {kind!r}", ref)
+    if isinstance(frame, Send):
+        try:
+            text = validation.message_text(frame.text, max_text)
+        except Invalid as exc:
+            raise ProtocolError("invalid", exc.message, frame.ref) from None
+        if text != frame.text:
+            frame = msgspec.structs.replace(frame, text=text)
+    return frame
+
+
+def _explain(raw: str | bytes, detail: str) -> ProtocolError:
+    """Turn msgspec's message into our codes; dig out `ref` so the client can match the error."""
     try:
-        return builder(obj, ref, max_text)
-    except Invalid as exc:
-        raise ProtocolError("invalid", exc.message, ref) from None
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        return ProtocolError("bad_json", "frame must be a JSON object")
+    ref = obj.get("ref") if isinstance(obj.get("ref"), int | str) and not isinstance(obj.get("ref"), bool) else None
+    if "`$.type`" in detail or "field `type`" in detail:
+        return ProtocolError("unknown_type", f"unknown frame type {obj.get('type')!r}", ref)
+    missing = _MISSING.match(detail)
+    if missing:
+        return ProtocolError("invalid", f"{missing.group(1)} is required", ref)
+    return ProtocolError("invalid", detail.replace("`$.", "`").replace("$.", ""), ref)
 
 
-def _auth(obj: dict[str, Any], ref: Any, _: int) -> Auth:
-    token = obj.get("token")
-    if not isinstance(token, str) or not token:
-        raise Invalid("token must be a non-empty string")
-    return Auth(token, ref)
-
-
-def _send(obj: dict[str, Any], ref: Any, max_text: int) -> Send:
-    if "room" not in obj:
-        raise Invalid("room is required")
-    if "text" not in obj:
-        raise Invalid("text is required")
-    return Send(
-        room=validation.room_id(obj["room"]),
-        text=validation.message_text(obj["text"], max_text),
-        client_msg_id=validation.client_msg_id(obj.get("client_msg_id")),
-        ref=ref,
-    )
-
-
-def _resume(obj: dict[str, Any], ref: Any, _: int) -> Resume:
-    cursors = obj.get("cursors", {})
-    if not isinstance(cursors, dict):
-        raise Invalid("cursors must be an object of room id to seq")
-    if len(cursors) > MAX_CURSORS:
-        raise Invalid(f"cursors may hold at most {MAX_CURSORS} rooms")
-    parsed = {validation.room_id(k, "cursors key"): validation.positive_int(v, "cursors value")
-              for k, v in cursors.items()}
-    return Resume(parsed, ref)
-
-
-def _typing(obj: dict[str, Any], ref: Any, _: int) -> Typing:
-    return Typing(validation.room_id(obj.get("room")), ref)
-
-
-def _read(obj: dict[str, Any], ref: Any, _: int) -> Read:
-    return Read(validation.room_id(obj.get("room")), validation.positive_int(obj.get("seq"), "seq"), ref)
-
-
-def _ping(obj: dict[str, Any], ref: Any, _: int) -> Ping:
-    return Ping(ref)
-
-
-_BUILDERS = {"auth": _auth, "send": _send, "resume": _resume, "typing": _typing, "read": _read, "ping": _ping}
+_MISSING = re.compile(r"Object missing required field `(\w+)`")
 
 
 def encode(frame: dict[str, Any]) -> bytes:

@@ -12,6 +12,8 @@ from typing import Any
 from parley.core.errors import Invalid
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
+# C0 and C1 control characters except tab and newline (Unicode category Cc).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 DISPLAY_NAME_MAX = 64
 ROOM_NAME_MAX = 80
@@ -48,13 +50,12 @@ def _clean_text(value: Any, field: str, max_len: int, *, allow_empty: bool, mult
     if not isinstance(value, str):
         raise Invalid(f"{field} must be a string")
     value = unicodedata.normalize("NFC", value)
-    if not multiline:
-        value = " ".join(value.split())
+    value = value.replace("\r\n", "\n").replace("\r", "\n") if multiline else " ".join(value.split())
     if not allow_empty and not value.strip():
         raise Invalid(f"{field} must not be empty")
     if len(value) > max_len:
         raise Invalid(f"{field} must be at most {max_len} characters")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+    if CONTROL_RE.search(value):
         raise Invalid(f"{field} must not contain control characters")
     return value
 

@@ -33,6 +33,12 @@ export function append(parent, children) {
   return parent;
 }
 
+/** Replaces an element's children (same rules as append). */
+export function replace(parent, ...children) {
+  parent.replaceChildren();
+  return append(parent, children);
+}
+
 /** Text that came from a user (names, topics, messages): marked so tests and styles can tell. */
 export function userText(text, tag = 'span', props = {}) {
   return h(tag, { ...props, 'data-user': true }, text);

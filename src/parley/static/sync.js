@@ -109,6 +109,7 @@ function onEvent(event) {
 
 function onMessage(room, event, fresh) {
   const mine = event.sender?.id === store.me.id;
+  stopTyping(room.id, event.sender?.id);
   if (mine) settlePending(room.id, event.client_msg_id);
   if (!fresh || mine) return;
   if (isViewing(room.id)) {
@@ -217,12 +218,18 @@ function onTyping({ room, user }) {
   if (!store.typing.has(room)) store.typing.set(room, new Map());
   const typers = store.typing.get(room);
   clearTimeout(typers.get(who.id)?.timer);
-  const timer = setTimeout(() => {
-    typers.delete(who.id);
-    emit('typing', room);
-  }, TYPING_SHOWN_MS);
+  const timer = setTimeout(() => stopTyping(room, who.id), TYPING_SHOWN_MS);
   typers.set(who.id, { user: who, timer });
   emit('typing', room);
+}
+
+/** Someone stopped typing: their notice timed out, or their message arrived. */
+function stopTyping(roomId, userId) {
+  const typers = store.typing.get(roomId);
+  if (!typers?.has(userId)) return;
+  clearTimeout(typers.get(userId).timer);
+  typers.delete(userId);
+  emit('typing', roomId);
 }
 
 function onPresence({ user, online }) {

@@ -1,6 +1,6 @@
 // A room on screen: header (title, topic, actions), history, typing line, composer, member panel.
 import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
-import { h, iconButton, userText } from '../dom.js';
+import { h, iconButton, replace, userText } from '../dom.js';
 import { t, tNodes } from '../i18n.js';
 import { displayName, on, roleAtLeast, roomTitle, store } from '../state.js';
 import { markRead } from '../sync.js';
@@ -69,10 +69,10 @@ function createJoinedView(room) {
   function renderHeader() {
     const current = store.rooms.get(roomId);
     if (!current) return;
-    title.replaceChildren(current.kind === 'room' ? h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#') : null,
+    replace(title, current.kind === 'room' ? h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#') : null,
       userText(roomTitle(current)));
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
-    topic.replaceChildren(
+    replace(topic,
       current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''),
       canEdit ? iconButton('edit', t('topic.edit'), () => topicDialog(store.rooms.get(roomId)), { class: 'icon-btn small' }) : null);
   }
