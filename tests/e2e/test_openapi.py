@@ -9,8 +9,6 @@ import aiohttp
 import jsonschema
 import pytest
 
-from tests.conftest import new_user
-
 
 class Checker:
     def __init__(self, spec: dict[str, Any]) -> None:
@@ -77,6 +75,9 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(a, "POST", f"/api/v1/rooms/{private['id']}/invite", {"usernames": [bob_name]})
     await call(b, "GET", "/api/v1/rooms")
     await call(a, "GET", f"/api/v1/rooms/{rid}/members")
+    await call(a, "PATCH", f"/api/v1/rooms/{rid}/members/{bob['user']['id']}", {"role": "moderator"})
+    await call(b, "PATCH", f"/api/v1/rooms/{rid}/members/{ann['user']['id']}", {"role": "member"})
+    await call(a, "PATCH", f"/api/v1/rooms/{rid}/members/{bob['user']['id']}", {"role": "king"})
     msg = await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": "hi", "client_msg_id": "spec-1"})
     await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": "hi", "client_msg_id": "spec-1"})
     await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": ""})

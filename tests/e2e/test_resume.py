@@ -91,7 +91,7 @@ async def _send_until_dead(sock: Socket, room: int, prefix: str, acked: dict[str
     for n in range(count):
         try:
             ack = await sock.send_message(room, f"{prefix} {n}", f"{prefix}-{n}")
-        except (ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, ConnectionError):
             return
         if ack["type"] == "ack":
             acked[f"{prefix}-{n}"] = ack["seq"]

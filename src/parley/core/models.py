@@ -47,6 +47,7 @@ class EventType(enum.StrEnum):
     MEMBER_LEFT = "member_left"
     MEMBER_INVITED = "member_invited"
     ROOM_UPDATED = "room_updated"
+    MEMBER_UPDATED = "member_updated"
 
 
 @dataclass(frozen=True, slots=True)

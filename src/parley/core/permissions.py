@@ -42,3 +42,12 @@ def can_join(room: Room, membership: Membership | None) -> bool:
     if room.visibility is Visibility.PUBLIC:
         return True
     return membership is not None and membership.state is MemberState.INVITED
+
+
+def require_role_change(actor: Membership, target: Membership, new_role: Role) -> None:
+    """Admins and owners change the roles of members below them, to roles below their own."""
+    if actor.user_id == target.user_id:
+        raise Forbidden("you cannot change your own role")
+    require_role(actor, Role.ADMIN, "changing roles")
+    if target.role >= actor.role or new_role >= actor.role:
+        raise Forbidden(f"a {actor.role.label} can only give or take roles below {actor.role.label}")

@@ -190,6 +190,32 @@ class Rooms:
                                                    "by": user.public()})
         return [t.public() for t in targets]
 
+    async def set_role(self, user: User, room_id: int, target_id: int, role: object) -> dict[str, Any]:
+        labels = {r.label: r for r in Role if r is not Role.OWNER}
+        if role not in labels:
+            raise Invalid("role must be one of: admin, moderator, member")
+        new_role = labels[role]  # type: ignore[index]
+        async with self.deps.db.write() as conn:
+            room, membership = await self._reload(conn, room_id, user.id)
+            permissions.require_reader(room, membership)
+            if room.kind is RoomKind.DIRECT:
+                raise Forbidden("direct chats have no roles")
+            target = await store.membership(conn, room_id, target_id)
+            found = await user_store.by_id(conn, target_id)
+            if target is None or target.state is not MemberState.JOINED or found is None:
+                raise NotFound("that user is not a member of this room")
+            permissions.require_role_change(membership, target, new_role)
+            emitted: list[Event] = []
+            if target.role is not new_role:
+                await store.set_role(conn, room_id, target_id, new_role, self.deps.clock())
+                emitted = await self._append(conn, room_id, user, [
+                    (EventType.MEMBER_UPDATED, {"user": found[0].public(), "role": new_role.label})])
+            target = await store.membership(conn, room_id, target_id)
+        await self.emitter.room_events(emitted)
+        assert target is not None
+        online = await self.deps.bus.online([target_id])
+        return member_view(found[0], target, target_id in online)
+
     async def members(self, user: User, room_id: int) -> list[dict[str, Any]]:
         async with self.deps.db.read() as conn:
             room, membership = await self._reload(conn, room_id, user.id)

@@ -90,6 +90,11 @@ async def set_state(conn: AsyncConnection, room_id: int, user_id: int, state: Me
                        .values(state=state.value, updated_at=now))
 
 
+async def set_role(conn: AsyncConnection, room_id: int, user_id: int, role: Role, now: int) -> None:
+    await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
+                       .values(role=int(role), updated_at=now))
+
+
 async def advance_read(conn: AsyncConnection, room_id: int, user_id: int, seq: int) -> int:
     """Move the read marker forward only; returns the marker as stored."""
     await conn.execute(members.update().where(

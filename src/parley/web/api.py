@@ -132,6 +132,14 @@ async def members(request: web.Request) -> web.StreamResponse:
     return json({"members": await ctx(request).rooms.members(user, room_id(request))})
 
 
+@routes.patch(r"/api/v1/rooms/{room_id:\d+}/members/{user_id:\d+}")
+async def set_role(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    data = await body(request)
+    target = int(request.match_info["user_id"][:18])
+    return json(await ctx(request).rooms.set_role(user, room_id(request), target, data.get("role")))
+
+
 @routes.get(r"/api/v1/rooms/{room_id:\d+}/messages")
 async def history(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)

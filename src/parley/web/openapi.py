@@ -43,7 +43,7 @@ SCHEMAS: dict[str, Any] = {
                    state={"enum": ["joined", "invited"]}, online=_BOOL),
     "Event": {**_obj(["type", "room", "seq", "id", "ts", "sender"],
                      type={"enum": ["room_created", "message", "member_joined", "member_left", "member_invited",
-                                    "room_updated"]},
+                                    "room_updated", "member_updated"]},
                      room=_INT, seq=_INT, id=_INT, ts=_INT,
                      sender={"oneOf": [_ref("UserPublic"), {"type": "null"}]},
                      text=_STR, client_msg_id={"type": ["string", "null"]}, user=_ref("UserPublic"),
@@ -115,6 +115,9 @@ def _paths() -> dict[str, Any]:
         "/api/v1/rooms/{room_id}/members": {"get": _op(
             "Members with roles and presence", ("200", _obj(["members"], members={"type": "array",
                                                                                    "items": _ref("Member")})))},
+        "/api/v1/rooms/{room_id}/members/{user_id}": {"patch": _op(
+            "Change a member's role (admins and owners, for roles below their own)", ("200", _ref("Member")),
+            body=_obj(["role"], role={"enum": ["admin", "moderator", "member"]}))},
         "/api/v1/rooms/{room_id}/messages": {
             "get": _op("History, oldest first, at most 100 a page", ("200", _ref("History")),
                        params=["before", "after", "limit"]),
@@ -130,6 +133,8 @@ def _paths() -> dict[str, Any]:
         if "{room_id}" in path:
             for op in ops.values():
                 op["parameters"] = _ROOM_ID + op.get("parameters", [])
+    paths["/api/v1/rooms/{room_id}/members/{user_id}"]["patch"]["parameters"].append(
+        {"name": "user_id", "in": "path", "required": True, "schema": _INT})
     paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
         "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {

@@ -25,7 +25,7 @@ export function createAuthView({ onSignedIn, onLanguage, mode = 'login' }) {
   select.addEventListener('change', () => onLanguage(select.value, mode));
   const el = h('main', { class: 'auth' },
     h('div', { class: 'auth-card' },
-      h('div', { class: 'auth-top' }, h('h1', { class: 'brand' }, t('app.name')), select),
+      h('div', { class: 'auth-top' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), select),
       h('p', { class: 'muted' }, t('app.tagline')),
       h('div', { class: 'tabs', role: 'group', 'aria-label': t('auth.choose') }, tabs.login, tabs.register),
       form));

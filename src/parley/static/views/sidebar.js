@@ -17,7 +17,7 @@ export function createSidebar({ onLanguage, onLogout }) {
   };
   const inviteSection = section(t('sidebar.invites'), null, lists.invites);
   const el = h('aside', { class: 'sidebar', 'aria-label': t('sidebar.label') },
-    h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand' }, t('app.name')), status),
+    h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), status),
     h('nav', { class: 'sidebar-nav', 'aria-label': t('sidebar.conversations') },
       section(t('sidebar.rooms'), iconButton('plus', t('createRoom.open'), createRoomDialog), lists.rooms,
         h('a', { class: 'browse-link', href: '#/browse' }, t('browse.open'))),
