@@ -59,8 +59,9 @@ def make_limits(settings: Settings) -> Limits:
 
 
 def build(settings: Settings) -> Context:
+    database = make_database(settings)  # first: it explains what SQLite with a shared broker needs
     bus = make_bus(settings)
-    deps = Deps(make_database(settings), bus, make_limits(settings))
+    deps = Deps(database, bus, make_limits(settings))
     emitter = Emitter(bus)
     messages = Messages(deps, emitter)
     presence = Presence(deps, emitter)

@@ -34,7 +34,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default=None, help="address to listen on [PARLEY_HOST, 127.0.0.1]")
-@click.option("--port", type=int, default=None, help="port [PARLEY_PORT, 8000]")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="port [PARLEY_PORT, 8000]")
 @click.option("--database-url", default=None, help="[PARLEY_DATABASE_URL, sqlite:///var/parley.db]")
 @click.option("--broker-url", default=None, help="[PARLEY_BROKER_URL, memory://]")
 @click.option("--migrate/--no-migrate", default=True, help="apply migrations first (default on)")

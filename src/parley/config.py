@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -12,7 +13,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Settings:
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
-    port: int = field(default=8000, metadata={"help": "port to listen on"})
+    port: int = field(default=8000, metadata={"help": "port to listen on", "min": 0, "max": 65535})
     database_url: str = field(default="sqlite:///var/parley.db", metadata={
         "help": "sqlite:///path (one node) or postgresql://user@host/db (one or many nodes)"})
     broker_url: str = field(default="memory://", metadata={
@@ -20,22 +21,27 @@ class Settings:
     allowed_origins: str = field(default="", metadata={
         "help": "comma-separated extra browser origins allowed on /ws and for cookie writes; "
                 "the server's own origin is always allowed"})
-    max_text: int = field(default=4000, metadata={"help": "longest message text, in characters"})
-    rate_limit_burst: float = field(default=10, metadata={"help": "messages a user may send at once"})
-    rate_limit_per_sec: float = field(default=1.0, metadata={"help": "sustained messages per second per user"})
+    max_text: int = field(default=4000, metadata={"help": "longest message text, in characters", "min": 1,
+                                                  "max": 1_000_000})
+    rate_limit_burst: float = field(default=10, metadata={"help": "messages a user may send at once", "min": 1})
+    rate_limit_per_sec: float = field(default=1.0, metadata={"help": "sustained messages per second per user",
+                                                             "min": 1e-6})
     login_rate_burst: float = field(default=5, metadata={
-        "help": "failed logins allowed per account and address before throttling (1 more per minute)"})
+        "help": "failed logins allowed per account and address before throttling (1 more per minute)", "min": 1})
     register_rate_burst: float = field(default=30, metadata={
         "help": "accounts one address may register at once (then 6 a minute); a classroom behind one NAT "
-                "needs this high"})
+                "needs this high", "min": 1})
     ws_max_queue_bytes: int = field(default=1 << 20, metadata={
-        "help": "bytes queued for a connection that does not read before it is dropped"})
-    session_ttl_days: int = field(default=30, metadata={"help": "days a login stays valid"})
+        "help": "bytes queued for a connection that does not read before it is dropped", "min": 1024})
+    session_ttl_days: int = field(default=30, metadata={"help": "days a login stays valid", "min": 1,
+                                                        "max": 36500})
     sqlite_synchronous: str = field(default="FULL", metadata={
-        "help": "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes"})
+        "help": "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes",
+        "choices": ("OFF", "NORMAL", "FULL", "EXTRA")})
     trust_proxy: bool = field(default=False, metadata={
         "help": "take the client address from X-Forwarded-For (behind nginx)"})
-    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
+                                                     "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 
     @property
     def origins(self) -> frozenset[str]:
@@ -43,6 +49,20 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _check(settings: Settings) -> Settings:
+    """Refuse values that would quietly misbehave (a port past 65535 wraps, a NaN rate is no limit)."""
+    for f in fields(Settings):
+        value, meta = getattr(settings, f.name), f.metadata
+        if "choices" in meta and str(value).upper() not in meta["choices"]:
+            raise ValueError(f"{env_name(f.name)} must be one of {', '.join(meta['choices'])}, not {value!r}")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            low, high = meta.get("min", float("-inf")), meta.get("max", float("inf"))
+            if not (math.isfinite(value) and low <= value <= high):
+                bounds = f"at least {low}" if high == float("inf") else f"{low} to {high}"
+                raise ValueError(f"{env_name(f.name)} must be {bounds}, not {value!r}")
+    return settings
 
 
 def env_name(name: str) -> str:
@@ -60,7 +80,8 @@ def _coerce(kind: Any, raw: str, name: str) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"{env_name(name)} must be a {kind.__name__}, not {raw!r}") from None
+        noun = {"int": "an integer", "float": "a number"}.get(kind.__name__, f"a {kind.__name__}")
+        raise ValueError(f"{env_name(name)} must be {noun}, not {raw!r}") from None
 
 
 def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -70,4 +91,4 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
         raw = environ.get(env_name(f.name))
         if raw is not None:
             values[f.name] = _coerce(f.type, raw, f.name)
-    return Settings(**values).replace(**overrides)
+    return _check(Settings(**values).replace(**overrides))

@@ -15,7 +15,10 @@ class MemoryBus:
         self.node_id = uuid.uuid4().hex[:12]
         self._handler: Handler | None = None
         self._channels: set[str] = set()
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # key -> (tokens, updated, full_at): full_at is when the bucket, at its own rate, is full
+        # again, so a crowd of keys can be pruned without resetting a slow bucket early.
+        self._buckets: dict[str, tuple[float, float, float]] = {}
+        self._prune_at = 100_000
         self._connections: defaultdict[int, int] = defaultdict(int)
 
     async def start(self, handler: Handler) -> None:
@@ -36,17 +39,19 @@ class MemoryBus:
 
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
         now = time.monotonic()
-        tokens, updated = self._buckets.get(key, (rate.burst, now))
+        tokens, updated, _ = self._buckets.get(key, (rate.burst, now, now))
         allowed, left, wait = take(tokens, updated, now, rate, cost)
-        self._buckets[key] = (left, now)
-        if len(self._buckets) > 100_000:
-            self._forget_full(now, rate)
+        refill = (rate.burst - left) / rate.per_second if rate.per_second > 0 else float("inf")
+        self._buckets[key] = (left, now, now + refill)
+        if len(self._buckets) > self._prune_at:
+            self._forget_full(now)
         return 0.0 if allowed else wait
 
-    def _forget_full(self, now: float, rate: Rate) -> None:
-        """Drop buckets that have refilled; they are the same as absent ones."""
-        full_after = rate.burst / rate.per_second if rate.per_second else float("inf")
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled (the same as absent ones); prune again only when the
+        table has doubled, so pruning stays cheap per hit."""
+        self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}
+        self._prune_at = max(100_000, 2 * len(self._buckets))
 
     async def presence_change(self, user_id: int, delta: int) -> bool:
         before = self._connections[user_id]

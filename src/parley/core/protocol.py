@@ -6,6 +6,7 @@ the text rules of `validation` apply. Parsing raises ProtocolError with the code
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -17,7 +18,10 @@ from parley.core.errors import Invalid, ParleyError
 
 MAX_CURSORS = 10_000
 NonNegative = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
-Ref = int | Annotated[str, msgspec.Meta(max_length=64)] | None
+# A ref must survive the round trip: JSON-safe integers, finite floats, short strings.
+RefInt = Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)]
+RefStr = Annotated[str, msgspec.Meta(max_length=64)]
+Ref = RefInt | float | RefStr | None
 
 
 class ProtocolError(ParleyError):
@@ -80,19 +84,33 @@ def parse(raw: str | bytes, max_text: int) -> ClientFrame:
 
 def _explain(raw: str | bytes, detail: str) -> ProtocolError:
     """Turn msgspec's message into our codes; dig out `ref` so the client can match the error."""
+    cleaned = detail.replace("`$.", "`").replace("$.", "")
     try:
         obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        obj = None
+    except orjson.JSONDecodeError:  # JSON msgspec reads but orjson refuses, such as 1e400
+        return ProtocolError("invalid", cleaned)
     if not isinstance(obj, dict):
         return ProtocolError("bad_json", "frame must be a JSON object")
-    ref = obj.get("ref") if isinstance(obj.get("ref"), int | str) and not isinstance(obj.get("ref"), bool) else None
+    ref = _echoable(obj.get("ref"))
     if "`$.type`" in detail or "field `type`" in detail:
         return ProtocolError("unknown_type", f"unknown frame type {obj.get('type')!r}", ref)
     missing = _MISSING.match(detail)
     if missing:
         return ProtocolError("invalid", f"{missing.group(1)} is required", ref)
-    return ProtocolError("invalid", detail.replace("`$.", "`").replace("$.", ""), ref)
+    return ProtocolError("invalid", cleaned, ref)
+
+
+def _echoable(ref: Any) -> Any:
+    """The ref to put in an error frame: only one the frame was allowed to carry."""
+    if isinstance(ref, bool):
+        return None
+    if isinstance(ref, int):
+        return ref if -(2**53) <= ref <= 2**53 else None
+    if isinstance(ref, float):
+        return ref if math.isfinite(ref) else None
+    if isinstance(ref, str):
+        return ref if len(ref) <= 64 else None
+    return None
 
 
 _MISSING = re.compile(r"Object missing required field `(\w+)`")

@@ -14,6 +14,8 @@ from parley.core.errors import Invalid
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
 # C0 and C1 control characters except tab and newline (Unicode category Cc).
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional overrides and isolates: in a name they make one user look like another.
+BIDI_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 DISPLAY_NAME_MAX = 64
 ROOM_NAME_MAX = 80
@@ -55,7 +57,7 @@ def _clean_text(value: Any, field: str, max_len: int, *, allow_empty: bool, mult
         raise Invalid(f"{field} must not be empty")
     if len(value) > max_len:
         raise Invalid(f"{field} must be at most {max_len} characters")
-    if CONTROL_RE.search(value):
+    if CONTROL_RE.search(value) or (not multiline and BIDI_RE.search(value)):
         raise Invalid(f"{field} must not contain control characters")
     return value
 
@@ -93,7 +95,7 @@ def positive_int(value: Any, field: str) -> int:
 
 def room_id(value: Any, field: str = "room") -> int:
     """Room ids arrive as JSON numbers, or as strings where they are object keys."""
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
         value = int(value)
     return positive_int(value, field)
 

@@ -197,7 +197,7 @@ class Rooms:
         new_role = labels[role]  # type: ignore[index]
         async with self.deps.db.write() as conn:
             room, membership = await self._reload(conn, room_id, user.id)
-            permissions.require_reader(room, membership)
+            permissions.require_poster(room, membership)
             if room.kind is RoomKind.DIRECT:
                 raise Forbidden("direct chats have no roles")
             target = await store.membership(conn, room_id, target_id)

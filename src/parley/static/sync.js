@@ -18,7 +18,12 @@ const readTimers = new Map();
 export function startSync() {
   connection = new Connection({
     onFrame: handleFrame,
-    onStatus: (status) => { store.connection = status; emit('connection', status); },
+    onStatus: (status) => {
+      store.connection = status;
+      store.presence.set(store.me.id, status === 'connected');
+      emit('connection', status);
+      emit('presence', store.me.id);
+    },
     onRevoked: () => emit('signed-out'),
   });
   connection.start();

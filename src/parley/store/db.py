@@ -75,6 +75,9 @@ class Database:
             await self.reader.dispose()
 
 
+_SYNC_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
+
+
 def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -> None:
     sync_engine = engine.sync_engine
 
@@ -84,7 +87,7 @@ def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous.upper()]}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()

@@ -24,10 +24,15 @@ async def insert_user(conn: AsyncConnection, *, username: str, display_name: str
     exists = await conn.scalar(sa.select(users.c.id).where(users.c.username_lower == username.lower()))
     if exists is not None:
         return None
-    result = await conn.execute(users.insert().values(
-        username=username, username_lower=username.lower(), display_name=display_name,
-        password_hash=password_hash, is_admin=is_admin, disabled=False, created_at=now,
-    ).returning(*_USER_COLS))
+    try:
+        # A savepoint, so that losing a race for the name leaves the transaction usable.
+        async with conn.begin_nested():
+            result = await conn.execute(users.insert().values(
+                username=username, username_lower=username.lower(), display_name=display_name,
+                password_hash=password_hash, is_admin=is_admin, disabled=False, created_at=now,
+            ).returning(*_USER_COLS))
+    except sa.exc.IntegrityError:
+        return None
     return _user(result.one())
 
 

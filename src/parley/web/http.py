@@ -49,14 +49,14 @@ def int_param(request: web.Request, name: str, default: int | None = None) -> in
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Invalid(f"{name} must be a non-negative integer")
     return int(raw)
 
 
 def room_id(request: web.Request) -> int:
     raw = request.match_info["room_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise Invalid("the room id must be a positive integer")
     return int(raw)
 

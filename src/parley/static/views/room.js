@@ -36,7 +36,9 @@ function backButton() {
 function createJoinedView(room) {
   const roomId = room.id;
   const title = h('h2', { class: 'room-title', id: `room-title-${roomId}` });
-  const topic = h('p', { class: 'room-topic' });
+  const topicText = h('span');
+  const editTopic = iconButton('edit', t('topic.edit'), () => topicDialog(store.rooms.get(roomId)), { class: 'icon-btn small' });
+  const topic = h('p', { class: 'room-topic' }, topicText, editTopic);
   const timelineView = new TimelineView(roomId);
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const label = t('composer.label', { room: roomTitle(room) });
@@ -72,9 +74,8 @@ function createJoinedView(room) {
     replace(title, current.kind === 'room' ? h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#') : null,
       userText(roomTitle(current)));
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
-    replace(topic,
-      current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''),
-      canEdit ? iconButton('edit', t('topic.edit'), () => topicDialog(store.rooms.get(roomId)), { class: 'icon-btn small' }) : null);
+    replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
+    editTopic.hidden = !canEdit;
   }
 
   function renderTyping() {

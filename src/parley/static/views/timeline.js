@@ -70,8 +70,7 @@ export class TimelineView {
   }
 
   jumpToLatest() {
-    this.showLatest();
-    this.scroller.focus({ preventScroll: true });
+    if (this.hi !== this.count || !this.stuck) this.showLatest();
   }
 
   scrollToBottom() {
@@ -81,7 +80,7 @@ export class TimelineView {
 
   onScroll() {
     const { scrollTop, scrollHeight, clientHeight } = this.scroller;
-    this.stuck = scrollHeight - scrollTop - clientHeight < STICK_PX;
+    this.stuck = this.hi === this.count && scrollHeight - scrollTop - clientHeight < STICK_PX;
     if (scrollTop < EDGE_PX) this.extendUp();
     else if (scrollHeight - scrollTop - clientHeight < EDGE_PX) this.extendDown();
     this.updateJump();
