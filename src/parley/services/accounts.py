@@ -42,6 +42,7 @@ class Accounts:
         now = self.deps.clock()
         async with self.deps.db.write() as conn:
             # The first account on an empty server administers it.
+            await store.lock_registrations(conn)
             first = await store.count_users(conn) == 0
             user = await store.insert_user(conn, username=name, display_name=shown, password_hash=pw_hash,
                                            is_admin=admin or first, now=now)

@@ -43,6 +43,7 @@ class Rooms:
         async with self.deps.db.write() as conn:
             room = await store.insert_room(conn, kind=RoomKind.ROOM, name=clean_name, topic=clean_topic,
                                            visibility=Visibility(visibility), creator_id=user.id, now=now)
+            assert room is not None
             created = await self._append(conn, room.id, user, [
                 (EventType.ROOM_CREATED, {"name": clean_name, "kind": "room", "visibility": visibility})])
             joined = await self._add_member(conn, room.id, user, user, Role.OWNER)
@@ -66,6 +67,10 @@ class Rooms:
                 room = await store.insert_room(conn, kind=RoomKind.DIRECT, name="", topic="",
                                                visibility=Visibility.PRIVATE, creator_id=user.id,
                                                now=self.deps.clock(), direct_key=key)
+            if room is None:  # another request created it first
+                room = await store.by_direct_key(conn, key)
+                assert room is not None
+            elif room.last_seq == 0:  # inserted just now: give it its first events
                 emitted += await self._append(conn, room.id, user, [
                     (EventType.ROOM_CREATED, {"name": "", "kind": "direct", "visibility": "private"})])
                 for person in people:
@@ -116,7 +121,7 @@ class Rooms:
                 raise Invalid("archived must be true or false")
             clean["archived"] = changes["archived"]
         async with self.deps.db.write() as conn:
-            room, membership = await self._reload(conn, room_id, user.id)
+            room, membership = await self._reload(conn, room_id, user.id, lock=True)
             permissions.require_reader(room, membership)
             if room.kind is RoomKind.DIRECT:
                 raise Forbidden("direct chats have no name, topic or archive")
@@ -135,7 +140,7 @@ class Rooms:
 
     async def join(self, user: User, room_id: int) -> dict[str, Any]:
         async with self.deps.db.write() as conn:
-            room = await store.get(conn, room_id)
+            room = await store.get(conn, room_id, lock=True)
             membership = await store.membership(conn, room_id, user.id)
             if room is None or not permissions.can_see(room, membership):
                 raise NotFound(_NO_ROOM)
@@ -150,7 +155,7 @@ class Rooms:
 
     async def leave(self, user: User, room_id: int) -> None:
         async with self.deps.db.write() as conn:
-            room, membership = await self._reload(conn, room_id, user.id)
+            room, membership = await self._reload(conn, room_id, user.id, lock=True)
             if room is None or membership is None or membership.state is MemberState.LEFT:
                 raise NotFound(_NO_ROOM)
             if room.kind is RoomKind.DIRECT:
@@ -165,7 +170,7 @@ class Rooms:
     async def invite(self, user: User, room_id: int, usernames: object) -> list[dict[str, Any]]:
         names = validation.usernames(usernames, max_count=50)
         async with self.deps.db.write() as conn:
-            room, membership = await self._reload(conn, room_id, user.id)
+            room, membership = await self._reload(conn, room_id, user.id, lock=True)
             room = permissions.require_poster(room, membership)
             if room.kind is RoomKind.DIRECT:
                 raise Forbidden("direct chats take no invites; start a new direct chat instead")
@@ -196,7 +201,7 @@ class Rooms:
             raise Invalid("role must be one of: admin, moderator, member")
         new_role = labels[role]  # type: ignore[index]
         async with self.deps.db.write() as conn:
-            room, membership = await self._reload(conn, room_id, user.id)
+            room, membership = await self._reload(conn, room_id, user.id, lock=True)
             permissions.require_poster(room, membership)
             if room.kind is RoomKind.DIRECT:
                 raise Forbidden("direct chats have no roles")
@@ -224,8 +229,9 @@ class Rooms:
         online = await self.deps.bus.online([u.id for u, _ in rows])
         return [member_view(u, m, u.id in online) for u, m in rows]
 
-    async def _reload(self, conn: AsyncConnection, room_id: int, user_id: int) -> tuple[Room, Membership]:
-        room = await store.get(conn, room_id)
+    async def _reload(self, conn: AsyncConnection, room_id: int, user_id: int,
+                      lock: bool = False) -> tuple[Room, Membership]:
+        room = await store.get(conn, room_id, lock=lock)
         membership = await store.membership(conn, room_id, user_id)
         if room is None or membership is None:
             raise NotFound(_NO_ROOM)

@@ -3,7 +3,7 @@ import { api } from './api.js';
 import { emit, rememberUser, removeRoom, store, timeline, upsertRoom } from './state.js';
 import { markRead, sendFrame, transmit } from './sync.js';
 
-export const PAGE_SIZE = 50;
+const PAGE_SIZE = 50;
 const TYPING_EVERY_MS = 3000;
 const lastTyping = new Map();
 
@@ -94,11 +94,10 @@ export async function loadMembers(roomId) {
   const { members } = await api.members(roomId);
   for (const member of members) {
     rememberUser(member.user);
-    if (member.online !== undefined) store.presence.set(member.user.id, member.online);
+    if (member.user.id !== store.me.id) store.presence.set(member.user.id, member.online);
   }
   store.members.set(roomId, members);
   emit('members', roomId);
-  return members;
 }
 
 function addRoom(data) {

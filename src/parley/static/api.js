@@ -1,7 +1,7 @@
 // The REST API (/api/v1). The browser authenticates with the HttpOnly session cookie; every call
 // carries X-Requested-With, which the server requires on cookie-authenticated writes.
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
     this.status = status;

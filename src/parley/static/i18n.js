@@ -8,7 +8,6 @@ export const LANGUAGES = [
   { code: 'zh-CN', name: '中文', strings: zhCN },
 ];
 const STORAGE_KEY = 'parley.lang';
-const listeners = new Set();
 let current = LANGUAGES[0];
 
 /** The saved choice, else the first browser language we speak, else English. */
@@ -32,12 +31,6 @@ export function setLanguage(code, { save = false } = {}) {
   if (save) localStorage.setItem(STORAGE_KEY, current.code);
   document.documentElement.lang = current.code;
   formatters.clear();
-  for (const fn of listeners) fn(current.code);
-}
-
-export function onLanguageChange(fn) {
-  listeners.add(fn);
-  return () => listeners.delete(fn);
 }
 
 function lookup(key) {
@@ -72,7 +65,7 @@ export function tNodes(key, nodes) {
 }
 
 /** The locale for dates and numbers: the browser's own variant of the chosen language if it has one. */
-export function locale() {
+function locale() {
   const base = current.code.split('-')[0];
   return (navigator.languages ?? []).find((tag) => tag.split('-')[0] === base && tag.includes('-')) ?? current.code;
 }

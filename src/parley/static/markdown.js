@@ -19,7 +19,7 @@ const WORD = /[\p{L}\p{N}_]/u;
 const MAX_DEPTH = 8;
 
 /** The URL if it is absolute and http(s) or mailto, else null. */
-export function safeUrl(raw) {
+function safeUrl(raw) {
   try {
     const url = new URL(raw.trim());
     return SAFE_PROTOCOLS.has(url.protocol) ? url.href : null;

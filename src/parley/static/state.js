@@ -81,7 +81,7 @@ export function totalUnread() {
  * One room's events as far as the client holds them: a run of consecutive seqs, oldest first,
  * plus my messages still waiting for their ack (`pending`). `hasMore` says whether older ones exist.
  */
-export class Timeline {
+class Timeline {
   constructor() {
     this.events = [];
     this.seqs = new Set();

@@ -12,7 +12,7 @@ const ROOM_EVENTS = new Set(['room_created', 'message', 'member_joined', 'member
 const TYPING_SHOWN_MS = 6000;
 const READ_DELAY_MS = 400;
 let connection = null;
-const fetching = new Set();
+const fetching = new Map();
 const readTimers = new Map();
 
 export function startSync() {
@@ -72,19 +72,27 @@ function onHello({ rooms }) {
   for (const [roomId, line] of store.timelines) {
     for (const pending of line.pending) if (pending.status === 'pending') transmit(roomId, pending);
   }
-  unknown.forEach(fetchRoom);
+  for (const id of unknown) fetchRoom(id);
 }
 
-/** A room I hear about for the first time (joined elsewhere, or a new direct chat). */
-async function fetchRoom(id) {
-  if (fetching.has(id)) return;
-  fetching.add(id);
+/**
+ * A room I hear about for the first time (joined elsewhere, or a new direct chat). Its events that
+ * arrive meanwhile are held, then applied once the room is known (those it already counts are not
+ * counted twice).
+ */
+async function fetchRoom(id, event) {
+  if (fetching.has(id)) {
+    if (event) fetching.get(id).push(event);
+    return;
+  }
+  const held = event ? [event] : [];
+  fetching.set(id, held);
   try {
     const room = await api.room(id);
-    if (room.my_state === 'joined' || room.my_state === 'invited') {
-      upsertRoom(room);
-      emit('rooms');
-    }
+    if (room.my_state !== 'joined' && room.my_state !== 'invited') return;
+    upsertRoom(room);
+    held.forEach(onEvent);
+    emit('rooms');
   } catch {
     // Not visible to me (any more): nothing to show.
   } finally {
@@ -95,7 +103,7 @@ async function fetchRoom(id) {
 function onEvent(event) {
   const room = store.rooms.get(event.room);
   if (!room) {
-    fetchRoom(event.room);
+    fetchRoom(event.room, event);
     return;
   }
   rememberUser(event.sender);
@@ -150,7 +158,7 @@ function onRoomChange(room, event) {
   }
 }
 
-export function isViewing(roomId) {
+function isViewing(roomId) {
   return store.currentRoom === roomId && document.visibilityState === 'visible';
 }
 

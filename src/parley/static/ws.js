@@ -5,7 +5,7 @@
 const HEARTBEAT_MS = 15_000;
 const SILENCE_LIMIT_MS = 40_000;
 const MAX_BACKOFF_MS = 10_000;
-export const CLOSE_REVOKED = 4001;
+const CLOSE_REVOKED = 4001;
 
 export class Connection {
   /** onFrame(frame) gets every server frame; onStatus(status) every change; onRevoked() a 4001 close. */

@@ -75,6 +75,10 @@ class Database:
             await self.reader.dispose()
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 _SYNC_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
 
 
@@ -91,6 +95,8 @@ def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
+        # SQLite's own lower() folds ASCII only; searches must ignore case in every script.
+        dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(sync_engine, "begin")
     def _begin(conn: Any) -> None:

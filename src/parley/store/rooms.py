@@ -25,15 +25,25 @@ def _membership(row: sa.Row) -> Membership:
 
 
 async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic: str, visibility: Visibility,
-                      creator_id: int, now: int, direct_key: str | None = None) -> Room:
-    result = await conn.execute(rooms.insert().values(
-        kind=kind.value, name=name, topic=topic, visibility=visibility.value, archived=False, created_at=now,
-        creator_id=creator_id, last_seq=0, direct_key=direct_key).returning(*_ROOM_COLS))
+                      creator_id: int, now: int, direct_key: str | None = None) -> Room | None:
+    """Insert a room; None if a direct chat with this key was created meanwhile (another node)."""
+    try:
+        async with conn.begin_nested():
+            result = await conn.execute(rooms.insert().values(
+                kind=kind.value, name=name, topic=topic, visibility=visibility.value, archived=False,
+                created_at=now, creator_id=creator_id, last_seq=0, direct_key=direct_key).returning(*_ROOM_COLS))
+    except sa.exc.IntegrityError:
+        if direct_key is None:
+            raise
+        return None
     return _room(result.one())
 
 
-async def get(conn: AsyncConnection, room_id: int) -> Room | None:
-    row = (await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.id == room_id))).one_or_none()
+async def get(conn: AsyncConnection, room_id: int, *, lock: bool = False) -> Room | None:
+    """A room; with lock=True its row stays locked until commit (PostgreSQL; SQLite's single
+    writer already serialises), so membership changes of one room cannot interleave."""
+    stmt = sa.select(*_ROOM_COLS).where(rooms.c.id == room_id)
+    row = (await conn.execute(stmt.with_for_update() if lock else stmt)).one_or_none()
     return None if row is None else _room(row)
 
 

@@ -36,6 +36,13 @@ async def insert_user(conn: AsyncConnection, *, username: str, display_name: str
     return _user(result.one())
 
 
+async def lock_registrations(conn: AsyncConnection) -> None:
+    """Serialise registrations on PostgreSQL (SQLite has one writer anyway), so that exactly one
+    account is the first, and the admin, of an empty server."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(7501)"))
+
+
 async def count_users(conn: AsyncConnection) -> int:
     return int(await conn.scalar(sa.select(sa.func.count()).select_from(users)) or 0)
 

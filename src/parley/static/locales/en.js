@@ -107,6 +107,7 @@ export default {
   'timeline.loading': 'Loading earlier messages…',
   'timeline.beginning': 'This is the start of the conversation.',
   'timeline.jump': 'Jump to latest',
+  'timeline.newMessage': '{user}: {text}',
   'day.today': 'Today',
   'day.yesterday': 'Yesterday',
 

@@ -106,6 +106,7 @@ export default {
   'timeline.loading': '正在加载更早的消息…',
   'timeline.beginning': '这是会话的开始。',
   'timeline.jump': '跳到最新',
+  'timeline.newMessage': '{user}：{text}',
   'day.today': '今天',
   'day.yesterday': '昨天',
 

@@ -1,8 +1,8 @@
 // Log in or register. On success onSignedIn(user) starts the session.
 import { api } from '../api.js';
 import { h } from '../dom.js';
-import { LANGUAGES, language, t } from '../i18n.js';
-import { describeError, field } from './ui.js';
+import { t } from '../i18n.js';
+import { describeError, field, languageSelect } from './ui.js';
 
 export function createAuthView({ onSignedIn, onLanguage, mode = 'login' }) {
   const username = h('input', { name: 'username', required: true, autocomplete: 'username', minlength: 3, maxlength: 32,
@@ -20,12 +20,10 @@ export function createAuthView({ onSignedIn, onLanguage, mode = 'login' }) {
   const title = h('h2', { id: 'auth-title' });
   const form = h('form', { class: 'auth-form', 'aria-labelledby': 'auth-title' },
     title, userField, field(t('auth.password'), password), nameField, error, submit);
-  const select = h('select', { class: 'lang-select', 'aria-label': t('settings.language') },
-    LANGUAGES.map((lang) => h('option', { value: lang.code, selected: lang.code === language(), lang: lang.code }, lang.name)));
-  select.addEventListener('change', () => onLanguage(select.value, mode));
   const el = h('main', { class: 'auth' },
     h('div', { class: 'auth-card' },
-      h('div', { class: 'auth-top' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), select),
+      h('div', { class: 'auth-top' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')),
+        languageSelect((code) => onLanguage(code, mode))),
       h('p', { class: 'muted' }, t('app.tagline')),
       h('div', { class: 'tabs', role: 'group', 'aria-label': t('auth.choose') }, tabs.login, tabs.register),
       form));

@@ -11,7 +11,7 @@ import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
 
 const WIDE_SCREEN = '(min-width: 1100px)';
-let membersWanted = null;
+let membersWanted = true;
 
 /** Which face a room's view shows; when it changes (joined, archived...) the view is rebuilt. */
 export function roomViewKind(roomId) {
@@ -59,13 +59,12 @@ function createJoinedView(room) {
 
   let panel = null;
   function toggleMembers(show = !panel) {
-    membersWanted = show;
+    if (matchMedia(WIDE_SCREEN).matches) membersWanted = show;
     panel?.destroy();
     panel?.el.remove();
     panel = show ? createMemberPanel(roomId, () => { toggleMembers(false); membersButton.focus(); }) : null;
     if (panel) body.append(panel.el);
     membersButton.setAttribute('aria-expanded', String(show));
-    el.classList.toggle('with-members', show);
   }
 
   function renderHeader() {
@@ -92,6 +91,7 @@ function createJoinedView(room) {
   const offs = [
     on('room', (id) => id === roomId && renderHeader()),
     on('typing', (id) => id === roomId && renderTyping()),
+    on('connection', (status) => status === 'connected' && openRoom(roomId).catch(() => {})),
   ];
   renderHeader();
   openRoom(roomId).catch(() => {});
@@ -100,7 +100,7 @@ function createJoinedView(room) {
     mounted() {
       timelineView.mounted();
       composer.mounted();
-      if (membersWanted ?? matchMedia(WIDE_SCREEN).matches) toggleMembers(true);
+      if (membersWanted && matchMedia(WIDE_SCREEN).matches) toggleMembers(true);
       if (matchMedia('(pointer: fine)').matches) composer.input?.focus();
     },
     destroy() {

@@ -10,7 +10,7 @@ import { createSidebar } from './sidebar.js';
 
 const NOTICE_MS = 5000;
 
-export function parseRoute(hash) {
+function parseRoute(hash) {
   const room = hash.match(/^#\/room\/(\d+)$/);
   if (room) return { name: 'room', id: Number(room[1]) };
   if (hash === '#/browse') return { name: 'browse' };

@@ -1,11 +1,11 @@
 // The sidebar: connection state, my rooms, invitations and direct chats with unread counts and
 // mention markers, and the footer with my name, language, notifications and log out.
 import { h, iconButton, srOnly, userText } from '../dom.js';
-import { formatNumber, LANGUAGES, language, t } from '../i18n.js';
+import { formatNumber, t } from '../i18n.js';
 import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
 import { displayName, on, roomTitle, store } from '../state.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
-import { uid } from './ui.js';
+import { languageSelect, uid } from './ui.js';
 
 /** onLanguage(code) switches the language; onLogout() logs out. */
 export function createSidebar({ onLanguage, onLogout }) {
@@ -94,9 +94,6 @@ function roomItem(room) {
 
 function footer(onLanguage, onLogout) {
   const me = store.me;
-  const select = h('select', { class: 'lang-select', 'aria-label': t('settings.language') },
-    LANGUAGES.map((lang) => h('option', { value: lang.code, selected: lang.code === language(), lang: lang.code }, lang.name)));
-  select.addEventListener('change', () => onLanguage(select.value));
   const notifyButton = h('button', { type: 'button', class: 'btn small', on: { click: async () => {
     await requestNotifications();
     notifyButton.hidden = true;
@@ -104,6 +101,6 @@ function footer(onLanguage, onLogout) {
   notifyButton.hidden = !notificationsAvailable() || notificationPermission() !== 'default';
   return h('footer', { class: 'sidebar-foot' },
     h('div', { class: 'me' }, userText(displayName(me), 'span', { class: 'me-name' }), userText(`@${me.username}`, 'span', { class: 'muted' })),
-    h('div', { class: 'foot-actions' }, select, notifyButton,
+    h('div', { class: 'foot-actions' }, languageSelect(onLanguage), notifyButton,
       h('button', { type: 'button', class: 'btn small', on: { click: onLogout } }, t('auth.logout'))));
 }

@@ -2,12 +2,12 @@
 // an edge renders the next rows on that side (fetching older pages when the held ones run out) and
 // drops rows far away on the other, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
-import { h, srOnly, userText } from '../dom.js';
+import { h, userText } from '../dom.js';
 import { formatDateTime, formatDay, formatTime, startOfDay, t, tError, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { displayName, on, store, timeline } from '../state.js';
 
-export const MAX_ROWS = 150;
+const MAX_ROWS = 150;
 const STEP = 50;
 const EDGE_PX = 600;
 const STICK_PX = 48;
@@ -25,10 +25,11 @@ export class TimelineView {
     this.pendingList = h('ol', { class: 'events pending-events' });
     this.jumpButton = h('button', { type: 'button', class: 'jump', hidden: true, on: { click: () => this.jumpToLatest() } },
       t('timeline.jump'));
-    this.scroller = h('div', { class: 'timeline', tabindex: 0, role: 'log', 'aria-label': t('timeline.label') },
+    this.scroller = h('div', { class: 'timeline', tabindex: 0, role: 'region', 'aria-label': t('timeline.label') },
       this.edge, this.list, this.pendingList);
     this.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
-    this.el = h('div', { class: 'timeline-wrap' }, this.scroller, this.jumpButton);
+    this.announcer = h('p', { class: 'sr-only', 'aria-live': 'polite' });
+    this.el = h('div', { class: 'timeline-wrap' }, this.scroller, this.jumpButton, this.announcer);
     this.offs = [
       on('timeline', ({ roomId: id, change }) => id === roomId && this.onChange(change)),
       on('pending', (id) => id === roomId && this.renderPending()),
@@ -138,7 +139,7 @@ export class TimelineView {
     const seq = anchor?.dataset.seq;
     const before = anchor?.getBoundingClientRect().top;
     change();
-    const after = seq && this.list.querySelector(`[data-seq="${seq}"]`);
+    const after = seq && this.list.querySelector(`[data-seq="${CSS.escape(seq)}"]`);
     if (after) this.scroller.scrollTop += after.getBoundingClientRect().top - before;
   }
 
@@ -159,6 +160,7 @@ export class TimelineView {
 
   /** New events at the end while the newest rows are rendered: show them, follow if at the bottom. */
   appendLive() {
+    this.announce(this.line.events.slice(this.hi));
     const stuck = this.stuck;
     this.list.append(...this.rows(this.hi, this.count));
     this.hi = this.count;
@@ -184,6 +186,12 @@ export class TimelineView {
     }) : [];
     this.pendingList.replaceChildren(...rows);
     if (this.stuck) this.scrollToBottom();
+  }
+
+  /** Reads out the newest incoming message to screen readers (history loading stays silent). */
+  announce(events) {
+    const latest = events.findLast((event) => event.type === 'message' && event.sender?.id !== store.me.id);
+    if (latest) this.announcer.textContent = t('timeline.newMessage', { user: displayName(latest.sender), text: latest.text });
   }
 
   updateEdge() {

@@ -1,6 +1,6 @@
 // Shared building blocks for views: labelled fields, modal dialogs and error messages.
 import { h } from '../dom.js';
-import { t, tError } from '../i18n.js';
+import { LANGUAGES, language, t, tError } from '../i18n.js';
 
 let counter = 0;
 
@@ -23,6 +23,14 @@ export class FormError extends Error {
     super(code);
     this.code = code;
   }
+}
+
+/** The language switcher; each language is named in itself. */
+export function languageSelect(onChange) {
+  const select = h('select', { class: 'lang-select', 'aria-label': t('settings.language') },
+    LANGUAGES.map((lang) => h('option', { value: lang.code, selected: lang.code === language(), lang: lang.code }, lang.name)));
+  select.addEventListener('change', () => onChange(select.value));
+  return select;
 }
 
 /** A translated message for a failed request; `invalid` names its field in the server's message. */
