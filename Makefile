@@ -29,6 +29,10 @@ test: venv
 lint: venv
 	$(BIN)/ruff check src tests bench
 
+screenshots: venv
+	bash scripts/test-deps.sh
+	$(BIN)/python scripts/screenshots.py
+
 bench: venv
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/ingest.py

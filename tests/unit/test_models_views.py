@@ -71,16 +71,16 @@ DIRECT = Room(id=8, kind=RoomKind.DIRECT, name="", topic="", visibility=Visibili
 
 def test_room_view_for_a_member_matches_the_protocol_example() -> None:
     m = Membership(room_id=7, user_id=1, role=Role.OWNER, state=MemberState.JOINED, read_seq=40, joined_seq=1)
-    assert room_view(ROOM, m, member_count=3, unread=2) == {
+    assert room_view(ROOM, m, member_count=3, unread=(2, 1)) == {
         "id": 7, "kind": "room", "name": "general", "topic": "Say hi", "visibility": "public",
         "archived": False, "created_at": 1764222000000, "last_seq": 42, "member_count": 3,
-        "my_role": "owner", "my_state": "joined", "read_seq": 40, "unread": 2, "members": None}
+        "my_role": "owner", "my_state": "joined", "read_seq": 40, "unread": 2, "mentions": 1, "members": None}
 
 
 def test_room_view_without_membership_has_no_my_fields() -> None:
     view = room_view(ROOM, member_count=5)
     assert view["member_count"] == 5
-    assert not {"my_role", "my_state", "read_seq", "unread"} & view.keys()
+    assert not {"my_role", "my_state", "read_seq", "unread", "mentions"} & view.keys()
     assert view["members"] is None
 
 

@@ -8,7 +8,8 @@ from parley.core.models import Membership, Room, RoomKind, User
 
 
 def room_view(room: Room, membership: Membership | None = None, *, member_count: int | None = None,
-              unread: int | None = None, participants: list[User] | None = None) -> dict[str, Any]:
+              unread: tuple[int, int] | None = None, participants: list[User] | None = None) -> dict[str, Any]:
+    """`unread` is (unread messages, of which mention me), for rooms the user has joined."""
     out: dict[str, Any] = {
         "id": room.id,
         "kind": room.kind.value,
@@ -23,7 +24,8 @@ def room_view(room: Room, membership: Membership | None = None, *, member_count:
     }
     if membership is not None:
         out.update(my_role=membership.role.label, my_state=membership.state.value,
-                   read_seq=membership.read_seq, unread=unread)
+                   read_seq=membership.read_seq, unread=None if unread is None else unread[0],
+                   mentions=None if unread is None else unread[1])
     return out
 
 

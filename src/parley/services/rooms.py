@@ -49,7 +49,7 @@ class Rooms:
             joined = await self._add_member(conn, room.id, user, user, Role.OWNER)
             room, membership = await self._reload(conn, room.id, user.id)
         await self.emitter.room_events([*created, *joined])
-        return room_view(room, membership, member_count=1, unread=0)
+        return room_view(room, membership, member_count=1, unread=(0, 0))
 
     async def direct(self, user: User, usernames: object) -> tuple[dict[str, Any], bool]:
         """Find or create the direct chat of `user` and the named users. Returns (room, created)."""
@@ -77,7 +77,7 @@ class Rooms:
                     emitted += await self._add_member(conn, room.id, user, person, Role.MEMBER)
             room, membership = await self._reload(conn, room.id, user.id)
         await self.emitter.room_events(emitted)
-        view = room_view(room, membership, member_count=len(people), unread=await self._unread(room.id, user.id),
+        view = room_view(room, membership, member_count=len(people), unread=await self._unread(room.id, user),
                          participants=people)
         return view, bool(emitted)
 
@@ -90,16 +90,18 @@ class Rooms:
             count = await store.member_count(conn, room_id)
             people = await self._participants(conn, room)
         mine = membership if membership and membership.state is not MemberState.LEFT else None
-        unread = await self._unread(room_id, user.id) if mine and mine.state is MemberState.JOINED else None
+        unread = await self._unread(room_id, user) if mine and mine.state is MemberState.JOINED else None
         return room_view(room, mine, member_count=count, unread=unread, participants=people)
 
     async def mine(self, user: User) -> list[dict[str, Any]]:
         async with self.deps.db.read() as conn:
-            rows = await store.rooms_of(conn, user.id)
+            rows = await store.rooms_of(conn, user)
             views = []
             for room, membership, count, unread in rows:
                 people = await self._participants(conn, room)
-                views.append(room_view(room, membership, member_count=count, unread=unread, participants=people))
+                joined = membership.state is MemberState.JOINED  # an invitee learns no counts
+                views.append(room_view(room, membership, member_count=count, unread=unread if joined else None,
+                                       participants=people))
         return views
 
     async def public(self, query: str = "", limit: int = 100) -> list[dict[str, Any]]:
@@ -136,7 +138,7 @@ class Rooms:
             room, membership = await self._reload(conn, room_id, user.id)
             count = await store.member_count(conn, room_id)
         await self.emitter.room_events(emitted)
-        return room_view(room, membership, member_count=count, unread=await self._unread(room_id, user.id))
+        return room_view(room, membership, member_count=count, unread=await self._unread(room_id, user))
 
     async def join(self, user: User, room_id: int) -> dict[str, Any]:
         async with self.deps.db.write() as conn:
@@ -191,8 +193,8 @@ class Rooms:
             count = await store.member_count(conn, room_id)
         await self.emitter.room_events(emitted)
         for target in fresh:
-            await self.emitter.to_user(target.id, {"type": "invited", "room": room_view(room, member_count=count),
-                                                   "by": user.public()})
+            invitation = {**room_view(room, member_count=count), "my_state": MemberState.INVITED.value}
+            await self.emitter.to_user(target.id, {"type": "invited", "room": invitation, "by": user.public()})
         return [t.public() for t in targets]
 
     async def set_role(self, user: User, room_id: int, target_id: int, role: object) -> dict[str, Any]:
@@ -264,6 +266,6 @@ class Rooms:
             return None
         return [u for u, _ in await store.member_list(conn, room.id, (MemberState.JOINED,))]
 
-    async def _unread(self, room_id: int, user_id: int) -> int:
+    async def _unread(self, room_id: int, user: User) -> tuple[int, int]:
         async with self.deps.db.read() as conn:
-            return await store.unread(conn, room_id, user_id)
+            return await store.unread(conn, room_id, user)

@@ -65,13 +65,14 @@ function endSession() {
 
 /** The server counts unread messages but not mentions: look for @me among each room's unread ones. */
 async function scanMentions() {
-  for (const room of store.rooms.values()) {
+  for (const room of [...store.rooms.values()]) {
     if (!room.unread || room.my_state !== 'joined') continue;
     const page = await api.messages(room.id, { after: room.read_seq ?? 0, limit: MENTION_SCAN_LIMIT }).catch(() => null);
     const mentioned = page?.messages.some((event) => event.type === 'message' && event.sender?.id !== store.me?.id
       && mentions(event.text, store.me.username));
-    if (mentioned && store.rooms.get(room.id)?.unread) {
-      room.mention = true;
+    const current = store.rooms.get(room.id);
+    if (mentioned && current?.unread) {
+      current.mention = true;
       emit('rooms');
     }
   }

@@ -120,29 +120,39 @@ def _member_count() -> sa.ScalarSelect:
             .correlate(rooms).scalar_subquery())
 
 
-def _unread_count(user_id: int) -> sa.ScalarSelect:
-    return (sa.select(sa.func.count()).select_from(events)
+def _unread_count(user_id: int, mention: str | None = None) -> sa.ScalarSelect:
+    """Messages from others after the member's read marker; with `mention`, only those naming it."""
+    stmt = (sa.select(sa.func.count()).select_from(events)
             .where(events.c.room_id == members.c.room_id, events.c.seq > members.c.read_seq,
-                   events.c.type == "message", sa.or_(events.c.sender_id.is_(None), events.c.sender_id != user_id))
-            .scalar_subquery())
+                   events.c.type == "message", sa.or_(events.c.sender_id.is_(None), events.c.sender_id != user_id)))
+    if mention is not None:
+        stmt = stmt.where(sa.func.lower(events.c.text).contains(mention.lower(), autoescape=True))
+    return stmt.scalar_subquery()
 
 
-async def unread(conn: AsyncConnection, room_id: int, user_id: int) -> int:
-    value = await conn.scalar(sa.select(_unread_count(user_id)).select_from(members).where(
-        members.c.room_id == room_id, members.c.user_id == user_id, members.c.state == MemberState.JOINED.value))
-    return int(value or 0)
+async def unread(conn: AsyncConnection, room_id: int, user: User) -> tuple[int, int]:
+    """(unread messages, unread messages that mention @username) of a joined member."""
+    row = (await conn.execute(
+        sa.select(_unread_count(user.id).label("unread"),
+                  _unread_count(user.id, f"@{user.username}").label("mentions"))
+        .select_from(members).where(members.c.room_id == room_id, members.c.user_id == user.id,
+                                    members.c.state == MemberState.JOINED.value))).one_or_none()
+    return (0, 0) if row is None else (row.unread, row.mentions)
 
 
-async def rooms_of(conn: AsyncConnection, user_id: int) -> list[tuple[Room, Membership, int, int]]:
-    """Rooms the user is joined to or invited to, with membership, member count and unread count."""
+async def rooms_of(conn: AsyncConnection, user: User) -> list[tuple[Room, Membership, int, tuple[int, int]]]:
+    """Rooms the user is joined to or invited to, with membership, member count and
+    (unread, mentions) counts."""
+    user_id = user.id
     rows = await conn.execute(
         sa.select(*_ROOM_COLS, members, _member_count().label("member_count"),
-                  _unread_count(user_id).label("unread"))
+                  _unread_count(user_id).label("unread"),
+                  _unread_count(user_id, f"@{user.username}").label("mentions"))
         .join(members, members.c.room_id == rooms.c.id)
         .where(members.c.user_id == user_id,
                members.c.state.in_([MemberState.JOINED.value, MemberState.INVITED.value]))
         .order_by(rooms.c.last_seq.desc(), rooms.c.id))
-    return [(_room(r), _membership(r), r.member_count, r.unread) for r in rows]
+    return [(_room(r), _membership(r), r.member_count, (r.unread, r.mentions)) for r in rows]
 
 
 async def joined_cursors(conn: AsyncConnection, user_id: int) -> dict[int, tuple[int, int]]:

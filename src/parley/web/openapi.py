@@ -35,7 +35,7 @@ SCHEMAS: dict[str, Any] = {
         ["id", "kind", "name", "topic", "visibility", "archived", "created_at", "last_seq"],
         id=_INT, kind={"enum": ["room", "direct"]}, name=_STR, topic=_STR,
         visibility={"enum": ["public", "private"]}, archived=_BOOL, created_at=_INT, last_seq=_INT,
-        member_count=_NULLABLE_INT, unread=_NULLABLE_INT, read_seq=_INT,
+        member_count=_NULLABLE_INT, unread=_NULLABLE_INT, mentions=_NULLABLE_INT, read_seq=_INT,
         my_role={"enum": ["owner", "admin", "moderator", "member"]}, my_state={"enum": ["joined", "invited"]},
         members={"type": ["array", "null"], "items": _ref("UserPublic")}),
     "Member": _obj(["user", "role", "state", "online"], user=_ref("UserPublic"),

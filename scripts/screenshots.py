@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Screenshots of the web client's main screens, desktop and phone, light and dark.
+
+Starts its own `parley serve` on a temporary database, fills it with a small conversation, and
+saves PNGs under docs/screenshots/ (or --out). Needs the venv (`make venv`) and /usr/bin/chromium.
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Server, User  # noqa: E402
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+CONVERSATION = [
+    ("bob", "Morning all! The **staging deploy** is green again."),
+    ("bob", "Release notes are here: https://example.com/releases/0.4"),
+    ("chen", "Nice. Did the migration run cleanly this time?"),
+    ("bob", "It did. For the record, this is what I ran:\n```\nparley db upgrade\nparley serve --port 8000\n```"),
+    ("ann", "Thanks @bob, that saves me an hour. I'll _update the docs_ after lunch."),
+    ("chen", "@ann could you also mention the new `PARLEY_WS_MAX_QUEUE_BYTES` setting?"),
+    ("ann", "Will do!"),
+]
+
+
+def seed(server: Server) -> tuple[User, dict[str, int]]:
+    people = {
+        "ann": server.register("ann", "Ann Lee", unique=False),
+        "bob": server.register("bob", "Bob Martin", unique=False),
+        "chen": server.register("chen", "Chen Jing", unique=False),
+        "dana": server.register("dana", "Dana Cruz", unique=False),
+    }
+    ann, bob, chen, dana = people.values()
+    general = server.create_room(ann, "general", "Company-wide chatter", members=(bob, chen, dana))
+    server.call("PATCH", f"/rooms/{general['id']}", {"topic": "Company-wide chatter · be kind"}, ann)
+    for who, text in CONVERSATION:
+        server.post(people[who], general["id"], text)
+    design = server.create_room(bob, "design", "Mock-ups and reviews", members=(ann, chen))
+    server.post(chen, design["id"], "New icons are in the shared folder.")
+    server.post(bob, design["id"], "@ann can you take a look before Friday?")
+    server.create_room(dana, "random", "Anything goes", members=(ann,))
+    server.create_room(chen, "book-club", "This month: Dune")
+    server.create_room(dana, "release-train", "Weekly release coordination")
+    direct = server.call("POST", "/direct", {"usernames": [ann.username]}, bob)
+    server.post(bob, direct["id"], "Lunch at 12:30?")
+    return ann, {"general": general["id"], "design": design["id"]}
+
+
+def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None) -> Page:
+    context = browser.new_context(base_url=server.url, viewport=viewport, color_scheme=scheme, locale="en-US",
+                                  device_scale_factor=1)
+    if user:
+        context.request.post("/api/v1/auth/login", data={"username": user.username, "password": PASSWORD},
+                             headers={"X-Requested-With": "parley"})
+    return context.new_page()
+
+
+def settle(page: Page) -> None:
+    page.locator('.conn[data-state="connected"]').wait_for()
+    page.evaluate("document.fonts.ready")
+    page.wait_for_timeout(300)
+
+
+def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], out: Path) -> list[Path]:
+    saved: list[Path] = []
+
+    def save(page: Page, name: str) -> None:
+        path = out / f"{name}.png"
+        page.screenshot(path=str(path))
+        saved.append(path)
+
+    for scheme in ("light", "dark"):
+        page = new_page(browser, server, DESKTOP, scheme, None)
+        page.goto("/")
+        page.locator(".auth-form").wait_for()
+        save(page, f"desktop-{scheme}-login")
+        page.context.close()
+
+        page = new_page(browser, server, DESKTOP, scheme, ann)
+        page.goto(f"/#/room/{rooms['general']}")
+        settle(page)
+        page.locator(".member").first.wait_for()
+        save(page, f"desktop-{scheme}-room")
+        page.goto("/#/browse")
+        page.locator(".browse-card").first.wait_for()
+        save(page, f"desktop-{scheme}-browse")
+        page.context.close()
+
+        page = new_page(browser, server, PHONE, scheme, ann)
+        page.goto("/")
+        settle(page)
+        save(page, f"phone-{scheme}-sidebar")
+        page.goto(f"/#/room/{rooms['general']}")
+        page.locator(".msg").first.wait_for()
+        page.wait_for_timeout(300)
+        save(page, f"phone-{scheme}-room")
+        page.context.close()
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="folder for the PNGs")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="parley-shots-") as tmp:
+        server = Server(Path(tmp)).start()
+        try:
+            ann, rooms = seed(server)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    saved = shoot(browser, server, ann, rooms, args.out)
+                finally:
+                    browser.close()
+        finally:
+            server.stop()
+    for path in saved:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+if __name__ == "__main__":
+    main()

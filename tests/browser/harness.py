@@ -1,0 +1,170 @@
+"""A real `parley serve` for the browser tests and scripts/screenshots.py, plus REST and WebSocket
+helpers to set the scene quickly (users, rooms, many messages) before the browser looks at it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "parley-browser-test-password"
+FAST_LIMITS = {
+    "PARLEY_RATE_LIMIT_BURST": "100000",
+    "PARLEY_RATE_LIMIT_PER_SEC": "100000",
+    "PARLEY_REGISTER_RATE_BURST": "100000",
+    "PARLEY_SQLITE_SYNCHRONOUS": "NORMAL",
+    "PARLEY_LOG_LEVEL": "WARNING",
+}
+_names = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    display_name: str
+    token: str
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class Server:
+    """One `parley serve` on a free port with its own SQLite file under `workdir`."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = f"sqlite:///{workdir / 'parley.db'}"
+        self.env = {**os.environ, **FAST_LIMITS, **(env or {})}
+        self.log_path = workdir / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> Server:
+        subprocess.run([sys.executable, "-m", "parley", "db", "upgrade", "--database-url", self.database_url],
+                       cwd=self.workdir, env=self.env, check=True, capture_output=True, timeout=60)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--database-url", self.database_url, "--no-migrate"],
+            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"parley serve exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"parley serve was not healthy within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None, user: User | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if user:
+            headers["Authorization"] = f"Bearer {user.token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/api/v1{path}", data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, exc.read().decode(errors="replace")) from None
+        return json.loads(raw) if raw else None
+
+    def register(self, name: str = "user", display_name: str | None = None, *, unique: bool = True) -> User:
+        """A new user called `name`, with a number added unless `unique` is false."""
+        username = f"{name}{next(_names)}" if unique else name
+        body: dict[str, Any] = {"username": username, "password": PASSWORD}
+        if display_name is not None:
+            body["display_name"] = display_name
+        answer = self.call("POST", "/auth/register", body)
+        user = answer["user"]
+        return User(user["id"], user["username"], user["display_name"], answer["token"])
+
+    def create_room(self, owner: User, name: str, topic: str = "", visibility: str = "public",
+                    members: tuple[User, ...] = ()) -> dict[str, Any]:
+        room = self.call("POST", "/rooms", {"name": name, "topic": topic, "visibility": visibility}, owner)
+        for member in members:
+            if visibility == "private":
+                self.call("POST", f"/rooms/{room['id']}/invite", {"usernames": [member.username]}, owner)
+            self.call("POST", f"/rooms/{room['id']}/join", {}, member)
+        return room
+
+    def post(self, user: User, room_id: int, text: str) -> dict[str, Any]:
+        return self.call("POST", f"/rooms/{room_id}/messages", {"text": text}, user)
+
+    def post_many(self, user: User, room_id: int, texts: list[str]) -> None:
+        """Sends many messages fast over one WebSocket (pipelined), waiting for every ack."""
+        error: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(self._send_all(user, room_id, texts))
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread
+                error.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if error:
+            raise error[0]
+
+    async def _send_all(self, user: User, room_id: int, texts: list[str]) -> None:
+        ws_url = f"ws://127.0.0.1:{self.port}/ws?token={user.token}"
+        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, max_msg_size=0) as ws:
+            waiting = set()
+            for i, text in enumerate(texts):
+                cid = f"bulk-{room_id}-{i}-{time.monotonic_ns()}"
+                waiting.add(cid)
+                await ws.send_str(json.dumps({"type": "send", "room": room_id, "text": text, "client_msg_id": cid}))
+            async with asyncio.timeout(300):
+                while waiting:
+                    frame = json.loads((await ws.receive()).data)
+                    if frame["type"] == "ack":
+                        waiting.discard(frame["client_msg_id"])
+                    elif frame["type"] == "error":
+                        raise RuntimeError(f"bulk send failed: {frame}")
