@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
@@ -33,8 +36,10 @@ def make_bus(settings: Settings) -> Bus:
     scheme = urlsplit(settings.broker_url).scheme
     if scheme == "memory":
         return MemoryBus()
-    if scheme in ("redis", "rediss"):
-        raise ConfigError("the Redis bus is not part of this build yet; use PARLEY_BROKER_URL=memory://")
+    if scheme in ("redis", "rediss", "unix"):
+        from parley.bus.redis import RedisBus
+
+        return RedisBus(settings.broker_url)
     raise ConfigError(f"PARLEY_BROKER_URL {settings.broker_url!r}: use memory:// (one node) or redis://host:port")
 
 
@@ -69,6 +74,23 @@ def build(settings: Settings) -> Context:
                    messages=messages, presence=presence, hub=Hub(bus, messages, presence))
 
 
+def claim_sqlite(settings: Settings) -> Any:
+    """One serving process per SQLite file: a second one is refused with what to use instead.
+    Returns the open lock file, to keep for the life of the process."""
+    if not is_sqlite(settings.database_url) or ":memory:" in settings.database_url:
+        return None
+    path = make_url(settings.database_url).database or ""
+    lock = open(f"{path}.serve-lock", "w")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ConfigError(f"another parley serve already uses {path}; SQLite serves one node only. "
+                          "For several nodes use PARLEY_DATABASE_URL=postgresql://... and "
+                          "PARLEY_BROKER_URL=redis://...") from None
+    return lock
+
+
 def create_app(settings: Settings) -> web.Application:
     context = build(settings)
     app = web_app.create(context)
@@ -79,7 +101,7 @@ def create_app(settings: Settings) -> web.Application:
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
-        await app[CTX].hub.bus.close()
+        await app[CTX].hub.close()
         await app[CTX].db.close()
 
     app.on_startup.append(_start)

@@ -48,7 +48,7 @@ def serve(host: str | None, port: int | None, database_url: str | None, broker_u
 def run_server(settings: Settings, *, migrate: bool = True) -> None:
     from aiohttp import web
 
-    from parley.app import ConfigError, create_app
+    from parley.app import ConfigError, claim_sqlite, create_app
     from parley.store.migrate import upgrade
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -61,6 +61,7 @@ def run_server(settings: Settings, *, migrate: bool = True) -> None:
     _ensure_sqlite_dir(settings.database_url)
     try:
         app = create_app(settings)
+        lock = claim_sqlite(settings)  # noqa: F841 - held while serving
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     if migrate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,13 +55,16 @@ def user_channel(user_id: int) -> str:
 PRESENCE_CHANNEL = "presence"
 
 Handler = Callable[[str, BusMessage], None]
+Resync = Callable[[list[str] | None], None]
 
 
 class Bus(Protocol):
     node_id: str
+    lossy: bool  # may lose messages (Redis pub/sub): the hub then also checks the database now and then
 
-    async def start(self, handler: Handler) -> None:
-        """Begin delivering messages of subscribed channels to `handler` (called on the event loop)."""
+    async def start(self, handler: Handler, resync: Resync | None = None) -> None:
+        """Begin delivering messages of subscribed channels to `handler` (called on the event loop).
+        `resync(channels)` is called when messages on those channels (None: any) may have been lost."""
 
     async def close(self) -> None: ...
 
@@ -81,5 +84,6 @@ class Bus(Protocol):
 
     async def online(self, user_ids: list[int]) -> set[int]: ...
 
-
-Waker = Callable[[], Awaitable[None]]
+    async def dead_node_users(self) -> list[int]:
+        """Users that had connections on nodes that died without saying goodbye (claimed once)."""
+        ...

@@ -6,11 +6,13 @@ import time
 import uuid
 from collections import defaultdict
 
-from parley.bus.base import BusMessage, Handler
+from parley.bus.base import BusMessage, Handler, Resync
 from parley.core.ratelimit import Rate, take
 
 
 class MemoryBus:
+    lossy = False
+
     def __init__(self) -> None:
         self.node_id = uuid.uuid4().hex[:12]
         self._handler: Handler | None = None
@@ -21,7 +23,7 @@ class MemoryBus:
         self._prune_at = 100_000
         self._connections: defaultdict[int, int] = defaultdict(int)
 
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, resync: Resync | None = None) -> None:
         self._handler = handler
 
     async def close(self) -> None:
@@ -64,3 +66,6 @@ class MemoryBus:
 
     async def online(self, user_ids: list[int]) -> set[int]:
         return {u for u in user_ids if self._connections.get(u)}
+
+    async def dead_node_users(self) -> list[int]:
+        return []  # one node: it cannot outlive itself

@@ -71,11 +71,16 @@ class Connection:
             self.state = State.CLOSED
             transport.abort()
 
+    def emit(self, payload: bytes, frame: bytes | None = None) -> None:
+        """Write one event: `payload` is its JSON, `frame` the WebSocket frame of it when the hub
+        has built it already for every connection of the room."""
+        self.write(frame if frame is not None else text_frame(payload))
+
     def send(self, frame: dict[str, Any]) -> None:
-        self.write(text_frame(protocol.encode(frame)))
+        self.emit(protocol.encode(frame))
 
     def write_error(self, code: str, message: str, ref: Any) -> None:
-        self.write(text_frame(protocol.error_frame(code, message, ref)))
+        self.emit(protocol.error_frame(code, message, ref))
 
     async def close(self, code: int, reason: str) -> None:
         if self.state is State.OPEN:
@@ -96,7 +101,7 @@ class Connection:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def deliver(self, room: int, seq: int, etype: str, subject: int, frame: bytes) -> None:
+    def deliver(self, room: int, seq: int, etype: str, subject: int, payload: bytes, frame: bytes) -> None:
         """A live room event from the bus."""
         cursor = self.cursors.get(room)
         if cursor is None or seq <= cursor:
@@ -104,8 +109,8 @@ class Connection:
         if room in self.filling:
             self._pending[room] = max(self._pending.get(room, 0), seq)
         elif seq == cursor + 1:
-            self.write(frame)
             self.cursors[room] = seq
+            self.emit(payload, frame)
             if etype == "member_left" and subject == self.user.id:
                 self.hub.leave(self, room)
         else:
@@ -162,8 +167,8 @@ class Connection:
     def _replay_one(self, room: int, event: Event) -> bool:
         if room not in self.cursors or event.seq != self.cursors[room] + 1:
             return False
-        self.write(text_frame(protocol.encode(event.wire())))
         self.cursors[room] = event.seq
+        self.emit(protocol.encode(event.wire()))
         if event.type is EventType.MEMBER_LEFT and event.data.get("user", {}).get("id") == self.user.id:
             self.hub.leave(self, room)
             return False

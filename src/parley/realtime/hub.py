@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
+from typing import Any
 
 import orjson
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
+from parley.core.errors import ParleyError
 from parley.core.models import Event
 from parley.realtime.connection import Connection
 from parley.realtime.frames import text_frame
@@ -15,6 +18,8 @@ from parley.services.messages import Messages
 from parley.services.presence import Presence
 
 log = logging.getLogger(__name__)
+SWEEP_S = 5.0  # with a lossy bus, how often every local room is checked against the database
+RESYNC_CHUNK = 500
 
 
 class Hub:
@@ -24,10 +29,55 @@ class Hub:
         self.presence = presence
         self.rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         self.users: defaultdict[int, set[Connection]] = defaultdict(set)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        await self.bus.start(self.on_bus)
+        await self.bus.start(self.on_bus, self.resync)
         self.bus.subscribe(PRESENCE_CHANNEL)
+        if self.bus.lossy:
+            self._spawn(self._every(SWEEP_S, self._sweep))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.bus.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _every(self, seconds: float, action: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await action()
+            except ParleyError as exc:
+                log.warning("%s skipped: %s", action.__name__, exc.message)
+            except Exception:
+                log.exception("%s failed", action.__name__)
+
+    async def _sweep(self) -> None:
+        """The bus is only a wake-up: now and then, compare every local room with the database."""
+        await self._check(list(self.rooms))
+        await self.presence.reap()
+
+    def resync(self, channels: list[str] | None) -> None:
+        """The bus says messages on these channels (None: any) may have been lost."""
+        if channels is None:
+            rooms = list(self.rooms)
+        else:
+            rooms = [int(c.split(":", 1)[1]) for c in channels if c.startswith("room:")]
+        if rooms:
+            self._spawn(self._check(rooms))
+
+    async def _check(self, rooms: list[int]) -> None:
+        for start in range(0, len(rooms), RESYNC_CHUNK):
+            last = await self.presence.last_seqs(rooms[start:start + RESYNC_CHUNK])
+            for room, seq in last.items():
+                for conn in tuple(self.rooms.get(room, ())):
+                    if conn.cursors.get(room, seq) < seq:
+                        conn.catch_up(room, seq)
 
     @property
     def connection_count(self) -> int:
@@ -35,20 +85,27 @@ class Hub:
 
     # -- connections -----------------------------------------------------------------------
 
-    async def attach(self, conn: Connection) -> None:
-        """Register a connection in all its rooms and greet it with `hello` and its cursors."""
+    async def attach(self, conn: Connection, resume_from: dict[int, int] | None = None) -> None:
+        """Register a connection in all its rooms and greet it with `hello` and its cursors.
+
+        With `resume_from`, the connection starts at those cursors (rooms left out: from the
+        join) with every room filling, and the caller replays them with `conn.resume`; `hello`
+        then announces the resume point, never a position the client has not been sent."""
         cursors = await self.presence.cursors(conn.user)
         self._add_user(conn)
         for room, (last_seq, joined_seq) in cursors.items():
-            self.enter(conn, room, last_seq, joined_seq)
-        hello = {room: last for room, (last, _) in cursors.items()}
+            start = last_seq if resume_from is None else min(resume_from.get(room, joined_seq - 1), last_seq)
+            self.enter(conn, room, start, joined_seq)
+            if resume_from is not None:
+                conn.filling.add(room)
         conn.send({"type": "hello", "user": conn.user.private(), "session": str(conn.session_id),
-                   "node": self.bus.node_id, "rooms": hello})
-        # Events committed between the read above and the registration were published to nobody
-        # here: a second read finds them and replays them.
-        for room, last in (await self.presence.last_seqs(list(cursors))).items():
-            if last > hello[room]:
-                conn.catch_up(room, last)
+                   "node": self.bus.node_id, "rooms": dict(conn.cursors)})
+        if resume_from is None:
+            # Events committed between the read above and the registration were published to
+            # nobody here: a second read finds them and replays them.
+            for room, last in (await self.presence.last_seqs(list(cursors))).items():
+                if last > conn.cursors.get(room, last):
+                    conn.catch_up(room, last)
         await self.presence.connected(conn.user, list(conn.cursors))
 
     async def detach(self, conn: Connection) -> None:
@@ -102,9 +159,10 @@ class Hub:
         conns = self.rooms.get(msg.room)
         if not conns:
             return
-        frame = text_frame(msg.payload)
+        payload = msg.payload
+        frame = text_frame(payload)
         for conn in tuple(conns):
-            conn.deliver(msg.room, msg.seq, msg.event_type, msg.user, frame)
+            conn.deliver(msg.room, msg.seq, msg.event_type, msg.user, payload, frame)
 
     def _ephemeral(self, msg: BusMessage) -> None:
         conns = self.rooms.get(msg.room)
@@ -114,7 +172,7 @@ class Hub:
         skip_self = msg.event_type == "typing"
         for conn in tuple(conns):
             if not (skip_self and conn.user.id == msg.user):
-                conn.write(frame)
+                conn.emit(msg.payload, frame)
 
     def _joined(self, msg: BusMessage) -> None:
         for conn in tuple(self.users.get(msg.user, ())):
@@ -130,7 +188,7 @@ class Hub:
     def _user_frame(self, msg: BusMessage) -> None:
         frame = text_frame(msg.payload)
         for conn in tuple(self.users.get(msg.user, ())):
-            conn.write(frame)
+            conn.emit(msg.payload, frame)
 
     def _revoke(self, msg: BusMessage) -> None:
         for conn in tuple(self.users.get(msg.user, ())):
@@ -142,10 +200,11 @@ class Hub:
         targets: set[Connection] = set()
         for room in body["rooms"]:
             targets.update(self.rooms.get(room, ()))
-        frame = text_frame(orjson.dumps(body["frame"]))
+        payload = orjson.dumps(body["frame"])
+        frame = text_frame(payload)
         for conn in targets:
             if conn.user.id != msg.user:
-                conn.write(frame)
+                conn.emit(payload, frame)
 
 
 _HANDLERS = {

@@ -21,6 +21,14 @@ class Presence:
         if await self.deps.bus.presence_change(user.id, -1):
             await self.emitter.presence(user.id, False, rooms)
 
+    async def reap(self) -> None:
+        """Users whose only connections were on a node that died go offline for everyone."""
+        for user_id in await self.deps.bus.dead_node_users():
+            if not await self.deps.bus.online([user_id]):
+                async with self.deps.db.read() as conn:
+                    rooms = list(await room_store.joined_cursors(conn, user_id))
+                await self.emitter.presence(user_id, False, rooms)
+
     async def cursors(self, user: User) -> dict[int, tuple[int, int]]:
         """{room: (last_seq, joined_seq)} for every room the user is joined to."""
         async with self.deps.db.read() as conn:

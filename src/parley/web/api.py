@@ -170,6 +170,13 @@ async def mark_read(request: web.Request) -> web.StreamResponse:
     return json({"room": rid, "seq": seq})
 
 
+@routes.post(r"/api/v1/rooms/{room_id:\d+}/typing")
+async def typing(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    await ctx(request).messages.typing(user, room_id(request))
+    return web.Response(status=204)
+
+
 @routes.post("/api/v1/direct")
 async def direct(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.web import api, openapi, ws
+from parley.web import api, openapi, sse, ws
 from parley.web.context import CTX, Context
 from parley.web.middleware import errors, security_headers
 
@@ -31,6 +31,7 @@ def create(context: Context) -> web.Application:
     app[CTX] = context
     app.add_routes(api.routes)
     app.add_routes(ws.routes)
+    app.add_routes(sse.routes)
     app.add_routes(openapi.routes)
     app.router.add_get("/api/docs", _apidocs)
     app.router.add_static("/api/docs/", APIDOCS)

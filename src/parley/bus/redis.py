@@ -1,0 +1,233 @@
+"""The several-node bus over Redis.
+
+Pub/sub is at-most-once, so it is only a wake-up: a message lost while Redis restarts or a
+subscription is being set up is found by the hub's gap checks against the database (`resync`).
+Each published message carries the publisher's node id; a node delivers its own messages
+locally at once and skips their echo from Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from parley.bus.base import BusMessage, Handler
+from parley.bus.memory import MemoryBus
+from parley.core.ratelimit import Rate
+
+log = logging.getLogger(__name__)
+PREFIX = "parley:"
+NODE_TTL_MS = 15_000  # a node silent this long is dead: its users stop counting as online
+HEARTBEAT_S = 5.0
+
+# Token bucket, atomically in Redis: KEYS[1] bucket; ARGV burst, per_second, cost.
+# Returns the seconds to wait, "0" when allowed. A cost of 0 asks for one token without taking it.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local burst, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local need = math.max(cost, 1)
+local wait = 0
+if tokens >= need then tokens = tokens - cost else wait = (need - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+# Presence: KEYS[1] the user's hash of node -> connections; ARGV node prefix, this node, delta.
+# Returns the user's connections on live nodes after the change.
+_PRESENCE = """
+if ARGV[3] ~= '0' then
+  local n = redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3])
+  if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[2]) end
+end
+local all = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #all, 2 do
+  if redis.call('EXISTS', ARGV[1] .. all[i]) == 1 then total = total + tonumber(all[i + 1]) end
+end
+return total
+"""
+
+
+class RedisBus:
+    lossy = True
+
+    def __init__(self, url: str) -> None:
+        self.node_id = uuid.uuid4().hex[:12]
+        self._id = self.node_id.encode()
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                                             health_check_interval=10)
+        self._pubsub = self.redis.pubsub()
+        self._local = MemoryBus()  # local delivery and the fallback buckets while Redis is away
+        self._channels: set[str] = set()
+        self._handler: Handler | None = None
+        self._resync: Callable[[list[str] | None], None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._take = self.redis.register_script(_TAKE)
+        self._presence = self.redis.register_script(_PRESENCE)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, handler: Handler, resync: Callable[[list[str] | None], None] | None = None) -> None:
+        self._handler = handler
+        self._resync = resync
+        await self._local.start(handler)
+        await self._beat()
+        await self._pubsub.subscribe(PREFIX + "node:" + self.node_id)  # keeps the reader listening
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zrem(PREFIX + "nodes", self.node_id)
+            await self.redis.delete(PREFIX + "node:" + self.node_id)
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
+
+    # -- pub/sub ---------------------------------------------------------------------------
+
+    async def publish(self, channel: str, message: BusMessage) -> None:
+        await self._local.publish(channel, message)
+        try:
+            await self.redis.publish(PREFIX + channel, self._id + message.encode())
+        except (RedisError, OSError) as exc:
+            # Committed already; the other nodes find it in the database on their next resync.
+            log.warning("publish to Redis failed (%s); other nodes will catch up from the database", exc)
+
+    def subscribe(self, channel: str) -> None:
+        self._local.subscribe(channel)
+        if channel not in self._channels:
+            self._channels.add(channel)
+            self._spawn(self._pubsub.subscribe(PREFIX + channel))
+
+    def unsubscribe(self, channel: str) -> None:
+        self._local.unsubscribe(channel)
+        if channel in self._channels:
+            self._channels.discard(channel)
+            self._spawn(self._pubsub.unsubscribe(PREFIX + channel))
+
+    def _spawn(self, coro: Any) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except (RedisError, OSError) as exc:  # the reader reconnects and resubscribes everything
+                log.info("Redis subscription change deferred: %s", exc)
+
+        task = asyncio.create_task(run())
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _read(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+                backoff = 0.1
+                if message is not None:
+                    self._dispatch(message)
+            except (RedisError, OSError) as exc:
+                log.warning("Redis connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.connect()  # resubscribes every channel
+                    await self._beat()
+                    # Whatever was published meanwhile is lost to pub/sub: check the database.
+                    if self._resync is not None:
+                        self._resync(None)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        channel = message["channel"].decode()[len(PREFIX):]
+        if kind == "subscribe" and self._resync is not None and channel in self._channels:
+            # Anything published before the subscription took effect was missed.
+            self._resync([channel])
+        elif kind == "message" and self._handler is not None:
+            data: bytes = message["data"]
+            if data[:12] != self._id and channel in self._channels:
+                self._handler(channel, BusMessage.decode(data[12:]))
+
+    # -- node liveness -----------------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        now = int(time.time() * 1000)
+        pipe = self.redis.pipeline()
+        pipe.set(PREFIX + "node:" + self.node_id, 1, px=NODE_TTL_MS)
+        pipe.zadd(PREFIX + "nodes", {self.node_id: now})
+        await pipe.execute()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            with contextlib.suppress(RedisError, OSError):
+                await self._beat()
+
+    async def dead_node_users(self) -> list[int]:
+        """Forget nodes that stopped beating; returns the users that had connections there.
+        One node claims each dead node, so each is reaped once."""
+        cutoff = int(time.time() * 1000) - NODE_TTL_MS
+        users: list[int] = []
+        for raw in await self.redis.zrangebyscore(PREFIX + "nodes", "-inf", cutoff):
+            node = raw.decode()
+            if node == self.node_id or not await self.redis.set(PREFIX + "reap:" + node, self.node_id,
+                                                                 nx=True, ex=60):
+                continue
+            members_key = PREFIX + "node-users:" + node
+            ids = [int(u) for u in await self.redis.smembers(members_key)]
+            pipe = self.redis.pipeline()
+            for user in ids:
+                pipe.hdel(PREFIX + f"presence:{user}", node)
+            pipe.delete(members_key)
+            pipe.zrem(PREFIX + "nodes", node)
+            await pipe.execute()
+            users += ids
+        return users
+
+    # -- shared state ----------------------------------------------------------------------
+
+    async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
+        try:
+            wait = await self._take(keys=[PREFIX + "rl:" + key], args=[rate.burst, rate.per_second, cost])
+            return float(wait)
+        except (RedisError, OSError):
+            return await self._local.hit(key, rate, cost)  # per node until Redis is back
+
+    async def presence_change(self, user_id: int, delta: int) -> bool:
+        key = PREFIX + f"presence:{user_id}"
+        try:
+            if delta > 0:
+                await self.redis.sadd(PREFIX + "node-users:" + self.node_id, user_id)
+            total = int(await self._presence(keys=[key], args=[PREFIX + "node:", self.node_id, delta]))
+        except (RedisError, OSError):
+            return await self._local.presence_change(user_id, delta)
+        return total == (1 if delta > 0 else 0)
+
+    async def online(self, user_ids: list[int]) -> set[int]:
+        try:
+            pipe = self.redis.pipeline()
+            for user in user_ids:
+                await self._presence(keys=[PREFIX + f"presence:{user}"], args=[PREFIX + "node:", self.node_id, 0],
+                                     client=pipe)
+            totals = await pipe.execute()
+        except (RedisError, OSError):
+            return await self._local.online(user_ids)
+        return {u for u, n in zip(user_ids, totals, strict=True) if int(n) > 0}

@@ -1,0 +1,51 @@
+"""GET /api/v1/events: the event stream for EventSource clients; sends go over REST."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from parley.core.errors import Unauthorized
+from parley.realtime.sse import SseConnection, decode_cursors
+from parley.web.http import COOKIE, bearer, ctx
+
+HEARTBEAT_S = 15.0
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    token = bearer(request) or request.query.get("token") or request.cookies.get(COOKIE)
+    if not token:
+        raise Unauthorized("log in first")
+    user, session = await c.accounts.authenticate(token)
+    last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    cursors = decode_cursors(last_id) if last_id else None
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache, no-store",
+        "X-Accel-Buffering": "no"})  # nginx: stream, do not buffer
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    transport = request.transport
+    assert transport is not None
+    closed = asyncio.Event()
+
+    async def close(code: int, reason: str) -> None:
+        closed.set()
+        transport.close()
+
+    conn = SseConnection(c.hub, user, session.id, transport, close, c.settings.ws_max_queue_bytes)
+    try:
+        await c.hub.attach(conn, resume_from=cursors)
+        if cursors is not None:
+            conn.send({"type": "resumed", "cursors": await conn.resume(cursors), "ref": None})
+        while not transport.is_closing() and not closed.is_set():
+            try:
+                await asyncio.wait_for(closed.wait(), HEARTBEAT_S)
+            except TimeoutError:
+                conn.heartbeat()
+    finally:
+        await c.hub.detach(conn)
+    return response
