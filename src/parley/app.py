@@ -39,7 +39,10 @@ def make_bus(settings: Settings) -> Bus:
     if scheme in ("redis", "rediss", "unix"):
         from parley.bus.redis import RedisBus
 
-        return RedisBus(settings.broker_url)
+        try:
+            return RedisBus(settings.broker_url)
+        except ValueError as exc:
+            raise ConfigError(f"PARLEY_BROKER_URL: {exc}") from None
     raise ConfigError(f"PARLEY_BROKER_URL {settings.broker_url!r}: use memory:// (one node) or redis://host:port")
 
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -68,6 +69,10 @@ class RedisBus:
     def __init__(self, url: str) -> None:
         self.node_id = uuid.uuid4().hex[:12]
         self._id = self.node_id.encode()
+        url, namespace = _split_namespace(url)
+        # Pub/sub channels ignore the database number: a namespace keeps two deployments on one
+        # Redis apart (redis://host:6379/0?namespace=staging).
+        self.prefix = f"{PREFIX}{namespace}:" if namespace else PREFIX
         self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
                                              health_check_interval=10)
         self._pubsub = self.redis.pubsub()
@@ -86,7 +91,7 @@ class RedisBus:
         self._resync = resync
         await self._local.start(handler)
         await self._beat()
-        await self._pubsub.subscribe(PREFIX + "node:" + self.node_id)  # keeps the reader listening
+        await self._pubsub.subscribe(self.prefix + "node:" + self.node_id)  # keeps the reader listening
         self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat())]
 
     async def close(self) -> None:
@@ -96,8 +101,8 @@ class RedisBus:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(RedisError, OSError):
-            await self.redis.zrem(PREFIX + "nodes", self.node_id)
-            await self.redis.delete(PREFIX + "node:" + self.node_id)
+            await self.redis.zrem(self.prefix + "nodes", self.node_id)
+            await self.redis.delete(self.prefix + "node:" + self.node_id)
         with contextlib.suppress(Exception):
             await self._pubsub.aclose()
         with contextlib.suppress(Exception):
@@ -108,7 +113,7 @@ class RedisBus:
     async def publish(self, channel: str, message: BusMessage) -> None:
         await self._local.publish(channel, message)
         try:
-            await self.redis.publish(PREFIX + channel, self._id + message.encode())
+            await self.redis.publish(self.prefix + channel, self._id + message.encode())
         except (RedisError, OSError) as exc:
             # Committed already; the other nodes find it in the database on their next resync.
             log.warning("publish to Redis failed (%s); other nodes will catch up from the database", exc)
@@ -117,13 +122,13 @@ class RedisBus:
         self._local.subscribe(channel)
         if channel not in self._channels:
             self._channels.add(channel)
-            self._spawn(self._pubsub.subscribe(PREFIX + channel))
+            self._spawn(self._pubsub.subscribe(self.prefix + channel))
 
     def unsubscribe(self, channel: str) -> None:
         self._local.unsubscribe(channel)
         if channel in self._channels:
             self._channels.discard(channel)
-            self._spawn(self._pubsub.unsubscribe(PREFIX + channel))
+            self._spawn(self._pubsub.unsubscribe(self.prefix + channel))
 
     def _spawn(self, coro: Any) -> None:
         async def run() -> None:
@@ -157,7 +162,7 @@ class RedisBus:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
-        channel = message["channel"].decode()[len(PREFIX):]
+        channel = message["channel"].decode()[len(self.prefix):]
         if kind == "subscribe" and self._resync is not None and channel in self._channels:
             # Anything published before the subscription took effect was missed.
             self._resync([channel])
@@ -171,8 +176,8 @@ class RedisBus:
     async def _beat(self) -> None:
         now = int(time.time() * 1000)
         pipe = self.redis.pipeline()
-        pipe.set(PREFIX + "node:" + self.node_id, 1, px=NODE_TTL_MS)
-        pipe.zadd(PREFIX + "nodes", {self.node_id: now})
+        pipe.set(self.prefix + "node:" + self.node_id, 1, px=NODE_TTL_MS)
+        pipe.zadd(self.prefix + "nodes", {self.node_id: now})
         await pipe.execute()
 
     async def _heartbeat(self) -> None:
@@ -186,18 +191,18 @@ class RedisBus:
         One node claims each dead node, so each is reaped once."""
         cutoff = int(time.time() * 1000) - NODE_TTL_MS
         users: list[int] = []
-        for raw in await self.redis.zrangebyscore(PREFIX + "nodes", "-inf", cutoff):
+        for raw in await self.redis.zrangebyscore(self.prefix + "nodes", "-inf", cutoff):
             node = raw.decode()
-            if node == self.node_id or not await self.redis.set(PREFIX + "reap:" + node, self.node_id,
+            if node == self.node_id or not await self.redis.set(self.prefix + "reap:" + node, self.node_id,
                                                                  nx=True, ex=60):
                 continue
-            members_key = PREFIX + "node-users:" + node
+            members_key = self.prefix + "node-users:" + node
             ids = [int(u) for u in await self.redis.smembers(members_key)]
             pipe = self.redis.pipeline()
             for user in ids:
-                pipe.hdel(PREFIX + f"presence:{user}", node)
+                pipe.hdel(self.prefix + f"presence:{user}", node)
             pipe.delete(members_key)
-            pipe.zrem(PREFIX + "nodes", node)
+            pipe.zrem(self.prefix + "nodes", node)
             await pipe.execute()
             users += ids
         return users
@@ -206,17 +211,17 @@ class RedisBus:
 
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
         try:
-            wait = await self._take(keys=[PREFIX + "rl:" + key], args=[rate.burst, rate.per_second, cost])
+            wait = await self._take(keys=[self.prefix + "rl:" + key], args=[rate.burst, rate.per_second, cost])
             return float(wait)
         except (RedisError, OSError):
             return await self._local.hit(key, rate, cost)  # per node until Redis is back
 
     async def presence_change(self, user_id: int, delta: int) -> bool:
-        key = PREFIX + f"presence:{user_id}"
+        key = self.prefix + f"presence:{user_id}"
         try:
             if delta > 0:
-                await self.redis.sadd(PREFIX + "node-users:" + self.node_id, user_id)
-            total = int(await self._presence(keys=[key], args=[PREFIX + "node:", self.node_id, delta]))
+                await self.redis.sadd(self.prefix + "node-users:" + self.node_id, user_id)
+            total = int(await self._presence(keys=[key], args=[self.prefix + "node:", self.node_id, delta]))
         except (RedisError, OSError):
             return await self._local.presence_change(user_id, delta)
         return total == (1 if delta > 0 else 0)
@@ -225,9 +230,19 @@ class RedisBus:
         try:
             pipe = self.redis.pipeline()
             for user in user_ids:
-                await self._presence(keys=[PREFIX + f"presence:{user}"], args=[PREFIX + "node:", self.node_id, 0],
+                await self._presence(keys=[self.prefix + f"presence:{user}"], args=[self.prefix + "node:", self.node_id, 0],
                                      client=pipe)
             totals = await pipe.execute()
         except (RedisError, OSError):
             return await self._local.online(user_ids)
         return {u for u, n in zip(user_ids, totals, strict=True) if int(n) > 0}
+
+
+def _split_namespace(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    namespace = query.pop("namespace", [""])[0]
+    if namespace and not namespace.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("the Redis namespace may hold letters, digits, '-' and '_' only")
+    rest = urlencode({k: v[0] for k, v in query.items()})
+    return urlunsplit(parts._replace(query=rest)), namespace

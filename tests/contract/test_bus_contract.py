@@ -1,0 +1,176 @@
+"""The bus contract: the same cases on the in-memory bus and on the real Redis of this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from parley.bus.base import BusMessage, Kind
+from parley.bus.memory import MemoryBus
+from parley.bus.redis import RedisBus
+from parley.core.ratelimit import Rate
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+async def _redis_or_fail() -> None:
+    client = aioredis.Redis.from_url(REDIS, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except OSError as exc:
+        pytest.fail(f"Redis is required at {REDIS} and is not reachable ({exc}); start it with 'redis-server "
+                    "--daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no'", pytrace=False)
+    finally:
+        await client.aclose()
+
+
+class Received:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, BusMessage]] = []
+        self.resyncs: list[list[str] | None] = []
+        self.changed = asyncio.Event()
+
+    def __call__(self, channel: str, message: BusMessage) -> None:
+        self.items.append((channel, message))
+        self.changed.set()
+
+    def resync(self, channels: list[str] | None) -> None:
+        self.resyncs.append(channels)
+
+    async def wait(self, count: int, timeout: float = 5.0) -> list[tuple[str, BusMessage]]:
+        async def until() -> None:
+            while len(self.items) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+        return self.items
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[object]:
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    buses: list[object] = []
+    if request.param == "redis":
+        await _redis_or_fail()
+
+    async def make(received: Received) -> MemoryBus | RedisBus:
+        bus = MemoryBus() if request.param == "memory" else RedisBus(f"{REDIS}?namespace={namespace}")
+        await bus.start(received, received.resync)
+        buses.append(bus)
+        return bus
+
+    yield make
+    for bus in buses:
+        await bus.close()
+
+
+async def _subscribed(bus: object, channel: str, received: Received) -> None:
+    bus.subscribe(channel)
+    if isinstance(bus, RedisBus):  # wait for the subscription to take effect
+        await asyncio.wait_for(_until(lambda: [channel] in received.resyncs), 5)
+
+
+async def _until(predicate: object) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)
+
+
+async def test_publish_reaches_subscribers_once_and_only_them(make_bus):
+    received = Received()
+    bus = await make_bus(received)
+    await _subscribed(bus, "room:1", received)
+    message = BusMessage(Kind.ROOM_EVENT, room=1, seq=7, user=3, event_type="message", payload=b'{"x":1}')
+    await bus.publish("room:1", message)
+    await bus.publish("room:2", BusMessage(Kind.ROOM_EVENT, room=2, seq=1))
+    assert await received.wait(1) == [("room:1", message)]
+    await asyncio.sleep(0.2)  # an echo from Redis would arrive by now
+    assert len(received.items) == 1
+    bus.unsubscribe("room:1")
+    await asyncio.sleep(0.1)
+    await bus.publish("room:1", message)
+    await asyncio.sleep(0.2)
+    assert len(received.items) == 1
+
+
+async def test_rate_buckets(make_bus):
+    bus = await make_bus(Received())
+    rate = Rate(burst=3, per_second=0.5)
+    key = f"k{uuid.uuid4().hex}"
+    waits = [await bus.hit(key, rate) for _ in range(5)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 1.5 < waits[3] <= 2.0 and waits[4] > 0
+    assert await bus.hit(f"other{key}", rate) == 0.0
+    # A zero-cost hit only asks: it refuses while empty and never spends.
+    fresh = f"peek{key}"
+    assert [await bus.hit(fresh, Rate(1, 0.01), cost=0) for _ in range(3)] == [0.0, 0.0, 0.0]
+
+
+async def test_presence_counts_connections(make_bus):
+    bus = await make_bus(Received())
+    user = int(uuid.uuid4().int % 10**9)
+    assert await bus.online([user]) == set()
+    assert await bus.presence_change(user, +1) is True
+    assert await bus.presence_change(user, +1) is False
+    assert await bus.online([user, user + 1]) == {user}
+    assert await bus.presence_change(user, -1) is False
+    assert await bus.presence_change(user, -1) is True
+    assert await bus.online([user]) == set()
+
+
+async def test_redis_nodes_share_messages_buckets_and_presence():
+    await _redis_or_fail()
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    got_a, got_b = Received(), Received()
+    a, b = RedisBus(f"{REDIS}?namespace={namespace}"), RedisBus(f"{REDIS}?namespace={namespace}")
+    other = RedisBus(f"{REDIS}?namespace=x{namespace}")
+    got_other = Received()
+    for bus, got in ((a, got_a), (b, got_b), (other, got_other)):
+        await bus.start(got, got.resync)
+    try:
+        for bus, got in ((a, got_a), (b, got_b), (other, got_other)):
+            await _subscribed(bus, "room:5", got)
+        message = BusMessage(Kind.ROOM_EVENT, room=5, seq=1, payload=b"{}")
+        await a.publish("room:5", message)
+        assert await got_b.wait(1) == [("room:5", message)]
+        assert await got_a.wait(1) == [("room:5", message)]
+        await asyncio.sleep(0.2)
+        assert len(got_a.items) == 1 and got_other.items == []  # no echo; namespaces apart
+        rate, key = Rate(burst=2, per_second=0.01), f"shared{namespace}"
+        assert [await a.hit(key, rate), await b.hit(key, rate)] == [0.0, 0.0]
+        assert await a.hit(key, rate) > 0 and await b.hit(key, rate) > 0
+        assert await a.presence_change(42, +1) is True
+        assert await b.presence_change(42, +1) is False  # online already, through node a
+        assert await b.online([42]) == {42}
+        assert await a.presence_change(42, -1) is False
+        assert await b.presence_change(42, -1) is True
+    finally:
+        for bus in (a, b, other):
+            await bus.close()
+
+
+async def test_redis_reaps_users_of_a_node_that_died():
+    await _redis_or_fail()
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    a, b = RedisBus(f"{REDIS}?namespace={namespace}"), RedisBus(f"{REDIS}?namespace={namespace}")
+    for bus in (a, b):
+        await bus.start(Received())
+    try:
+        assert await a.presence_change(77, +1) is True
+        assert await b.online([77]) == {77}
+        # Node a stops beating without a goodbye: its liveness key lapses, its heartbeat is old.
+        for task in a._tasks:
+            task.cancel()
+        await a.redis.delete(a.prefix + "node:" + a.node_id)
+        await a.redis.zadd(a.prefix + "nodes", {a.node_id: 0})
+        assert await b.online([77]) == set()
+        assert await b.dead_node_users() == [77]
+        assert await b.dead_node_users() == []  # claimed once
+        assert await b.presence_change(77, +1) is True  # back online through node b
+    finally:
+        for bus in (a, b):
+            await bus.close()
