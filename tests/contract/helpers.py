@@ -31,6 +31,7 @@ async def close_context(ctx: Context) -> None:
     flushing = ctx.messages._flushing
     if flushing is not None:
         await asyncio.gather(flushing, return_exceptions=True)
+    await ctx.hub.close()
     await ctx.db.close()
 
 

@@ -189,8 +189,8 @@ async def test_racing_first_registrations_make_exactly_one_admin(racing: Context
 
 
 async def test_search_by_prefix_of_username_and_display_name(ctx: Context) -> None:
-    await register(ctx, "lena", "leo_b", "leopold", "mia", "max", "nora", "ab_c", "abxc",
-                   mia="Leonie M", max="王小明", nora="李雷")
+    await register(ctx, "lena", "leo_b", "leopold", "mia", "max", "nora", "ab_c", "abxc", "win",
+                   mia="Leonie M", max="王小明", nora="李雷", win="C:\\Users 100%")
 
     async def found(query: str, limit: int = 50) -> list[str]:
         return [u.username for u in await ctx.accounts.search(query, limit)]
@@ -205,6 +205,9 @@ async def test_search_by_prefix_of_username_and_display_name(ctx: Context) -> No
     assert await found("李雷") == ["nora"]
     assert await found("ab_") == ["ab_c"]  # '_' is a character, not a wildcard
     assert await found("%") == []
+    assert await found("c:\\u") == ["win"]  # '\\' is a character, not an escape
+    assert await found("c:\\users 100%") == ["win"]
+    assert await found("c:\\users 1000") == []
     assert await found("   ") == []
     assert await found("le", 2) == ["lena", "leo_b"]
     assert len(await found("l", 0)) == 1  # the limit is at least 1

@@ -278,38 +278,43 @@ async def test_history_pages_and_replay(ctx: Context) -> None:
     assert await ctx.messages.replay(987654, 0) == []
 
 
-async def test_read_markers_only_move_forward_and_unread_follows(ctx: Context) -> None:
-    ann, bob = await register(ctx, "ann", "bob")
+async def test_read_markers_only_move_forward_and_unread_and_mentions_follow(ctx: Context) -> None:
+    ann, bob = await register(ctx, "ann", "bo_b")
     rid = await _room_with(ctx, ann, [bob])
-    sent = [(await ctx.messages.send(ann, rid, f"n{i}"))[0] for i in range(5)]
+    texts = ["n0 hi @BO_B", "n1", "n2 @boxb is someone else", "n3 (@bo_b.)", "n4 mail bo_b@example.org"]
+    sent = [(await ctx.messages.send(ann, rid, text))[0] for text in texts]
 
-    async def unread(user: User) -> tuple[int, int]:
+    async def unread(user: User) -> tuple[int, int, int]:
+        """(unread, mentions, read_seq), the same in rooms.get and rooms.mine."""
         view = await ctx.rooms.get(user, rid)
         listed = next(r for r in await ctx.rooms.mine(user) if r["id"] == rid)
-        assert (listed["unread"], listed["read_seq"]) == (view["unread"], view["read_seq"])
-        return view["unread"], view["read_seq"]
+        assert counts(listed) == counts(view)
+        return counts(view)
 
-    assert await unread(bob) == (5, 3)
-    assert await unread(ann) == (0, 2)  # own messages are never unread
+    def counts(view: dict) -> tuple[int, int, int]:
+        return view["unread"], view["mentions"], view["read_seq"]
+
+    assert await unread(bob) == (5, 2, 3)  # '@bo_b' in any case; '_' is no wildcard
+    assert await unread(ann) == (0, 0, 2)  # own messages are never unread
     assert await ctx.messages.mark_read(bob, rid, sent[2].seq) == sent[2].seq
-    assert await unread(bob) == (2, sent[2].seq)
+    assert await unread(bob) == (2, 1, sent[2].seq)
     assert await ctx.messages.mark_read(bob, rid, sent[0].seq) == sent[2].seq  # never backwards
     assert await ctx.messages.mark_read(bob, rid, 0) == sent[2].seq
-    assert await unread(bob) == (2, sent[2].seq)
+    assert await unread(bob) == (2, 1, sent[2].seq)
 
-    await ctx.messages.send(bob, rid, "my own")
-    assert await unread(bob) == (2, sent[2].seq)
-    assert await unread(ann) == (1, 2)
+    await ctx.messages.send(bob, rid, "my own, to @bo_b and @ANN")
+    assert await unread(bob) == (2, 1, sent[2].seq)
+    assert await unread(ann) == (1, 1, 2)
     last = await _last_seq(ctx, bob, rid)
     assert await ctx.messages.mark_read(bob, rid, 10**9) == last  # capped at the end of the log
-    assert await unread(bob) == (0, last)
+    assert await unread(bob) == (0, 0, last)
     await ctx.messages.send(ann, rid, "one more")
-    assert await unread(bob) == (1, last)
+    assert await unread(bob) == (1, 0, last)
 
     for bad in (-1, "3", 1.5, True, None):
         with pytest.raises(Invalid):
             await ctx.messages.mark_read(bob, rid, bad)
-    assert await unread(bob) == (1, last)
+    assert await unread(bob) == (1, 0, last)
 
 
 async def test_text_rules_and_refusals_store_nothing(ctx: Context) -> None:

@@ -75,6 +75,8 @@ async def _check(ctx: Context, rid: int, people: dict[str, User]) -> None:
         if state in people:
             listed = next(r for r in await ctx.rooms.mine(people[state]) if r["id"] == rid)
             assert listed == await ctx.rooms.get(people[state], rid), state
+    if "invited" in people:
+        assert (listed["unread"], listed["mentions"]) == (None, None)
 
 
 async def test_private_room_by_membership_state(ctx: Context) -> None:

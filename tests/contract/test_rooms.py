@@ -70,6 +70,7 @@ async def test_mine_lists_joined_and_invited_rooms_with_unread_counts(ctx: Conte
     assert [(r["id"], r["my_state"], r["my_role"], r["member_count"]) for r in bobs] == [
         (lobby["id"], "joined", "member", 2), (secret["id"], "invited", "member", 1)]
     assert (bobs[0]["unread"], bobs[0]["last_seq"]) == (3, 7)  # 3 from ann; his own and joins do not count
+    assert (bobs[1]["unread"], bobs[1]["mentions"]) == (None, None)  # no counts while only invited
 
     anns = {r["id"]: r for r in await ctx.rooms.mine(ann)}
     assert (anns[lobby["id"]]["unread"], anns[secret["id"]]["unread"]) == (1, 0)

@@ -121,23 +121,27 @@ class Messages:
                       ) -> tuple[dict[int, list[int]], dict[int, int]]:
         """Check permissions and idempotency for the batch. Returns the indexes to store, by room,
         and the in-batch repeats of a client_msg_id (index -> index of the first)."""
-        rooms = await room_store.get_many(conn, {r.room_id for r in batch})
+        # Locking the rooms first orders this batch after any archive or leave in flight, so no
+        # message lands after its room closed or its sender left (PostgreSQL; SQLite has one writer).
+        rooms = await room_store.get_many(conn, {r.room_id for r in batch}, lock=True)
         memberships = await room_store.memberships(conn, [(r.room_id, r.user.id) for r in batch])
         existing = await event_store.by_client_ids(conn, [r.key for r in batch if r.key is not None])
         by_room: dict[int, list[int]] = defaultdict(list)
         first_of: dict[tuple[int, int, str], int] = {}
         dup_of: dict[int, int] = {}
         for i, request in enumerate(batch):
+            key = request.key
+            if key is not None and key in existing:
+                # A retry returns the original even if the room has been archived or left since.
+                outcomes[i] = (existing[key], False)
+                continue
             try:
                 permissions.require_poster(rooms.get(request.room_id),
                                            memberships.get((request.room_id, request.user.id)))
             except ParleyError as exc:
                 outcomes[i] = exc
                 continue
-            key = request.key
-            if key is not None and key in existing:
-                outcomes[i] = (existing[key], False)
-            elif key is not None and key in first_of:
+            if key is not None and key in first_of:
                 dup_of[i] = first_of[key]
             else:
                 if key is not None:

@@ -47,8 +47,10 @@ async def get(conn: AsyncConnection, room_id: int, *, lock: bool = False) -> Roo
     return None if row is None else _room(row)
 
 
-async def get_many(conn: AsyncConnection, room_ids: Iterable[int]) -> dict[int, Room]:
-    rows = await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.id.in_(sorted(set(room_ids)))))
+async def get_many(conn: AsyncConnection, room_ids: Iterable[int], *, lock: bool = False) -> dict[int, Room]:
+    """Rooms by id; with lock=True their rows are locked in id order (no deadlock between nodes)."""
+    stmt = sa.select(*_ROOM_COLS).where(rooms.c.id.in_(sorted(set(room_ids)))).order_by(rooms.c.id)
+    rows = await conn.execute(stmt.with_for_update() if lock else stmt)
     return {r.id: _room(r) for r in rows}
 
 
