@@ -53,19 +53,30 @@ class Connection:
         self._pending: dict[int, int] = {}
         self._fill_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._out: list[bytes] = []
 
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, frame: bytes) -> None:
-        """Queue a built frame. The queue is the socket's send buffer, bounded: a client that
-        stops reading is dropped (it reconnects and resumes) instead of growing memory."""
+        """Queue a built frame. Frames queued in one turn of the event loop leave in one write
+        (one system call per connection per turn, however many events the turn delivered)."""
         if self.state is not State.OPEN:
+            return
+        self._out.append(frame)
+        if len(self._out) == 1:
+            self.hub.schedule_flush(self)
+
+    def flush(self) -> None:
+        """Hand the queued frames to the socket. The queue is the socket's send buffer, bounded:
+        a client that stops reading is dropped (it reconnects and resumes) instead of growing memory."""
+        out, self._out = self._out, []
+        if self.state is not State.OPEN or not out:
             return
         transport = self._transport
         if transport.is_closing():
             self.state = State.CLOSED
             return
-        transport.write(frame)
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
         if transport.get_write_buffer_size() > self._max_queue:
             log.warning("dropping slow consumer user=%s session=%s", self.user.id, self.session_id)
             self.state = State.CLOSED
@@ -83,6 +94,7 @@ class Connection:
         self.emit(protocol.error_frame(code, message, ref))
 
     async def close(self, code: int, reason: str) -> None:
+        self.flush()
         if self.state is State.OPEN:
             self.state = State.CLOSED
             await self._close(code, reason)

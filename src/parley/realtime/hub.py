@@ -30,6 +30,18 @@ class Hub:
         self.rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         self.users: defaultdict[int, set[Connection]] = defaultdict(set)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dirty: list[Connection] = []
+
+    def schedule_flush(self, conn: Connection) -> None:
+        """Flush `conn` at the end of this turn of the event loop, with all that the turn queued."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._dirty.append(conn)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
 
     async def start(self) -> None:
         await self.bus.start(self.on_bus, self.resync)

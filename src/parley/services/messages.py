@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import permissions, validation
 from parley.core.errors import Invalid, ParleyError, RateLimited
@@ -17,6 +13,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import events as event_store
 from parley.store import rooms as room_store
+from parley.store.messagelog import Draft, DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
 
@@ -72,21 +69,18 @@ class Messages:
     async def _flush(self, batch: list[_Send]) -> None:
         try:
             stored = await self._write(batch)
-        except sa.exc.IntegrityError:
+        except DuplicateClientMessage:
             # Another node stored one of these client_msg_ids meanwhile: go one by one.
             for request in batch:
                 await self._flush_one(request)
             return
-        except ParleyError as exc:
+        except Exception as exc:  # an outage or a fault must not leave senders waiting forever
             for request in batch:
                 if not request.future.done():
                     request.future.set_exception(exc)
+            if not isinstance(exc, ParleyError):
+                raise
             return
-        except Exception as exc:  # an unexpected fault must not leave senders waiting forever
-            for request in batch:
-                if not request.future.done():
-                    request.future.set_exception(exc)
-            raise
         await self.emitter.room_events(stored)
 
     async def _flush_one(self, request: _Send) -> None:
@@ -100,71 +94,11 @@ class Messages:
 
     async def _write(self, batch: list[_Send]) -> list[Event]:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
-        outcomes: list[tuple[Event, bool] | ParleyError | None] = [None] * len(batch)
-        async with self.deps.db.write() as conn:
-            by_room, dup_of = await self._screen(conn, batch, outcomes)
-            stored = await self._store(conn, batch, by_room)
-        for index, event in stored:
-            outcomes[index] = (event, True)
-        for index, first in dup_of.items():
-            original = outcomes[first]
-            outcomes[index] = (original[0], False) if isinstance(original, tuple) else original
-        for request, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, ParleyError):
-                request.future.set_exception(outcome)
-            elif outcome is not None:
-                request.future.set_result(outcome)
-        return [event for _, event in stored]
-
-    async def _screen(self, conn: AsyncConnection, batch: list[_Send],
-                      outcomes: list[tuple[Event, bool] | ParleyError | None]
-                      ) -> tuple[dict[int, list[int]], dict[int, int]]:
-        """Check permissions and idempotency for the batch. Returns the indexes to store, by room,
-        and the in-batch repeats of a client_msg_id (index -> index of the first)."""
-        # Locking the rooms first orders this batch after any archive or leave in flight, so no
-        # message lands after its room closed or its sender left (PostgreSQL; SQLite has one writer).
-        rooms = await room_store.get_many(conn, {r.room_id for r in batch}, lock=True)
-        memberships = await room_store.memberships(conn, [(r.room_id, r.user.id) for r in batch])
-        existing = await event_store.by_client_ids(conn, [r.key for r in batch if r.key is not None])
-        by_room: dict[int, list[int]] = defaultdict(list)
-        first_of: dict[tuple[int, int, str], int] = {}
-        dup_of: dict[int, int] = {}
-        for i, request in enumerate(batch):
-            key = request.key
-            if key is not None and key in existing:
-                # A retry returns the original even if the room has been archived or left since.
-                outcomes[i] = (existing[key], False)
-                continue
-            try:
-                permissions.require_poster(rooms.get(request.room_id),
-                                           memberships.get((request.room_id, request.user.id)))
-            except ParleyError as exc:
-                outcomes[i] = exc
-                continue
-            if key is not None and key in first_of:
-                dup_of[i] = first_of[key]
-            else:
-                if key is not None:
-                    first_of[key] = i
-                by_room[request.room_id].append(i)
-        return by_room, dup_of
-
-    async def _store(self, conn: AsyncConnection, batch: list[_Send],
-                     by_room: dict[int, list[int]]) -> list[tuple[int, Event]]:
+        plan = _Plan(batch)
         now = self.deps.clock()
-        placed: list[tuple[int, int]] = []  # (batch index, seq)
-        # Rooms are locked in id order so that two nodes' batches cannot deadlock.
-        for room_id in sorted(by_room):
-            indexes = by_room[room_id]
-            last = await room_store.allocate_seqs(conn, room_id, len(indexes))
-            placed += [(i, last - len(indexes) + 1 + k) for k, i in enumerate(indexes)]
-        rows = [event_store.row_for(batch[i].room_id, seq, EventType.MESSAGE, now, batch[i].user.id,
-                                    text=batch[i].text, client_msg_id=batch[i].client_msg_id)
-                for i, seq in placed]
-        ids = await event_store.insert(conn, rows)
-        return [(i, Event(eid, batch[i].room_id, seq, EventType.MESSAGE, now, batch[i].user.public(),
-                          {"text": batch[i].text}, batch[i].client_msg_id))
-                for eid, (i, seq) in zip(ids, placed, strict=True)]
+        drafts = [Draft(r.room_id, r.user.id, r.client_msg_id, r.text) for r in batch]
+        _, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
+        return plan.settle(stored, now)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> dict[str, Any]:
@@ -204,3 +138,55 @@ class Messages:
             room = await room_store.get(conn, room_id)
             permissions.require_poster(room, await room_store.membership(conn, room_id, user.id))
         await self.emitter.ephemeral(room_id, user.id, {"type": "typing", "room": room_id, "user": user.public()})
+
+
+class _Plan:
+    """The decision about each request of a batch, taken inside the batch's transaction from what
+    it read there (pure: on SQLite it runs on the writer thread), and settled after the commit."""
+
+    def __init__(self, batch: list[_Send]) -> None:
+        self.batch = batch
+        self.outcomes: list[tuple[Event, bool] | ParleyError | None] = [None] * len(batch)
+        self.dup_of: dict[int, int] = {}
+
+    def decide(self, snapshot: Snapshot) -> list[int]:
+        chosen: list[int] = []
+        first_of: dict[tuple[int, int, str], int] = {}
+        for i, request in enumerate(self.batch):
+            key = request.key
+            if key is not None and key in snapshot.existing:
+                # A retry returns the original even if the room has been archived or left since.
+                self.outcomes[i] = (snapshot.existing[key], False)
+                continue
+            try:
+                permissions.require_poster(snapshot.rooms.get(request.room_id),
+                                           snapshot.memberships.get((request.room_id, request.user.id)))
+            except ParleyError as exc:
+                self.outcomes[i] = exc
+                continue
+            if key is not None and key in first_of:
+                self.dup_of[i] = first_of[key]
+            else:
+                if key is not None:
+                    first_of[key] = i
+                chosen.append(i)
+        return chosen
+
+    def settle(self, stored: dict[int, tuple[int, int]], now: int) -> list[Event]:
+        """Resolve every request's future; returns the new events in commit order."""
+        events: list[Event] = []
+        for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
+            request = self.batch[i]
+            event = Event(event_id, request.room_id, seq, EventType.MESSAGE, now, request.user.public(),
+                          {"text": request.text}, request.client_msg_id)
+            self.outcomes[i] = (event, True)
+            events.append(event)
+        for i, first in self.dup_of.items():
+            original = self.outcomes[first]
+            self.outcomes[i] = (original[0], False) if isinstance(original, tuple) else original
+        for request, outcome in zip(self.batch, self.outcomes, strict=True):
+            if isinstance(outcome, ParleyError):
+                request.future.set_exception(outcome)
+            elif outcome is not None:
+                request.future.set_result(outcome)
+        return events

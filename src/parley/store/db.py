@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from parley.core.errors import Unavailable
+from parley.store.messagelog import PostgresMessageLog, SqliteMessageLog
 
 _OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError, ConnectionError)
 
@@ -34,15 +35,18 @@ class Database:
         self.url = url
         self.sqlite = is_sqlite(url)
         target = async_url(url)
+        self.messages: SqliteMessageLog | PostgresMessageLog
         if self.sqlite:
             self.writer = create_async_engine(target, pool_size=1, max_overflow=0, pool_timeout=60)
             self.reader = create_async_engine(target, pool_size=4, max_overflow=4)
             _sqlite_pragmas(self.writer, sqlite_synchronous, immediate=True)
             _sqlite_pragmas(self.reader, sqlite_synchronous, immediate=False)
+            self.messages = SqliteMessageLog(target.database or "", _SYNC_LEVELS[sqlite_synchronous.upper()])
         else:
             self.writer = create_async_engine(
                 target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10)
             self.reader = self.writer
+            self.messages = PostgresMessageLog(self.writer)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -70,6 +74,7 @@ class Database:
             return False
 
     async def close(self) -> None:
+        await self.messages.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -35,12 +35,15 @@ def row_for(room_id: int, seq: int, type_: EventType, ts: int, sender_id: int | 
 
 
 async def insert(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert event rows; returns their ids in the order given."""
+    """Insert event rows; returns their ids in the order given.
+
+    RETURNING rows are matched to the input by (room_id, seq), not by position: asking
+    SQLAlchemy to keep parameter order makes it insert row by row on SQLite."""
     if not rows:
         return []
-    result = await conn.execute(
-        events.insert().returning(events.c.id, sort_by_parameter_order=True), list(rows))
-    return [r.id for r in result]
+    result = await conn.execute(events.insert().returning(events.c.id, events.c.room_id, events.c.seq), list(rows))
+    ids = {(r.room_id, r.seq): r.id for r in result}
+    return [ids[(row["room_id"], row["seq"])] for row in rows]
 
 
 async def after(conn: AsyncConnection, room_id: int, seq: int, limit: int) -> list[Event]:
@@ -57,13 +60,3 @@ async def before(conn: AsyncConnection, room_id: int, seq: int | None, limit: in
         stmt = stmt.where(events.c.seq < seq)
     rows = await conn.execute(stmt.order_by(events.c.seq.desc()).limit(limit))
     return [_event(r) for r in reversed(rows.all())]
-
-
-async def by_client_ids(conn: AsyncConnection, keys: Iterable[tuple[int, int, str]]) -> dict[tuple[int, int, str], Event]:
-    """Messages already stored under (room_id, sender_id, client_msg_id)."""
-    keys = list(set(keys))
-    if not keys:
-        return {}
-    rows = await conn.execute(sa.select(*_COLS).select_from(_FROM).where(
-        sa.tuple_(events.c.room_id, events.c.sender_id, events.c.client_msg_id).in_(keys)))
-    return {(r.room_id, r.sender_id, r.client_msg_id): _event(r) for r in rows}

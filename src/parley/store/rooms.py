@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -47,13 +48,6 @@ async def get(conn: AsyncConnection, room_id: int, *, lock: bool = False) -> Roo
     return None if row is None else _room(row)
 
 
-async def get_many(conn: AsyncConnection, room_ids: Iterable[int], *, lock: bool = False) -> dict[int, Room]:
-    """Rooms by id; with lock=True their rows are locked in id order (no deadlock between nodes)."""
-    stmt = sa.select(*_ROOM_COLS).where(rooms.c.id.in_(sorted(set(room_ids)))).order_by(rooms.c.id)
-    rows = await conn.execute(stmt.with_for_update() if lock else stmt)
-    return {r.id: _room(r) for r in rows}
-
-
 async def by_direct_key(conn: AsyncConnection, key: str) -> Room | None:
     row = (await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.direct_key == key))).one_or_none()
     return None if row is None else _room(row)
@@ -80,10 +74,15 @@ async def membership(conn: AsyncConnection, room_id: int, user_id: int) -> Membe
 
 async def memberships(conn: AsyncConnection, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Membership]:
     """Memberships for many (room_id, user_id) pairs in one query."""
-    pairs = list(set(pairs))
-    if not pairs:
+    by_room: dict[int, set[int]] = defaultdict(set)
+    for room_id, user_id in pairs:
+        by_room[room_id].add(user_id)
+    if not by_room:
         return {}
-    rows = await conn.execute(sa.select(members).where(sa.tuple_(members.c.room_id, members.c.user_id).in_(pairs)))
+    # One primary-key search per room; SQLite would scan the table for a row-value IN.
+    rows = await conn.execute(sa.select(members).where(sa.or_(*(
+        sa.and_(members.c.room_id == room_id, members.c.user_id.in_(sorted(users)))
+        for room_id, users in sorted(by_room.items())))))
     return {(r.room_id, r.user_id): _membership(r) for r in rows}
 
 
