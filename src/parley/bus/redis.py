@@ -81,6 +81,7 @@ class RedisBus:
         self._handler: Handler | None = None
         self._resync: Callable[[list[str] | None], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._counts: dict[int, int] = {}  # this node's connections per user, to restore after a Redis restart
         self._take = self.redis.register_script(_TAKE)
         self._presence = self.redis.register_script(_PRESENCE)
 
@@ -142,23 +143,31 @@ class RedisBus:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     async def _read(self) -> None:
-        backoff = 0.1
+        backoff, lost = 0.1, False
         while True:
             try:
+                if lost:
+                    await self._recover()
+                    lost, backoff = False, 0.1
                 message = await self._pubsub.get_message(timeout=1.0)
-                backoff = 0.1
                 if message is not None:
                     self._dispatch(message)
             except (RedisError, OSError) as exc:
-                log.warning("Redis connection lost (%s); reconnecting", exc)
+                if not lost:
+                    log.warning("Redis connection lost (%s); reconnecting", exc)
+                lost = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.connect()  # resubscribes every channel
-                    await self._beat()
-                    # Whatever was published meanwhile is lost to pub/sub: check the database.
-                    if self._resync is not None:
-                        self._resync(None)
+
+    async def _recover(self) -> None:
+        """Back after an outage (Redis may have restarted empty): resubscribe, beat, put presence
+        back, and have the hub check the database for whatever pub/sub lost meanwhile."""
+        await self._pubsub.connect()  # resubscribes every channel
+        await self._beat()
+        await self._restore_presence()
+        log.warning("Redis connection restored")
+        if self._resync is not None:
+            self._resync(None)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -175,21 +184,40 @@ class RedisBus:
 
     async def _beat(self) -> None:
         now = int(time.time() * 1000)
-        pipe = self.redis.pipeline()
-        pipe.set(self.prefix + "node:" + self.node_id, 1, px=NODE_TTL_MS)
-        pipe.zadd(self.prefix + "nodes", {self.node_id: now})
-        await pipe.execute()
+        async with self.redis.pipeline() as pipe:
+            pipe.set(self.prefix + "node:" + self.node_id, 1, px=NODE_TTL_MS)
+            pipe.zadd(self.prefix + "nodes", {self.node_id: now})
+            await pipe.execute()
+
+    async def _restore_presence(self) -> None:
+        """Redis keeps nothing across a restart: put this node's connection counts back."""
+        if not self._counts:
+            return
+        async with self.redis.pipeline() as pipe:
+            for user, count in self._counts.items():
+                pipe.hset(self.prefix + f"presence:{user}", self.node_id, count)
+            pipe.sadd(self.prefix + "node-users:" + self.node_id, *self._counts)
+            await pipe.execute()
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             with contextlib.suppress(RedisError, OSError):
+                restarted = not await self.redis.exists(self.prefix + "node:" + self.node_id)
                 await self._beat()
+                if restarted:  # our liveness key vanished: Redis restarted or was flushed
+                    await self._restore_presence()
 
     async def dead_node_users(self) -> list[int]:
         """Forget nodes that stopped beating; returns the users that had connections there.
         One node claims each dead node, so each is reaped once."""
-        cutoff = int(time.time() * 1000) - NODE_TTL_MS
+        try:
+            return await self._reap(int(time.time() * 1000) - NODE_TTL_MS)
+        except (RedisError, OSError) as exc:
+            log.info("reaping dead nodes deferred: %s", exc)
+            return []
+
+    async def _reap(self, cutoff: int) -> list[int]:
         users: list[int] = []
         for raw in await self.redis.zrangebyscore(self.prefix + "nodes", "-inf", cutoff):
             node = raw.decode()
@@ -198,12 +226,12 @@ class RedisBus:
                 continue
             members_key = self.prefix + "node-users:" + node
             ids = [int(u) for u in await self.redis.smembers(members_key)]
-            pipe = self.redis.pipeline()
-            for user in ids:
-                pipe.hdel(self.prefix + f"presence:{user}", node)
-            pipe.delete(members_key)
-            pipe.zrem(self.prefix + "nodes", node)
-            await pipe.execute()
+            async with self.redis.pipeline() as pipe:
+                for user in ids:
+                    pipe.hdel(self.prefix + f"presence:{user}", node)
+                pipe.delete(members_key)
+                pipe.zrem(self.prefix + "nodes", node)
+                await pipe.execute()
             users += ids
         return users
 
@@ -218,6 +246,11 @@ class RedisBus:
 
     async def presence_change(self, user_id: int, delta: int) -> bool:
         key = self.prefix + f"presence:{user_id}"
+        count = self._counts.get(user_id, 0) + delta
+        if count > 0:
+            self._counts[user_id] = count
+        else:
+            self._counts.pop(user_id, None)
         try:
             if delta > 0:
                 await self.redis.sadd(self.prefix + "node-users:" + self.node_id, user_id)
@@ -228,11 +261,11 @@ class RedisBus:
 
     async def online(self, user_ids: list[int]) -> set[int]:
         try:
-            pipe = self.redis.pipeline()
-            for user in user_ids:
-                await self._presence(keys=[self.prefix + f"presence:{user}"], args=[self.prefix + "node:", self.node_id, 0],
-                                     client=pipe)
-            totals = await pipe.execute()
+            async with self.redis.pipeline() as pipe:
+                for user in user_ids:
+                    await self._presence(keys=[self.prefix + f"presence:{user}"],
+                                         args=[self.prefix + "node:", self.node_id, 0], client=pipe)
+                totals = await pipe.execute()
         except (RedisError, OSError):
             return await self._local.online(user_ids)
         return {u for u, n in zip(user_ids, totals, strict=True) if int(n) > 0}

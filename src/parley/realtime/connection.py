@@ -49,6 +49,7 @@ class Connection:
         self.state = State.OPEN
         self.cursors: dict[int, int] = {}
         self.joined_at: dict[int, int] = {}
+        self.started_at: dict[int, int] = {}  # cursor this connection started each room from
         self.filling: set[int] = set()
         self._pending: dict[int, int] = {}
         self._fill_lock = asyncio.Lock()
@@ -103,11 +104,13 @@ class Connection:
 
     def enter(self, room: int, cursor: int, joined_seq: int) -> None:
         self.cursors[room] = cursor
+        self.started_at[room] = cursor
         self.joined_at[room] = joined_seq
 
     def exit(self, room: int) -> None:
         self.cursors.pop(room, None)
         self.joined_at.pop(room, None)
+        self.started_at.pop(room, None)
         self.filling.discard(room)
         self._pending.pop(room, None)
 
@@ -136,13 +139,20 @@ class Connection:
             self.spawn(self._locked_fill(room))
 
     async def resume(self, cursors: dict[int, int]) -> dict[int, int]:
-        """Replay every room after the client's cursors (from its join where none is given)."""
+        """Replay every room after the client's cursors (from its join where none is given).
+
+        A cursor at or past where this connection started a room needs no rewind: what came
+        since was sent here already. Only a client that missed events before it connected is
+        rewound, and may then see again the few events sent live between `hello` and `resume`
+        (connect with `?resume=` to avoid even those)."""
         async with self._fill_lock:
             # A cursor beyond the room's end (say, from before a restore) is pulled back, so the
             # client is told in `resumed` where it stands instead of silently missing events.
             last = await self.hub.last_seqs(list(self.cursors))
             for room in list(self.cursors):
                 wanted = cursors.get(room, self.joined_at[room] - 1)
+                if wanted >= self.started_at.get(room, 0):
+                    wanted = max(wanted, self.cursors[room])
                 self.cursors[room] = min(wanted, last.get(room, wanted))
                 self.filling.add(room)
             for room in list(self.cursors):

@@ -70,13 +70,25 @@ class Hub:
                 log.exception("%s failed", action.__name__)
 
     async def _sweep(self) -> None:
-        """The bus is only a wake-up: now and then, compare every local room with the database."""
+        """The bus is only a wake-up: now and then, compare every local room with the database,
+        close connections whose session was revoked, and retire the users of dead nodes."""
         await self._check(list(self.rooms))
+        await self._check_sessions()
         await self.presence.reap()
+
+    async def _check_sessions(self) -> None:
+        conns = [c for peers in self.users.values() for c in peers]
+        for start in range(0, len(conns), RESYNC_CHUNK):
+            chunk = conns[start:start + RESYNC_CHUNK]
+            live = await self.presence.live_sessions(sorted({c.session_id for c in chunk}))
+            for conn in chunk:
+                if conn.session_id not in live:
+                    conn.spawn(conn.close(4001, "session revoked"))
 
     def resync(self, channels: list[str] | None) -> None:
         """The bus says messages on these channels (None: any) may have been lost."""
         if channels is None:
+            self._spawn(self._check_sessions())  # a revocation may have been lost too
             rooms = list(self.rooms)
         else:
             rooms = [int(c.split(":", 1)[1]) for c in channels if c.startswith("room:")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from parley.store import rooms as room_store
 from parley.store.messagelog import Draft, DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -62,7 +64,10 @@ class Messages:
             while self._pending:
                 batch = self._pending[: self.deps.limits.batch_max]
                 del self._pending[: len(batch)]
-                await self._flush(batch)
+                try:
+                    await self._flush(batch)
+                except Exception:  # answered already; the next batch must still be written
+                    log.exception("a batch of %d messages failed", len(batch))
         finally:
             self._flushing = None
 

@@ -6,6 +6,7 @@ from parley.core.models import User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import rooms as room_store
+from parley.store import users as user_store
 
 
 class Presence:
@@ -28,6 +29,10 @@ class Presence:
                 async with self.deps.db.read() as conn:
                     rooms = list(await room_store.joined_cursors(conn, user_id))
                 await self.emitter.presence(user_id, False, rooms)
+
+    async def live_sessions(self, session_ids: list[int]) -> set[int]:
+        async with self.deps.db.read() as conn:
+            return await user_store.live_sessions(conn, session_ids, self.deps.clock())
 
     async def cursors(self, user: User) -> dict[int, tuple[int, int]]:
         """{room: (last_seq, joined_seq)} for every room the user is joined to."""

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from parley.core.errors import Unavailable
 from parley.store.messagelog import PostgresMessageLog, SqliteMessageLog
-
-_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, OSError, ConnectionError)
+from parley.store.outage import is_outage, unavailable
 
 
 def async_url(url: str) -> sa.URL:
@@ -54,16 +53,20 @@ class Database:
         try:
             async with self.writer.begin() as conn:
                 yield conn
-        except _OUTAGE as exc:
-            raise Unavailable(f"the database is unavailable: {type(exc).__name__}; retry shortly") from exc
+        except Exception as exc:
+            if is_outage(exc):
+                raise unavailable(exc) from exc
+            raise
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         try:
             async with self.reader.connect() as conn:
                 yield conn
-        except _OUTAGE as exc:
-            raise Unavailable(f"the database is unavailable: {type(exc).__name__}; retry shortly") from exc
+        except Exception as exc:
+            if is_outage(exc):
+                raise unavailable(exc) from exc
+            raise
 
     async def ping(self) -> bool:
         try:

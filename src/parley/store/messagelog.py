@@ -22,6 +22,7 @@ import orjson
 
 from parley.core.errors import Unavailable
 from parley.core.models import Event, EventType, Membership, MemberState, Role, Room, RoomKind, Visibility
+from parley.store.outage import is_outage, unavailable
 
 
 class DuplicateClientMessage(Exception):
@@ -189,12 +190,9 @@ class PostgresMessageLog:
                 return snapshot, stored
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateClientMessage(str(exc)) from exc
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.CannotConnectNowError) as exc:
-            raise Unavailable(f"the database is unavailable: {type(exc).__name__}; retry shortly") from exc
-        except Exception as exc:  # SQLAlchemy's pool failing to connect
-            if type(exc).__module__.startswith("sqlalchemy") and "OperationalError" in type(exc).__name__:
-                raise Unavailable(f"the database is unavailable: {exc}; retry shortly") from exc
+        except Exception as exc:  # the server going away, at connect (via SQLAlchemy's pool) or later
+            if is_outage(exc):
+                raise unavailable(exc) from exc
             raise
 
     @staticmethod

@@ -104,3 +104,10 @@ async def delete_session(conn: AsyncConnection, session_id: int) -> None:
 
 async def delete_sessions_of(conn: AsyncConnection, user_id: int) -> None:
     await conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
+
+
+async def live_sessions(conn: AsyncConnection, session_ids: list[int], now: int) -> set[int]:
+    """Which of these sessions still exist, unexpired."""
+    rows = await conn.execute(sa.select(sessions.c.id).where(sessions.c.id.in_(session_ids),
+                                                             sessions.c.expires_at > now))
+    return {r.id for r in rows}

@@ -89,7 +89,14 @@ async def auth(request: web.Request) -> tuple[User, Session]:
     return await ctx(request).accounts.authenticate(token)
 
 
+def is_secure(request: web.Request) -> bool:
+    """HTTPS, directly or at a trusted proxy that terminated TLS (X-Forwarded-Proto)."""
+    if request.secure:
+        return True
+    return ctx(request).settings.trust_proxy and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 def with_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> web.StreamResponse:
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/", secure=request.secure,
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/", secure=is_secure(request),
                         max_age=ctx(request).settings.session_ttl_days * 86400)
     return response

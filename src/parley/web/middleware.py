@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from parley.core.errors import ParleyError
-from parley.web.http import error_response, json
+from parley.web.http import error_response, is_secure, json
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -50,6 +50,6 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         headers.setdefault("X-Frame-Options", "DENY")
         if request.path.startswith("/api/v1"):
             headers["Cache-Control"] = "private, no-store"
-        if request.secure:
+        if is_secure(request):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response

@@ -13,6 +13,7 @@ from parley.core.errors import ParleyError, Unauthorized
 from parley.core.models import Session, User
 from parley.core.protocol import ProtocolError
 from parley.realtime.connection import Connection
+from parley.realtime.sse import decode_cursors
 from parley.web.http import COOKIE, ctx
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
         raise web.HTTPForbidden(text="origin not allowed")
     identity = await _authenticate(request)  # an invalid token is refused before the upgrade
+    resume_from = decode_cursors(request.query["resume"]) if request.query.get("resume") else None
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20.0, compress=False)
     await ws.prepare(request)
     if identity is None:
@@ -61,7 +63,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                       lambda code, reason: ws.close(code=code, message=reason.encode()),
                       c.settings.ws_max_queue_bytes)
     try:
-        await c.hub.attach(conn)
+        await c.hub.attach(conn, resume_from=resume_from)
+        if resume_from is not None:
+            conn.send({"type": "resumed", "cursors": await conn.resume(resume_from), "ref": None})
         await _read_loop(request, ws, conn)
     finally:
         await c.hub.detach(conn)
