@@ -16,8 +16,10 @@ PHONE = {"width": 375, "height": 740}
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which must not outlive the browser tests (asyncio tests follow)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/test-deps.sh", pytrace=False)
     with sync_playwright() as playwright:

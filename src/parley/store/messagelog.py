@@ -197,40 +197,51 @@ class PostgresMessageLog:
 
     @staticmethod
     async def _snapshot(conn: asyncpg.Connection, drafts: list[Draft]) -> Snapshot:
+        """Set-based: three statements whatever the number of rooms in the batch."""
         members, cmids = _groups(drafts)
         # Locked in id order: this batch waits for any archive or leave in flight, and two
         # nodes' batches cannot deadlock.
         rooms = {r[0]: _room(r) for r in await conn.fetch(
             f"{_ROOM} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", sorted(members))}
-        memberships = {}
-        for room_id, users in members.items():
-            for r in await conn.fetch(f"{_MEMBER} WHERE room_id = $1 AND user_id = ANY($2::bigint[])",
-                                      room_id, list(users)):
-                memberships[(r[0], r[1])] = _member(r)
+        pairs = [(room, user) for room, users in members.items() for user in users]
+        memberships = {(r[0], r[1]): _member(r) for r in await conn.fetch(
+            f"{_MEMBER} WHERE (room_id, user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))",
+            [p[0] for p in pairs], [p[1] for p in pairs])}
+        keys = [(room, sender, cmid) for (room, sender), found in cmids.items() for cmid in found]
         existing = {}
-        for (room_id, sender), keys in cmids.items():
-            for r in await conn.fetch(f"{_EVENT} WHERE e.room_id = $1 AND e.sender_id = $2 "
-                                      "AND e.client_msg_id = ANY($3::text[])", room_id, sender, list(keys)):
+        if keys:
+            for r in await conn.fetch(
+                    f"{_EVENT} WHERE (e.room_id, e.sender_id, e.client_msg_id) IN "
+                    "(SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]))",
+                    [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]):
                 existing[(r[1], r[8], r[5])] = _event(r)
         return Snapshot(rooms, memberships, existing)
 
     @staticmethod
     async def _store(conn: asyncpg.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
-        stored: Stored = {}
-        for room_id, indexes in sorted(_placements(drafts, chosen).items()):
-            last = await conn.fetchval(_BUMP.format("$1", "$2"), len(indexes), room_id)
-            first = last - len(indexes) + 1
-            seqs = [first + k for k in range(len(indexes))]
-            rows = await conn.fetch(
-                "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text) "
-                "SELECT $1, s, 'message', u, $4, c, t FROM unnest($2::bigint[], $3::bigint[], $5::text[], "
-                "$6::text[]) AS x(s, u, c, t) RETURNING id, seq",
-                room_id, seqs, [drafts[i].sender_id for i in indexes], now,
-                [drafts[i].client_msg_id for i in indexes], [drafts[i].text for i in indexes])
-            ids = {r[1]: r[0] for r in rows}
-            for k, i in enumerate(indexes):
-                stored[i] = (ids[first + k], first + k)
-        return stored
+        """Set-based: one UPDATE numbers every room of the batch, one INSERT stores every message."""
+        placements = sorted(_placements(drafts, chosen).items())
+        if not placements:
+            return {}
+        bumped = await conn.fetch(
+            "UPDATE rooms SET last_seq = rooms.last_seq + n.count FROM "
+            "unnest($1::bigint[], $2::bigint[]) AS n(room, count) WHERE rooms.id = n.room "
+            "RETURNING rooms.id, rooms.last_seq",
+            [room for room, _ in placements], [len(indexes) for _, indexes in placements])
+        last = {r[0]: r[1] for r in bumped}
+        order: list[tuple[int, int]] = []  # (draft index, seq)
+        for room_id, indexes in placements:
+            first = last[room_id] - len(indexes) + 1
+            order += [(i, first + k) for k, i in enumerate(indexes)]
+        rows = await conn.fetch(
+            "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text) "
+            "SELECT r, s, 'message', u, $4, c, t FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
+            "$5::text[], $6::text[]) AS x(r, s, u, c, t) RETURNING id, room_id, seq",
+            [drafts[i].room_id for i, _ in order], [seq for _, seq in order],
+            [drafts[i].sender_id for i, _ in order], now,
+            [drafts[i].client_msg_id for i, _ in order], [drafts[i].text for i, _ in order])
+        ids = {(r[1], r[2]): r[0] for r in rows}
+        return {i: (ids[(drafts[i].room_id, seq)], seq) for i, seq in order}
 
     async def close(self) -> None:
         return None

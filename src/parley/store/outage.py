@@ -18,6 +18,8 @@ def is_outage(exc: BaseException) -> bool:
     """Whether an error means the database is unreachable (retry later) rather than a bug."""
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, sa.exc.TimeoutError):  # every pooled connection busy: overloaded, try again
+        return True
     if isinstance(exc, sa.exc.StatementError) and exc.orig is not None and exc.orig is not exc:
         return is_outage(exc.orig)
     if isinstance(exc, _CONNECTION_ERRORS):

@@ -67,6 +67,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if resume_from is not None:
             conn.send({"type": "resumed", "cursors": await conn.resume(resume_from), "ref": None})
         await _read_loop(request, ws, conn)
+    except ParleyError as exc:
+        # The upgrade is done: no HTTP answer can follow, only a close frame. 1013: try again later.
+        conn.write_error(exc.code, exc.message, None)
+        await conn.close(1013 if exc.code == "unavailable" else 1011, exc.code)
+    except Exception:
+        log.exception("websocket of user %s failed", user.id)
+        await conn.close(1011, "internal error")
     finally:
         await c.hub.detach(conn)
     return ws
