@@ -2,13 +2,11 @@
 // screen or the chat. Served as ES modules with no build step.
 import { api, setUnauthorizedHandler } from './api.js';
 import { detectLanguage, setLanguage, t } from './i18n.js';
-import { mentions } from './markdown.js';
-import { emit, on, resetStore, store, totalUnread, upsertRoom } from './state.js';
+import { on, resetStore, store, totalUnread, upsertRoom } from './state.js';
 import { startSync, stopSync } from './sync.js';
 import { createAuthView } from './views/auth.js';
 import { createShell } from './views/shell.js';
 
-const MENTION_SCAN_LIMIT = 100;
 const root = document.getElementById('app');
 let screen = null;
 
@@ -53,7 +51,6 @@ async function startSession(me) {
   showShell();
   startSync();
   updateTitle();
-  scanMentions();
 }
 
 function endSession() {
@@ -61,21 +58,6 @@ function endSession() {
   stopSync();
   resetStore();
   showAuth();
-}
-
-/** The server counts unread messages but not mentions: look for @me among each room's unread ones. */
-async function scanMentions() {
-  for (const room of [...store.rooms.values()]) {
-    if (!room.unread || room.my_state !== 'joined') continue;
-    const page = await api.messages(room.id, { after: room.read_seq ?? 0, limit: MENTION_SCAN_LIMIT }).catch(() => null);
-    const mentioned = page?.messages.some((event) => event.type === 'message' && event.sender?.id !== store.me?.id
-      && mentions(event.text, store.me.username));
-    const current = store.rooms.get(room.id);
-    if (mentioned && current?.unread) {
-      current.mention = true;
-      emit('rooms');
-    }
-  }
 }
 
 function updateTitle() {

@@ -38,6 +38,8 @@ export function upsertRoom(data) {
   const room = { mention: false, cursor: 0, ...known, ...data };
   room.cursor = Math.max(known?.cursor ?? 0, data.last_seq ?? 0);
   room.unread = data.unread ?? known?.unread ?? 0;
+  // The server counts unread messages that mention me; live ones are found by sync.js.
+  if (typeof data.mentions === 'number') room.mention = data.mentions > 0;
   for (const user of data.members ?? []) rememberUser(user);
   store.rooms.set(room.id, room);
   return room;
