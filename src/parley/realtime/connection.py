@@ -8,7 +8,6 @@ something was missed (a late or lost bus message, a resume, a fresh join): the r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -204,5 +203,3 @@ class Connection:
     def cancel_tasks(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        with contextlib.suppress(Exception):
-            self._tasks.clear()

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from parley.core.errors import Unavailable
-from parley.store.messagelog import PostgresMessageLog, SqliteMessageLog
-from parley.store.outage import is_outage, unavailable
+from parley.store.messagelog import SYNC_LEVELS, PostgresMessageLog, SqliteMessageLog, sqlite_pragmas
+from parley.store.outage import as_unavailable
 
 
 def async_url(url: str) -> sa.URL:
@@ -40,7 +40,7 @@ class Database:
             self.reader = create_async_engine(target, pool_size=4, max_overflow=4)
             _sqlite_pragmas(self.writer, sqlite_synchronous, immediate=True)
             _sqlite_pragmas(self.reader, sqlite_synchronous, immediate=False)
-            self.messages = SqliteMessageLog(target.database or "", _SYNC_LEVELS[sqlite_synchronous.upper()])
+            self.messages = SqliteMessageLog(target.database or "", SYNC_LEVELS[sqlite_synchronous.upper()])
         else:
             self.writer = create_async_engine(
                 target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10)
@@ -50,23 +50,15 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that commits on success; an unreachable database raises Unavailable."""
-        try:
+        with as_unavailable():
             async with self.writer.begin() as conn:
                 yield conn
-        except Exception as exc:
-            if is_outage(exc):
-                raise unavailable(exc) from exc
-            raise
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with as_unavailable():
             async with self.reader.connect() as conn:
                 yield conn
-        except Exception as exc:
-            if is_outage(exc):
-                raise unavailable(exc) from exc
-            raise
 
     async def ping(self) -> bool:
         try:
@@ -87,9 +79,6 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-_SYNC_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
-
-
 def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -> None:
     sync_engine = engine.sync_engine
 
@@ -98,10 +87,8 @@ def _sqlite_pragmas(engine: AsyncEngine, synchronous: str, *, immediate: bool) -
         # Let SQLAlchemy's "begin" event decide how transactions start.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={_SYNC_LEVELS[synchronous.upper()]}")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
+        for pragma in sqlite_pragmas(SYNC_LEVELS[synchronous.upper()]):
+            cur.execute(pragma)
         cur.close()
         # SQLite's own lower() folds ASCII only; searches must ignore case in every script.
         dbapi_conn.create_function("lower", 1, _lower, deterministic=True)

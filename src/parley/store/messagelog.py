@@ -22,7 +22,7 @@ import orjson
 
 from parley.core.errors import Unavailable
 from parley.core.models import Event, EventType, Membership, MemberState, Role, Room, RoomKind, Visibility
-from parley.store.outage import is_outage, unavailable
+from parley.store.outage import as_unavailable
 
 
 class DuplicateClientMessage(Exception):
@@ -89,6 +89,15 @@ def _placements(drafts: list[Draft], chosen: list[int]) -> dict[int, list[int]]:
     return by_room
 
 
+SYNC_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
+
+
+def sqlite_pragmas(synchronous: int) -> list[str]:
+    """The settings of every SQLite connection Parley opens (SQLAlchemy's and the writer thread's)."""
+    return ["PRAGMA journal_mode=WAL", f"PRAGMA synchronous={synchronous}", "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=10000"]
+
+
 class SqliteMessageLog:
     """Runs each batch as one call on the writer thread, with its own stdlib connection."""
 
@@ -100,10 +109,9 @@ class SqliteMessageLog:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            for pragma in sqlite_pragmas(self._synchronous):
+                conn.execute(pragma)
             self._conn = conn
         return self._conn
 
@@ -181,19 +189,16 @@ class PostgresMessageLog:
 
     async def append(self, drafts: list[Draft], decide: Decide, now: int) -> tuple[Snapshot, Stored]:
         try:
-            async with self._engine.connect() as sa_conn:
-                raw = await sa_conn.get_raw_connection()
-                conn: asyncpg.Connection = raw.driver_connection
-                async with conn.transaction():
-                    snapshot = await self._snapshot(conn, drafts)
-                    stored = await self._store(conn, drafts, decide(snapshot), now)
-                return snapshot, stored
+            with as_unavailable():  # the server going away, at connect (via SQLAlchemy's pool) or later
+                async with self._engine.connect() as sa_conn:
+                    raw = await sa_conn.get_raw_connection()
+                    conn: asyncpg.Connection = raw.driver_connection
+                    async with conn.transaction():
+                        snapshot = await self._snapshot(conn, drafts)
+                        stored = await self._store(conn, drafts, decide(snapshot), now)
+                    return snapshot, stored
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateClientMessage(str(exc)) from exc
-        except Exception as exc:  # the server going away, at connect (via SQLAlchemy's pool) or later
-            if is_outage(exc):
-                raise unavailable(exc) from exc
-            raise
 
     @staticmethod
     async def _snapshot(conn: asyncpg.Connection, drafts: list[Draft]) -> Snapshot:

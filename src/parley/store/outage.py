@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import asyncpg
 import sqlalchemy as sa
 
@@ -30,3 +33,14 @@ def is_outage(exc: BaseException) -> bool:
 
 def unavailable(exc: BaseException) -> Unavailable:
     return Unavailable(f"the database is unavailable ({type(exc).__name__}); retry shortly")
+
+
+@contextlib.contextmanager
+def as_unavailable() -> Iterator[None]:
+    """Let an unreachable database surface as Unavailable (HTTP 503, `unavailable` frame)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_outage(exc):
+            raise unavailable(exc) from exc
+        raise

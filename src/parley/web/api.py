@@ -10,6 +10,11 @@ from parley.web.http import COOKIE, auth, body, client_ip, ctx, int_param, json,
 routes = web.RouteTableDef()
 
 
+def _usernames(data: dict[str, object]) -> object:
+    """`{"usernames": [...]}`, or `{"username": "..."}` for one."""
+    return data.get("usernames", [data["username"]] if "username" in data else None)
+
+
 def _session_answer(request: web.Request, user: object, token: str, status: int) -> web.StreamResponse:
     response = json({"user": user.private(), "token": token}, status)  # type: ignore[attr-defined]
     return with_session_cookie(response, request, token)
@@ -121,8 +126,7 @@ async def leave_room(request: web.Request) -> web.StreamResponse:
 async def invite(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
     data = await body(request)
-    names = data.get("usernames", [data["username"]] if "username" in data else None)
-    invited = await ctx(request).rooms.invite(user, room_id(request), names)
+    invited = await ctx(request).rooms.invite(user, room_id(request), _usernames(data))
     return json({"invited": invited})
 
 
@@ -181,8 +185,7 @@ async def typing(request: web.Request) -> web.StreamResponse:
 async def direct(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
     data = await body(request)
-    names = data.get("usernames", [data["username"]] if "username" in data else None)
-    room, created = await ctx(request).rooms.direct(user, names)
+    room, created = await ctx(request).rooms.direct(user, _usernames(data))
     return json(room, 201 if created else 200)
 
 

@@ -29,9 +29,8 @@ def origin_allowed(request: web.Request) -> bool:
     if origin is None:
         return True
     origin = origin.rstrip("/")
-    own = f"{request.scheme}://{request.host}"
     forwarded = request.headers.get("X-Forwarded-Host")
-    candidates = {own, f"https://{request.host}", f"http://{request.host}"}
+    candidates = {f"https://{request.host}", f"http://{request.host}"}
     if forwarded and ctx(request).settings.trust_proxy:
         candidates |= {f"https://{forwarded}", f"http://{forwarded}"}
     return origin in candidates or origin in ctx(request).settings.origins
