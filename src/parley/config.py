@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -39,7 +40,10 @@ class Settings:
         "help": "SQLite synchronous pragma: FULL survives power loss, NORMAL only process crashes",
         "choices": ("OFF", "NORMAL", "FULL", "EXTRA")})
     trust_proxy: bool = field(default=False, metadata={
-        "help": "take the client address from X-Forwarded-For (behind nginx)"})
+        "help": "take the client address from X-Forwarded-For (behind nginx), when the peer is a trusted proxy"})
+    trusted_proxies: str = field(default="127.0.0.0/8,::1", metadata={
+        "help": "comma-separated addresses or CIDR networks of the proxies whose X-Forwarded-For, "
+                "-Proto and -Host are believed (with PARLEY_TRUST_PROXY)"})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 
@@ -62,7 +66,17 @@ def _check(settings: Settings) -> Settings:
             if not (math.isfinite(value) and low <= value <= high):
                 bounds = f"at least {low}" if high == float("inf") else f"{low} to {high}"
                 raise ValueError(f"{env_name(f.name)} must be {bounds}, not {value!r}")
+    _check_networks(settings.trusted_proxies)
     return settings
+
+
+def _check_networks(spec: str) -> None:
+    # config imports no layer; core.proxies parses the same list with the same ipaddress rules.
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"PARLEY_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network") from None
 
 
 def env_name(name: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import tracemalloc
+
 import pytest
 
 import parley.bus.memory as memory_module
 from parley.bus.base import PRESENCE_CHANNEL, BusMessage, Kind, room_channel, user_channel
-from parley.bus.memory import MemoryBus
+from parley.bus.memory import ENTRY_BYTES, MemoryBus
 from parley.core.ratelimit import Rate
 
 # --- BusMessage ------------------------------------------------------------------------------
@@ -163,18 +166,89 @@ async def test_hit_cost_zero_peeks_without_spending(clock: Clock) -> None:
 
 
 async def test_a_crowd_of_other_buckets_does_not_reset_a_slow_one(clock: Clock) -> None:
-    """Past 100,000 buckets the bus forgets the ones that have refilled. Whether a bucket has refilled
+    """A full table forgets the buckets that have refilled first. Whether a bucket has refilled
     depends on *its own* rate: an emptied login bucket (1 per minute) must not be forgotten because a
     fast bucket's rate (1 per second) happened to trigger the clean-up."""
-    bus = MemoryBus()
+    bus = MemoryBus(bucket_bytes=1000 * ENTRY_BYTES)
     login = Rate(burst=1, per_second=1 / 60)
     fast = Rate(burst=10, per_second=1.0)
     assert await bus.hit("login:ann:1.2.3.4", login) == 0.0
     assert await bus.hit("login:ann:1.2.3.4", login) == pytest.approx(60.0)
-    clock.now += 20  # 40 s still to wait
-    for i in range(100_001):
+    for i in range(bus.max_buckets - 1):
         await bus.hit(f"send:{i}", fast)
+    assert len(bus._buckets) == bus.max_buckets
+    clock.now += 20  # the fast ones have refilled; the login bucket has 40 s to go
+    await bus.hit("send:last", fast)  # one past the cap: the table is pruned
+    assert len(bus._buckets) == 2
     assert await bus.hit("login:ann:1.2.3.4", login) == pytest.approx(40.0)
+
+
+async def test_a_full_table_of_live_buckets_forgets_the_oldest(clock: Clock) -> None:
+    bus = MemoryBus(bucket_bytes=1000 * ENTRY_BYTES)
+    slow = Rate(burst=1, per_second=1 / 3600)
+    for i in range(5 * bus.max_buckets):
+        await bus.hit(f"login:u{i}:10.0.0.1", slow)
+        assert len(bus._buckets) <= bus.max_buckets
+        clock.now += 0.001
+    last = 5 * bus.max_buckets - 1
+    assert await bus.hit(f"login:u{last}:10.0.0.1", slow) > 0  # the newest is remembered
+    assert await bus.hit("login:u0:10.0.0.1", slow) == 0.0  # the oldest was forgotten
+
+
+async def test_buckets_are_keyed_by_a_fixed_size_hash(clock: Clock) -> None:
+    bus = MemoryBus()
+    rate = Rate(burst=2, per_second=1.0)
+    assert await bus.hit("login:" + "a" * 250_000 + ":10.0.0.1", rate) == 0.0
+    assert await bus.hit("login:" + "a" * 250_001 + ":10.0.0.1", rate) == 0.0
+    assert [len(key) for key in bus._buckets] == [16, 16]
+
+
+async def test_asking_or_refused_hits_store_nothing(clock: Clock) -> None:
+    bus = MemoryBus()
+    rate = Rate(burst=1, per_second=1.0)
+    for i in range(100):
+        assert await bus.hit(f"login:peek{i}", rate, cost=0) == 0.0
+    assert await bus.hit("big", rate, cost=2) > 0  # more than a full bucket holds: refused
+    assert bus._buckets == {}
+
+
+async def test_refund_gives_tokens_back_up_to_the_burst(clock: Clock) -> None:
+    bus = MemoryBus()
+    rate = Rate(burst=2, per_second=1 / 60)
+    await bus.refund("login:nobody", rate)  # a missing bucket is full: nothing is stored
+    assert bus._buckets == {}
+    assert [await bus.hit("login:ann", rate) for _ in range(2)] == [0.0, 0.0]
+    assert await bus.hit("login:ann", rate) > 0
+    await bus.refund("login:ann", rate)
+    assert await bus.hit("login:ann", rate) == 0.0
+    assert await bus.hit("login:ann", rate) > 0
+    for _ in range(5):
+        await bus.refund("login:ann", rate)
+    assert bus._buckets == {}  # full again: forgotten
+    assert [await bus.hit("login:ann", rate) for _ in range(3)][2] > 0  # never more than the burst
+
+
+def test_the_table_stays_within_its_byte_budget() -> None:
+    """ENTRY_BYTES is what the budget is divided by: measure that a table filled past its cap, with
+    the prune's copy, really stays within the budget."""
+    budget = 4 << 20
+    bus = MemoryBus(bucket_bytes=budget)
+    rate = Rate(burst=5, per_second=1 / 60)
+
+    async def fill() -> None:
+        for i in range(3 * bus.max_buckets):
+            await bus.hit(f"login:user{i}:10.0.0.1", rate)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        asyncio.run(fill())
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(bus._buckets) <= bus.max_buckets
+    assert after - before <= budget
+    assert peak - before <= budget
 
 
 # --- MemoryBus: presence ----------------------------------------------------------------------

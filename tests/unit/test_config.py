@@ -142,3 +142,10 @@ def test_unknown_log_level_is_refused() -> None:
     """Otherwise `parley serve` dies in logging.basicConfig with a traceback instead of a usage error."""
     with pytest.raises(ValueError, match="PARLEY_LOG_LEVEL"):
         from_env({"PARLEY_LOG_LEVEL": "verbose"})
+
+
+def test_trusted_proxies_default_to_loopback_and_are_checked() -> None:
+    assert from_env({}).trusted_proxies == "127.0.0.0/8,::1"
+    assert from_env({"PARLEY_TRUSTED_PROXIES": "10.0.0.5, 192.0.2.0/24"}).trusted_proxies == "10.0.0.5, 192.0.2.0/24"
+    with pytest.raises(ValueError, match="PARLEY_TRUSTED_PROXIES: 'nginx' is not an IP address"):
+        from_env({"PARLEY_TRUSTED_PROXIES": "127.0.0.1,nginx"})

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from parley.core.ratelimit import Rate, take
+from parley.core.ratelimit import Rate, bucket_id, give_back, take
 
 RATE = Rate(burst=3, per_second=0.5)  # 3 at once, then one every 2 s
 
@@ -93,3 +93,27 @@ def test_no_refill_rate_waits_forever() -> None:
     ok, _, wait = take(0.0, 0.0, 10.0, Rate(burst=1, per_second=0))
     assert not ok
     assert math.isinf(wait)
+
+
+def test_give_back_refills_then_returns_the_amount() -> None:
+    # empty at t=100; at t=101 half a token has come back, plus the one returned
+    assert give_back(0.0, 100.0, 101.0, RATE) == pytest.approx(1.5)
+    assert give_back(0.0, 100.0, 100.0, RATE, amount=2) == pytest.approx(2.0)
+
+
+def test_give_back_never_passes_the_burst() -> None:
+    assert give_back(2.5, 100.0, 100.0, RATE) == pytest.approx(RATE.burst)
+    assert give_back(0.0, 0.0, 1e6, RATE) == pytest.approx(RATE.burst)
+
+
+def test_take_then_give_back_is_a_no_op() -> None:
+    ok, tokens, _ = take(2.0, 100.0, 100.0, RATE)
+    assert ok
+    assert give_back(tokens, 100.0, 100.0, RATE) == pytest.approx(2.0)
+
+
+def test_bucket_ids_have_a_fixed_size_and_differ_per_key() -> None:
+    ids = {bucket_id(key) for key in ("a", "b", "login:ann:10.0.0.1", "x" * 250_000, "\ud800 lone surrogate")}
+    assert len(ids) == 5
+    assert {len(i) for i in ids} == {16}
+    assert bucket_id("a") == bucket_id("a")

@@ -75,7 +75,14 @@ class Bus(Protocol):
     def unsubscribe(self, channel: str) -> None: ...
 
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
-        """Take `cost` from the bucket `key`; 0.0 if allowed, else seconds until it would be."""
+        """Take `cost` from the bucket `key`; 0.0 if allowed, else seconds until it would be.
+        A cost of 0 only asks, and stores nothing. Keys are stored hashed (`bucket_id`), so their
+        length costs nothing."""
+        ...
+
+    async def refund(self, key: str, rate: Rate, amount: float = 1.0) -> None:
+        """Give back `amount` taken from `key` (never past the burst): an attempt pays before it
+        is checked, and a successful one is refunded. A missing bucket is full: nothing is stored."""
         ...
 
     async def presence_change(self, user_id: int, delta: int) -> bool:

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections import defaultdict
 
 from parley.bus.base import BusMessage, Handler, Resync
-from parley.core.ratelimit import Rate, take
+from parley.core.ratelimit import Rate, bucket_id, give_back, take
+
+# What one bucket costs at most in the table: a 16-byte key, a tuple of three floats and its share
+# of the dict, rounded up (tests/unit/test_bus.py measures it). The budget bounds the table, so a
+# flood of fresh keys costs at most BUCKET_BYTES, and the oldest buckets are forgotten first.
+ENTRY_BYTES = 400
+BUCKET_BYTES = 32 << 20
 
 
 class MemoryBus:
     lossy = False
 
-    def __init__(self) -> None:
+    def __init__(self, bucket_bytes: int = BUCKET_BYTES) -> None:
         self.node_id = uuid.uuid4().hex[:12]
         self._handler: Handler | None = None
         self._channels: set[str] = set()
-        # key -> (tokens, updated, full_at): full_at is when the bucket, at its own rate, is full
-        # again, so a crowd of keys can be pruned without resetting a slow bucket early.
-        self._buckets: dict[str, tuple[float, float, float]] = {}
-        self._prune_at = 100_000
+        # bucket_id(key) -> (tokens, updated, full_at), least recently changed first. full_at is
+        # when the bucket, at its own rate, is full again (the same as absent), so a crowd of keys
+        # is pruned without resetting a slow bucket early. A full bucket is never stored.
+        self._buckets: dict[bytes, tuple[float, float, float]] = {}
+        self.max_buckets = max(64, bucket_bytes // ENTRY_BYTES)
         self._connections: defaultdict[int, int] = defaultdict(int)
 
     async def start(self, handler: Handler, resync: Resync | None = None) -> None:
@@ -41,19 +49,37 @@ class MemoryBus:
 
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
         now = time.monotonic()
-        tokens, updated, _ = self._buckets.get(key, (rate.burst, now, now))
+        bid = bucket_id(key)
+        state = self._buckets.get(bid)
+        tokens, updated = (rate.burst, now) if state is None else (state[0], state[1])
         allowed, left, wait = take(tokens, updated, now, rate, cost)
-        refill = (rate.burst - left) / rate.per_second if rate.per_second > 0 else float("inf")
-        self._buckets[key] = (left, now, now + refill)
-        if len(self._buckets) > self._prune_at:
-            self._forget_full(now)
+        if allowed and cost > 0:  # a refused or asking hit changes nothing worth keeping
+            self._store(bid, left, now, rate)
         return 0.0 if allowed else wait
 
-    def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled (the same as absent ones); prune again only when the
-        table has doubled, so pruning stays cheap per hit."""
+    async def refund(self, key: str, rate: Rate, amount: float = 1.0) -> None:
+        bid = bucket_id(key)
+        state = self._buckets.get(bid)
+        if state is not None:
+            now = time.monotonic()
+            self._store(bid, give_back(state[0], state[1], now, rate, amount), now, rate)
+
+    def _store(self, bid: bytes, tokens: float, now: float, rate: Rate) -> None:
+        self._buckets.pop(bid, None)  # re-inserted last: the dict's order is the age order
+        if tokens >= rate.burst:
+            return
+        refill = (rate.burst - tokens) / rate.per_second if rate.per_second > 0 else float("inf")
+        self._buckets[bid] = (tokens, now, now + refill)
+        if len(self._buckets) > self.max_buckets:
+            self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Full table: drop the refilled buckets, then the oldest, down to 7/8 of the cap, so that
+        the next prune is an eighth of the table away and pruning stays cheap per hit."""
         self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}
-        self._prune_at = max(100_000, 2 * len(self._buckets))
+        excess = len(self._buckets) - self.max_buckets * 7 // 8
+        for bid in list(itertools.islice(self._buckets, max(0, excess))):
+            del self._buckets[bid]
 
     async def presence_change(self, user_id: int, delta: int) -> bool:
         before = self._connections[user_id]

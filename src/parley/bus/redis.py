@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from parley.bus.base import BusMessage, Handler
 from parley.bus.memory import MemoryBus
-from parley.core.ratelimit import Rate
+from parley.core.ratelimit import Rate, bucket_id
 
 log = logging.getLogger(__name__)
 PREFIX = "parley:"
@@ -30,7 +30,8 @@ NODE_TTL_MS = 15_000  # a node silent this long is dead: its users stop counting
 HEARTBEAT_S = 5.0
 
 # Token bucket, atomically in Redis: KEYS[1] bucket; ARGV burst, per_second, cost.
-# Returns the seconds to wait, "0" when allowed. A cost of 0 asks for one token without taking it.
+# Returns the seconds to wait, "0" when allowed. A cost of 0 asks for one token without taking it
+# and writes nothing, nor does a refused take (the stored state already says the same).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -40,11 +41,28 @@ local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 local need = math.max(cost, 1)
-local wait = 0
-if tokens >= need then tokens = tokens - cost else wait = (need - tokens) / rate end
+if tokens < need then return tostring((need - tokens) / rate) end
+if cost > 0 then
+  tokens = tokens - cost
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+end
+return '0'
+"""
+
+# Give tokens back: KEYS[1] bucket; ARGV burst, per_second, amount. A missing bucket is full
+# already; one that is full again is deleted.
+_REFUND = """
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+if not state[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local burst, rate, amount = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tokens = math.min(burst, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate + amount)
+if tokens >= burst then redis.call('DEL', KEYS[1]) return 0 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return tostring(wait)
+return 0
 """
 
 # Presence: KEYS[1] the user's hash of node -> connections; ARGV node prefix, this node, delta.
@@ -83,6 +101,7 @@ class RedisBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._counts: dict[int, int] = {}  # this node's connections per user, to restore after a Redis restart
         self._take = self.redis.register_script(_TAKE)
+        self._refund = self.redis.register_script(_REFUND)
         self._presence = self.redis.register_script(_PRESENCE)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -237,12 +256,22 @@ class RedisBus:
 
     # -- shared state ----------------------------------------------------------------------
 
+    def bucket_key(self, key: str) -> str:
+        """Fixed-size, whatever the key holds (a name, a forwarded address)."""
+        return self.prefix + "rl:" + bucket_id(key).hex()
+
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
         try:
-            wait = await self._take(keys=[self.prefix + "rl:" + key], args=[rate.burst, rate.per_second, cost])
+            wait = await self._take(keys=[self.bucket_key(key)], args=[rate.burst, rate.per_second, cost])
             return float(wait)
         except (RedisError, OSError):
             return await self._local.hit(key, rate, cost)  # per node until Redis is back
+
+    async def refund(self, key: str, rate: Rate, amount: float = 1.0) -> None:
+        try:
+            await self._refund(keys=[self.bucket_key(key)], args=[rate.burst, rate.per_second, amount])
+        except (RedisError, OSError):
+            await self._local.refund(key, rate, amount)
 
     async def presence_change(self, user_id: int, delta: int) -> bool:
         key = self.prefix + f"presence:{user_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -22,3 +23,15 @@ def take(tokens: float, updated: float, now: float, rate: Rate, cost: float = 1.
         return True, tokens - cost, 0.0
     wait = (need - tokens) / rate.per_second if rate.per_second > 0 else float("inf")
     return False, tokens, wait
+
+
+def give_back(tokens: float, updated: float, now: float, rate: Rate, amount: float = 1.0) -> float:
+    """Refill a bucket to `now` and return `amount` taken earlier (capped at the burst): an attempt
+    pays before it is checked and is refunded when it turns out to be legitimate."""
+    return min(rate.burst, tokens + max(0.0, now - updated) * rate.per_second + amount)
+
+
+def bucket_id(key: str) -> bytes:
+    """A fixed-size name for a bucket (16 bytes of SHA-256): whatever a client puts into a key
+    (a name, a forwarded address), a bucket costs the same few bytes."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:16]

@@ -10,15 +10,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from parley.core import validation
-from parley.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+from parley.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from parley.core.models import Session, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.services.throttle import Throttle
 from parley.store import users as store
 
 # OWASP's argon2id floor: 19 MiB, 2 passes, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _BAD_LOGIN = "wrong username or password"
+_THROTTLED = "too many failed attempts; try again later"
 
 
 def hash_token(token: str) -> bytes:
@@ -30,15 +32,19 @@ class Accounts:
         self.deps = deps
         self.emitter = emitter
         self._dummy_hash = _hasher.hash(secrets.token_hex(16))
+        self.throttle = Throttle(deps.bus)
 
     async def register(self, username: object, password: object, display_name: object = None,
                        *, client_ip: str = "", admin: bool = False) -> tuple[User, str]:
         name = validation.username(username)
         shown = validation.display_name(name if display_name in (None, "") else display_name)
         secret = validation.password(password, username=name)
-        if client_ip:
-            await self._limit(f"register-ip:{client_ip}", self.deps.limits.register_ip_rate)
-        pw_hash = await asyncio.to_thread(_hasher.hash, secret)
+        limits = self.deps.limits
+        # Paid before hashing, never refunded: it limits how many accounts one address makes.
+        charges = [(f"register-ip:{client_ip}", limits.register_ip_rate)] if client_ip else []
+        slots = [(f"ip:{client_ip}", limits.hashes_per_address)] if client_ip else []
+        async with self.throttle.attempt(charges, slots):
+            pw_hash = await asyncio.to_thread(_hasher.hash, secret)
         now = self.deps.clock()
         async with self.deps.db.write() as conn:
             # The first account on an empty server administers it.
@@ -52,20 +58,24 @@ class Accounts:
         return user, token
 
     async def login(self, username: object, password: object, *, client_ip: str = "") -> tuple[User, str]:
-        if not isinstance(username, str) or not isinstance(password, str) or len(password) > 1024:
+        # A name that breaks the username rules cannot exist: refused before any bucket or hash.
+        if (not isinstance(username, str) or not validation.USERNAME_RE.fullmatch(username)
+                or not isinstance(password, str) or len(password) > 1024):
             raise Unauthorized(_BAD_LOGIN)
-        # Failures are counted per (account, address) and per address: a guesser elsewhere
-        # cannot lock the owner out, and one address cannot spray many accounts.
-        pair_key = f"login:{username.lower()}:{client_ip}"
-        await self._check(pair_key, self.deps.limits.login_rate)
-        await self._check(f"login-ip:{client_ip}", self.deps.limits.login_ip_rate)
-        async with self.deps.db.read() as conn:
-            found = await store.by_username(conn, username)
-        ok = await asyncio.to_thread(_verify, found[1] if found else self._dummy_hash, password)
-        if not ok or found is None or found[0].disabled:
-            await self.deps.bus.hit(pair_key, self.deps.limits.login_rate)
-            await self.deps.bus.hit(f"login-ip:{client_ip}", self.deps.limits.login_ip_rate)
-            raise Unauthorized(_BAD_LOGIN)
+        name, limits = username.lower(), self.deps.limits
+        # Failures are counted per address and per (account, address): a guesser elsewhere cannot
+        # lock the owner out, and one address cannot spray many accounts. Paid up front, refunded
+        # on success.
+        charges = [(f"login-ip:{client_ip}", limits.login_ip_rate), (f"login:{name}:{client_ip}", limits.login_rate)]
+        slots = [(f"user:{name}", limits.hashes_per_account)]
+        slots += [(f"ip:{client_ip}", limits.hashes_per_address)] if client_ip else []
+        async with self.throttle.attempt(charges, slots, message=_THROTTLED) as attempt:
+            async with self.deps.db.read() as conn:
+                found = await store.by_username(conn, name)
+            ok = await asyncio.to_thread(_verify, found[1] if found else self._dummy_hash, password)
+            if not ok or found is None or found[0].disabled:
+                raise Unauthorized(_BAD_LOGIN)
+            attempt.succeeded()
         async with self.deps.db.write() as conn:
             token = await self._new_session(conn, found[0].id, self.deps.clock())
         return found[0], token
@@ -86,11 +96,19 @@ class Accounts:
 
     async def change_password(self, user: User, current: object, new: object) -> str:
         secret = validation.password(new, field="new_password", username=user.username)
-        async with self.deps.db.read() as conn:
-            found = await store.by_id(conn, user.id)
-        if found is None or not isinstance(current, str) or not await asyncio.to_thread(_verify, found[1], current):
+        if not isinstance(current, str) or len(current) > 1024:
             raise Forbidden("current_password is wrong")
-        pw_hash = await asyncio.to_thread(_hasher.hash, secret)
+        # Like a login, per user: a stolen session must not become a way to guess the password.
+        limits = self.deps.limits
+        async with self.throttle.attempt([(f"password:{user.id}", limits.login_rate)],
+                                         [(f"user:{user.username.lower()}", limits.hashes_per_account)],
+                                         message=_THROTTLED) as attempt:
+            async with self.deps.db.read() as conn:
+                found = await store.by_id(conn, user.id)
+            if found is None or not await asyncio.to_thread(_verify, found[1], current):
+                raise Forbidden("current_password is wrong")
+            attempt.succeeded()
+            pw_hash = await asyncio.to_thread(_hasher.hash, secret)
         async with self.deps.db.write() as conn:
             await store.update_user(conn, user.id, password_hash=pw_hash)
             await store.delete_sessions_of(conn, user.id)
@@ -127,17 +145,6 @@ class Accounts:
         await store.insert_session(conn, user_id, hash_token(token), now,  # type: ignore[arg-type]
                                    now + self.deps.limits.session_ttl_ms)
         return token
-
-    async def _limit(self, key: str, rate: object) -> None:
-        wait = await self.deps.bus.hit(key, rate)  # type: ignore[arg-type]
-        if wait:
-            raise RateLimited("too many attempts; try again later", wait)
-
-    async def _check(self, key: str, rate: object) -> None:
-        """Refuse while the bucket is empty, without spending from it."""
-        wait = await self.deps.bus.hit(key, rate, cost=0.0)  # type: ignore[arg-type]
-        if wait:
-            raise RateLimited("too many failed logins; try again later", wait)
 
 
 def _verify(pw_hash: str, password: str) -> bool:

@@ -23,6 +23,11 @@ class Limits:
     login_rate: Rate = Rate(burst=5, per_second=1 / 60)
     login_ip_rate: Rate = Rate(burst=30, per_second=0.5)
     register_ip_rate: Rate = Rate(burst=10, per_second=1 / 60)
+    # Password hashes in flight in this process (login, registration, password change): per
+    # address, as many as a classroom behind one NAT plausibly starts at once; per account, a
+    # double click.
+    hashes_per_address: int = 8
+    hashes_per_account: int = 2
     session_ttl_ms: int = 30 * 86_400_000
     batch_max: int = 500
 

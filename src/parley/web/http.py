@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from parley.core import proxies
 from parley.core.errors import BadRequest, Forbidden, Invalid, ParleyError, Unauthorized
 from parley.core.models import Session, User
 from parley.web.context import CTX, Context
@@ -61,12 +62,20 @@ def room_id(request: web.Request) -> int:
     return int(raw)
 
 
+def from_trusted_proxy(request: web.Request) -> bool:
+    """X-Forwarded-* count only with PARLEY_TRUST_PROXY on and from a PARLEY_TRUSTED_PROXIES peer:
+    anyone reaching a node directly could write them."""
+    settings = ctx(request).settings
+    return settings.trust_proxy and proxies.is_trusted(request.remote or "", proxies.parse_networks(
+        settings.trusted_proxies))
+
+
 def client_ip(request: web.Request) -> str:
-    if ctx(request).settings.trust_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip()
-    return request.remote or ""
+    peer = request.remote or ""
+    if not from_trusted_proxy(request):
+        return peer
+    return proxies.client_address(peer, request.headers.getall("X-Forwarded-For", []),
+                                  proxies.parse_networks(ctx(request).settings.trusted_proxies))
 
 
 def bearer(request: web.Request) -> str | None:
@@ -93,7 +102,7 @@ def is_secure(request: web.Request) -> bool:
     """HTTPS, directly or at a trusted proxy that terminated TLS (X-Forwarded-Proto)."""
     if request.secure:
         return True
-    return ctx(request).settings.trust_proxy and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    return from_trusted_proxy(request) and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
 def with_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> web.StreamResponse:

@@ -14,7 +14,7 @@ from parley.core.models import Session, User
 from parley.core.protocol import ProtocolError
 from parley.realtime.connection import Connection
 from parley.realtime.sse import decode_cursors
-from parley.web.http import COOKIE, ctx
+from parley.web.http import COOKIE, ctx, from_trusted_proxy
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
@@ -31,7 +31,7 @@ def origin_allowed(request: web.Request) -> bool:
     origin = origin.rstrip("/")
     forwarded = request.headers.get("X-Forwarded-Host")
     candidates = {f"https://{request.host}", f"http://{request.host}"}
-    if forwarded and ctx(request).settings.trust_proxy:
+    if forwarded and from_trusted_proxy(request):
         candidates |= {f"https://{forwarded}", f"http://{forwarded}"}
     return origin in candidates or origin in ctx(request).settings.origins
 
