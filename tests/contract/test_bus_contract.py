@@ -110,6 +110,42 @@ async def test_rate_buckets(make_bus):
     assert [await bus.hit(fresh, Rate(1, 0.01), cost=0) for _ in range(3)] == [0.0, 0.0, 0.0]
 
 
+async def _stored_buckets(bus: object) -> list[bytes]:
+    """The names of the stored buckets, however this bus stores them."""
+    if isinstance(bus, RedisBus):
+        return await bus.redis.keys(bus.prefix + "rl:*")
+    return list(bus._buckets)
+
+
+async def test_refund_gives_a_token_back(make_bus):
+    bus = await make_bus(Received())
+    rate = Rate(burst=3, per_second=0.01)
+    key = f"k{uuid.uuid4().hex}"
+    await bus.refund(key, rate)  # missing: full already, nothing stored
+    assert await _stored_buckets(bus) == []
+    assert [await bus.hit(key, rate) for _ in range(4)][3] > 0
+    await bus.refund(key, rate)
+    assert await bus.hit(key, rate) == 0.0
+    assert await bus.hit(key, rate) > 0
+    for _ in range(5):
+        await bus.refund(key, rate)
+    assert await _stored_buckets(bus) == []  # full again: forgotten
+    assert [await bus.hit(key, rate) for _ in range(4)][:3] == [0.0, 0.0, 0.0]  # never past the burst
+    assert await bus.hit(key, rate) > 0
+
+
+async def test_asking_stores_nothing_and_keys_have_a_fixed_size(make_bus):
+    bus = await make_bus(Received())
+    rate = Rate(burst=2, per_second=0.01)
+    for i in range(20):
+        assert await bus.hit(f"peek{i}", rate, cost=0) == 0.0
+    assert await _stored_buckets(bus) == []
+    await bus.hit("login:" + "x" * 250_000 + ":10.0.0.1", rate)
+    await bus.hit("login:ann:10.0.0.1", rate)
+    names = await _stored_buckets(bus)
+    assert len(names) == 2 and len({len(name) for name in names}) == 1 and len(names[0]) < 100
+
+
 async def test_presence_counts_connections(make_bus):
     bus = await make_bus(Received())
     user = int(uuid.uuid4().int % 10**9)
