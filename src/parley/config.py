@@ -28,7 +28,8 @@ class Settings:
     rate_limit_per_sec: float = field(default=1.0, metadata={"help": "sustained messages per second per user",
                                                              "min": 1e-6})
     login_rate_burst: float = field(default=5, metadata={
-        "help": "failed logins allowed per account and address before throttling (1 more per minute)", "min": 1})
+        "help": "failed logins allowed per account and address, and wrong current passwords per user, before "
+                "throttling (1 more per minute)", "min": 1})
     register_rate_burst: float = field(default=30, metadata={
         "help": "accounts one address may register at once (then 6 a minute); a classroom behind one NAT "
                 "needs this high", "min": 1})

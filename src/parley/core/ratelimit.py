@@ -15,8 +15,9 @@ class Rate:
 def take(tokens: float, updated: float, now: float, rate: Rate, cost: float = 1.0) -> tuple[bool, float, float]:
     """Refill a bucket to `now` and try to take `cost`. Returns (allowed, tokens_left, retry_after_s).
 
-    A cost of 0 asks whether a whole token is there without spending it (used to refuse logins
-    while an account's failure bucket is empty, and to spend only on failure)."""
+    A cost of 0 asks whether a whole token is there without spending it (and a bus then stores
+    nothing). Attempts whose check is costly pay first and are refunded (`give_back`) instead:
+    asking first lets a burst of concurrent attempts all pass the question."""
     tokens = min(rate.burst, tokens + max(0.0, now - updated) * rate.per_second)
     need = max(cost, 1.0)
     if tokens >= need:
