@@ -9,11 +9,11 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from parley.core import protocol
+from parley.core.cursors import decode_cursors
 from parley.core.errors import ParleyError, Unauthorized
 from parley.core.models import Session, User
 from parley.core.protocol import ProtocolError
 from parley.realtime.connection import Connection
-from parley.realtime.sse import decode_cursors
 from parley.web.http import COOKIE, ctx
 
 log = logging.getLogger(__name__)
