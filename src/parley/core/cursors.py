@@ -46,10 +46,8 @@ def _varint(out: bytearray, value: int) -> None:
 
 
 def _decode_v1(body: str) -> dict[int, int]:
-    if not body.isascii():
-        raise BadRequest(_OLD_FORM_HINT)
     try:
-        data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(_OLD_FORM_HINT) from None
     values: list[int] = []
