@@ -22,3 +22,20 @@ def take(tokens: float, updated: float, now: float, rate: Rate, cost: float = 1.
         return True, tokens - cost, 0.0
     wait = (need - tokens) / rate.per_second if rate.per_second > 0 else float("inf")
     return False, tokens, wait
+
+
+class Bucket:
+    """One token bucket held in memory by its owner (say, one connection): no store, no key."""
+
+    __slots__ = ("rate", "tokens", "updated")
+
+    def __init__(self, rate: Rate, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate.burst
+        self.updated = now
+
+    def take(self, now: float) -> float:
+        """Spend a token; returns 0 when allowed, else the seconds until one is there."""
+        allowed, self.tokens, wait = take(self.tokens, self.updated, now, self.rate)
+        self.updated = now
+        return 0.0 if allowed else wait
