@@ -46,10 +46,9 @@ def serve(host: str | None, port: int | None, database_url: str | None, broker_u
 
 
 def run_server(settings: Settings, *, migrate: bool = True) -> None:
-    from aiohttp import web
-
     from parley.app import ConfigError, claim_sqlite, create_app
     from parley.store.migrate import upgrade
+    from parley.web.server import serve
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -66,8 +65,7 @@ def run_server(settings: Settings, *, migrate: bool = True) -> None:
         raise click.UsageError(str(exc)) from None
     if migrate:
         asyncio.run(upgrade(settings.database_url))
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None,
-                handle_signals=True, shutdown_timeout=5)
+    serve(app, settings.host, settings.port, shutdown_timeout=5)
 
 
 @main.group()

@@ -64,5 +64,16 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def tracebacks(self) -> list[str]:
+        """Every traceback in the server's log, each cut to its first 3,000 characters: a log that
+        holds one means a fault escaped the error handling or a refused request was logged in full."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        marker = "Traceback (most recent call last)"
+        found, start = [], text.find(marker)
+        while start != -1:
+            found.append(text[max(0, start - 300):start + 3000])
+            start = text.find(marker, start + 1)
+        return found
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""

@@ -36,3 +36,20 @@ def bucket_id(key: str) -> bytes:
     """A fixed-size name for a bucket (16 bytes of SHA-256): whatever a client puts into a key
     (a name, a forwarded address), a bucket costs the same few bytes."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+class Bucket:
+    """One token bucket held in memory by its owner (say, one connection): no store, no key."""
+
+    __slots__ = ("rate", "tokens", "updated")
+
+    def __init__(self, rate: Rate, now: float) -> None:
+        self.rate = rate
+        self.tokens = rate.burst
+        self.updated = now
+
+    def take(self, now: float) -> float:
+        """Spend a token; returns 0 when allowed, else the seconds until one is there."""
+        allowed, self.tokens, wait = take(self.tokens, self.updated, now, self.rate)
+        self.updated = now
+        return 0.0 if allowed else wait

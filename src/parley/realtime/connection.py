@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
+# Replay waits while more than this is queued for the socket (at most a quarter of the queue
+# bound): a resume costs the server a bounded buffer, however large the room, and a client that
+# reads slowly is not dropped for the size of its own replay.
+REPLAY_IN_FLIGHT = 256 * 1024
+REPLAY_STALL_S = 30.0  # a replay that cannot write for this long is a reader that stopped
 
 
 class Transport(Protocol):
@@ -54,6 +59,7 @@ class Connection:
         self._fill_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[bytes] = []
+        self._out_bytes = 0
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -63,13 +69,14 @@ class Connection:
         if self.state is not State.OPEN:
             return
         self._out.append(frame)
+        self._out_bytes += len(frame)
         if len(self._out) == 1:
             self.hub.schedule_flush(self)
 
     def flush(self) -> None:
         """Hand the queued frames to the socket. The queue is the socket's send buffer, bounded:
         a client that stops reading is dropped (it reconnects and resumes) instead of growing memory."""
-        out, self._out = self._out, []
+        out, self._out, self._out_bytes = self._out, [], 0
         if self.state is not State.OPEN or not out:
             return
         transport = self._transport
@@ -168,6 +175,8 @@ class Connection:
         while self.state is State.OPEN and room in self.cursors:
             events = await self.hub.replay(room, self.cursors[room], REPLAY_PAGE)
             for event in events:
+                if self._out_bytes > self._replay_bound() and not await self._drain():
+                    return
                 if not self._replay_one(room, event):
                     return
             if len(events) == REPLAY_PAGE:
@@ -184,6 +193,30 @@ class Connection:
                 self._pending.pop(room, None)
                 return
             await asyncio.sleep(0.05)
+
+    def _replay_bound(self) -> int:
+        return max(16 * 1024, min(REPLAY_IN_FLIGHT, self._max_queue // 4))
+
+    async def _drain(self) -> bool:
+        """Hand what is queued to the socket, then wait until the client has read it down to the
+        bound. False if the connection closed, or made no progress for REPLAY_STALL_S."""
+        self.flush()
+        bound, transport = self._replay_bound(), self._transport
+        loop = asyncio.get_running_loop()
+        lowest, since = transport.get_write_buffer_size(), loop.time()
+        while self.state is State.OPEN and not transport.is_closing():
+            size = transport.get_write_buffer_size()
+            if size <= bound:
+                return True
+            if size < lowest:
+                lowest, since = size, loop.time()
+            elif loop.time() - since > REPLAY_STALL_S:
+                log.warning("dropping stalled replay user=%s session=%s", self.user.id, self.session_id)
+                self.state = State.CLOSED
+                transport.abort()
+                break
+            await asyncio.sleep(0.01)
+        return False
 
     def _replay_one(self, room: int, event: Event) -> bool:
         if room not in self.cursors or event.seq != self.cursors[room] + 1:

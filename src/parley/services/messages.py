@@ -127,13 +127,23 @@ class Messages:
             return await event_store.after(conn, room_id, after, limit)
 
     async def mark_read(self, user: User, room_id: int, seq: object) -> int:
+        """Move the read marker forward. A marker that does not move writes nothing and tells no one:
+        a client repeating `read` costs one read query, never a write or a broadcast to the room."""
         wanted = validation.positive_int(seq, "seq")
+        async with self.deps.db.read() as conn:
+            room = await room_store.get(conn, room_id)
+            membership = await room_store.membership(conn, room_id, user.id)
+            room = permissions.require_reader(room, membership)
+        assert membership is not None  # require_reader refuses non-members
+        if min(wanted, room.last_seq) <= membership.read_seq:
+            return membership.read_seq
         async with self.deps.db.write() as conn:
             room = await room_store.get(conn, room_id)
             room = permissions.require_reader(room, await room_store.membership(conn, room_id, user.id))
-            stored = await room_store.advance_read(conn, room_id, user.id, min(wanted, room.last_seq))
-        await self.emitter.ephemeral(room_id, user.id, {"type": "read", "room": room_id, "user": user.id,
-                                                        "seq": stored})
+            stored, moved = await room_store.advance_read(conn, room_id, user.id, min(wanted, room.last_seq))
+        if moved:
+            await self.emitter.ephemeral(room_id, user.id, {"type": "read", "room": room_id, "user": user.id,
+                                                            "seq": stored})
         return stored
 
     async def typing(self, user: User, room_id: int) -> None:

@@ -106,12 +106,13 @@ async def set_role(conn: AsyncConnection, room_id: int, user_id: int, role: Role
                        .values(role=int(role), updated_at=now))
 
 
-async def advance_read(conn: AsyncConnection, room_id: int, user_id: int, seq: int) -> int:
-    """Move the read marker forward only; returns the marker as stored."""
-    await conn.execute(members.update().where(
+async def advance_read(conn: AsyncConnection, room_id: int, user_id: int, seq: int) -> tuple[int, bool]:
+    """Move the read marker forward only; returns the marker as stored, and whether it moved."""
+    result = await conn.execute(members.update().where(
         members.c.room_id == room_id, members.c.user_id == user_id, members.c.read_seq < seq).values(read_seq=seq))
-    return int(await conn.scalar(sa.select(members.c.read_seq).where(
+    stored = int(await conn.scalar(sa.select(members.c.read_seq).where(
         members.c.room_id == room_id, members.c.user_id == user_id)) or 0)
+    return stored, result.rowcount > 0
 
 
 def _member_count() -> sa.ScalarSelect:

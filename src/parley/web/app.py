@@ -8,7 +8,8 @@ from aiohttp import web
 
 from parley.web import api, openapi, sse, ws
 from parley.web.context import CTX, Context
-from parley.web.middleware import errors, security_headers
+from parley.web.middleware import errors, on_response_prepare
+from parley.web.server import HANDLER_ARGS
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 APIDOCS = Path(__file__).resolve().parent / "apidocs"
@@ -27,7 +28,8 @@ async def _apidocs(request: web.Request) -> web.StreamResponse:
 
 
 def create(context: Context) -> web.Application:
-    app = web.Application(middlewares=[security_headers, errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY, handler_args=HANDLER_ARGS)
+    app.on_response_prepare.append(on_response_prepare)
     app[CTX] = context
     app.add_routes(api.routes)
     app.add_routes(ws.routes)

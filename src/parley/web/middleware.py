@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 
 from aiohttp import web
 
@@ -16,8 +16,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "media-src 'self' blob:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+              431: "headers_too_large"}
 
 
 @web.middleware
@@ -29,7 +30,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api"):
             raise
-        code = _HTTP_CODES.get(exc.status, "error")
+        code = HTTP_CODES.get(exc.status, "error")
         response = json({"error": {"code": code, "message": exc.reason}}, exc.status)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
@@ -39,17 +40,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json({"error": {"code": "internal", "message": "internal server error"}}, 500)
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    if not response.prepared:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
-        if request.path.startswith("/api/v1"):
-            headers["Cache-Control"] = "private, no-store"
-        if is_secure(request):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    return response
+SERVER = "Parley"  # no product versions for a scanner to match against
+
+
+def security_headers(headers: MutableMapping[str, str], path: str, secure: bool) -> None:
+    headers["Server"] = SERVER
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if path.startswith("/api/v1") and "no-store" not in headers.get("Cache-Control", ""):
+        headers["Cache-Control"] = "private, no-store"
+    if secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """A signal, not a middleware: it also reaches answers made outside the handlers (the router's
+    404 and 405, static files, streams and the WebSocket handshake prepared inside a handler)."""
+    security_headers(response.headers, request.path, is_secure(request))

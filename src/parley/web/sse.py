@@ -6,8 +6,9 @@ import asyncio
 
 from aiohttp import web
 
+from parley.core.cursors import decode_cursors
 from parley.core.errors import Unauthorized
-from parley.realtime.sse import SseConnection, decode_cursors
+from parley.realtime.sse import SseConnection
 from parley.web.http import COOKIE, bearer, ctx
 
 HEARTBEAT_S = 15.0

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from parley.core import protocol
-from parley.core.errors import ParleyError, Unauthorized
+from parley.core.cursors import decode_cursors
+from parley.core.errors import ParleyError, RateLimited, Unauthorized
 from parley.core.models import Session, User
 from parley.core.protocol import ProtocolError
+from parley.core.ratelimit import Bucket, Rate
 from parley.realtime.connection import Connection
-from parley.realtime.sse import decode_cursors
 from parley.web.http import COOKIE, ctx, from_trusted_proxy
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 AUTH_TIMEOUT = 10.0
 MAX_IN_FLIGHT = 256
+# Per connection, for the frames that fan out or read a lot: each `read` and `typing` reaches every
+# member, each `resume` may replay whole rooms. Beyond these the frame is answered `rate_limited`
+# and dropped. (Sends have their own per-user limit in the service.)
+FRAME_RATES: dict[type, Rate] = {protocol.Read: Rate(burst=10, per_second=5),
+                                 protocol.Typing: Rate(burst=5, per_second=1),
+                                 protocol.Resume: Rate(burst=3, per_second=0.1)}
 routes = web.RouteTableDef()
 
 
@@ -118,6 +126,8 @@ class _Dispatcher:
         self.conn = conn
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
+        now = time.monotonic()
+        self.buckets = {kind: Bucket(rate, now) for kind, rate in FRAME_RATES.items()}
 
     async def handle(self, raw: str) -> None:
         try:
@@ -130,6 +140,9 @@ class _Dispatcher:
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> None:
         user = self.conn.user
+        bucket = self.buckets.get(type(frame))
+        if bucket is not None and (wait := bucket.take(time.monotonic())):
+            raise RateLimited(f"too many {type(frame).__name__.lower()} frames; retry in {wait:.1f} s", wait)
         if isinstance(frame, protocol.Send):
             # Submitted in arrival order (so one client's messages keep their order); the ack
             # is awaited in a task so that concurrent sends share a transaction.
@@ -141,6 +154,7 @@ class _Dispatcher:
                 raise
             self._spawn(self._ack(future, frame))
         elif isinstance(frame, protocol.Resume):
+            # Frames are handled one at a time, so a second resume waits for this replay to end.
             cursors = await self.conn.resume(frame.cursors)
             self.conn.send({"type": "resumed", "cursors": cursors, "ref": frame.ref})
         elif isinstance(frame, protocol.Typing):
