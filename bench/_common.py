@@ -33,6 +33,9 @@ RATE_LIMIT_ENV = {
     "PARLEY_RATE_LIMIT_BURST": "1000000",
     "PARLEY_RATE_LIMIT_PER_SEC": "1000000",
     "PARLEY_REGISTER_RATE_BURST": "1000000",
+    # Every generated connection comes from 127.0.0.1, and idle.py puts 1,000 on one user.
+    "PARLEY_MAX_CONNECTIONS_PER_USER": "1000000",
+    "PARLEY_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
 }
 
 

@@ -31,7 +31,8 @@ def main() -> None:
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args()
     env = {"PARLEY_RATE_LIMIT_BURST": "1000000", "PARLEY_RATE_LIMIT_PER_SEC": "1000000",
-           "PARLEY_REGISTER_RATE_BURST": "1000000", "PARLEY_LOG_LEVEL": "WARNING"}
+           "PARLEY_REGISTER_RATE_BURST": "1000000", "PARLEY_MAX_CONNECTIONS_PER_USER": "1000000",
+           "PARLEY_MAX_CONNECTIONS_PER_ADDRESS": "1000000", "PARLEY_LOG_LEVEL": "WARNING"}
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="parley-bench-cluster-")), env=env)
     try:
         cluster.start(nodes=args.nodes, nginx=True)

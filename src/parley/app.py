@@ -15,6 +15,7 @@ from parley.bus.memory import MemoryBus
 from parley.config import Settings
 from parley.core.ratelimit import Rate
 from parley.realtime.hub import Hub
+from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
@@ -73,8 +74,10 @@ def build(settings: Settings) -> Context:
     emitter = Emitter(bus)
     messages = Messages(deps, emitter)
     presence = Presence(deps, emitter)
+    hub = Hub(bus, messages, presence,
+              Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=Hub(bus, messages, presence))
+                   messages=messages, presence=presence, hub=hub)
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -35,6 +35,12 @@ class Settings:
                 "needs this high", "min": 1})
     ws_max_queue_bytes: int = field(default=1 << 20, metadata={
         "help": "bytes queued for a connection that does not read before it is dropped", "min": 1024})
+    max_connections_per_user: int = field(default=20, metadata={
+        "help": "WebSocket and SSE connections one user may hold open, counted per node", "min": 1})
+    max_connections_per_address: int = field(default=200, metadata={
+        "help": "WebSocket and SSE connections one client address may hold open, counted per node, "
+                "including sockets not yet authenticated; behind a proxy set PARLEY_TRUST_PROXY so "
+                "that addresses are the clients'", "min": 1})
     session_ttl_days: int = field(default=30, metadata={"help": "days a login stays valid", "min": 1,
                                                         "max": 36500})
     sqlite_synchronous: str = field(default="FULL", metadata={

@@ -136,8 +136,9 @@ async def test_disabled_user_is_logged_out_everywhere(server, http, names):
     with pytest.raises(ApiError) as err:
         await api.call("GET", "/api/v1/me")
     assert err.value.status == 401
-    # The CLI runs in another process; the open socket learns on its next use of the session.
-    await sock.close()
+    # The CLI runs in another process; the server learns from the revocation log.
+    await asyncio.wait_for(sock.closed.wait(), 5)
+    assert sock.ws.close_code == 4001
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await http.ws_connect(server.url.replace("http", "ws") + f"/ws?token={api.token}")
 

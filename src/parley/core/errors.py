@@ -60,3 +60,8 @@ class RateLimited(ParleyError):
 class Unavailable(ParleyError):
     code = "unavailable"
     status = 503
+
+
+class TooManyConnections(ParleyError):
+    code = "too_many_connections"
+    status = 429

@@ -14,23 +14,29 @@ from parley.core.errors import ParleyError
 from parley.core.models import Event
 from parley.realtime.connection import Connection
 from parley.realtime.frames import text_frame
+from parley.realtime.slots import Slots
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 
 log = logging.getLogger(__name__)
 SWEEP_S = 5.0  # with a lossy bus, how often every local room is checked against the database
 RESYNC_CHUNK = 500
+REVOCATION_POLL_S = 1.0  # how soon a revocation made by another process closes connections here
+PRUNE_EVERY = 3600  # polls between two prunings of the revocation log (about an hour)
 
 
 class Hub:
-    def __init__(self, bus: Bus, messages: Messages, presence: Presence) -> None:
+    def __init__(self, bus: Bus, messages: Messages, presence: Presence, slots: Slots) -> None:
         self.bus = bus
+        self.slots = slots
         self.messages = messages
         self.presence = presence
         self.rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         self.users: defaultdict[int, set[Connection]] = defaultdict(set)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty: list[Connection] = []
+        self._revoked_upto: int | None = None  # the last revocation log id acted on
+        self._polls = 0
 
     def schedule_flush(self, conn: Connection) -> None:
         """Flush `conn` at the end of this turn of the event loop, with all that the turn queued."""
@@ -48,6 +54,11 @@ class Hub:
         self.bus.subscribe(PRESENCE_CHANNEL)
         if self.bus.lossy:
             self._spawn(self._every(SWEEP_S, self._sweep))
+        try:
+            self._revoked_upto = await self.presence.revocation_head()
+        except ParleyError as exc:  # the database is away: the first poll that reaches it starts the log
+            log.warning("revocation log not read at start: %s", exc.message)
+        self._spawn(self._poll_revocations())
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -76,14 +87,56 @@ class Hub:
         await self._check_sessions()
         await self.presence.reap()
 
-    async def _check_sessions(self) -> None:
-        conns = [c for peers in self.users.values() for c in peers]
+    async def _check_sessions(self, conns: list[Connection] | None = None) -> None:
+        """Close the connections (default: all) whose session is gone or expired."""
+        if conns is None:
+            conns = [c for peers in self.users.values() for c in peers]
         for start in range(0, len(conns), RESYNC_CHUNK):
             chunk = conns[start:start + RESYNC_CHUNK]
             live = await self.presence.live_sessions(sorted({c.session_id for c in chunk}))
             for conn in chunk:
                 if conn.session_id not in live:
                     conn.spawn(conn.close(4001, "session revoked"))
+
+    async def _poll_revocations(self) -> None:
+        """Revocations reach this node from the database's revocation log, whichever process made
+        them and whatever the bus (the bus's REVOKE is only the fast path)."""
+        failing = False
+        while True:
+            await asyncio.sleep(REVOCATION_POLL_S)
+            try:
+                await self._read_revocations()
+                if failing:
+                    log.info("revocation log readable again")
+                failing = False
+            except ParleyError as exc:
+                if not failing:  # once per outage, not once a second
+                    log.warning("revocation log not readable: %s", exc.message)
+                failing = True
+            except Exception:
+                log.exception("reading the revocation log failed")
+
+    async def _read_revocations(self) -> None:
+        if self._revoked_upto is None:
+            self._revoked_upto = await self.presence.revocation_head()
+            await self._check_sessions()  # whatever was revoked before is found by its absence
+            return
+        while True:
+            found = await self.presence.revocations_after(self._revoked_upto)
+            if not found:
+                break
+            self._revoked_upto = found[-1][0]
+            revoked = {(user, session) for _, user, session in found}
+            # Checked against the database: "all of the user's sessions" spares the session a
+            # password change has just created.
+            await self._check_sessions([c for c in self._connections_of({u for u, _ in revoked})
+                                        if (c.user.id, 0) in revoked or (c.user.id, c.session_id) in revoked])
+        self._polls += 1
+        if self._polls % PRUNE_EVERY == 0:
+            await self.presence.prune_revocations()
+
+    def _connections_of(self, user_ids: set[int]) -> list[Connection]:
+        return [c for u in user_ids for c in self.users.get(u, ())]
 
     def resync(self, channels: list[str] | None) -> None:
         """The bus says messages on these channels (None: any) may have been lost."""

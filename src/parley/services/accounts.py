@@ -92,6 +92,7 @@ class Accounts:
     async def logout(self, session: Session) -> None:
         async with self.deps.db.write() as conn:
             await store.delete_session(conn, session.id)
+            await store.record_revocation(conn, session.user_id, session.id, self.deps.clock())
         await self.emitter.revoke(session.user_id, session.id)
 
     async def change_password(self, user: User, current: object, new: object) -> str:
@@ -112,6 +113,7 @@ class Accounts:
         async with self.deps.db.write() as conn:
             await store.update_user(conn, user.id, password_hash=pw_hash)
             await store.delete_sessions_of(conn, user.id)
+            await store.record_revocation(conn, user.id, 0, self.deps.clock())
             token = await self._new_session(conn, user.id, self.deps.clock())
         await self.emitter.revoke(user.id)
         return token
@@ -137,6 +139,7 @@ class Accounts:
                 raise NotFound(f"no user named {username!r}")
             await store.update_user(conn, found[0].id, disabled=True)
             await store.delete_sessions_of(conn, found[0].id)
+            await store.record_revocation(conn, found[0].id, 0, self.deps.clock())
         await self.emitter.revoke(found[0].id)
         return found[0]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.core import permissions, validation
-from parley.core.errors import Invalid, ParleyError, RateLimited
+from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized
 from parley.core.models import Event, EventType, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
@@ -17,6 +17,7 @@ from parley.store import rooms as room_store
 from parley.store.messagelog import Draft, DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
+REVOKED = "the session is unknown, expired or revoked; log in again"
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +27,7 @@ class _Send:
     room_id: int
     text: str
     client_msg_id: str | None
+    session_id: int | None
     future: asyncio.Future[tuple[Event, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -40,20 +42,25 @@ class Messages:
         self._pending: list[_Send] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    async def send(self, user: User, room_id: int, text: object, client_msg_id: object = None) -> tuple[Event, bool]:
+    async def send(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
+                   session_id: int | None = None) -> tuple[Event, bool]:
         """Store a message; returns (event, created). A retry of a stored client_msg_id returns the
         original with created=False. Concurrent sends share one transaction."""
-        return await (await self.submit(user, room_id, text, client_msg_id))
+        return await (await self.submit(user, room_id, text, client_msg_id, session_id=session_id))
 
-    async def submit(self, user: User, room_id: int, text: object,
-                     client_msg_id: object = None) -> asyncio.Future[tuple[Event, bool]]:
-        """Validate and queue a message; the future settles once its batch has committed."""
+    async def submit(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
+                     session_id: int | None = None) -> asyncio.Future[tuple[Event, bool]]:
+        """Validate and queue a message; the future settles once its batch has committed.
+
+        With `session_id` (every client's send) the batch refuses the message with Unauthorized
+        unless that session still exists, read in the batch's own transaction: nothing is stored
+        from a session whose revocation committed first. None is for in-process callers."""
         clean = validation.message_text(text, self.deps.limits.max_text)
         cmid = validation.client_msg_id(client_msg_id)
         wait = await self.deps.bus.hit(f"send:{user.id}", self.deps.limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
-        request = _Send(user, room_id, clean, cmid)
+        request = _Send(user, room_id, clean, cmid, session_id)
         self._pending.append(request)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_loop())
@@ -101,7 +108,7 @@ class Messages:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
         plan = _Plan(batch)
         now = self.deps.clock()
-        drafts = [Draft(r.room_id, r.user.id, r.client_msg_id, r.text) for r in batch]
+        drafts = [Draft(r.room_id, r.user.id, r.client_msg_id, r.text, r.session_id) for r in batch]
         _, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
         return plan.settle(stored, now)
 
@@ -168,6 +175,9 @@ class _Plan:
         chosen: list[int] = []
         first_of: dict[tuple[int, int, str], int] = {}
         for i, request in enumerate(self.batch):
+            if request.session_id is not None and request.session_id not in snapshot.live_sessions:
+                self.outcomes[i] = Unauthorized(REVOKED)
+                continue
             key = request.key
             if key is not None and key in snapshot.existing:
                 # A retry returns the original even if the room has been archived or left since.

@@ -8,6 +8,8 @@ from parley.services.emitter import Emitter
 from parley.store import rooms as room_store
 from parley.store import users as user_store
 
+REVOCATIONS_KEPT_MS = 86_400_000
+
 
 class Presence:
     def __init__(self, deps: Deps, emitter: Emitter) -> None:
@@ -33,6 +35,21 @@ class Presence:
     async def live_sessions(self, session_ids: list[int]) -> set[int]:
         async with self.deps.db.read() as conn:
             return await user_store.live_sessions(conn, session_ids, self.deps.clock())
+
+    async def revocation_head(self) -> int:
+        """The id of the latest logged revocation (0: none)."""
+        async with self.deps.db.read() as conn:
+            return await user_store.revocation_head(conn)
+
+    async def revocations_after(self, after: int, limit: int = 1000) -> list[tuple[int, int, int]]:
+        """(id, user_id, session_id) logged after `after`; session_id 0 means all of the user's."""
+        async with self.deps.db.read() as conn:
+            return await user_store.revocations_after(conn, after, limit)
+
+    async def prune_revocations(self) -> None:
+        """Forget revocations old enough that every node has read them."""
+        async with self.deps.db.write() as conn:
+            await user_store.prune_revocations(conn, self.deps.clock() - REVOCATIONS_KEPT_MS)
 
     async def cursors(self, user: User) -> dict[int, tuple[int, int]]:
         """{room: (last_seq, joined_seq)} for every room the user is joined to."""

@@ -35,6 +35,7 @@ class Draft:
     sender_id: int
     client_msg_id: str | None
     text: str
+    session_id: int | None = None  # the sender's session, checked in the batch; None: a trusted caller
 
 
 @dataclass(slots=True)
@@ -44,6 +45,7 @@ class Snapshot:
     rooms: dict[int, Room]
     memberships: dict[tuple[int, int], Membership]
     existing: dict[tuple[int, int, str], Event]
+    live_sessions: set[int]  # of the drafts' sessions, those that exist and have not expired
 
 
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
@@ -80,6 +82,10 @@ def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, i
         if d.client_msg_id is not None:
             cmids[(d.room_id, d.sender_id)].add(d.client_msg_id)
     return members, cmids
+
+
+def _session_ids(drafts: list[Draft]) -> list[int]:
+    return sorted({d.session_id for d in drafts if d.session_id is not None})
 
 
 def _placements(drafts: list[Draft], chosen: list[int]) -> dict[int, list[int]]:
@@ -128,7 +134,7 @@ class SqliteMessageLog:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            snapshot = self._snapshot(conn, drafts)
+            snapshot = self._snapshot(conn, drafts, now)
             stored = self._store(conn, drafts, decide(snapshot), now)
             conn.execute("COMMIT")
         except BaseException:
@@ -137,7 +143,7 @@ class SqliteMessageLog:
         return snapshot, stored
 
     @staticmethod
-    def _snapshot(conn: sqlite3.Connection, drafts: list[Draft]) -> Snapshot:
+    def _snapshot(conn: sqlite3.Connection, drafts: list[Draft], now: int) -> Snapshot:
         members, cmids = _groups(drafts)
         ids = sorted(members)
         rooms = {r[0]: _room(r) for r in conn.execute(
@@ -153,7 +159,13 @@ class SqliteMessageLog:
                    f"({','.join('?' * len(keys))})")
             for r in conn.execute(sql, [room_id, sender, *keys]):
                 existing[(r[1], r[8], r[5])] = _event(r)
-        return Snapshot(rooms, memberships, existing)
+        # Under the write lock (BEGIN IMMEDIATE): a revocation committed first has deleted the
+        # session, and one not yet committed waits for this batch.
+        wanted = _session_ids(drafts)
+        live = {r[0] for r in conn.execute(
+            f"SELECT id FROM sessions WHERE id IN ({','.join('?' * len(wanted))}) AND expires_at > ?",
+            [*wanted, now])} if wanted else set()
+        return Snapshot(rooms, memberships, existing, live)
 
     @staticmethod
     def _store(conn: sqlite3.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
@@ -194,15 +206,15 @@ class PostgresMessageLog:
                     raw = await sa_conn.get_raw_connection()
                     conn: asyncpg.Connection = raw.driver_connection
                     async with conn.transaction():
-                        snapshot = await self._snapshot(conn, drafts)
+                        snapshot = await self._snapshot(conn, drafts, now)
                         stored = await self._store(conn, drafts, decide(snapshot), now)
                     return snapshot, stored
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateClientMessage(str(exc)) from exc
 
     @staticmethod
-    async def _snapshot(conn: asyncpg.Connection, drafts: list[Draft]) -> Snapshot:
-        """Set-based: three statements whatever the number of rooms in the batch."""
+    async def _snapshot(conn: asyncpg.Connection, drafts: list[Draft], now: int) -> Snapshot:
+        """Set-based: four statements whatever the number of rooms in the batch."""
         members, cmids = _groups(drafts)
         # Locked in id order: this batch waits for any archive or leave in flight, and two
         # nodes' batches cannot deadlock.
@@ -220,7 +232,13 @@ class PostgresMessageLog:
                     "(SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]))",
                     [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]):
                 existing[(r[1], r[8], r[5])] = _event(r)
-        return Snapshot(rooms, memberships, existing)
+        # FOR SHARE: a revocation's DELETE either committed first (the row is gone) or waits
+        # until this batch commits; no message lands after its session's revocation committed.
+        wanted = _session_ids(drafts)
+        live = {r[0] for r in await conn.fetch(
+            "SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND expires_at > $2 FOR SHARE",
+            wanted, now)} if wanted else set()
+        return Snapshot(rooms, memberships, existing, live)
 
     @staticmethod
     async def _store(conn: asyncpg.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:

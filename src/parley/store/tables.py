@@ -77,3 +77,17 @@ events = sa.Table(
     sa.UniqueConstraint("room_id", "seq", name="uq_events_room_seq"),
     sa.UniqueConstraint("room_id", "sender_id", "client_msg_id", name="uq_events_client_msg"),
 )
+
+# Every session revocation (logout, password change, disabling), written in the transaction that
+# deletes the sessions, so that every node closes their connections whichever process revoked
+# them. Nodes read it by id; ids are never reused (AUTOINCREMENT on SQLite) and, on PostgreSQL,
+# handed out in commit order (store.users.record_revocation), so `id > last seen` misses nothing.
+revocations = sa.Table(
+    "revocations",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("user_id", Id, nullable=False),
+    sa.Column("session_id", Id, nullable=False),  # 0: every session of the user
+    sa.Column("at", sa.BigInteger, nullable=False, index=True),
+    sqlite_autoincrement=True,
+)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import Session, User
-from parley.store.tables import sessions, users
+from parley.store.tables import revocations, sessions, users
 
 _USER_COLS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
               users.c.created_at)
@@ -111,3 +111,28 @@ async def live_sessions(conn: AsyncConnection, session_ids: list[int], now: int)
     rows = await conn.execute(sa.select(sessions.c.id).where(sessions.c.id.in_(session_ids),
                                                              sessions.c.expires_at > now))
     return {r.id for r in rows}
+
+
+async def record_revocation(conn: AsyncConnection, user_id: int, session_id: int, now: int) -> None:
+    """Log a revocation (session_id 0: all of the user's sessions) in the caller's transaction,
+    which also deletes the sessions. On PostgreSQL the ids must be committed in id order, or a
+    node reading `id > last seen` could pass over one still in flight: a transaction lock held
+    until commit serialises the (rare) revocations. SQLite has one writer anyway."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(7502)"))
+    await conn.execute(revocations.insert().values(user_id=user_id, session_id=session_id, at=now))
+
+
+async def revocation_head(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(sa.select(sa.func.max(revocations.c.id))) or 0)
+
+
+async def revocations_after(conn: AsyncConnection, after: int, limit: int) -> list[tuple[int, int, int]]:
+    """(id, user_id, session_id) of the revocations logged after `after`, in id order."""
+    rows = await conn.execute(sa.select(revocations.c.id, revocations.c.user_id, revocations.c.session_id)
+                              .where(revocations.c.id > after).order_by(revocations.c.id).limit(limit))
+    return [(r.id, r.user_id, r.session_id) for r in rows]
+
+
+async def prune_revocations(conn: AsyncConnection, before: int) -> None:
+    await conn.execute(revocations.delete().where(revocations.c.at < before))

@@ -158,10 +158,10 @@ async def history(request: web.Request) -> web.StreamResponse:
 
 @routes.post(r"/api/v1/rooms/{room_id:\d+}/messages")
 async def post_message(request: web.Request) -> web.StreamResponse:
-    user, _ = await auth(request)
+    user, session = await auth(request)
     data = await body(request)
     event, created = await ctx(request).messages.send(user, room_id(request), data.get("text"),
-                                                      data.get("client_msg_id"))
+                                                      data.get("client_msg_id"), session_id=session.id)
     return json(event.wire(), 201 if created else 200)
 
 

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from parley.core.cursors import decode_cursors
 from parley.core.errors import Unauthorized
+from parley.core.models import Session, User
 from parley.realtime.sse import SseConnection
-from parley.web.http import COOKIE, bearer, ctx
+from parley.web.http import COOKIE, bearer, client_ip, ctx
 
 HEARTBEAT_S = 15.0
 routes = web.RouteTableDef()
@@ -18,10 +19,21 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
-    token = bearer(request) or request.query.get("token") or request.cookies.get(COOKIE)
-    if not token:
-        raise Unauthorized("log in first")
-    user, session = await c.accounts.authenticate(token)
+    claim = c.hub.slots.claim()
+    try:
+        claim.address(client_ip(request))  # over a cap: 429 before the stream starts
+        token = bearer(request) or request.query.get("token") or request.cookies.get(COOKIE)
+        if not token:
+            raise Unauthorized("log in first")
+        user, session = await c.accounts.authenticate(token)
+        claim.user(user.id)
+        return await _stream(request, user, session)
+    finally:
+        claim.release()
+
+
+async def _stream(request: web.Request, user: User, session: Session) -> web.StreamResponse:
+    c = ctx(request)
     last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     cursors = decode_cursors(last_id) if last_id else None
     response = web.StreamResponse(headers={
@@ -34,8 +46,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     closed = asyncio.Event()
 
     async def close(code: int, reason: str) -> None:
-        closed.set()
-        transport.close()
+        closed.set()  # the handler returns: the response ends with its last chunk, cleanly
 
     conn = SseConnection(c.hub, user, session.id, transport, close, c.settings.ws_max_queue_bytes)
     try:

@@ -11,12 +11,13 @@ from aiohttp import WSMsgType, web
 
 from parley.core import protocol
 from parley.core.cursors import decode_cursors
-from parley.core.errors import ParleyError, RateLimited, Unauthorized
+from parley.core.errors import ParleyError, RateLimited, TooManyConnections, Unauthorized
 from parley.core.models import Session, User
 from parley.core.protocol import ProtocolError
 from parley.core.ratelimit import Bucket, Rate
 from parley.realtime.connection import Connection
-from parley.web.http import COOKIE, ctx, from_trusted_proxy
+from parley.realtime.slots import Claim
+from parley.web.http import COOKIE, client_ip, ctx, from_trusted_proxy
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
@@ -55,14 +56,27 @@ async def _authenticate(request: web.Request) -> tuple[User, Session] | None:
 async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
         raise web.HTTPForbidden(text="origin not allowed")
-    identity = await _authenticate(request)  # an invalid token is refused before the upgrade
-    resume_from = decode_cursors(request.query["resume"]) if request.query.get("resume") else None
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20.0, compress=False)
-    await ws.prepare(request)
-    if identity is None:
-        identity = await _first_frame_auth(request, ws)
+    claim = ctx(request).hub.slots.claim()
+    try:
+        claim.address(client_ip(request))  # over the cap: 429 before the upgrade
+        identity = await _authenticate(request)  # an invalid token is refused before the upgrade
+        if identity is not None:
+            claim.user(identity[0].id)
+        resume_from = decode_cursors(request.query["resume"]) if request.query.get("resume") else None
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20.0, compress=False)
+        await ws.prepare(request)
         if identity is None:
-            return ws
+            identity = await _first_frame_auth(request, ws, claim)
+            if identity is None:
+                return ws
+        await _serve(request, ws, identity, resume_from)
+        return ws
+    finally:
+        claim.release()
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: tuple[User, Session],
+                 resume_from: dict[int, int] | None) -> None:
     user, session = identity
     c = ctx(request)
     transport = ws._writer.transport  # type: ignore[union-attr]  # frames are built once, written as-is
@@ -83,10 +97,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await conn.close(1011, "internal error")
     finally:
         await c.hub.detach(conn)
-    return ws
 
 
-async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> tuple[User, Session] | None:
+async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse,
+                           claim: Claim) -> tuple[User, Session] | None:
     try:
         msg = await ws.receive(timeout=AUTH_TIMEOUT)
     except TimeoutError:
@@ -99,10 +113,15 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse) -> 
         frame = protocol.parse(msg.data, ctx(request).settings.max_text)
         if not isinstance(frame, protocol.Auth):
             raise Unauthorized("send an auth frame first")
-        return await ctx(request).accounts.authenticate(frame.token)
+        identity = await ctx(request).accounts.authenticate(frame.token)
+        claim.user(identity[0].id)
+        return identity
     except ParleyError as exc:
         await ws.send_str(protocol.error_frame(exc.code, exc.message, getattr(exc, "ref", None)).decode())
-        await ws.close(code=4001, message=b"unauthorized")
+        if isinstance(exc, TooManyConnections):
+            await ws.close(code=4029, message=b"too many connections")
+        else:
+            await ws.close(code=4001, message=b"unauthorized")
         return None
 
 
@@ -148,7 +167,8 @@ class _Dispatcher:
             # is awaited in a task so that concurrent sends share a transaction.
             await self.in_flight.acquire()
             try:
-                future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id)
+                future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id,
+                                                      session_id=self.conn.session_id)
             except BaseException:
                 self.in_flight.release()
                 raise
@@ -173,6 +193,8 @@ class _Dispatcher:
                             "seq": event.seq, "id": event.id, "ts": event.ts, "ref": frame.ref})
         except ParleyError as exc:
             self.conn.write_error(exc.code, exc.message, frame.ref)
+            if isinstance(exc, Unauthorized):  # the session was revoked: nothing more from it
+                self.conn.spawn(self.conn.close(4001, "session revoked"))
         except Exception:
             log.exception("send failed")
             self.conn.write_error("internal", "the message could not be stored; retry with the same client_msg_id",

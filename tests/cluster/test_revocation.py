@@ -1,0 +1,39 @@
+"""A user disabled by the `parley` CLI, a separate process on no shared bus, loses every node."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from tests.cluster.helpers import register
+from tests.support.client import Socket
+from tests.support.sse import SseStream
+
+
+async def test_cli_disable_closes_connections_on_every_node(cluster, session, db):
+    a, b = cluster.nodes[:2]
+    ann = await register(session, a.url)
+    bob = await register(session, b.url, "bob")
+    room = (await ann.create_room("disabled by the cli"))["id"]
+    await bob.join(room)
+    on_a, on_b = await Socket.open(session, a.url, bob.token), await Socket.open(session, b.url, bob.token)
+    stream = await SseStream.open(session, b.url, bob.token)
+    await stream.wait_for(lambda f: f["type"] == "hello")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}  # memory bus: no Redis
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "parley", "user", "disable", bob.user["username"],
+                         "--database-url", cluster.database_url], capture_output=True, text=True, env=env,
+        cwd=cluster.workdir, timeout=60)
+    assert result.returncode == 0, result.stderr
+    await on_b.send({"type": "send", "room": room, "text": "after", "client_msg_id": "after", "ref": 7})
+
+    for sock in (on_a, on_b):
+        await asyncio.wait_for(sock.closed.wait(), 5)
+        assert sock.ws.close_code == 4001
+    assert not [f for f in on_b.frames if f.get("ref") == 7 and f["type"] == "ack"]
+    await asyncio.wait_for(stream._task, 5)
+    assert await db.fetchval("SELECT count(*) FROM events WHERE sender_id = $1 AND type = 'message'",
+                             bob.user["id"]) == 0
