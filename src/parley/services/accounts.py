@@ -9,7 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from parley.core import validation
+from parley.core import glyphs, validation
 from parley.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from parley.core.models import Session, User
 from parley.services.deps import Deps
@@ -44,6 +44,7 @@ class Accounts:
             # The first account on an empty server administers it.
             await store.lock_registrations(conn)
             first = await store.count_users(conn) == 0
+            await _refuse_others_username(conn, shown, own=name)
             user = await store.insert_user(conn, username=name, display_name=shown, password_hash=pw_hash,
                                            is_admin=admin or first, now=now)
             if user is None:
@@ -101,6 +102,7 @@ class Accounts:
     async def update_profile(self, user: User, display_name: object) -> User:
         shown = validation.display_name(display_name)
         async with self.deps.db.write() as conn:
+            await _refuse_others_username(conn, shown, own=user.username)
             await store.update_user(conn, user.id, display_name=shown)
             found = await store.by_id(conn, user.id)
         assert found is not None
@@ -138,6 +140,16 @@ class Accounts:
         wait = await self.deps.bus.hit(key, rate, cost=0.0)  # type: ignore[arg-type]
         if wait:
             raise RateLimited("too many failed logins; try again later", wait)
+
+
+async def _refuse_others_username(conn: object, display_name: str, *, own: str) -> None:
+    """Duplicate display names are allowed (the client shows @username beside each), but a display
+    name that reads as another user's username is impersonation."""
+    folded = glyphs.username_fold(display_name)
+    if folded == own.lower() or not validation.USERNAME_RE.fullmatch(folded):
+        return
+    if await store.username_owner(conn, folded) is not None:  # type: ignore[arg-type]
+        raise Conflict("display_name must not be another user's username")
 
 
 def _verify(pw_hash: str, password: str) -> bool:
