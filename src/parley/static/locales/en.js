@@ -79,6 +79,8 @@ export default {
   'picker.none': 'Nobody found.',
   'picker.remove': 'Remove {user}',
 
+  'person.label': '{name} (@{username})',
+
   'leave.open': 'Leave room',
   'leave.title': 'Leave this conversation?',
   'leave.confirm': 'You will stop receiving messages from {room}.',

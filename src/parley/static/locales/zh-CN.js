@@ -78,6 +78,8 @@ export default {
   'picker.none': '没有找到用户。',
   'picker.remove': '移除 {user}',
 
+  'person.label': '{name}（@{username}）',
+
   'leave.open': '退出聊天室',
   'leave.title': '要退出这个会话吗？',
   'leave.confirm': '你将不再收到 {room} 的消息。',
