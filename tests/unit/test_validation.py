@@ -177,6 +177,12 @@ def test_username_fold_reads_a_display_name_as_a_username(shown: str, reads_as: 
     assert glyphs.username_fold(shown) == reads_as
 
 
+def test_usernames_read_in_a_display_name_include_each_at_name() -> None:
+    assert glyphs.usernames_read_in("Bob @bob") == {"bob @bob", "bob"}
+    assert glyphs.usernames_read_in("Team (@Ann_Lee, @b\u043eb)") == {"team (@ann_lee, @bob)", "ann_lee", "bob"}
+    assert glyphs.usernames_read_in("@ carol") == {"carol"}
+
+
 # --- passwords ------------------------------------------------------------------------------
 
 

@@ -4,11 +4,13 @@ glyph, and a fold that tells when a display name reads as someone's username."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
-# Characters that draw nothing yet are not format characters (Cf): Hangul fillers, the blank
-# braille cell, the Mongolian vowel separator, the grapheme joiner, Khmer's inherent vowels and a
-# blank musical notehead. Whitespace is collapsed before this is consulted.
+# Characters that draw nothing although most are letters, symbols or marks rather than format
+# characters (Cf): Hangul fillers, the blank braille cell, the Mongolian vowel separator (a space in
+# older Unicode), the grapheme joiner, Khmer's inherent vowels and a blank musical notehead.
+# Whitespace is collapsed before this is consulted.
 BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u034f\u17b4\u17b5\U0001d159")
 ZWNJ, ZWJ = "\u200c", "\u200d"
 EMOJI_MODIFIERS = range(0x1F3FB, 0x1F400)
@@ -17,7 +19,9 @@ KEYCAP_BASES = frozenset("0123456789#*")
 EMOJI_PUNCTUATION = frozenset("\u203c\u2049\u3030\u303d")  # ‼ ⁉ 〰 〽 have emoji forms
 JOINING_SCRIPTS = ("ARABIC LETTER", "SYRIAC LETTER", "NKO LETTER", "MANDAIC LETTER", "MONGOLIAN LETTER")
 VIRAMA = 9  # canonical combining class of Indic viramas
-# Latin look-alikes from Cyrillic and Greek (Unicode's confusables for the username alphabet).
+_AT_NAME = re.compile(r"@\s*([a-z0-9_.\-]+)")
+# Cyrillic and Greek letters drawn like Latin ones: a small, hand-picked part of Unicode's
+# confusables table, enough that "аlice" (Cyrillic а) reads as "alice".
 _LOOKALIKES = str.maketrans("аеорсухіјѕԁһԛԝʏɡɑıαοριντκχϲϳ", "aeopcyxijsdhqwygaiaopivtkxcj")
 
 
@@ -46,6 +50,13 @@ def username_fold(display_name: str) -> str:
     return unicodedata.normalize("NFKC", folded).strip().removeprefix("@").strip()
 
 
+def usernames_read_in(display_name: str) -> set[str]:
+    """The usernames a reader may take a display name for: the whole name, folded, and every
+    '@name' in it (shown beside the real @username, "Bob @bob" would read as Bob's)."""
+    folded = username_fold(display_name)
+    return {folded, *_AT_NAME.findall(folded)}
+
+
 def _allowed_in_context(value: str, i: int) -> bool:
     """Format characters and non-spacing marks that a script or an emoji needs, where it needs
     them. Other marks are fine (they draw on their base); these draw nothing on their own."""
@@ -53,7 +64,7 @@ def _allowed_in_context(value: str, i: int) -> bool:
     before = value[i - 1] if i else ""
     after = value[i + 1] if i + 1 < len(value) else ""
     if unicodedata.category(char) == "Mn" and not _is_selector(char):
-        return char not in BLANK_GLYPHS and bool(before) and before != " "
+        return bool(before) and before != " "
     if char == ZWJ:
         # Emoji sequences (👩‍💻, 🏳️‍🌈) and Indic half forms after a virama (IDNA's CONTEXTJ).
         return (_is_emoji_end(value, i) and _is_pictograph(after)) or _after_virama(before)

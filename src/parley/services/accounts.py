@@ -143,13 +143,13 @@ class Accounts:
 
 
 async def _refuse_others_username(conn: object, display_name: str, *, own: str) -> None:
-    """Duplicate display names are allowed (the client shows @username beside each), but a display
-    name that reads as another user's username is impersonation."""
-    folded = glyphs.username_fold(display_name)
-    if folded == own.lower() or not validation.USERNAME_RE.fullmatch(folded):
-        return
-    if await store.username_owner(conn, folded) is not None:  # type: ignore[arg-type]
-        raise Conflict("display_name must not be another user's username")
+    """Duplicate display names are allowed (the client shows @username beside each), but one that
+    reads as another user's username, or holds an '@name' of theirs ("Bob @bob" shown as
+    "Bob @bob @eve"), is impersonation."""
+    named = {n for n in glyphs.usernames_read_in(display_name)
+             if n != own.lower() and validation.USERNAME_RE.fullmatch(n)}
+    if named and await store.by_usernames(conn, named):  # type: ignore[arg-type]
+        raise Conflict("display_name must not look like another user's username")
 
 
 def _verify(pw_hash: str, password: str) -> bool:

@@ -54,11 +54,6 @@ async def by_username(conn: AsyncConnection, username: str) -> tuple[User, str] 
     return None if row is None else (_user(row), row.password_hash)
 
 
-async def username_owner(conn: AsyncConnection, username: str) -> int | None:
-    """The id of the user with this username (ignoring case), disabled or not."""
-    return await conn.scalar(sa.select(users.c.id).where(users.c.username_lower == username.lower()))
-
-
 async def by_id(conn: AsyncConnection, user_id: int) -> tuple[User, str] | None:
     row = (await conn.execute(sa.select(*_USER_COLS, users.c.password_hash)
                               .where(users.c.id == user_id))).one_or_none()
