@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import Server
+from tests.browser.harness import PASSWORD, Server
 from tests.browser.ui import STORED, open_room, room_item
 
 
@@ -37,3 +37,17 @@ def test_people_with_one_display_name_are_told_apart_by_username(open_app, live_
     open_room(page, dm["id"])
     expect(page.locator(".room-title")).to_have_text(f"Sam Lee @{twin.username}")
     expect(page.locator(".room-title .handle")).to_have_text(f"@{twin.username}")
+
+
+def test_registering_with_a_hidden_character_says_why(open_app, live_server: Server) -> None:
+    page = open_app()
+    page.get_by_role("button", name="Register", exact=True).click()
+    page.get_by_label("Username").fill(f"hidden{live_server.port}")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Display name (optional)").fill("Ann\u200bLee")
+    page.locator(".auth-form button[type=submit]").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Display names have at most 64 characters, at least one of them visible, and no invisible or formatting characters.")
+    page.get_by_label("Display name (optional)").fill("Ann Lee 👩\u200d💻")
+    page.locator(".auth-form button[type=submit]").click()
+    expect(page.locator(".me-name")).to_have_text("Ann Lee 👩\u200d💻")
