@@ -159,6 +159,7 @@ LEGITIMATE = {
     "vs15 text presentation": "☺\ufe0e",
     "keycap": "Room 1\ufe0f\u20e3",
     "japanese ideographic variant": "葛\U000e0100城",
+    "emoji newer than python's unicode tables": "\U0001fa77 \U0001faf8\U0001f3fd",
 }
 
 

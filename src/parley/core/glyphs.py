@@ -28,7 +28,7 @@ _LOOKALIKES = str.maketrans("аеорсухіјѕԁһԛԝʏɡɑıαοριντκ�
 def invalid_char(value: str) -> str | None:
     """Why `value` (already NFC with whitespace collapsed) cannot be shown as a name, or None."""
     for i, char in enumerate(value):
-        category = unicodedata.category(char)
+        category = _category(char)
         if category in ("Cn", "Co", "Cs"):
             return "must not contain unassigned or private-use characters"
         if char in BLANK_GLYPHS or (category in ("Cf", "Mn") and not _allowed_in_context(value, i)):
@@ -39,7 +39,7 @@ def invalid_char(value: str) -> str | None:
 def has_visible_glyph(value: str) -> bool:
     """Whether something would be drawn: a letter, digit, punctuation or symbol. Marks count
     only on such a base, which this implies."""
-    return any(unicodedata.category(c)[0] in "LNPS" and c not in BLANK_GLYPHS for c in value)
+    return any(_category(c)[0] in "LNPS" and c not in BLANK_GLYPHS for c in value)
 
 
 def username_fold(display_name: str) -> str:
@@ -63,7 +63,7 @@ def _allowed_in_context(value: str, i: int) -> bool:
     char = value[i]
     before = value[i - 1] if i else ""
     after = value[i + 1] if i + 1 < len(value) else ""
-    if unicodedata.category(char) == "Mn" and not _is_selector(char):
+    if _category(char) == "Mn" and not _is_selector(char):
         return bool(before) and before != " "
     if char == ZWJ:
         # Emoji sequences (👩‍💻, 🏳️‍🌈) and Indic half forms after a virama (IDNA's CONTEXTJ).
@@ -73,7 +73,7 @@ def _allowed_in_context(value: str, i: int) -> bool:
         return _after_virama(before) or (_joining_letter(value, i, -1) and _joining_letter(value, i, 1))
     if char in (VS15, VS16):
         return bool(before) and (_is_pictograph(before) or before in KEYCAP_BASES or before in EMOJI_PUNCTUATION
-                                 or unicodedata.category(before).startswith("S"))
+                                 or _category(before).startswith("S"))
     if "\ufe00" <= char <= "\ufe0d" or "\U000e0100" <= char <= "\U000e01ef":
         return _is_ideograph(before)  # ideographic variants, e.g. of a Japanese family name
     if "\u180b" <= char <= "\u180f":
@@ -86,7 +86,7 @@ def _is_selector(char: str) -> bool:
 
 
 def _is_pictograph(char: str) -> bool:
-    return bool(char) and unicodedata.category(char) == "So" and char not in BLANK_GLYPHS
+    return bool(char) and _category(char) == "So" and char not in BLANK_GLYPHS
 
 
 def _is_emoji_end(value: str, i: int) -> bool:
@@ -104,13 +104,20 @@ def _after_virama(before: str) -> bool:
 def _joining_letter(value: str, i: int, step: int) -> bool:
     """The nearest character on one side, skipping transparent marks, is a joining-script letter."""
     j = i + step
-    while 0 <= j < len(value) and unicodedata.category(value[j]) == "Mn":
+    while 0 <= j < len(value) and _category(value[j]) == "Mn":
         j += step
     return 0 <= j < len(value) and _name(value[j]).startswith(JOINING_SCRIPTS)
 
 
 def _is_ideograph(char: str) -> bool:
     return _name(char).startswith(("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH"))
+
+
+def _category(char: str) -> str:
+    """Unicode's general category, except that code points in the emoji blocks which this Python's
+    Unicode tables do not know yet (emoji newer than them) count as the symbols they will be."""
+    category = unicodedata.category(char)
+    return "So" if category == "Cn" and 0x1F000 <= ord(char) <= 0x1FAFF else category
 
 
 def _name(char: str) -> str:
