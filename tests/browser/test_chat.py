@@ -47,7 +47,7 @@ def test_two_people_chat_live_in_a_room(open_app, live_server: Server) -> None:
     expect(ann_page.locator(".pending-events li")).to_have_count(0)
 
     bob_page.locator(".composer-input").press_sequentially("Hi")
-    expect(ann_page.locator(".typing")).to_have_text("Bob is typing…")
+    expect(ann_page.locator(".typing")).to_have_text(f"Bob @{bob.username} is typing…")
     bob_page.locator(".composer-input").press("Shift+Enter")
     bob_page.locator(".composer-input").press_sequentially("Ann")
     bob_page.locator(".composer-input").press("Enter")
@@ -58,7 +58,7 @@ def test_two_people_chat_live_in_a_room(open_app, live_server: Server) -> None:
     send(bob_page, "and one more")
     expect_message(ann_page, "and one more")
     expect(ann_page.locator(f"{STORED}").last).to_have_class("msg grouped")
-    expect(ann_page.locator("li.sys", has_text="Bob joined")).to_be_visible()
+    expect(ann_page.locator("li.sys", has_text=f"Bob @{bob.username} joined")).to_be_visible()
     expect(ann_page.locator(".day").first).to_have_text("Today")
 
 
@@ -93,9 +93,9 @@ def test_direct_chat_started_from_the_user_picker(open_app, live_server: Server)
     dialog = ann_page.get_by_role("dialog")
     dialog.get_by_label("Find people").fill(bob.username)
     dialog.get_by_role("button", name=f"Bobby Tables @{bob.username}").click()
-    expect(dialog.locator(".chip")).to_have_text("Bobby Tables")
+    expect(dialog.locator(".chip")).to_have_text(f"Bobby Tables @{bob.username}")
     dialog.get_by_role("button", name="Start chat").click()
-    expect(ann_page.locator(".room-title")).to_have_text("Bobby Tables")
+    expect(ann_page.locator(".room-title")).to_have_text(f"Bobby Tables @{bob.username}")
 
     send(ann_page, "a private word")
     dm = bob_page.locator(".sidebar li[data-room-id]", has_text="Ann")
@@ -148,7 +148,7 @@ def test_scrolling_up_loads_older_pages(open_app, live_server: Server) -> None:
 
     scroll_to_top_until(page, lambda: page.locator(".timeline-edge").inner_text() == "This is the start of the conversation.")
     expect(stored_bodies(page).first).to_have_text("line 0")
-    expect(page.locator("li.sys", has_text="Ann created this room")).to_be_visible()
+    expect(page.locator("li.sys", has_text=f"Ann @{ann.username} created this room")).to_be_visible()
 
 
 def scroll_to_top_until(page: Page, done, attempts: int = 60) -> None:

@@ -44,7 +44,7 @@ def test_create_browse_join_and_leave_a_public_room(open_app, live_server: Serve
     expect(card).to_contain_text("1 member")
     card.get_by_role("button", name="Join").click()
     expect(bob_page.locator(".composer-input")).to_be_visible()
-    expect(ann_page.locator("li.sys", has_text="Bob joined")).to_be_visible()
+    expect(ann_page.locator("li.sys", has_text=f"Bob @{bob.username} joined")).to_be_visible()
 
     members = ann_page.locator(".members")
     expect(members.locator('.member', has_text="Bob")).to_have_class("member online")
@@ -58,7 +58,7 @@ def test_create_browse_join_and_leave_a_public_room(open_app, live_server: Serve
     bob_page.get_by_role("dialog").get_by_role("button", name="Leave").click()
     expect(room_item(bob_page, room_id)).to_have_count(0)
     expect(bob_page.locator(".home")).to_be_visible()
-    expect(ann_page.locator("li.sys", has_text="Bob left")).to_be_visible()
+    expect(ann_page.locator("li.sys", has_text=f"Bob @{bob.username} left")).to_be_visible()
     expect(members.locator('.member', has_text="Bob")).to_have_count(0)
 
 
@@ -75,7 +75,7 @@ def test_invite_to_a_private_room_and_accept(open_app, live_server: Server) -> N
     dialog.locator(".user-option").first.click()
     dialog.get_by_role("button", name="Invite").click()
     expect(dialog).to_be_hidden()
-    expect(ann_page.locator("li.sys", has_text="Ann invited Bob")).to_be_visible()
+    expect(ann_page.locator("li.sys", has_text=f"Ann @{ann.username} invited Bob @{bob.username}")).to_be_visible()
 
     invitation = room_item(bob_page, room["id"])
     expect(invitation).to_be_visible()
@@ -107,8 +107,8 @@ def test_notifications_for_mentions_and_direct_messages_while_hidden(open_app, l
     expect_unread(page, room["id"], 2)
     notes = page.evaluate("window.__notifications")
     assert notes == [
-        {"title": "Bob mentioned you in notices", "body": f"@{ann.username} are you there?"},
-        {"title": "Bob", "body": "psst"},
+        {"title": f"Bob (@{bob.username}) mentioned you in notices", "body": f"@{ann.username} are you there?"},
+        {"title": f"Bob (@{bob.username})", "body": "psst"},
     ]
     page.evaluate("window.__setHidden(false)")
     expect_unread(page, room["id"], 0)

@@ -132,7 +132,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(open_app, live_server: Ser
 
     expect(page.locator(".sidebar li[data-room-id]", has_text=DISPLAY_NAMES[1])).to_be_visible()
     page.locator(".sidebar li[data-room-id]", has_text=DISPLAY_NAMES[1]).locator("a").click()
-    expect(page.locator(".room-title")).to_have_text(DISPLAY_NAMES[1])
+    expect(page.locator(".room-title")).to_have_text(f"{DISPLAY_NAMES[1]} @{attackers[1].username}")
     assert_inert(page, dialogs)
 
     page.goto("/#/browse")

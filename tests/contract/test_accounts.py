@@ -102,6 +102,37 @@ async def test_register_refuses_bad_fields_and_stores_nothing(ctx: Context) -> N
     assert user.is_admin
 
 
+async def test_display_name_may_repeat_but_not_read_as_another_users_username(ctx: Context) -> None:
+    alice, bob = await register(ctx, "alice", "bob")
+    for posing in ("alice", "Alice", "@ALICE", "\uff41\uff4c\uff49\uff43\uff45", "\u0430lice", " @ alice ",
+                   "Alice @alice", "Bob (@Alice)", "Bob @\u0430lice"):
+        with pytest.raises(Conflict, match="display_name must not look like another user's username") as info:
+            await ctx.accounts.update_profile(bob, posing)
+        assert info.value.status == 409
+    assert (await ctx.accounts.login("bob", PASSWORD))[0].display_name == "bob"  # nothing was stored
+
+    # Registering with someone else's username as display name is refused, and creates nobody.
+    with pytest.raises(Conflict, match="display_name"):
+        await ctx.accounts.register("carol", PASSWORD, "ALICE")
+    with pytest.raises(Unauthorized):
+        await ctx.accounts.login("carol", PASSWORD)
+
+    # A disabled account's name is still someone's.
+    await register(ctx, "dave")
+    await ctx.accounts.disable("dave")
+    with pytest.raises(Conflict):
+        await ctx.accounts.update_profile(bob, "Dave")
+
+    # One's own username in any case is fine, and so is another user's display name: the client
+    # shows @username beside every display name.
+    assert (await ctx.accounts.update_profile(alice, "ALICE")).display_name == "ALICE"
+    assert (await ctx.accounts.update_profile(alice, "Ann Lee")).display_name == "Ann Lee"
+    assert (await ctx.accounts.update_profile(bob, "Ann Lee")).display_name == "Ann Lee"
+    carol, _ = await ctx.accounts.register("carol", PASSWORD, "Ann Lee")
+    assert carol.display_name == "Ann Lee"
+    assert (await ctx.accounts.update_profile(bob, "alice smith")).display_name == "alice smith"
+
+
 async def test_wrong_password_and_unknown_user_look_the_same(ctx: Context) -> None:
     await register(ctx, "dora")
     messages = []

@@ -34,6 +34,52 @@ async def test_register_rules(server, http, names):
             assert err.value.status == 422 and field in err.value.body["error"]["message"]
 
 
+@pytest.mark.parametrize(("hidden", "why"), [
+    ("Ann\u200bLee", "must not contain invisible or formatting characters"),
+    ("\u3164", "must not contain invisible or formatting characters"),
+    ("\u200b\u200b", "must not contain invisible or formatting characters"),
+    ("\u2800", "must not contain invisible or formatting characters"),
+    ("\u200d\u200c", "must not contain invisible or formatting characters"),
+    ("Ann\u200f", "must not contain invisible or formatting characters"),
+    ("\ufeffAnn", "must not contain invisible or formatting characters"),
+    ("Ann\U000e0041", "must not contain invisible or formatting characters"),
+    ("An\u00adn", "must not contain invisible or formatting characters"),
+    ("\u20e3", "must contain a visible character"),
+])
+async def test_names_with_hidden_characters_are_refused_over_http(server, http, names, hidden, why):
+    api = await new_user(http, server.url, names(), display_name="Ann Lee")
+    with pytest.raises(ApiError) as err:
+        await api.call("PATCH", "/api/v1/me", {"display_name": hidden})
+    assert (err.value.status, err.value.code) == (422, "invalid")
+    assert err.value.body["error"]["message"] == f"display_name {why}"
+    with pytest.raises(ApiError) as err:
+        await Api(http, server.url).call("POST", "/api/v1/auth/register",
+                                         {"username": names(), "password": "fine secret here", "display_name": hidden})
+    assert (err.value.status, err.value.body["error"]["message"]) == (422, f"display_name {why}")
+    with pytest.raises(ApiError) as err:
+        await api.create_room(hidden)
+    assert (err.value.status, err.value.body["error"]["message"]) == (422, f"name {why}")
+    room = await api.create_room("fine")
+    with pytest.raises(ApiError) as err:
+        await api.call("PATCH", f"/api/v1/rooms/{room['id']}", {"name": hidden})
+    assert (err.value.status, err.value.code) == (422, "invalid")
+    assert (await api.call("GET", "/api/v1/me"))["display_name"] == "Ann Lee"
+
+
+async def test_display_name_cannot_read_as_another_users_username_over_http(server, http, names):
+    alice, bob = names("alice"), names("bob")
+    await new_user(http, server.url, alice)
+    api = await new_user(http, server.url, bob)
+    for posing in (alice.upper(), f"@{alice}", alice.replace("a", "\u0430", 1)):
+        with pytest.raises(ApiError) as err:
+            await api.call("PATCH", "/api/v1/me", {"display_name": posing})
+        assert (err.value.status, err.value.code) == (409, "conflict")
+        assert "display_name" in err.value.body["error"]["message"]
+    # Emoji sequences, flags and every script stay usable.
+    for fine in ("\U0001f469\u200d\U0001f4bb \u5f20\u4f1f", "\U0001f1e8\U0001f1f3 \u0645\u062d\u0645\u062f", "Ann Lee"):
+        assert (await api.call("PATCH", "/api/v1/me", {"display_name": fine}))["display_name"] == fine
+
+
 async def test_login_failure_does_not_say_whether_the_account_exists(server, http, names):
     name = names()
     await new_user(http, server.url, name)

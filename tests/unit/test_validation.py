@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from parley.core import glyphs
 from parley.core import validation as v
 from parley.core.errors import Invalid
 
@@ -59,6 +60,128 @@ def test_display_name_refuses_control_characters(bad: str) -> None:
 def test_display_name_must_be_a_string(bad: object) -> None:
     with pytest.raises(Invalid, match="display_name must be a string"):
         v.display_name(bad)
+
+
+# --- invisible characters in names (issue 7, finding 5) ------------------------------------
+
+# Each renders as nothing, or as a name it is not: refused in display names, room names and topics.
+HIDDEN = {
+    "zwsp inside": "Ann\u200bLee",
+    "zwsp twice": "\u200b\u200b",
+    "hangul filler": "\u3164",
+    "halfwidth hangul filler": "\uffa0",
+    "hangul choseong filler": "\u115f",
+    "hangul jungseong filler": "\u1160",
+    "braille blank": "\u2800",
+    "braille blank in a name": "Ann\u2800",
+    "mongolian vowel separator": "Ann\u180e",
+    "zwj alone": "\u200d",
+    "zwnj alone": "\u200c",
+    "zwj between latin letters": "An\u200dn",
+    "zwnj between latin letters": "An\u200cn",
+    "lrm": "Ann\u200e",
+    "rlm": "\u200fAnn",
+    "alm": "Ann\u061c",
+    "bom": "\ufeffAnn",
+    "word joiner": "An\u2060n",
+    "soft hyphen": "An\u00adn",
+    "tag characters": "Ann\U000e0041\U000e007f",
+    "tag characters alone": "\U000e0001\U000e0020",
+    "subdivision flag (tags)": "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+    "vs16 alone": "\ufe0f",
+    "vs16 after a letter": "Ann\ufe0f",
+    "ideographic variation selector alone": "\U000e0100",
+    "ideographic variation selector after latin": "Ann\U000e0100",
+    "grapheme joiner": "Ann\u034f",
+    "khmer inherent vowel": "\u17b4",
+    "combining mark with no base": "\u0301Ann",
+    "combining mark after a space": "Ann \u0301",
+}
+
+
+@pytest.mark.parametrize("bad", HIDDEN.values(), ids=HIDDEN.keys())
+def test_display_name_refuses_invisible_and_format_characters(bad: str) -> None:
+    with pytest.raises(Invalid, match="^display_name must not contain invisible or formatting characters$") as info:
+        v.display_name(bad)
+    assert (info.value.code, info.value.status) == ("invalid", 422)
+
+
+@pytest.mark.parametrize("bad", HIDDEN.values(), ids=HIDDEN.keys())
+def test_room_name_and_topic_refuse_invisible_and_format_characters(bad: str) -> None:
+    with pytest.raises(Invalid, match="^name must not contain invisible or formatting characters$"):
+        v.room_name(bad)
+    with pytest.raises(Invalid, match="^topic must not contain invisible or formatting characters$"):
+        v.topic(f"Welcome {bad}")
+
+
+@pytest.mark.parametrize("bad", ["\u202eecila", "Ann\u2066x\u2069"])
+def test_names_refuse_bidi_overrides_and_isolates(bad: str) -> None:
+    with pytest.raises(Invalid, match="display_name must not contain control characters"):
+        v.display_name(bad)
+    with pytest.raises(Invalid, match="name must not contain control characters"):
+        v.room_name(bad)
+
+
+@pytest.mark.parametrize("bad", ["\ue000", "Ann\U000f0000", "Ann\U0010ffff", "Ann\u0378"])
+def test_names_refuse_private_use_and_unassigned_characters(bad: str) -> None:
+    with pytest.raises(Invalid, match="display_name must not contain unassigned or private-use characters"):
+        v.display_name(bad)
+
+
+@pytest.mark.parametrize("bad", ["\u20e3", "\u0903\u0903"])
+def test_display_name_needs_a_visible_character(bad: str) -> None:
+    with pytest.raises(Invalid, match="^display_name must contain a visible character$"):
+        v.display_name(bad)
+    with pytest.raises(Invalid, match="^name must contain a visible character$"):
+        v.room_name(bad)
+
+
+LEGITIMATE = {
+    "chinese": "张伟",
+    "arabic": "محمد",
+    "hindi with combining marks": "प्रियंका शर्मा",
+    "devanagari zwj after virama": "श्\u200dरी",
+    "sinhala zwj after virama": "ශ්\u200dරී",
+    "persian zwnj between letters": "حسین\u200cزاده",
+    "persian zwnj after a vowel mark": "مِی\u200cخواهم",
+    "hebrew with points": "שָׁלוֹם",
+    "vietnamese": "Nguyễn Thị Minh Khai",
+    "thai": "สมชาย",
+    "emoji": "🙂 smile",
+    "emoji zwj sequence": "👩\u200d💻 Ann",
+    "zwj sequence with skin tone": "👩🏽\u200d💻",
+    "zwj sequence with vs16": "🏳\ufe0f\u200d🌈",
+    "heart on fire": "❤\ufe0f\u200d🔥",
+    "family": "👨\u200d👩\u200d👧",
+    "flags": "🇨🇳 🇺🇸 Team",
+    "skin tone": "👍🏽 Bob",
+    "vs16 after emoji": "Ann ❤\ufe0f",
+    "vs15 text presentation": "☺\ufe0e",
+    "keycap": "Room 1\ufe0f\u20e3",
+    "japanese ideographic variant": "葛\U000e0100城",
+    "emoji newer than python's unicode tables": "\U0001fa77 \U0001faf8\U0001f3fd",
+}
+
+
+@pytest.mark.parametrize("name", LEGITIMATE.values(), ids=LEGITIMATE.keys())
+def test_legitimate_names_in_every_script_and_emoji_are_kept(name: str) -> None:
+    assert v.display_name(name) == name
+    assert v.room_name(name) == name
+    assert v.topic(f"About {name}") == f"About {name}"
+
+
+@pytest.mark.parametrize(("shown", "reads_as"), [
+    ("alice", "alice"), ("ALICE", "alice"), ("Ａｌｉｃｅ", "alice"), ("@alice", "alice"), ("@ Alice", "alice"),
+    ("\u0430lice", "alice"), ("\u0410LICE", "alice"), ("b\u03bfb", "bob"), ("ﬁona", "fiona"), ("张伟", "张伟"),
+])
+def test_username_fold_reads_a_display_name_as_a_username(shown: str, reads_as: str) -> None:
+    assert glyphs.username_fold(shown) == reads_as
+
+
+def test_usernames_read_in_a_display_name_include_each_at_name() -> None:
+    assert glyphs.usernames_read_in("Bob @bob") == {"bob @bob", "bob"}
+    assert glyphs.usernames_read_in("Team (@Ann_Lee, @b\u043eb)") == {"team (@ann_lee, @bob)", "ann_lee", "bob"}
+    assert glyphs.usernames_read_in("@ carol") == {"carol"}
 
 
 # --- passwords ------------------------------------------------------------------------------

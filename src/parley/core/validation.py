@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from parley.core import glyphs
 from parley.core.errors import Invalid
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
@@ -63,15 +64,28 @@ def _clean_text(value: Any, field: str, max_len: int, *, allow_empty: bool, mult
 
 
 def display_name(value: Any) -> str:
-    return _clean_text(value, "display_name", DISPLAY_NAME_MAX, allow_empty=False, multiline=False)
+    text = _clean_text(value, "display_name", DISPLAY_NAME_MAX, allow_empty=False, multiline=False)
+    return _shown_as_is(text, "display_name", need_glyph=True)
 
 
 def room_name(value: Any) -> str:
-    return _clean_text(value, "name", ROOM_NAME_MAX, allow_empty=False, multiline=False)
+    text = _clean_text(value, "name", ROOM_NAME_MAX, allow_empty=False, multiline=False)
+    return _shown_as_is(text, "name", need_glyph=True)
 
 
 def topic(value: Any) -> str:
-    return _clean_text(value, "topic", TOPIC_MAX, allow_empty=True, multiline=False)
+    text = _clean_text(value, "topic", TOPIC_MAX, allow_empty=True, multiline=False)
+    return _shown_as_is(text, "topic", need_glyph=bool(text))
+
+
+def _shown_as_is(text: str, field: str, *, need_glyph: bool) -> str:
+    """Names are how people and rooms are recognised: nothing hidden in them, something drawn."""
+    reason = glyphs.invalid_char(text)
+    if reason:
+        raise Invalid(f"{field} {reason}")
+    if need_glyph and not glyphs.has_visible_glyph(text):
+        raise Invalid(f"{field} must contain a visible character")
+    return text
 
 
 def message_text(value: Any, max_len: int) -> str:

@@ -9,7 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from parley.core import validation
+from parley.core import glyphs, validation
 from parley.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from parley.core.models import Session, User
 from parley.services.deps import Deps
@@ -50,6 +50,7 @@ class Accounts:
             # The first account on an empty server administers it.
             await store.lock_registrations(conn)
             first = await store.count_users(conn) == 0
+            await _refuse_others_username(conn, shown, own=name)
             user = await store.insert_user(conn, username=name, display_name=shown, password_hash=pw_hash,
                                            is_admin=admin or first, now=now)
             if user is None:
@@ -121,6 +122,7 @@ class Accounts:
     async def update_profile(self, user: User, display_name: object) -> User:
         shown = validation.display_name(display_name)
         async with self.deps.db.write() as conn:
+            await _refuse_others_username(conn, shown, own=user.username)
             await store.update_user(conn, user.id, display_name=shown)
             found = await store.by_id(conn, user.id)
         assert found is not None
@@ -148,6 +150,16 @@ class Accounts:
         await store.insert_session(conn, user_id, hash_token(token), now,  # type: ignore[arg-type]
                                    now + self.deps.limits.session_ttl_ms)
         return token
+
+
+async def _refuse_others_username(conn: object, display_name: str, *, own: str) -> None:
+    """Duplicate display names are allowed (the client shows @username beside each), but one that
+    reads as another user's username, or holds an '@name' of theirs ("Bob @bob" shown as
+    "Bob @bob @eve"), is impersonation."""
+    named = {n for n in glyphs.usernames_read_in(display_name)
+             if n != own.lower() and validation.USERNAME_RE.fullmatch(n)}
+    if named and await store.by_usernames(conn, named):  # type: ignore[arg-type]
+        raise Conflict("display_name must not look like another user's username")
 
 
 def _verify(pw_hash: str, password: str) -> bool:

@@ -5,7 +5,8 @@ import { api } from './api.js';
 import { t } from './i18n.js';
 import { mentions } from './markdown.js';
 import { notify } from './notify.js';
-import { displayName, emit, rememberUser, removeRoom, roomTitle, store, timeline, upsertRoom } from './state.js';
+import { personLabel, roomLabel } from './people.js';
+import { emit, rememberUser, removeRoom, store, timeline, upsertRoom } from './state.js';
 import { Connection } from './ws.js';
 
 const ROOM_EVENTS = new Set(['room_created', 'message', 'member_joined', 'member_left', 'member_invited', 'room_updated']);
@@ -134,8 +135,8 @@ function onMessage(room, event, fresh) {
   room.mention ||= mentioned;
   if (mentioned || room.kind === 'direct') {
     const title = room.kind === 'direct'
-      ? displayName(event.sender)
-      : t('notify.mention', { user: displayName(event.sender), room: roomTitle(room) });
+      ? personLabel(event.sender)
+      : t('notify.mention', { user: personLabel(event.sender), room: roomLabel(room) });
     notify(title, event.text, room.id);
   }
 }

@@ -79,6 +79,8 @@ export default {
   'picker.none': 'Nobody found.',
   'picker.remove': 'Remove {user}',
 
+  'person.label': '{name} (@{username})',
+
   'leave.open': 'Leave room',
   'leave.title': 'Leave this conversation?',
   'leave.confirm': 'You will stop receiving messages from {room}.',
@@ -153,9 +155,9 @@ export default {
 
   'invalid.username': 'Usernames have 3 to 32 letters, digits, “_”, “-” or “.”.',
   'invalid.password': 'Passwords need 8 to 256 characters and must not be a common one.',
-  'invalid.display_name': 'Display names have at most 64 characters.',
-  'invalid.name': 'Room names need 1 to 80 characters.',
-  'invalid.topic': 'Topics have at most 500 characters.',
+  'invalid.display_name': 'Display names have at most 64 characters, at least one of them visible, and no invisible or formatting characters.',
+  'invalid.name': 'Room names need 1 to 80 characters, at least one of them visible, and no invisible or formatting characters.',
+  'invalid.topic': 'Topics have at most 500 characters and no invisible or formatting characters.',
   'invalid.text': 'Messages cannot be empty or too long.',
   'invalid.usernames': 'Pick between 1 and 9 people.',
 };

@@ -78,6 +78,8 @@ export default {
   'picker.none': '没有找到用户。',
   'picker.remove': '移除 {user}',
 
+  'person.label': '{name}（@{username}）',
+
   'leave.open': '退出聊天室',
   'leave.title': '要退出这个会话吗？',
   'leave.confirm': '你将不再收到 {room} 的消息。',
@@ -152,9 +154,9 @@ export default {
 
   'invalid.username': '用户名须为 3 到 32 个字母、数字、“_”、“-”或“.”。',
   'invalid.password': '密码须为 8 到 256 个字符，且不能是常见密码。',
-  'invalid.display_name': '显示名称最多 64 个字符。',
-  'invalid.name': '聊天室名称须为 1 到 80 个字符。',
-  'invalid.topic': '主题最多 500 个字符。',
+  'invalid.display_name': '显示名称最多 64 个字符，须含可见字符，且不能含不可见字符或格式字符。',
+  'invalid.name': '聊天室名称须为 1 到 80 个字符，须含可见字符，且不能含不可见字符或格式字符。',
+  'invalid.topic': '主题最多 500 个字符，且不能含不可见字符或格式字符。',
   'invalid.text': '消息不能为空，也不能太长。',
   'invalid.usernames': '请选择 1 到 9 个人。',
 };

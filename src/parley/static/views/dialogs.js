@@ -1,8 +1,8 @@
 // The dialogs: create a room, edit a topic, leave a room, and pick users (direct chat, invite).
 import { createRoom, invite, leaveRoom, searchUsers, startDirect, updateRoom } from '../actions.js';
-import { h, iconButton, userText } from '../dom.js';
+import { h, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
-import { displayName, roomTitle } from '../state.js';
+import { personLabel, personParts, roomLabel } from '../people.js';
 import { field, FormError, openDialog, uid } from './ui.js';
 
 const SEARCH_DELAY_MS = 200;
@@ -44,7 +44,7 @@ export function leaveDialog(room) {
     title: t('leave.title'),
     submitLabel: t('leave.submit'),
     danger: true,
-    body: h('p', {}, t('leave.confirm', { room: roomTitle(room) })),
+    body: h('p', {}, t('leave.confirm', { room: roomLabel(room) })),
     onSubmit: async () => {
       await leaveRoom(room.id);
       location.hash = '#/';
@@ -65,7 +65,7 @@ export function directDialog() {
 
 export function inviteDialog(room) {
   userPickerDialog({
-    title: t('invite.title', { room: roomTitle(room) }),
+    title: t('invite.title', { room: roomLabel(room) }),
     submitLabel: t('invite.submit'),
     onSubmit: (usernames) => invite(room.id, usernames),
   });
@@ -80,8 +80,8 @@ function userPickerDialog({ title, submitLabel, onSubmit }) {
   const chips = h('ul', { class: 'chips', 'aria-label': t('picker.chosen') });
 
   const renderChips = () => chips.replaceChildren(...[...chosen.values()].map((user) => h('li', { class: 'chip' },
-    userText(displayName(user)),
-    iconButton('close', t('picker.remove', { user: displayName(user) }), () => {
+    h('span', { class: 'chip-person' }, personParts(user)),
+    iconButton('close', t('picker.remove', { user: personLabel(user) }), () => {
       chosen.delete(user.id);
       renderChips();
       search.focus();
@@ -94,7 +94,7 @@ function userPickerDialog({ title, submitLabel, onSubmit }) {
     search.focus();
   };
   const userOption = (user) => h('li', {}, h('button', { type: 'button', class: 'user-option', on: { click: () => choose(user) } },
-    userText(displayName(user), 'span', { class: 'user-name' }), ' ', userText(`@${user.username}`, 'span', { class: 'muted' })));
+    personParts(user, 'user-name')));
 
   let timer = null;
   let latest = 0;

@@ -1,7 +1,8 @@
 // The member panel: who is in the room, their role, and whether they are online.
 import { loadMembers } from '../actions.js';
-import { h, iconButton, srOnly, userText } from '../dom.js';
+import { h, iconButton, srOnly } from '../dom.js';
 import { t } from '../i18n.js';
+import { personParts } from '../people.js';
 import { displayName, on, store } from '../state.js';
 
 const ROLE_ORDER = ['owner', 'admin', 'moderator', 'member'];
@@ -41,9 +42,7 @@ function memberRow(member) {
   return h('li', { class: `member${online ? ' online' : ''}`, dataset: { userId: member.user.id } },
     h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
     srOnly(online ? t('presence.online') : t('presence.offline')),
-    h('span', { class: 'member-names' },
-      userText(displayName(member.user), 'span', { class: 'member-name' }),
-      userText(`@${member.user.username}`, 'span', { class: 'muted' })),
+    h('span', { class: 'member-names' }, personParts(member.user, 'member-name')),
     member.role !== 'member' ? h('span', { class: `role role-${member.role}` }, t(`role.${member.role}`)) : null,
     member.state === 'invited' ? h('span', { class: 'role' }, t('members.invited')) : null);
 }

@@ -2,7 +2,8 @@
 import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
 import { h, iconButton, replace, userText } from '../dom.js';
 import { t, tNodes } from '../i18n.js';
-import { displayName, on, roleAtLeast, roomTitle, store } from '../state.js';
+import { person, roomLabel, roomTitleNodes } from '../people.js';
+import { on, roleAtLeast, store } from '../state.js';
 import { markRead } from '../sync.js';
 import { createComposer } from './composer.js';
 import { inviteDialog, leaveDialog, topicDialog } from './dialogs.js';
@@ -41,7 +42,7 @@ function createJoinedView(room) {
   const topic = h('p', { class: 'room-topic' }, topicText, editTopic);
   const timelineView = new TimelineView(roomId);
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
-  const label = t('composer.label', { room: roomTitle(room) });
+  const label = t('composer.label', { room: roomLabel(room) });
   const composer = room.archived
     ? { el: h('p', { class: 'archived-note' }, t('room.archived')), mounted: () => {} }
     : createComposer(roomId, label, () => timelineView.jumpToLatest());
@@ -71,14 +72,14 @@ function createJoinedView(room) {
     const current = store.rooms.get(roomId);
     if (!current) return;
     replace(title, current.kind === 'room' ? h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#') : null,
-      userText(roomTitle(current)));
+      roomTitleNodes(current));
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
     replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
     editTopic.hidden = !canEdit;
   }
 
   function renderTyping() {
-    const people = [...(store.typing.get(roomId)?.values() ?? [])].map(({ user }) => userText(displayName(user)));
+    const people = [...(store.typing.get(roomId)?.values() ?? [])].map(({ user }) => person(user));
     let parts = [];
     if (people.length === 1) parts = tNodes('typing.one', { user: people[0] });
     else if (people.length === 2) parts = tNodes('typing.two', { user: people[0], other: people[1] });
@@ -128,7 +129,7 @@ function createInvitedView(room) {
     location.hash = '#/';
   }) } }, t('invites.decline'));
   const el = h('section', { class: 'room placeholder' },
-    h('header', { class: 'room-header' }, backButton(), h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, userText(roomTitle(room))))),
+    h('header', { class: 'room-header' }, backButton(), h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, roomTitleNodes(room)))),
     h('div', { class: 'notice' }, h('p', {}, t('invites.prompt')), room.topic ? userText(room.topic, 'p') : null,
       h('div', { class: 'dialog-actions' }, decline, accept), error));
   return { el };

@@ -1,9 +1,10 @@
 // The sidebar: connection state, my rooms, invitations and direct chats with unread counts and
 // mention markers, and the footer with my name, language, notifications and log out.
-import { h, iconButton, srOnly, userText } from '../dom.js';
+import { h, iconButton, replace, srOnly } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
 import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
-import { displayName, on, roomTitle, store } from '../state.js';
+import { personParts, roomTitleNodes } from '../people.js';
+import { on, roomTitle, store } from '../state.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
 import { languageSelect, uid } from './ui.js';
 
@@ -65,7 +66,7 @@ function fillList(list, rooms, items) {
 }
 
 function roomItem(room) {
-  const name = userText('', 'span', { class: 'room-name' });
+  const name = h('span', { class: 'room-name' });
   const marker = h('span', { class: 'mention-marker', 'aria-hidden': 'true' }, '@');
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true' });
   const sr = srOnly('');
@@ -73,7 +74,8 @@ function roomItem(room) {
     h('span', { class: 'room-prefix', 'aria-hidden': 'true' }, room.kind === 'direct' ? '@' : '#'), name, marker, badge, sr);
   const li = h('li', { dataset: { roomId: room.id } }, link);
   const update = (current) => {
-    name.textContent = roomTitle(current) || t('direct.untitled');
+    const title = roomTitleNodes(current);
+    replace(name, title.length ? title : t('direct.untitled'));
     const unread = current.my_state === 'joined' ? current.unread ?? 0 : 0;
     badge.textContent = unread ? formatNumber(unread) : '';
     badge.hidden = !unread;
@@ -100,7 +102,7 @@ function footer(onLanguage, onLogout) {
   } } }, t('settings.notifications'));
   notifyButton.hidden = !notificationsAvailable() || notificationPermission() !== 'default';
   return h('footer', { class: 'sidebar-foot' },
-    h('div', { class: 'me' }, userText(displayName(me), 'span', { class: 'me-name' }), userText(`@${me.username}`, 'span', { class: 'muted' })),
+    h('div', { class: 'me' }, personParts(me, 'me-name')),
     h('div', { class: 'foot-actions' }, languageSelect(onLanguage), notifyButton,
       h('button', { type: 'button', class: 'btn small', on: { click: onLogout } }, t('auth.logout'))));
 }

@@ -5,7 +5,8 @@ import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
 import { formatDateTime, formatDay, formatTime, startOfDay, t, tError, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
-import { displayName, on, store, timeline } from '../state.js';
+import { person as personNode, personLabel, personParts } from '../people.js';
+import { on, store, timeline } from '../state.js';
 
 const MAX_ROWS = 150;
 const STEP = 50;
@@ -191,7 +192,7 @@ export class TimelineView {
   /** Reads out the newest incoming message to screen readers (history loading stays silent). */
   announce(events) {
     const latest = events.findLast((event) => event.type === 'message' && event.sender?.id !== store.me.id);
-    if (latest) this.announcer.textContent = t('timeline.newMessage', { user: displayName(latest.sender), text: latest.text });
+    if (latest) this.announcer.textContent = t('timeline.newMessage', { user: personLabel(latest.sender), text: latest.text });
   }
 
   updateEdge() {
@@ -232,12 +233,11 @@ function messageRow(event, prev) {
   const grouped = isGrouped(prev, event);
   const mine = event.sender?.id === store.me.id;
   const row = h('li', { class: `msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}` });
-  const name = displayName(event.sender);
   if (grouped) {
-    row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, name), timeElement(event.ts)));
+    row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, personLabel(event.sender)),
+      timeElement(event.ts)));
   } else {
-    row.append(h('div', { class: 'msg-head' },
-      userText(name, 'span', { class: 'msg-sender', title: `@${event.sender?.username ?? ''}` }), timeElement(event.ts)));
+    row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
   }
   row.append(h('div', { class: 'msg-body', 'data-user': true }, renderMarkdown(event.text, store.me.username)));
   return row;
@@ -276,7 +276,7 @@ function roomChanges({ sender, changes = {} }) {
 }
 
 function person(user) {
-  return userText(displayName(user), 'span', { class: 'sys-user' });
+  return personNode(user, 'sys-user');
 }
 
 function systemRow(event) {

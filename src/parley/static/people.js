@@ -1,0 +1,41 @@
+// How the client names a person: the display name they chose and, beside it, their @username.
+// Display names may repeat (as on Slack or Discord) but usernames cannot, so two people who both
+// call themselves "Sam Lee" are still told apart. When the two are the same, it is shown once.
+import { h, userText } from './dom.js';
+import { t } from './i18n.js';
+import { displayName, store } from './state.js';
+
+function handleShown(user) {
+  return Boolean(user?.username) && displayName(user) !== user.username;
+}
+
+/** The display name (in a span of class nameClass) and, if different, a muted @username. */
+export function personParts(user, nameClass = 'person-name') {
+  const name = userText(displayName(user), 'span', { class: nameClass });
+  return handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
+}
+
+/** The same parts in one element, for a place in a sentence. */
+export function person(user, nameClass) {
+  return h('span', { class: 'person' }, personParts(user, nameClass));
+}
+
+/** A person as plain text, for labels, announcements and notifications. */
+export function personLabel(user) {
+  return handleShown(user) ? t('person.label', { name: displayName(user), username: user.username }) : displayName(user);
+}
+
+function others(room) {
+  return (room.members ?? []).filter((user) => user.id !== store.me?.id);
+}
+
+/** A room's title as nodes: its name, or for a direct chat the other people, each with @username. */
+export function roomTitleNodes(room) {
+  if (room.kind !== 'direct') return [userText(room.name)];
+  return others(room).flatMap((user, i) => (i ? [', ', person(user)] : [person(user)]));
+}
+
+/** A room's title as plain text, with the same @usernames. */
+export function roomLabel(room) {
+  return room.kind === 'direct' ? others(room).map(personLabel).join(', ') : room.name;
+}
