@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshots of the web client's main screens, desktop and phone, light and dark.
+"""Screenshots of the web client's main screens, desktop and phone, light and dark, English and 简体中文.
 
 Starts its own `parley serve` on a temporary database, fills it with a small conversation, and
 saves PNGs under docs/screenshots/ (or --out). Needs the venv (`make venv`) and /usr/bin/chromium.
@@ -56,8 +56,9 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     return ann, {"general": general["id"], "design": design["id"]}
 
 
-def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None) -> Page:
-    context = browser.new_context(base_url=server.url, viewport=viewport, color_scheme=scheme, locale="en-US",
+def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None,
+             locale: str = "en-US") -> Page:
+    context = browser.new_context(base_url=server.url, viewport=viewport, color_scheme=scheme, locale=locale,
                                   device_scale_factor=1)
     if user:
         context.request.post("/api/v1/auth/login", data={"username": user.username, "password": PASSWORD},
@@ -105,6 +106,15 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
         page.wait_for_timeout(300)
         save(page, f"phone-{scheme}-room")
         page.context.close()
+
+        for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
+            page = new_page(browser, server, viewport, scheme, ann, locale="zh-CN")
+            page.goto(f"/#/room/{rooms['general']}")
+            page.locator(".msg").first.wait_for()
+            page.evaluate("document.fonts.ready")
+            page.wait_for_timeout(300)
+            save(page, f"{size}-{scheme}-room-zh")
+            page.context.close()
     return saved
 
 
