@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from tests.support.client import Api
-from tests.support.server import ServerProcess
+from tests.support.server import SERVER_LOGS, ServerProcess, tracebacks_in
 
 PG_ADMIN = os.environ.get("PARLEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 FAST_LIMITS = {"PARLEY_RATE_LIMIT_BURST": "100000", "PARLEY_RATE_LIMIT_PER_SEC": "100000",
@@ -70,6 +70,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_traceback_in_any_server_log() -> Iterator[None]:
+    """After the whole run, every server log the suite wrote must be free of tracebacks: bad input,
+    outages and refused requests are answered and logged in a line, never as an unhandled fault."""
+    yield
+    found = {path: tracebacks_in(path) for path in SERVER_LOGS}
+    found = {path: tb for path, tb in found.items() if tb}
+    if found:
+        report = "\n\n".join(f"{path}:\n{tbs[0]}" for path, tbs in found.items())
+        pytest.fail(f"{sum(map(len, found.values()))} traceback(s) in {len(found)} server log(s):\n{report}",
+                    pytrace=False)
 
 
 @pytest.fixture

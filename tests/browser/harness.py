@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.server import SERVER_LOGS
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -65,6 +67,7 @@ class Server:
         self.database_url = f"sqlite:///{workdir / 'parley.db'}"
         self.env = {**os.environ, **FAST_LIMITS, **(env or {})}
         self.log_path = workdir / "server.log"
+        SERVER_LOGS.append(self.log_path)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Server:

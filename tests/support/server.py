@@ -11,6 +11,21 @@ import time
 import urllib.request
 from pathlib import Path
 
+# Every server log the suite wrote; tests/conftest.py fails the run if any of them holds a traceback.
+SERVER_LOGS: list[Path] = []
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def tracebacks_in(path: Path) -> list[str]:
+    """Every traceback in a server log, each cut to its first 3,000 characters: a log that holds one
+    means a fault escaped the error handling or a refused request was logged in full."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    found, start = [], text.find(TRACEBACK)
+    while start != -1:
+        found.append(text[max(0, start - 300):start + 3000])
+        start = text.find(TRACEBACK, start + 1)
+    return found
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,6 +42,7 @@ class ServerProcess:
         self.env = {**os.environ, "PARLEY_LOG_LEVEL": "WARNING", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"server-{self.port}.log"
+        SERVER_LOGS.append(self.log_path)
 
     @property
     def url(self) -> str:
@@ -65,15 +81,7 @@ class ServerProcess:
                 self.kill()
 
     def tracebacks(self) -> list[str]:
-        """Every traceback in the server's log, each cut to its first 3,000 characters: a log that
-        holds one means a fault escaped the error handling or a refused request was logged in full."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        marker = "Traceback (most recent call last)"
-        found, start = [], text.find(marker)
-        while start != -1:
-            found.append(text[max(0, start - 300):start + 3000])
-            start = text.find(marker, start + 1)
-        return found
+        return tracebacks_in(self.log_path)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
