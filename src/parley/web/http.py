@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 
-from parley.core.errors import BadRequest, Forbidden, Invalid, ParleyError, Unauthorized
+from parley.core import api
+from parley.core.errors import Forbidden, Invalid, ParleyError, Unauthorized
 from parley.core.models import Session, User
 from parley.web.context import CTX, Context
 
 COOKIE = "parley_session"
 CSRF_HEADER = "X-Requested-With"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+T = TypeVar("T")
 
 
 def ctx(request: web.Request) -> Context:
@@ -32,26 +34,15 @@ def error_response(exc: ParleyError) -> web.Response:
     return response
 
 
-async def body(request: web.Request) -> dict[str, Any]:
-    if not request.body_exists:
-        return {}
-    raw = await request.read()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
+async def body(request: web.Request, type_: type[T]) -> T:
+    """The JSON body decoded into one of the request structs of `core.api` (no body: `{}`)."""
+    raw = await request.read() if request.body_exists else b""
+    return api.decode_body(raw, type_)
 
 
-def int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise Invalid(f"{name} must be a non-negative integer")
-    return int(raw)
+def query(request: web.Request, type_: type[T]) -> T:
+    """The query string decoded into one of the query structs of `core.api`."""
+    return api.decode_query(list(request.query.items()), type_)
 
 
 def room_id(request: web.Request) -> int:
