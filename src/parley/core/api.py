@@ -29,6 +29,7 @@ Topic = Annotated[str, Meta(max_length=validation.TOPIC_MAX)]
 ClientMsgId = Annotated[str, Meta(min_length=1, max_length=validation.CLIENT_MSG_ID_MAX)]
 NonNegative = Annotated[int, Meta(ge=0, le=validation.INT_MAX)]
 Visibility = Literal["public", "private"]
+PATH_ID_DIGITS = 18  # room and user ids in paths
 
 
 class _Body(Struct, kw_only=True, frozen=True):

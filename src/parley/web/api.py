@@ -5,7 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from parley.core import api as req
-from parley.web.http import COOKIE, auth, body, client_ip, ctx, json, query, room_id, with_session_cookie
+from parley.web.http import (
+    COOKIE,
+    auth,
+    body,
+    client_ip,
+    ctx,
+    json,
+    path_id,
+    query,
+    room_id,
+    with_session_cookie,
+)
 
 routes = web.RouteTableDef()
 
@@ -134,7 +145,7 @@ async def members(request: web.Request) -> web.StreamResponse:
 async def set_role(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
     data = await body(request, req.RoleBody)
-    target = int(request.match_info["user_id"][:18])
+    target = path_id(request, "user_id", "the user id")
     return json(await ctx(request).rooms.set_role(user, room_id(request), target, data.role))
 
 

@@ -46,9 +46,14 @@ def query(request: web.Request, type_: type[T]) -> T:
 
 
 def room_id(request: web.Request) -> int:
-    raw = request.match_info["room_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise Invalid("the room id must be a positive integer")
+    return path_id(request, "room_id", "the room id")
+
+
+def path_id(request: web.Request, name: str, words: str) -> int:
+    """An id in the path: at most `PATH_ID_DIGITS` ASCII digits (the OpenAPI document says so)."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > api.PATH_ID_DIGITS:
+        raise Invalid(f"{words} must be a positive integer")
     return int(raw)
 
 
