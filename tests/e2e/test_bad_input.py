@@ -103,6 +103,9 @@ async def test_binary_frame_is_refused_politely(ann_room):
     ("PATCH", "/api/v1/me", b'{"display_name": ""}', 422, "invalid"),
     ("POST", "/api/v1/direct", b'{"usernames": "bob"}', 422, "invalid"),
     ("POST", "/api/v1/direct", b'{"usernames": ["nobody-here-at-all"]}', 422, "invalid"),
+    ("PATCH", "/api/v1/rooms/1/members/" + "9" * 19, b'{"role": "member"}', 422, "invalid"),
+    ("GET", "/api/v1/users?limit=51", None, 422, "invalid"),
+    ("PATCH", "/api/v1/me", b'{"display_name": "ok", "is_admin": true}', 422, "invalid"),
 ])
 async def test_http_errors_are_json(server, http, names, method, path, body, status, code):
     ann = await new_user(http, server.url, names())
