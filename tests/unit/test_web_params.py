@@ -91,6 +91,12 @@ def test_a_backslash_u_in_text_is_not_a_nul() -> None:
     assert api.decode_body(b'{"text": "write \\\\u0000 in C"}', api.MessageBody).text == "write \\u0000 in C"
 
 
+def test_register_display_name_may_be_empty_or_left_out() -> None:
+    body = b'{"username": "ann", "password": "long enough", "display_name": ""}'
+    assert api.decode_body(body, api.RegisterBody).display_name == ""
+    assert api.decode_body(body.replace(b', "display_name": ""', b""), api.RegisterBody).display_name is None
+
+
 def test_room_update_keeps_only_the_fields_sent() -> None:
     assert api.decode_body(b'{"topic": ""}', api.RoomUpdateBody).changes() == {"topic": ""}
     with pytest.raises(Invalid, match="unknown field 'owner'"):

@@ -42,7 +42,8 @@ class _Body(Struct, kw_only=True, frozen=True):
 class RegisterBody(_Body):
     username: Username
     password: Password
-    display_name: DisplayName | None = None
+    # Left out, null or "": the username is shown.
+    display_name: Annotated[str, Meta(max_length=validation.DISPLAY_NAME_MAX)] | None = None
 
 
 class LoginBody(_Body):
