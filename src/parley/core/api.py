@@ -3,7 +3,7 @@
 The structs carry the type and the plain bounds (lengths, patterns, enums, ranges) of each field;
 the OpenAPI document is generated from them, so what it promises is what decoding enforces. The
 semantic rules (NFC, control characters, common passwords...) stay in `validation` and run after.
-No string holding a NUL gets through: PostgreSQL cannot store one and SQLite would cut it short.
+No string holding a NUL gets through: PostgreSQL cannot store one (a 500 on that database only).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class RegisterBody(_Body):
 
 
 class LoginBody(_Body):
-    # Any string: an impossible name is just an unknown one (401), told apart from nothing.
+    # Any strings: a name that breaks the rules is just an unknown one, answered 401 like the rest.
     username: str
     password: str
 
