@@ -6,11 +6,12 @@ import asyncio
 import base64
 import os
 import socket
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-from tests.conftest import new_user
+from tests.conftest import FAST_LIMITS, create_pg_database, drop_pg_database, new_user
 from tests.support.client import ApiError, Socket
 from tests.support.server import ServerProcess
 
@@ -102,6 +103,9 @@ async def test_binary_frame_is_refused_politely(ann_room):
     ("PATCH", "/api/v1/me", b'{"display_name": ""}', 422, "invalid"),
     ("POST", "/api/v1/direct", b'{"usernames": "bob"}', 422, "invalid"),
     ("POST", "/api/v1/direct", b'{"usernames": ["nobody-here-at-all"]}', 422, "invalid"),
+    ("PATCH", "/api/v1/rooms/1/members/" + "9" * 19, b'{"role": "member"}', 422, "invalid"),
+    ("GET", "/api/v1/users?limit=51", None, 422, "invalid"),
+    ("PATCH", "/api/v1/me", b'{"display_name": "ok", "is_admin": true}', 422, "invalid"),
 ])
 async def test_http_errors_are_json(server, http, names, method, path, body, status, code):
     ann = await new_user(http, server.url, names())
@@ -187,3 +191,92 @@ async def test_unauthenticated_socket_and_http(server, http):
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await http.ws_connect(server.url.replace("http", "ws") + "/ws?token=forged")
     assert err.value.status == 401
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def any_db_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server per database, generous rate limits: inputs must be refused before either sees them."""
+    workdir = tmp_path_factory.mktemp(f"bad-{request.param}")
+    pg_name = create_pg_database() if request.param == "postgresql" else None
+    url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}" if pg_name else f"sqlite:///{workdir / 'bad.db'}"
+    proc = ServerProcess(url, workdir, env=FAST_LIMITS).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        if pg_name:
+            drop_pg_database(pg_name)
+
+
+@pytest.mark.parametrize("role", [{}, [], 5, None, True, {"role": "admin"}])
+async def test_role_of_the_wrong_type_is_422_naming_the_field(any_db_server, http, names, role):
+    server = any_db_server
+    ann, stranger = await new_user(http, server.url, names()), await new_user(http, server.url, names())
+    bob = await new_user(http, server.url, names())
+    room = await ann.create_room("roles")
+    await bob.join(room["id"])
+    path = f"/api/v1/rooms/{room['id']}/members/{bob.user['id']}"
+    for caller in (ann, stranger):
+        with pytest.raises(ApiError) as err:
+            await caller.call("PATCH", path, {"role": role})
+        assert err.value.status == 422 and err.value.code == "invalid", err.value.body
+        assert "role" in err.value.body["error"]["message"]
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("POST", "/api/v1/rooms", b'{"name": 5}', "name"),
+    ("POST", "/api/v1/rooms", b'{"name": "ok", "visibility": ["public"]}', "visibility"),
+    ("POST", "/api/v1/rooms", b'{"name": "ok", "topic": {}}', "topic"),
+    ("PATCH", "/api/v1/me", b'{"display_name": []}', "display_name"),
+    ("POST", "/api/v1/rooms/{room}/read", b'{"seq": "7"}', "seq"),
+    ("POST", "/api/v1/rooms/{room}/read", b'{"seq": 1.5}', "seq"),
+    ("POST", "/api/v1/rooms/{room}/messages", b'{"text": ["hi"]}', "text"),
+    ("POST", "/api/v1/rooms/{room}/messages", b'{"text": "hi", "client_msg_id": {}}', "client_msg_id"),
+    ("POST", "/api/v1/rooms/{room}/invite", b'{"usernames": [{}]}', "usernames"),
+    ("POST", "/api/v1/direct", b'{"usernames": [[]]}', "usernames"),
+    ("PATCH", "/api/v1/rooms/{room}", b'{"name": {}}', "name"),
+    ("PATCH", "/api/v1/rooms/{room}", b'{"archived": "yes"}', "archived"),
+])
+async def test_every_body_field_of_the_wrong_type_is_422(server, http, names, method, path, body, field):
+    ann = await new_user(http, server.url, names())
+    room = await ann.create_room("types")
+    with pytest.raises(ApiError) as err:
+        await ann.call(method, path.format(room=room["id"]), raw=body, headers={"Content-Type": "application/json"})
+    assert err.value.status == 422 and err.value.code == "invalid", err.value.body
+    assert field in err.value.body["error"]["message"]
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/api/v1/users?q=a%00", None),
+    ("GET", "/api/v1/rooms/public?q=a%00", None),
+    ("POST", "/api/v1/auth/login", {"username": "a\u0000b", "password": "whatever it is"}),
+    ("POST", "/api/v1/auth/login", {"username": "ann", "password": "nul\u0000inside"}),
+    ("POST", "/api/v1/auth/register", {"username": "nul", "password": "a long enough\u0000secret"}),
+    ("POST", "/api/v1/rooms/{room}/messages", {"text": "hi", "client_msg_id": "id\u0000"}),
+    ("POST", "/api/v1/rooms/{room}/invite", {"usernames": ["a\u0000b"]}),
+    ("POST", "/api/v1/direct", {"usernames": ["a\u0000b"]}),
+])
+async def test_nul_characters_are_refused_before_the_database(any_db_server, http, names, method, path, body):
+    server = any_db_server
+    ann = await new_user(http, server.url, names())
+    room = await ann.create_room("nul")
+    with pytest.raises(ApiError) as err:
+        await ann.call(method, path.format(room=room["id"]), body)
+    assert err.value.status in (400, 422), err.value.body
+    assert err.value.code in ("bad_request", "invalid") and err.value.body["error"]["message"]
+    assert "Traceback" not in server.log()
+
+
+async def test_nul_in_a_frame_is_an_error_frame(any_db_server, http, names):
+    server = any_db_server
+    ann = await new_user(http, server.url, names())
+    room = await ann.create_room("nul frames")
+    sock = await Socket.open(http, server.url, ann.token)
+    await sock.send({"type": "send", "room": room["id"], "text": "hi", "client_msg_id": "x\u0000", "ref": "n"})
+    error = await sock.wait_for(lambda f: f.get("ref") == "n")
+    assert error["type"] == "error" and error["code"] == "invalid" and "client_msg_id" in error["message"]
+    ack = await sock.send_message(room["id"], "still here")
+    assert ack["type"] == "ack"
+    assert "Traceback" not in server.log()

@@ -105,3 +105,43 @@ async def test_human_api_page_is_served(server, path):
         assert resp.status == 200
         text = await resp.text()
         assert "openapi.json" in text
+
+
+async def test_documented_bounds_are_the_enforced_ones(server, http, names):
+    """Each bound is read from the served document; the value at it passes, one past it is a 422."""
+    async with http.get(server.url + "/api/openapi.json") as resp:
+        spec = await resp.json()
+    schemas = spec["components"]["schemas"]
+    headers: dict[str, str] = {}
+
+    async def status(method: str, path: str, body: Any = None) -> int:
+        async with http.request(method, server.url + path, json=body, headers=headers) as resp:
+            return resp.status
+
+    owner = await status("POST", "/api/v1/auth/register", {"username": names(), "password": "bounds secret 1"})
+    assert owner == 201
+    name = names()
+    async with http.post(server.url + "/api/v1/auth/register",
+                         json={"username": name, "password": "bounds secret 2"}) as resp:
+        headers["Authorization"] = f"Bearer {(await resp.json())['token']}"
+    async with http.post(server.url + "/api/v1/rooms", json={"name": "bounds"}, headers=headers) as resp:
+        rid = (await resp.json())["id"]
+
+    def most(body: str, field: str) -> int:
+        return schemas[body]["properties"][field]["maxLength"]
+
+    cases = [("POST", "/api/v1/rooms", lambda n: {"name": "r" * n}, most("RoomCreateBody", "name")),
+             ("PATCH", f"/api/v1/rooms/{rid}", lambda n: {"topic": "t" * n}, most("RoomUpdateBody", "topic")),
+             ("PATCH", "/api/v1/me", lambda n: {"display_name": "d" * n}, most("ProfileBody", "display_name")),
+             ("POST", f"/api/v1/rooms/{rid}/messages", lambda n: {"text": "m" * n}, most("MessageBody", "text")),
+             ("POST", f"/api/v1/rooms/{rid}/messages", lambda n: {"text": "c", "client_msg_id": "c" * n},
+              schemas["MessageBody"]["properties"]["client_msg_id"]["anyOf"][0]["maxLength"])]
+    for method, path, make, bound in cases:
+        assert await status(method, path, make(bound)) in (200, 201), (path, bound)
+        assert await status(method, path, make(bound + 1)) == 422, (path, bound)
+    for path, query in (("/api/v1/users", "q=x&"), ("/api/v1/rooms/public", ""), (f"/api/v1/rooms/{rid}/messages", "")):
+        limit = next(p["schema"] for p in spec["paths"][path.replace(str(rid), "{room_id}")]["get"]["parameters"]
+                     if p["name"] == "limit")
+        assert await status("GET", f"{path}?{query}limit={limit['maximum']}") == 200, path
+        assert await status("GET", f"{path}?{query}limit={limit['maximum'] + 1}") == 422, path
+        assert await status("GET", f"{path}?{query}limit={limit['minimum'] - 1}") == 422, path

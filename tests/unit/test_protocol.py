@@ -229,3 +229,15 @@ def test_encode_turns_int_keys_into_strings() -> None:
 def test_error_frame() -> None:
     assert orjson.loads(protocol.error_frame("invalid", "room must be ...", "r1")) == \
         {"type": "error", "code": "invalid", "message": "room must be ...", "ref": "r1"}
+
+
+@pytest.mark.parametrize(("frame", "field", "ref"), [
+    ({"type": "send", "room": 1, "text": "hi", "client_msg_id": "a\x00", "ref": 7}, "client_msg_id", 7),
+    ({"type": "auth", "token": "t\x00k", "ref": "r"}, "token", "r"),
+    ({"type": "ping", "ref": "r\x00"}, "ref", None),
+])
+def test_nul_in_any_string_is_invalid(frame: dict[str, Any], field: str, ref: Any) -> None:
+    """PostgreSQL cannot store a NUL: it must never get past parsing (text has the control rule too)."""
+    error = refused(frame)
+    assert (error.code, error.ref) == ("invalid", ref)
+    assert error.message == f"{field} must not contain NUL characters"

@@ -72,6 +72,11 @@ def parse(raw: str | bytes, max_text: int) -> ClientFrame:
         raise _explain(raw, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
+    for name in frame.__struct_fields__:  # a NUL cannot be stored in PostgreSQL: none passes
+        value = getattr(frame, name)
+        if isinstance(value, str) and "\x00" in value:
+            raise ProtocolError("invalid", f"{name} must not contain NUL characters",
+                                None if name == "ref" else frame.ref)
     if isinstance(frame, Send):
         try:
             text = validation.message_text(frame.text, max_text)

@@ -12,7 +12,9 @@ from typing import Any
 from parley.core import glyphs
 from parley.core.errors import Invalid
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
+# Written so that JSON Schema (ECMA-262) reads it as Python does: the OpenAPI document uses it.
+USERNAME_CHARS = "[A-Za-z0-9_.-]{3,32}"
+USERNAME_RE = re.compile(USERNAME_CHARS)
 # C0 and C1 control characters except tab and newline (Unicode category Cc).
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidirectional overrides and isolates: in a name they make one user look like another.
@@ -23,6 +25,8 @@ ROOM_NAME_MAX = 80
 TOPIC_MAX = 500
 CLIENT_MSG_ID_MAX = 64
 DIRECT_MAX_OTHERS = 9
+INVITE_MAX = 50
+INT_MAX = 2**62
 
 
 def username(value: Any) -> str:
@@ -102,7 +106,7 @@ def client_msg_id(value: Any) -> str | None:
 
 
 def positive_int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**62:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > INT_MAX:
         raise Invalid(f"{field} must be a non-negative integer")
     return value
 

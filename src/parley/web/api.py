@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from parley.core.errors import Invalid
-from parley.web.http import COOKIE, auth, body, client_ip, ctx, int_param, json, room_id, with_session_cookie
+from parley.core import api as req
+from parley.web.http import (
+    COOKIE,
+    auth,
+    body,
+    client_ip,
+    ctx,
+    json,
+    path_id,
+    query,
+    room_id,
+    with_session_cookie,
+)
 
 routes = web.RouteTableDef()
-
-
-def _usernames(data: dict[str, object]) -> object:
-    """`{"usernames": [...]}`, or `{"username": "..."}` for one."""
-    return data.get("usernames", [data["username"]] if "username" in data else None)
 
 
 def _session_answer(request: web.Request, user: object, token: str, status: int) -> web.StreamResponse:
@@ -22,17 +28,16 @@ def _session_answer(request: web.Request, user: object, token: str, status: int)
 
 @routes.post("/api/v1/auth/register")
 async def register(request: web.Request) -> web.StreamResponse:
-    data = await body(request)
+    data = await body(request, req.RegisterBody)
     user, token = await ctx(request).accounts.register(
-        data.get("username"), data.get("password"), data.get("display_name"), client_ip=client_ip(request))
+        data.username, data.password, data.display_name, client_ip=client_ip(request))
     return _session_answer(request, user, token, 201)
 
 
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    data = await body(request)
-    user, token = await ctx(request).accounts.login(data.get("username"), data.get("password"),
-                                                    client_ip=client_ip(request))
+    data = await body(request, req.LoginBody)
+    user, token = await ctx(request).accounts.login(data.username, data.password, client_ip=client_ip(request))
     return _session_answer(request, user, token, 200)
 
 
@@ -54,24 +59,23 @@ async def me(request: web.Request) -> web.StreamResponse:
 @routes.patch("/api/v1/me")
 async def update_me(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
-    if set(data) != {"display_name"}:
-        raise Invalid("send display_name")
-    return json((await ctx(request).accounts.update_profile(user, data["display_name"])).private())
+    data = await body(request, req.ProfileBody)
+    return json((await ctx(request).accounts.update_profile(user, data.display_name)).private())
 
 
 @routes.post("/api/v1/me/password")
 async def change_password(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
-    token = await ctx(request).accounts.change_password(user, data.get("current_password"), data.get("new_password"))
+    data = await body(request, req.PasswordBody)
+    token = await ctx(request).accounts.change_password(user, data.current_password, data.new_password)
     return _session_answer(request, user, token, 200)
 
 
 @routes.get("/api/v1/users")
 async def search_users(request: web.Request) -> web.StreamResponse:
     await auth(request)
-    found = await ctx(request).accounts.search(request.query.get("q", ""), int_param(request, "limit", 20) or 20)
+    params = query(request, req.UserQuery)
+    found = await ctx(request).accounts.search(params.q, params.limit)
     return json({"users": [u.public() for u in found]})
 
 
@@ -84,16 +88,16 @@ async def my_rooms(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/v1/rooms/public")
 async def public_rooms(request: web.Request) -> web.StreamResponse:
     await auth(request)
-    found = await ctx(request).rooms.public(request.query.get("q", ""), int_param(request, "limit", 100) or 100)
+    params = query(request, req.PublicRoomsQuery)
+    found = await ctx(request).rooms.public(params.q, params.limit)
     return json({"rooms": found})
 
 
 @routes.post("/api/v1/rooms")
 async def create_room(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
-    room = await ctx(request).rooms.create(user, data.get("name"), data.get("topic", ""),
-                                           data.get("visibility", "public"))
+    data = await body(request, req.RoomCreateBody)
+    room = await ctx(request).rooms.create(user, data.name, data.topic, data.visibility)
     return json(room, 201)
 
 
@@ -106,7 +110,8 @@ async def get_room(request: web.Request) -> web.StreamResponse:
 @routes.patch(r"/api/v1/rooms/{room_id:\d+}")
 async def update_room(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    return json(await ctx(request).rooms.update(user, room_id(request), await body(request)))
+    data = await body(request, req.RoomUpdateBody)
+    return json(await ctx(request).rooms.update(user, room_id(request), data.changes()))
 
 
 @routes.post(r"/api/v1/rooms/{room_id:\d+}/join")
@@ -125,8 +130,8 @@ async def leave_room(request: web.Request) -> web.StreamResponse:
 @routes.post(r"/api/v1/rooms/{room_id:\d+}/invite")
 async def invite(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
-    invited = await ctx(request).rooms.invite(user, room_id(request), _usernames(data))
+    data = await body(request, req.InviteBody)
+    invited = await ctx(request).rooms.invite(user, room_id(request), data.names())
     return json({"invited": invited})
 
 
@@ -139,38 +144,36 @@ async def members(request: web.Request) -> web.StreamResponse:
 @routes.patch(r"/api/v1/rooms/{room_id:\d+}/members/{user_id:\d+}")
 async def set_role(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
-    target = int(request.match_info["user_id"][:18])
-    return json(await ctx(request).rooms.set_role(user, room_id(request), target, data.get("role")))
+    data = await body(request, req.RoleBody)
+    target = path_id(request, "user_id", "the user id")
+    return json(await ctx(request).rooms.set_role(user, room_id(request), target, data.role))
 
 
 @routes.get(r"/api/v1/rooms/{room_id:\d+}/messages")
 async def history(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    limit = int_param(request, "limit", 50)
-    if limit is not None and not 1 <= limit <= 100:
-        raise Invalid("limit must be 1 to 100")
+    params = query(request, req.HistoryQuery)
     page = await ctx(request).messages.history(
-        user, room_id(request), before=int_param(request, "before"), after=int_param(request, "after"),
-        limit=limit or 50)
+        user, room_id(request), before=params.given("before"), after=params.given("after"),
+        limit=params.limit)
     return json(page)
 
 
 @routes.post(r"/api/v1/rooms/{room_id:\d+}/messages")
 async def post_message(request: web.Request) -> web.StreamResponse:
     user, session = await auth(request)
-    data = await body(request)
-    event, created = await ctx(request).messages.send(user, room_id(request), data.get("text"),
-                                                      data.get("client_msg_id"), session_id=session.id)
+    data = await body(request, req.MessageBody)
+    event, created = await ctx(request).messages.send(user, room_id(request), data.text, data.client_msg_id,
+                                                      session_id=session.id)
     return json(event.wire(), 201 if created else 200)
 
 
 @routes.post(r"/api/v1/rooms/{room_id:\d+}/read")
 async def mark_read(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
+    data = await body(request, req.ReadBody)
     rid = room_id(request)
-    seq = await ctx(request).messages.mark_read(user, rid, data.get("seq"))
+    seq = await ctx(request).messages.mark_read(user, rid, data.seq)
     return json({"room": rid, "seq": seq})
 
 
@@ -184,8 +187,8 @@ async def typing(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/v1/direct")
 async def direct(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    data = await body(request)
-    room, created = await ctx(request).rooms.direct(user, _usernames(data))
+    data = await body(request, req.DirectBody)
+    room, created = await ctx(request).rooms.direct(user, data.names())
     return json(room, 201 if created else 200)
 
 

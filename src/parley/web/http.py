@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 
-from parley.core import proxies
-from parley.core.errors import BadRequest, Forbidden, Invalid, ParleyError, Unauthorized
+from parley.core import api, proxies
+from parley.core.errors import Forbidden, Invalid, ParleyError, Unauthorized
 from parley.core.models import Session, User
 from parley.web.context import CTX, Context
 
 COOKIE = "parley_session"
 CSRF_HEADER = "X-Requested-With"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+T = TypeVar("T")
 
 
 def ctx(request: web.Request) -> Context:
@@ -33,32 +34,26 @@ def error_response(exc: ParleyError) -> web.Response:
     return response
 
 
-async def body(request: web.Request) -> dict[str, Any]:
-    if not request.body_exists:
-        return {}
-    raw = await request.read()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
+async def body(request: web.Request, type_: type[T]) -> T:
+    """The JSON body decoded into one of the request structs of `core.api` (no body: `{}`)."""
+    raw = await request.read() if request.body_exists else b""
+    return api.decode_body(raw, type_)
 
 
-def int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise Invalid(f"{name} must be a non-negative integer")
-    return int(raw)
+def query(request: web.Request, type_: type[T]) -> T:
+    """The query string decoded into one of the query structs of `core.api`."""
+    return api.decode_query(list(request.query.items()), type_)
 
 
 def room_id(request: web.Request) -> int:
-    raw = request.match_info["room_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise Invalid("the room id must be a positive integer")
+    return path_id(request, "room_id", "the room id")
+
+
+def path_id(request: web.Request, name: str, words: str) -> int:
+    """An id in the path: at most `PATH_ID_DIGITS` ASCII digits (the OpenAPI document says so)."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > api.PATH_ID_DIGITS:
+        raise Invalid(f"{words} must be a positive integer")
     return int(raw)
 
 

@@ -3,11 +3,14 @@ answers against it."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
-from parley.web.http import json
+from parley.core import api
+from parley.web.http import ctx
 
 routes = web.RouteTableDef()
 
@@ -55,11 +58,28 @@ SCHEMAS: dict[str, Any] = {
 _ERRORS = {code: {"description": desc, "content": {"application/json": {"schema": _ref("Error")}}}
            for code, desc in {"400": "malformed request", "401": "not logged in", "403": "not allowed",
                               "404": "no such thing, or not yours to see", "409": "conflict",
-                              "422": "a field breaks a rule", "429": "rate limited"}.items()}
+                              "413": "the body is too large", "422": "a field breaks a rule",
+                              "429": "rate limited", "503": "the database is unreachable; retry"}.items()}
+# Request schemas come from the structs that decode the requests (core/api.py), so the document
+# states the types and bounds the server enforces. Rules the services check on top of them:
+_SERVICE_RULES: dict[str, dict[str, Any]] = {
+    "RoomUpdateBody": {"minProperties": 1},
+    "InviteBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
+    "DirectBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
+}
+_INT_ID = {"type": "integer", "minimum": 0, "maximum": 10**api.PATH_ID_DIGITS - 1}
 
 
-def _op(summary: str, answer: tuple[str, Any] | None, *, body: dict[str, Any] | None = None,
-        params: list[str] = (), auth: bool = True) -> dict[str, Any]:
+def _request_schemas(max_text: int) -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(api.BODIES, ref_template="#/components/schemas/{name}")
+    for name, extra in _SERVICE_RULES.items():
+        components[name].update(extra)
+    components["MessageBody"]["properties"]["text"]["maxLength"] = max_text
+    return components
+
+
+def _op(summary: str, answer: tuple[str, Any] | None, *, body: type | None = None,
+        params: type | None = None, auth: bool = True) -> dict[str, Any]:
     status, schema = answer or ("204", None)
     responses: dict[str, Any] = {status: {"description": summary}}
     if schema is not None:
@@ -67,74 +87,73 @@ def _op(summary: str, answer: tuple[str, Any] | None, *, body: dict[str, Any] | 
     responses.update(_ERRORS)
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    if params:
-        op["parameters"] = [{"name": p, "in": "query", "required": False,
-                             "schema": _STR if p == "q" else _INT} for p in params]
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body.__name__)}}}
+    else:
+        del responses["413"]
+    if params is not None:
+        props = msgspec.json.schema(params)["$defs"][params.__name__]["properties"]
+        op["parameters"] = [{"name": p, "in": "query", "required": False, "schema": props[p]}
+                            for p in params.__struct_fields__]
     if not auth:
         op["security"] = []
     return op
 
 
-_ROOM_ID = [{"name": "room_id", "in": "path", "required": True, "schema": _INT}]
+_ROOM_ID = [{"name": "room_id", "in": "path", "required": True, "schema": _INT_ID}]
 _ROOM_LIST = _obj(["rooms"], rooms={"type": "array", "items": _ref("Room")})
-_CREDENTIALS = _obj(["username", "password"], username=_STR, password=_STR, display_name=_STR)
 
 
 def _paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/v1/auth/register": {"post": _op("Create an account and log in", ("201", _ref("SessionAnswer")),
-                                              body=_CREDENTIALS, auth=False)},
-        "/api/v1/auth/login": {"post": _op("Log in", ("200", _ref("SessionAnswer")), body=_CREDENTIALS, auth=False)},
+                                              body=api.RegisterBody, auth=False)},
+        "/api/v1/auth/login": {"post": _op("Log in", ("200", _ref("SessionAnswer")), body=api.LoginBody,
+                                           auth=False)},
         "/api/v1/auth/logout": {"post": _op("Log out (revoke this session)", None)},
         "/api/v1/me": {"get": _op("The logged-in user", ("200", _ref("User"))),
                        "patch": _op("Change the display name", ("200", _ref("User")),
-                                    body=_obj(["display_name"], display_name=_STR))},
+                                    body=api.ProfileBody)},
         "/api/v1/me/password": {"post": _op("Change the password; revokes every other session",
                                             ("200", _ref("SessionAnswer")),
-                                            body=_obj(["current_password", "new_password"],
-                                                      current_password=_STR, new_password=_STR))},
+                                            body=api.PasswordBody)},
         "/api/v1/users": {"get": _op("Find users by name prefix",
                                      ("200", _obj(["users"], users={"type": "array", "items": _ref("UserPublic")})),
-                                     params=["q", "limit"])},
+                                     params=api.UserQuery)},
         "/api/v1/rooms": {"get": _op("Rooms I am joined or invited to", ("200", _ROOM_LIST)),
-                          "post": _op("Create a room", ("201", _ref("Room")),
-                                      body=_obj(["name"], name=_STR, topic=_STR,
-                                                visibility={"enum": ["public", "private"]}))},
+                          "post": _op("Create a room", ("201", _ref("Room")), body=api.RoomCreateBody)},
         "/api/v1/rooms/public": {"get": _op("Public rooms, with member counts", ("200", _ROOM_LIST),
-                                            params=["q", "limit"])},
+                                            params=api.PublicRoomsQuery)},
         "/api/v1/rooms/{room_id}": {
             "get": _op("A room", ("200", _ref("Room"))),
             "patch": _op("Change name, topic (admin) or archive (owner)", ("200", _ref("Room")),
-                         body={"type": "object", "properties": {"name": _STR, "topic": _STR, "archived": _BOOL}})},
+                         body=api.RoomUpdateBody)},
         "/api/v1/rooms/{room_id}/join": {"post": _op("Join a public room or accept an invite", ("200", _ref("Room")))},
         "/api/v1/rooms/{room_id}/leave": {"post": _op("Leave a room", None)},
         "/api/v1/rooms/{room_id}/invite": {"post": _op(
             "Invite users", ("200", _obj(["invited"], invited={"type": "array", "items": _ref("UserPublic")})),
-            body={"type": "object", "properties": {"username": _STR, "usernames": {"type": "array", "items": _STR}}})},
+            body=api.InviteBody)},
         "/api/v1/rooms/{room_id}/members": {"get": _op(
             "Members with roles and presence", ("200", _obj(["members"], members={"type": "array",
                                                                                    "items": _ref("Member")})))},
         "/api/v1/rooms/{room_id}/members/{user_id}": {"patch": _op(
             "Change a member's role (admins and owners, for roles below their own)", ("200", _ref("Member")),
-            body=_obj(["role"], role={"enum": ["admin", "moderator", "member"]}))},
+            body=api.RoleBody)},
         "/api/v1/rooms/{room_id}/messages": {
             "get": _op("History, oldest first, at most 100 a page", ("200", _ref("History")),
-                       params=["before", "after", "limit"]),
+                       params=api.HistoryQuery),
             "post": _op("Send a message (idempotent with client_msg_id)", ("201", _ref("Event")),
-                        body=_obj(["text"], text=_STR, client_msg_id=_STR))},
+                        body=api.MessageBody)},
         "/api/v1/rooms/{room_id}/read": {"post": _op("Move my read marker", ("200", _obj(["room", "seq"], room=_INT,
                                                                                            seq=_INT)),
-                                                     body=_obj(["seq"], seq=_INT))},
-        "/api/v1/direct": {"post": _op("Find or create a direct chat", ("201", _ref("Room")),
-                                       body=_obj(["usernames"], usernames={"type": "array", "items": _STR}))},
+                                                     body=api.ReadBody)},
+        "/api/v1/direct": {"post": _op("Find or create a direct chat", ("201", _ref("Room")), body=api.DirectBody)},
     }
     for path, ops in paths.items():
         if "{room_id}" in path:
             for op in ops.values():
                 op["parameters"] = _ROOM_ID + op.get("parameters", [])
     paths["/api/v1/rooms/{room_id}/members/{user_id}"]["patch"]["parameters"].append(
-        {"name": "user_id", "in": "path", "required": True, "schema": _INT})
+        {"name": "user_id", "in": "path", "required": True, "schema": _INT_ID})
     paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
         "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {
@@ -142,20 +161,23 @@ def _paths() -> dict[str, Any]:
     return paths
 
 
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Parley", "version": "1", "description": "Self-hosted real-time chat. "
-             "The WebSocket protocol at /ws is described in docs/protocol.md."},
-    "paths": _paths(),
-    "components": {
-        "schemas": SCHEMAS,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                            "cookie": {"type": "apiKey", "in": "cookie", "name": "parley_session"}},
-    },
-    "security": [{"bearer": []}, {"cookie": []}],
-}
+@cache
+def document(max_text: int) -> bytes:
+    """The document for a server whose longest message is `max_text` characters, encoded once."""
+    return msgspec.json.encode({
+        "openapi": "3.1.0",
+        "info": {"title": "Parley", "version": "1", "description": "Self-hosted real-time chat. "
+                 "The WebSocket protocol at /ws is described in docs/protocol.md."},
+        "paths": _paths(),
+        "components": {
+            "schemas": {**SCHEMAS, **_request_schemas(max_text)},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "cookie": {"type": "apiKey", "in": "cookie", "name": "parley_session"}},
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+    })
 
 
 @routes.get("/api/openapi.json")
 async def openapi(request: web.Request) -> web.StreamResponse:
-    return json(DOCUMENT)
+    return web.Response(body=document(ctx(request).settings.max_text), content_type="application/json")

@@ -1,0 +1,216 @@
+"""Typed REST requests: every JSON body and query string is decoded into one of these structs.
+
+The structs carry the type and the plain bounds (lengths, patterns, enums, ranges) of each field;
+the OpenAPI document is generated from them, so what it promises is what decoding enforces. The
+semantic rules (NFC, control characters, common passwords...) stay in `validation` and run after.
+No string holding a NUL gets through: PostgreSQL cannot store one (a 500 on that database only).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from parley.core import validation
+from parley.core.errors import BadRequest, Invalid, ParleyError
+
+T = TypeVar("T")
+
+# JSON Schema (ECMA-262) and Python read these patterns alike; Python's `$` also matches before a
+# final newline, which `validation.username` (a fullmatch) still refuses.
+Username = Annotated[str, Meta(pattern=f"^{validation.USERNAME_CHARS}$")]
+Password = Annotated[str, Meta(min_length=validation.PASSWORD_MIN, max_length=validation.PASSWORD_MAX)]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=validation.DISPLAY_NAME_MAX)]
+RoomName = Annotated[str, Meta(min_length=1, max_length=validation.ROOM_NAME_MAX)]
+Topic = Annotated[str, Meta(max_length=validation.TOPIC_MAX)]
+ClientMsgId = Annotated[str, Meta(min_length=1, max_length=validation.CLIENT_MSG_ID_MAX)]
+NonNegative = Annotated[int, Meta(ge=0, le=validation.INT_MAX)]
+Visibility = Literal["public", "private"]
+PATH_ID_DIGITS = 18  # room and user ids in paths
+
+
+class _Body(Struct, kw_only=True, frozen=True):
+    def given(self, name: str) -> Any:
+        """The field's value, or None when it was left out."""
+        value = getattr(self, name)
+        return None if value is UNSET else value
+
+
+class RegisterBody(_Body):
+    username: Username
+    password: Password
+    # Left out, null or "": the username is shown.
+    display_name: Annotated[str, Meta(max_length=validation.DISPLAY_NAME_MAX)] | None = None
+
+
+class LoginBody(_Body):
+    # Any strings: a name that breaks the rules is just an unknown one, answered 401 like the rest.
+    username: str
+    password: str
+
+
+class ProfileBody(_Body, forbid_unknown_fields=True):
+    display_name: DisplayName
+
+
+class PasswordBody(_Body):
+    current_password: str
+    new_password: Password
+
+
+class RoomCreateBody(_Body):
+    name: RoomName
+    topic: Topic | None = ""
+    visibility: Visibility = "public"
+
+
+class RoomUpdateBody(_Body, forbid_unknown_fields=True):
+    name: RoomName | UnsetType = UNSET
+    topic: Topic | UnsetType = UNSET
+    archived: bool | UnsetType = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}
+
+
+class InviteBody(_Body):
+    """`usernames`, or `username` for one."""
+    username: Username | UnsetType = UNSET
+    usernames: Annotated[list[Username], Meta(min_length=1, max_length=validation.INVITE_MAX)] | UnsetType = UNSET
+
+    def names(self) -> list[str] | None:
+        if self.usernames is not UNSET:
+            return self.usernames
+        return None if self.username is UNSET else [self.username]
+
+
+class DirectBody(InviteBody):
+    usernames: Annotated[list[Username], Meta(min_length=1, max_length=validation.DIRECT_MAX_OTHERS)] | UnsetType = UNSET
+
+
+class RoleBody(_Body):
+    role: Literal["admin", "moderator", "member"]
+
+
+class MessageBody(_Body):
+    # The longest text is a setting; validation.message_text checks it on the normalised text.
+    text: Annotated[str, Meta(min_length=1)]
+    client_msg_id: ClientMsgId | None = None
+
+
+class ReadBody(_Body):
+    seq: NonNegative
+
+
+class UserQuery(_Body):
+    q: str = ""
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
+
+
+class PublicRoomsQuery(_Body):
+    q: str = ""
+    limit: Annotated[int, Meta(ge=1, le=200)] = 100
+
+
+class HistoryQuery(_Body):
+    before: NonNegative | UnsetType = UNSET
+    after: NonNegative | UnsetType = UNSET
+    limit: Annotated[int, Meta(ge=1, le=100)] = 50
+
+
+BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
+          DirectBody, RoleBody, MessageBody, ReadBody)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery)
+
+
+def decode_body(raw: bytes, type_: type[T]) -> T:
+    """A JSON body as `type_`: 400 `bad_request` unless it is a JSON object, 422 `invalid` naming
+    the field that has the wrong type, breaks a bound or holds a NUL."""
+    try:
+        value = msgspec.json.decode(raw or b"{}", type=type_)
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from None
+    except msgspec.DecodeError:
+        raise BadRequest("the body is not valid JSON") from None
+    _refuse_nul(msgspec.to_builtins(value))
+    return value
+
+
+def decode_query(pairs: list[tuple[str, str]], type_: type[T]) -> T:
+    """Query parameters as `type_`. Integers are plain ASCII digits; empty values mean the default;
+    the first of repeated names counts; names the struct does not know are ignored, but no name or
+    value may hold a NUL."""
+    for name, raw in pairs:
+        if "\x00" in name or "\x00" in raw:
+            raise Invalid(f"the query parameter {name.replace(chr(0), '')!r} must not contain NUL characters")
+    ints = _int_fields(type_)
+    values: dict[str, Any] = {}
+    for name, raw in pairs:
+        if name not in type_.__struct_fields__ or raw == "" or name in values:
+            continue
+        if name in ints:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+                raise Invalid(f"{name} must be a non-negative integer")
+            values[name] = int(raw)
+        else:
+            values[name] = raw
+    try:
+        return msgspec.convert(values, type_)
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from None
+
+
+def find_nul(value: Any, path: str = "") -> str | None:
+    """Where the first NUL is in strings, keys, lists and dicts (`usernames[2]`), or None."""
+    if isinstance(value, str):
+        return (path or "the value") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return path or "a key"
+            if (found := find_nul(item, here)) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if (found := find_nul(item, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+def _refuse_nul(value: Any) -> None:
+    where = find_nul(value)
+    if where is not None:
+        raise Invalid(f"{where} must not contain NUL characters")
+
+
+def _int_fields(type_: type[Any]) -> set[str]:
+    info = msgspec.inspect.type_info(type_)
+    return {f.name for f in info.fields if _is_int(f.type)}  # type: ignore[attr-defined]
+
+
+def _is_int(t: msgspec.inspect.Type) -> bool:
+    if isinstance(t, msgspec.inspect.UnionType):
+        return any(_is_int(x) for x in t.types)
+    return isinstance(t, msgspec.inspect.IntType)
+
+
+_AT = re.compile(r" - at `\$\.?(.*)`$")
+_MISSING = re.compile(r"Object missing required field `(\w+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*)`")
+
+
+def _invalid(detail: str) -> ParleyError:
+    """msgspec's words, turned around so the field comes first."""
+    if missing := _MISSING.match(detail):
+        return Invalid(f"{missing.group(1)} is required")
+    if unknown := _UNKNOWN.match(detail):
+        return Invalid(f"unknown field {unknown.group(1)!r}")
+    at = _AT.search(detail)
+    if at is None:  # about the whole body: not an object
+        return BadRequest("the body must be a JSON object")
+    reason = detail[: at.start()]
+    return Invalid(f"{at.group(1) or 'the body'}: {reason[0].lower()}{reason[1:]}")
