@@ -68,7 +68,19 @@ class Hub:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """A background check that fails is retried by the next sweep: say so in one line (a database
+        outage is expected), and keep a traceback for what is not."""
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, ParleyError):
+            log.warning("background check skipped: %s", exc.message)
+        else:
+            log.error("background check failed", exc_info=exc)
 
     async def _every(self, seconds: float, action: Any) -> None:
         while True:
