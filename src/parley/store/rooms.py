@@ -57,15 +57,6 @@ async def update(conn: AsyncConnection, room_id: int, **values: object) -> None:
     await conn.execute(rooms.update().where(rooms.c.id == room_id).values(**values))
 
 
-async def allocate_seqs(conn: AsyncConnection, room_id: int, count: int) -> int:
-    """Reserve `count` seqs; returns the last one. Takes the room's row lock on PostgreSQL, so
-    seq order is commit order and a committed seq N means 1..N-1 are committed too."""
-    result = await conn.execute(
-        rooms.update().where(rooms.c.id == room_id).values(last_seq=rooms.c.last_seq + count)
-        .returning(rooms.c.last_seq))
-    return int(result.scalar_one())
-
-
 async def membership(conn: AsyncConnection, room_id: int, user_id: int) -> Membership | None:
     row = (await conn.execute(sa.select(members).where(
         members.c.room_id == room_id, members.c.user_id == user_id))).one_or_none()
