@@ -36,7 +36,7 @@ SELECT_SQL = (f"SELECT {', '.join(f'{c.table.name}.{c.name}' for c in COLUMNS)} 
               "FROM events LEFT JOIN users ON users.id = events.sender_id")
 
 # What the writer inserts, in this order (`_values`).
-_INSERTED = ("room_id", "seq", "type", "sender_id", "ts", "client_msg_id", "text", "data")
+INSERTED = ("room_id", "seq", "type", "sender_id", "ts", "client_msg_id", "text", "data")
 
 
 def event_from_row(r: Sequence[Any]) -> Event:
@@ -88,14 +88,14 @@ Placed = list[tuple[int, int]]  # (event id, seq) per draft, in the drafts' orde
 Writer = Generator[Stmt, Rows, Placed]
 
 _BUMP = "UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq"
-_INSERT = f"INSERT INTO events ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
+_INSERT = f"INSERT INTO events ({', '.join(INSERTED)}) VALUES ({', '.join('?' * len(INSERTED))})"
 _IDS = "SELECT seq, id FROM events WHERE room_id = ? AND seq BETWEEN ? AND ?"
 _PG_BUMP = ("UPDATE rooms SET last_seq = rooms.last_seq + n.count FROM "
             "unnest($1::bigint[], $2::bigint[]) AS n(room, count) WHERE rooms.id = n.room "
             "RETURNING rooms.id, rooms.last_seq")
 _PG_ARRAYS = ", ".join(f"${i}::{events.c[name].type.compile(dialect=postgresql.dialect())}[]"
-                       for i, name in enumerate(_INSERTED, 1))
-_PG_INSERT = f"INSERT INTO events ({', '.join(_INSERTED)}) SELECT * FROM unnest({_PG_ARRAYS}) RETURNING id, room_id, seq"
+                       for i, name in enumerate(INSERTED, 1))
+_PG_INSERT = f"INSERT INTO events ({', '.join(INSERTED)}) SELECT * FROM unnest({_PG_ARRAYS}) RETURNING id, room_id, seq"
 
 
 def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:

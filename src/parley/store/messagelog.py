@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +22,10 @@ from typing import Any
 import asyncpg
 
 from parley.core.errors import Unavailable
-from parley.core.models import Event, Membership, MemberState, Role, Room, RoomKind, Visibility
+from parley.core.models import Event, Membership, Room
 from parley.store.events import SELECT_SQL, Draft, Placed, Writer, event_from_row, writes
 from parley.store.outage import as_unavailable
+from parley.store.rooms import MEMBER_COLUMNS, ROOM_COLUMNS, membership_from_row, room_from_row
 
 
 class DuplicateClientMessage(Exception):
@@ -44,16 +45,8 @@ class Snapshot:
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
 Stored = dict[int, tuple[int, int]]  # draft index -> (event id, seq)
 
-_ROOM = "SELECT id, kind, name, topic, visibility, archived, created_at, last_seq FROM rooms"
-_MEMBER = "SELECT room_id, user_id, role, state, read_seq, joined_seq FROM members"
-
-
-def _room(r: Sequence[Any]) -> Room:
-    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7])
-
-
-def _member(r: Sequence[Any]) -> Membership:
-    return Membership(r[0], r[1], Role(r[2]), MemberState(r[3]), r[4], r[5])
+_ROOM = f"SELECT {', '.join(c.name for c in ROOM_COLUMNS)} FROM rooms"
+_MEMBER = f"SELECT {', '.join(c.name for c in MEMBER_COLUMNS)} FROM members"
 
 
 def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, int], set[str]]]:
@@ -160,13 +153,13 @@ class SqliteMessageLog:
     def _snapshot(conn: sqlite3.Connection, drafts: list[Draft], now: int) -> Snapshot:
         members, cmids = _groups(drafts)
         ids = sorted(members)
-        rooms = {r[0]: _room(r) for r in conn.execute(
+        rooms = {r[0]: room_from_row(r) for r in conn.execute(
             f"{_ROOM} WHERE id IN ({','.join('?' * len(ids))})", ids)}
         memberships = {}
         for room_id, users in members.items():
             for r in conn.execute(f"{_MEMBER} WHERE room_id = ? AND user_id IN ({','.join('?' * len(users))})",
                                   [room_id, *users]):
-                memberships[(r[0], r[1])] = _member(r)
+                memberships[(r[0], r[1])] = membership_from_row(r)
         existing = {}
         for (room_id, sender), keys in cmids.items():
             sql = (f"{SELECT_SQL} WHERE events.room_id = ? AND events.sender_id = ? AND events.client_msg_id IN "
@@ -219,10 +212,10 @@ class PostgresMessageLog:
         members, cmids = _groups(drafts)
         # Locked in id order: this batch waits for any archive or leave in flight, and two
         # nodes' batches cannot deadlock.
-        rooms = {r[0]: _room(r) for r in await conn.fetch(
+        rooms = {r[0]: room_from_row(r) for r in await conn.fetch(
             f"{_ROOM} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", sorted(members))}
         pairs = [(room, user) for room, users in members.items() for user in users]
-        memberships = {(r[0], r[1]): _member(r) for r in await conn.fetch(
+        memberships = {(r[0], r[1]): membership_from_row(r) for r in await conn.fetch(
             f"{_MEMBER} WHERE (room_id, user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))",
             [p[0] for p in pairs], [p[1] for p in pairs])}
         keys = [(room, sender, cmid) for (room, sender), found in cmids.items() for cmid in found]
