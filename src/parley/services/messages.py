@@ -14,7 +14,8 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import events as event_store
 from parley.store import rooms as room_store
-from parley.store.messagelog import Draft, DuplicateClientMessage, Snapshot
+from parley.store.events import Draft
+from parley.store.messagelog import DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
 REVOKED = "the session is unknown, expired or revoked; log in again"
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class _Send:
     user: User
     room_id: int
-    text: str
+    data: dict[str, Any]  # the message's fields: {"text": ...}
     client_msg_id: str | None
     session_id: int | None
     future: asyncio.Future[tuple[Event, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -60,7 +61,7 @@ class Messages:
         wait = await self.deps.bus.hit(f"send:{user.id}", self.deps.limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
-        request = _Send(user, room_id, clean, cmid, session_id)
+        request = _Send(user, room_id, {"text": clean}, cmid, session_id)
         self._pending.append(request)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_loop())
@@ -108,7 +109,8 @@ class Messages:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
         plan = _Plan(batch)
         now = self.deps.clock()
-        drafts = [Draft(r.room_id, r.user.id, r.client_msg_id, r.text, r.session_id) for r in batch]
+        drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
+                  for r in batch]
         _, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
         return plan.settle(stored, now)
 
@@ -203,7 +205,7 @@ class _Plan:
         for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
             request = self.batch[i]
             event = Event(event_id, request.room_id, seq, EventType.MESSAGE, now, request.user.public(),
-                          {"text": request.text}, request.client_msg_id)
+                          request.data, request.client_msg_id)
             self.outcomes[i] = (event, True)
             events.append(event)
         for i, first in self.dup_of.items():

@@ -241,17 +241,12 @@ class Rooms:
 
     async def _append(self, conn: AsyncConnection, room_id: int, sender: User,
                       items: list[tuple[EventType, dict[str, Any]]]) -> list[Event]:
-        """Number and store events in the room's log, inside the caller's transaction."""
-        if not items:
-            return []
-        last = await store.allocate_seqs(conn, room_id, len(items))
+        """Number and store events in the room's log, inside the caller's transaction (which holds
+        the state change they record), through the same writer as the send batch."""
         now = self.deps.clock()
-        first = last - len(items) + 1
-        rows = [event_store.row_for(room_id, first + i, etype, now, sender.id, data)
-                for i, (etype, data) in enumerate(items)]
-        ids = await event_store.insert(conn, rows)
-        return [Event(eid, room_id, first + i, etype, now, sender.public(), data)
-                for i, (eid, (etype, data)) in enumerate(zip(ids, items, strict=True))]
+        drafts = [event_store.Draft(room_id, sender.id, etype, data) for etype, data in items]
+        placed = await event_store.append(conn, drafts, now)
+        return [d.event(eid, seq, now, sender.public()) for d, (eid, seq) in zip(drafts, placed, strict=True)]
 
     async def _add_member(self, conn: AsyncConnection, room_id: int, actor: User, user: User, role: Role) -> list[Event]:
         events = await self._append(conn, room_id, actor, [

@@ -1,10 +1,12 @@
-"""The hot path: appending a batch of messages to room logs in one transaction, in hand-written SQL.
+"""The hot path: appending a batch of events (messages, or any other type) to room logs in one
+transaction, in hand-written SQL.
 
 Everything else goes through SQLAlchemy Core. This one path does not, because it runs for every
 message: through SQLAlchemy's async adapters each statement cost 250-450 µs of event-loop CPU here
 (four thread hops per statement on aiosqlite), against one hop per batch on SQLite (the whole
 transaction runs in the writer thread with the stdlib driver) and one round trip per statement
-with raw asyncpg on PostgreSQL. The SQL is the same on both; only the placeholders differ.
+with raw asyncpg on PostgreSQL. The SQL is the same on both; only the placeholders differ. The
+rows themselves are written by the one writer, `store.events.writes`, which the services use too.
 """
 
 from __future__ import annotations
@@ -12,30 +14,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 
 from parley.core.errors import Unavailable
-from parley.core.models import Event, EventType, Membership, MemberState, Role, Room, RoomKind, Visibility
+from parley.core.models import Event, Membership, Room
+from parley.store.events import SELECT_SQL, Draft, Placed, Writer, event_from_row, writes
 from parley.store.outage import as_unavailable
+from parley.store.rooms import MEMBER_COLUMNS, ROOM_COLUMNS, membership_from_row, room_from_row
 
 
 class DuplicateClientMessage(Exception):
     """Another transaction stored one of the batch's client_msg_ids first."""
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    room_id: int
-    sender_id: int
-    client_msg_id: str | None
-    text: str
-    session_id: int | None = None  # the sender's session, checked in the batch; None: a trusted caller
 
 
 @dataclass(slots=True)
@@ -51,27 +45,8 @@ class Snapshot:
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
 Stored = dict[int, tuple[int, int]]  # draft index -> (event id, seq)
 
-_ROOM = "SELECT id, kind, name, topic, visibility, archived, created_at, last_seq FROM rooms"
-_MEMBER = "SELECT room_id, user_id, role, state, read_seq, joined_seq FROM members"
-_EVENT = ("SELECT e.id, e.room_id, e.seq, e.type, e.ts, e.client_msg_id, e.text, e.data, e.sender_id, "
-          "u.username, u.display_name FROM events e LEFT JOIN users u ON u.id = e.sender_id")
-_BUMP = "UPDATE rooms SET last_seq = last_seq + {0} WHERE id = {1} RETURNING last_seq"
-
-
-def _room(r: Sequence[Any]) -> Room:
-    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7])
-
-
-def _member(r: Sequence[Any]) -> Membership:
-    return Membership(r[0], r[1], Role(r[2]), MemberState(r[3]), r[4], r[5])
-
-
-def _event(r: Sequence[Any]) -> Event:
-    data: dict[str, Any] = orjson.loads(r[7]) if r[7] else {}
-    if r[6] is not None:
-        data["text"] = r[6]
-    sender = None if r[8] is None else {"id": r[8], "username": r[9], "display_name": r[10]}
-    return Event(r[0], r[1], r[2], EventType(r[3]), r[4], sender, data, r[5])
+_ROOM = f"SELECT {', '.join(c.name for c in ROOM_COLUMNS)} FROM rooms"
+_MEMBER = f"SELECT {', '.join(c.name for c in MEMBER_COLUMNS)} FROM members"
 
 
 def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, int], set[str]]]:
@@ -84,15 +59,47 @@ def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, i
     return members, cmids
 
 
+def _note(existing: dict[tuple[int, int, str], Event], event: Event) -> None:
+    assert event.sender is not None and event.client_msg_id is not None  # matched on both
+    existing[(event.room_id, event.sender["id"], event.client_msg_id)] = event
+
+
 def _session_ids(drafts: list[Draft]) -> list[int]:
     return sorted({d.session_id for d in drafts if d.session_id is not None})
 
 
-def _placements(drafts: list[Draft], chosen: list[int]) -> dict[int, list[int]]:
-    by_room: dict[int, list[int]] = defaultdict(list)
-    for i in chosen:
-        by_room[drafts[i].room_id].append(i)
-    return by_room
+def _stored(chosen: list[int], placed: Placed) -> Stored:
+    return dict(zip(chosen, placed, strict=True))
+
+
+def run_sqlite(conn: sqlite3.Connection, writer: Writer) -> Placed:
+    """Run the one writer (`store.events.writes`) on a stdlib connection, in its transaction."""
+    rows: Any = None
+    try:
+        while True:
+            stmt = writer.send(rows)
+            if stmt.many:
+                conn.executemany(stmt.sql, stmt.args)
+                rows = []
+            else:
+                rows = conn.execute(stmt.sql, stmt.args).fetchall()
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def run_asyncpg(conn: asyncpg.Connection, writer: Writer) -> Placed:
+    """Run the one writer on a raw asyncpg connection, in its transaction."""
+    rows: Any = None
+    try:
+        while True:
+            stmt = writer.send(rows)
+            if stmt.many:
+                await conn.executemany(stmt.sql, stmt.args)
+                rows = []
+            else:
+                rows = await conn.fetch(stmt.sql, *stmt.args)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 SYNC_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
@@ -146,19 +153,19 @@ class SqliteMessageLog:
     def _snapshot(conn: sqlite3.Connection, drafts: list[Draft], now: int) -> Snapshot:
         members, cmids = _groups(drafts)
         ids = sorted(members)
-        rooms = {r[0]: _room(r) for r in conn.execute(
+        rooms = {r[0]: room_from_row(r) for r in conn.execute(
             f"{_ROOM} WHERE id IN ({','.join('?' * len(ids))})", ids)}
         memberships = {}
         for room_id, users in members.items():
             for r in conn.execute(f"{_MEMBER} WHERE room_id = ? AND user_id IN ({','.join('?' * len(users))})",
                                   [room_id, *users]):
-                memberships[(r[0], r[1])] = _member(r)
+                memberships[(r[0], r[1])] = membership_from_row(r)
         existing = {}
         for (room_id, sender), keys in cmids.items():
-            sql = (f"{_EVENT} WHERE e.room_id = ? AND e.sender_id = ? AND e.client_msg_id IN "
+            sql = (f"{SELECT_SQL} WHERE events.room_id = ? AND events.sender_id = ? AND events.client_msg_id IN "
                    f"({','.join('?' * len(keys))})")
             for r in conn.execute(sql, [room_id, sender, *keys]):
-                existing[(r[1], r[8], r[5])] = _event(r)
+                _note(existing, event_from_row(r))
         # Under the write lock (BEGIN IMMEDIATE): a revocation committed first has deleted the
         # session, and one not yet committed waits for this batch.
         wanted = _session_ids(drafts)
@@ -169,20 +176,7 @@ class SqliteMessageLog:
 
     @staticmethod
     def _store(conn: sqlite3.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
-        stored: Stored = {}
-        for room_id, indexes in sorted(_placements(drafts, chosen).items()):
-            last = conn.execute(_BUMP.format("?", "?"), (len(indexes), room_id)).fetchone()[0]
-            first = last - len(indexes) + 1
-            conn.executemany(
-                "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text) "
-                "VALUES (?, ?, 'message', ?, ?, ?, ?)",
-                [(room_id, first + k, drafts[i].sender_id, now, drafts[i].client_msg_id, drafts[i].text)
-                 for k, i in enumerate(indexes)])
-            ids = dict(conn.execute("SELECT seq, id FROM events WHERE room_id = ? AND seq BETWEEN ? AND ?",
-                                    (room_id, first, last)))
-            for k, i in enumerate(indexes):
-                stored[i] = (ids[first + k], first + k)
-        return stored
+        return _stored(chosen, run_sqlite(conn, writes("sqlite", [drafts[i] for i in chosen], now)))
 
     async def close(self) -> None:
         def _close() -> None:
@@ -218,20 +212,20 @@ class PostgresMessageLog:
         members, cmids = _groups(drafts)
         # Locked in id order: this batch waits for any archive or leave in flight, and two
         # nodes' batches cannot deadlock.
-        rooms = {r[0]: _room(r) for r in await conn.fetch(
+        rooms = {r[0]: room_from_row(r) for r in await conn.fetch(
             f"{_ROOM} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", sorted(members))}
         pairs = [(room, user) for room, users in members.items() for user in users]
-        memberships = {(r[0], r[1]): _member(r) for r in await conn.fetch(
+        memberships = {(r[0], r[1]): membership_from_row(r) for r in await conn.fetch(
             f"{_MEMBER} WHERE (room_id, user_id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))",
             [p[0] for p in pairs], [p[1] for p in pairs])}
         keys = [(room, sender, cmid) for (room, sender), found in cmids.items() for cmid in found]
         existing = {}
         if keys:
             for r in await conn.fetch(
-                    f"{_EVENT} WHERE (e.room_id, e.sender_id, e.client_msg_id) IN "
+                    f"{SELECT_SQL} WHERE (events.room_id, events.sender_id, events.client_msg_id) IN "
                     "(SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]))",
                     [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]):
-                existing[(r[1], r[8], r[5])] = _event(r)
+                _note(existing, event_from_row(r))
         # FOR SHARE: a revocation's DELETE either committed first (the row is gone) or waits
         # until this batch commits; no message lands after its session's revocation committed.
         wanted = _session_ids(drafts)
@@ -242,29 +236,7 @@ class PostgresMessageLog:
 
     @staticmethod
     async def _store(conn: asyncpg.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
-        """Set-based: one UPDATE numbers every room of the batch, one INSERT stores every message."""
-        placements = sorted(_placements(drafts, chosen).items())
-        if not placements:
-            return {}
-        bumped = await conn.fetch(
-            "UPDATE rooms SET last_seq = rooms.last_seq + n.count FROM "
-            "unnest($1::bigint[], $2::bigint[]) AS n(room, count) WHERE rooms.id = n.room "
-            "RETURNING rooms.id, rooms.last_seq",
-            [room for room, _ in placements], [len(indexes) for _, indexes in placements])
-        last = {r[0]: r[1] for r in bumped}
-        order: list[tuple[int, int]] = []  # (draft index, seq)
-        for room_id, indexes in placements:
-            first = last[room_id] - len(indexes) + 1
-            order += [(i, first + k) for k, i in enumerate(indexes)]
-        rows = await conn.fetch(
-            "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text) "
-            "SELECT r, s, 'message', u, $4, c, t FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
-            "$5::text[], $6::text[]) AS x(r, s, u, c, t) RETURNING id, room_id, seq",
-            [drafts[i].room_id for i, _ in order], [seq for _, seq in order],
-            [drafts[i].sender_id for i, _ in order], now,
-            [drafts[i].client_msg_id for i, _ in order], [drafts[i].text for i, _ in order])
-        ids = {(r[1], r[2]): r[0] for r in rows}
-        return {i: (ids[(drafts[i].room_id, seq)], seq) for i, seq in order}
+        return _stored(chosen, await run_asyncpg(conn, writes("postgresql", [drafts[i] for i in chosen], now)))
 
     async def close(self) -> None:
         return None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,18 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core.models import Membership, MemberState, Role, Room, RoomKind, User, Visibility
 from parley.store.tables import events, members, rooms, users
 
-_ROOM_COLS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
+ROOM_COLUMNS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
               rooms.c.created_at, rooms.c.last_seq)
 
 
-def _room(row: sa.Row) -> Room:
-    return Room(row.id, RoomKind(row.kind), row.name, row.topic, Visibility(row.visibility), bool(row.archived),
-                row.created_at, row.last_seq)
+MEMBER_COLUMNS = (members.c.room_id, members.c.user_id, members.c.role, members.c.state, members.c.read_seq,
+                  members.c.joined_seq)
 
 
-def _membership(row: sa.Row) -> Membership:
-    return Membership(row.room_id, row.user_id, Role(row.role), MemberState(row.state), row.read_seq,
-                      row.joined_seq)
+# The mappers read by position, so that the send batch's raw rows (sqlite3, asyncpg) use them too.
+def room_from_row(r: Sequence[Any]) -> Room:
+    """A row starting with ROOM_COLUMNS."""
+    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7])
+
+
+def membership_from_row(r: Sequence[Any]) -> Membership:
+    """A row starting with MEMBER_COLUMNS."""
+    return Membership(r[0], r[1], Role(r[2]), MemberState(r[3]), r[4], r[5])
 
 
 async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic: str, visibility: Visibility,
@@ -32,44 +38,35 @@ async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic
         async with conn.begin_nested():
             result = await conn.execute(rooms.insert().values(
                 kind=kind.value, name=name, topic=topic, visibility=visibility.value, archived=False,
-                created_at=now, creator_id=creator_id, last_seq=0, direct_key=direct_key).returning(*_ROOM_COLS))
+                created_at=now, creator_id=creator_id, last_seq=0, direct_key=direct_key).returning(*ROOM_COLUMNS))
     except sa.exc.IntegrityError:
         if direct_key is None:
             raise
         return None
-    return _room(result.one())
+    return room_from_row(result.one())
 
 
 async def get(conn: AsyncConnection, room_id: int, *, lock: bool = False) -> Room | None:
     """A room; with lock=True its row stays locked until commit (PostgreSQL; SQLite's single
     writer already serialises), so membership changes of one room cannot interleave."""
-    stmt = sa.select(*_ROOM_COLS).where(rooms.c.id == room_id)
+    stmt = sa.select(*ROOM_COLUMNS).where(rooms.c.id == room_id)
     row = (await conn.execute(stmt.with_for_update() if lock else stmt)).one_or_none()
-    return None if row is None else _room(row)
+    return None if row is None else room_from_row(row)
 
 
 async def by_direct_key(conn: AsyncConnection, key: str) -> Room | None:
-    row = (await conn.execute(sa.select(*_ROOM_COLS).where(rooms.c.direct_key == key))).one_or_none()
-    return None if row is None else _room(row)
+    row = (await conn.execute(sa.select(*ROOM_COLUMNS).where(rooms.c.direct_key == key))).one_or_none()
+    return None if row is None else room_from_row(row)
 
 
 async def update(conn: AsyncConnection, room_id: int, **values: object) -> None:
     await conn.execute(rooms.update().where(rooms.c.id == room_id).values(**values))
 
 
-async def allocate_seqs(conn: AsyncConnection, room_id: int, count: int) -> int:
-    """Reserve `count` seqs; returns the last one. Takes the room's row lock on PostgreSQL, so
-    seq order is commit order and a committed seq N means 1..N-1 are committed too."""
-    result = await conn.execute(
-        rooms.update().where(rooms.c.id == room_id).values(last_seq=rooms.c.last_seq + count)
-        .returning(rooms.c.last_seq))
-    return int(result.scalar_one())
-
-
 async def membership(conn: AsyncConnection, room_id: int, user_id: int) -> Membership | None:
-    row = (await conn.execute(sa.select(members).where(
+    row = (await conn.execute(sa.select(*MEMBER_COLUMNS).where(
         members.c.room_id == room_id, members.c.user_id == user_id))).one_or_none()
-    return None if row is None else _membership(row)
+    return None if row is None else membership_from_row(row)
 
 
 async def memberships(conn: AsyncConnection, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Membership]:
@@ -80,10 +77,10 @@ async def memberships(conn: AsyncConnection, pairs: Iterable[tuple[int, int]]) -
     if not by_room:
         return {}
     # One primary-key search per room; SQLite would scan the table for a row-value IN.
-    rows = await conn.execute(sa.select(members).where(sa.or_(*(
+    rows = await conn.execute(sa.select(*MEMBER_COLUMNS).where(sa.or_(*(
         sa.and_(members.c.room_id == room_id, members.c.user_id.in_(sorted(users)))
         for room_id, users in sorted(by_room.items())))))
-    return {(r.room_id, r.user_id): _membership(r) for r in rows}
+    return {(r.room_id, r.user_id): membership_from_row(r) for r in rows}
 
 
 async def upsert_member(conn: AsyncConnection, *, room_id: int, user_id: int, role: Role, state: MemberState,
@@ -147,14 +144,14 @@ async def rooms_of(conn: AsyncConnection, user: User) -> list[tuple[Room, Member
     (unread, mentions) counts."""
     user_id = user.id
     rows = await conn.execute(
-        sa.select(*_ROOM_COLS, members, _member_count().label("member_count"),
+        sa.select(*ROOM_COLUMNS, *MEMBER_COLUMNS, _member_count().label("member_count"),
                   _unread_count(user_id).label("unread"),
                   _unread_count(user_id, f"@{user.username}").label("mentions"))
         .join(members, members.c.room_id == rooms.c.id)
         .where(members.c.user_id == user_id,
                members.c.state.in_([MemberState.JOINED.value, MemberState.INVITED.value]))
         .order_by(rooms.c.last_seq.desc(), rooms.c.id))
-    return [(_room(r), _membership(r), r.member_count, (r.unread, r.mentions)) for r in rows]
+    return [(room_from_row(r), membership_from_row(r[len(ROOM_COLUMNS):]), r.member_count, (r.unread, r.mentions)) for r in rows]
 
 
 async def joined_cursors(conn: AsyncConnection, user_id: int) -> dict[int, tuple[int, int]]:
@@ -172,14 +169,14 @@ async def last_seqs(conn: AsyncConnection, room_ids: Iterable[int]) -> dict[int,
 
 
 async def public_rooms(conn: AsyncConnection, query: str, limit: int) -> list[tuple[Room, int]]:
-    stmt = (sa.select(*_ROOM_COLS, _member_count().label("member_count"))
+    stmt = (sa.select(*ROOM_COLUMNS, _member_count().label("member_count"))
             .where(rooms.c.visibility == Visibility.PUBLIC.value, rooms.c.kind == RoomKind.ROOM.value,
                    rooms.c.archived.is_(False)))
     if query:
         escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(sa.func.lower(rooms.c.name).like(f"%{escaped}%", escape="\\"))
     rows = await conn.execute(stmt.order_by(sa.desc("member_count"), rooms.c.id).limit(limit))
-    return [(_room(r), r.member_count) for r in rows]
+    return [(room_from_row(r), r.member_count) for r in rows]
 
 
 async def member_count(conn: AsyncConnection, room_id: int) -> int:
@@ -190,10 +187,10 @@ async def member_count(conn: AsyncConnection, room_id: int) -> int:
 async def member_list(conn: AsyncConnection, room_id: int,
                       states: tuple[MemberState, ...]) -> list[tuple[User, Membership]]:
     rows = await conn.execute(
-        sa.select(members, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
+        sa.select(*MEMBER_COLUMNS, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
                   users.c.created_at)
         .join(users, users.c.id == members.c.user_id)
         .where(members.c.room_id == room_id, members.c.state.in_([s.value for s in states]))
         .order_by(members.c.role.desc(), users.c.username_lower))
     return [(User(r.user_id, r.username, r.display_name, bool(r.is_admin), bool(r.disabled), r.created_at),
-             _membership(r)) for r in rows]
+             membership_from_row(r)) for r in rows]
