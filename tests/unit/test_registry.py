@@ -31,7 +31,18 @@ import pytest
 
 import parley
 from parley.core import wire
-from parley.core.models import Event, EventType
+from parley.core.models import (
+    Event,
+    EventType,
+    Membership,
+    MemberState,
+    Role,
+    Room,
+    RoomKind,
+    User,
+    Visibility,
+)
+from parley.core.views import room_view
 from parley.web import openapi
 
 SRC = Path(parley.__file__).parent
@@ -228,3 +239,17 @@ def test_user_updated_frame() -> None:
     frame = wire.UserUpdatedFrame(user=wire.UserPublic(2, "bob", "Bob"))
     assert orjson.loads(wire.encode(frame)) == {
         "type": "user_updated", "user": {"id": 2, "username": "bob", "display_name": "Bob"}}
+
+
+def test_room_views_are_what_the_room_struct_declares() -> None:
+    """core/views.py builds rooms as dicts for REST; the `Room` struct (and so the OpenAPI schema
+    and the `invited` frame) must describe each of them exactly."""
+    room = Room(7, RoomKind.ROOM, "general", "hi", Visibility.PUBLIC, False, 1, 42)
+    direct = Room(8, RoomKind.DIRECT, "", "", Visibility.PRIVATE, False, 1, 3)
+    mine = Membership(7, 1, Role.OWNER, MemberState.JOINED, 40, 1)
+    ann = User(1, "ann", "Ann", False, False, 1)
+    views = [room_view(room), room_view(room, member_count=3),
+             room_view(room, mine, member_count=3, unread=(2, 1)), room_view(room, mine),
+             room_view(direct, mine, member_count=1, unread=(0, 0), participants=[ann])]
+    for view in views:
+        assert msgspec.to_builtins(msgspec.convert(view, wire.Room)) == view
