@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from parley.core import protocol
+from parley.core import protocol, wire
 from parley.core.protocol import Auth, Ping, ProtocolError, Read, Resume, Send, Typing
 
 MAX_TEXT = 100
@@ -114,7 +114,7 @@ def test_any_accepted_ref_can_be_echoed(ref: int) -> None:
         echoed = err.ref
     else:
         echoed = frame.ref
-    protocol.encode({"type": "pong", "ref": echoed})
+    wire.encode(wire.PongFrame(ref=echoed))
 
 
 def test_ref_is_echoed_on_errors() -> None:
@@ -222,12 +222,12 @@ def test_odd_unicode_digit_cursor_key_is_invalid_not_a_crash(key: str) -> None:
 
 
 def test_encode_turns_int_keys_into_strings() -> None:
-    assert orjson.loads(protocol.encode({"type": "resumed", "cursors": {7: 43}})) == \
-        {"type": "resumed", "cursors": {"7": 43}}
+    assert orjson.loads(wire.encode(wire.ResumedFrame(cursors={7: 43}))) == \
+        {"type": "resumed", "cursors": {"7": 43}, "ref": None}
 
 
 def test_error_frame() -> None:
-    assert orjson.loads(protocol.error_frame("invalid", "room must be ...", "r1")) == \
+    assert orjson.loads(wire.error_frame("invalid", "room must be ...", "r1")) == \
         {"type": "error", "code": "invalid", "message": "room must be ...", "ref": "r1"}
 
 

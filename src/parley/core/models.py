@@ -6,6 +6,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from parley.core import wire
+
 
 class Role(enum.IntEnum):
     """Room roles; a higher value outranks a lower one."""
@@ -109,15 +113,5 @@ class Event:
     client_msg_id: str | None = None
 
     def wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": self.type.value,
-            "room": self.room_id,
-            "seq": self.seq,
-            "id": self.id,
-            "ts": self.ts,
-            "sender": self.sender,
-        }
-        out.update(self.data)
-        if self.type is EventType.MESSAGE:
-            out["client_msg_id"] = self.client_msg_id
-        return out
+        """The JSON-ready form (REST); the socket sends `wire.encode_event(event)`, the same fields."""
+        return msgspec.to_builtins(wire.event_frame(self))

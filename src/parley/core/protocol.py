@@ -1,4 +1,4 @@
-"""The WebSocket wire protocol: parsing client frames and encoding server frames.
+"""The WebSocket wire protocol, client side: parsing client frames (server frames: `wire`).
 
 Client frames are decoded by msgspec straight into typed structs (a tagged union on `type`), then
 the text rules of `validation` apply. Parsing raises ProtocolError with the code and the `ref` to echo.
@@ -119,12 +119,3 @@ def _echoable(ref: Any) -> Any:
 
 
 _MISSING = re.compile(r"Object missing required field `(\w+)`")
-
-
-def encode(frame: dict[str, Any]) -> bytes:
-    """JSON bytes of a frame; integer keys (room ids in cursor maps) become strings."""
-    return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS)
-
-
-def error_frame(code: str, message: str, ref: Any = None) -> bytes:
-    return encode({"type": "error", "code": code, "message": message, "ref": ref})

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from parley.core import protocol
+from parley.core import wire
 from parley.core.models import Event, EventType, User
 from parley.realtime.frames import text_frame
 
@@ -94,11 +94,11 @@ class Connection:
         has built it already for every connection of the room."""
         self.write(frame if frame is not None else text_frame(payload))
 
-    def send(self, frame: dict[str, Any]) -> None:
-        self.emit(protocol.encode(frame))
+    def send(self, frame: wire.ServerFrame) -> None:
+        self.emit(wire.encode(frame))
 
     def write_error(self, code: str, message: str, ref: Any) -> None:
-        self.emit(protocol.error_frame(code, message, ref))
+        self.emit(wire.error_frame(code, message, ref))
 
     async def close(self, code: int, reason: str) -> None:
         self.flush()
@@ -222,7 +222,7 @@ class Connection:
         if room not in self.cursors or event.seq != self.cursors[room] + 1:
             return False
         self.cursors[room] = event.seq
-        self.emit(protocol.encode(event.wire()))
+        self.emit(wire.encode_event(event))
         if event.type is EventType.MEMBER_LEFT and event.data.get("user", {}).get("id") == self.user.id:
             self.hub.leave(self, room)
             return False

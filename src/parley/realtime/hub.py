@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
+from parley.core import wire
 from parley.core.errors import ParleyError
 from parley.core.models import Event
 from parley.realtime.connection import Connection
@@ -187,8 +188,8 @@ class Hub:
             self.enter(conn, room, start, joined_seq)
             if resume_from is not None:
                 conn.filling.add(room)
-        conn.send({"type": "hello", "user": conn.user.private(), "session": str(conn.session_id),
-                   "node": self.bus.node_id, "rooms": dict(conn.cursors)})
+        conn.send(wire.HelloFrame(user=wire.private(conn.user), session=str(conn.session_id),
+                                  node=self.bus.node_id, rooms=dict(conn.cursors)))
         if resume_from is None:
             # Events committed between the read above and the registration were published to
             # nobody here: a second read finds them and replays them.

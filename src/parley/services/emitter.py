@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
-import orjson
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
+from parley.core import wire
 from parley.core.models import Event, EventType
 
 _MEMBERSHIP = {EventType.MEMBER_JOINED, EventType.MEMBER_LEFT, EventType.MEMBER_INVITED}
@@ -21,24 +19,24 @@ class Emitter:
         for event in events:
             subject = event.data.get("user", {}).get("id", 0) if event.type in _MEMBERSHIP else 0
             await self.bus.publish(room_channel(event.room_id), BusMessage(
-                Kind.ROOM_EVENT, event.room_id, event.seq, subject, event.type.value, orjson.dumps(event.wire())))
+                Kind.ROOM_EVENT, event.room_id, event.seq, subject, event.type.value, wire.encode_event(event)))
             if event.type is EventType.MEMBER_JOINED:
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.JOINED, event.room_id, event.seq, subject))
             elif event.type is EventType.MEMBER_LEFT:
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.LEFT, event.room_id, event.seq, subject))
 
-    async def ephemeral(self, room_id: int, user_id: int, frame: dict[str, Any]) -> None:
+    async def ephemeral(self, room_id: int, user_id: int, frame: wire.ServerFrame) -> None:
         await self.bus.publish(room_channel(room_id), BusMessage(
-            Kind.EPHEMERAL, room_id, 0, user_id, frame["type"], orjson.dumps(frame)))
+            Kind.EPHEMERAL, room_id, 0, user_id, wire.tag_of(frame), wire.encode(frame)))
 
-    async def to_user(self, user_id: int, frame: dict[str, Any]) -> None:
+    async def to_user(self, user_id: int, frame: wire.ServerFrame) -> None:
         await self.bus.publish(user_channel(user_id), BusMessage(
-            Kind.USER_FRAME, 0, 0, user_id, frame["type"], orjson.dumps(frame)))
+            Kind.USER_FRAME, 0, 0, user_id, wire.tag_of(frame), wire.encode(frame)))
 
     async def revoke(self, user_id: int, session_id: int = 0) -> None:
         """Close the user's connections of one session, or of all sessions (0)."""
         await self.bus.publish(user_channel(user_id), BusMessage(Kind.REVOKE, 0, session_id, user_id))
 
     async def presence(self, user_id: int, online: bool, rooms: list[int]) -> None:
-        body = {"rooms": rooms, "frame": {"type": "presence", "user": user_id, "online": online}}
-        await self.bus.publish(PRESENCE_CHANNEL, BusMessage(Kind.PRESENCE, 0, 0, user_id, "", orjson.dumps(body)))
+        body = {"rooms": rooms, "frame": wire.PresenceFrame(user=user_id, online=online)}
+        await self.bus.publish(PRESENCE_CHANNEL, BusMessage(Kind.PRESENCE, 0, 0, user_id, "", wire.encode(body)))

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import permissions, validation
+from parley.core import permissions, validation, wire
 from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized
 from parley.core.models import Event, EventType, User
 from parley.services.deps import Deps
@@ -151,8 +151,7 @@ class Messages:
             room = permissions.require_reader(room, await room_store.membership(conn, room_id, user.id))
             stored, moved = await room_store.advance_read(conn, room_id, user.id, min(wanted, room.last_seq))
         if moved:
-            await self.emitter.ephemeral(room_id, user.id, {"type": "read", "room": room_id, "user": user.id,
-                                                            "seq": stored})
+            await self.emitter.ephemeral(room_id, user.id, wire.ReadFrame(room=room_id, user=user.id, seq=stored))
         return stored
 
     async def typing(self, user: User, room_id: int) -> None:
@@ -161,7 +160,7 @@ class Messages:
         async with self.deps.db.read() as conn:
             room = await room_store.get(conn, room_id)
             permissions.require_poster(room, await room_store.membership(conn, room_id, user.id))
-        await self.emitter.ephemeral(room_id, user.id, {"type": "typing", "room": room_id, "user": user.public()})
+        await self.emitter.ephemeral(room_id, user.id, wire.TypingFrame(room=room_id, user=wire.public(user)))
 
 
 class _Plan:

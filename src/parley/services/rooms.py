@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core import permissions, validation
+from parley.core import permissions, validation, wire
 from parley.core.errors import Forbidden, Invalid, NotFound
 from parley.core.models import (
     Event,
@@ -194,7 +195,8 @@ class Rooms:
         await self.emitter.room_events(emitted)
         for target in fresh:
             invitation = {**room_view(room, member_count=count), "my_state": MemberState.INVITED.value}
-            await self.emitter.to_user(target.id, {"type": "invited", "room": invitation, "by": user.public()})
+            await self.emitter.to_user(target.id, wire.InvitedFrame(room=msgspec.convert(invitation, wire.Room),
+                                                                    by=wire.public(user)))
         return [t.public() for t in targets]
 
     async def set_role(self, user: User, room_id: int, target_id: int, role: object) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import { personLabel, roomLabel } from './people.js';
 import { emit, rememberUser, removeRoom, store, timeline, upsertRoom } from './state.js';
 import { Connection } from './ws.js';
 
-const ROOM_EVENTS = new Set(['room_created', 'message', 'member_joined', 'member_left', 'member_invited', 'room_updated']);
 const TYPING_SHOWN_MS = 6000;
 const READ_DELAY_MS = 400;
 let connection = null;
@@ -54,10 +53,30 @@ const HANDLERS = {
   typing: onTyping,
   presence: onPresence,
   read: onRead,
+  user_updated: ({ user }) => rememberUser(user),
 };
 
+/**
+ * One reducer per room event type, the client's one list of them (tests/unit/test_registry.py
+ * checks it against the server's registry): (room, event, fresh), where `fresh` is false for an
+ * event at or below the room's cursor.
+ */
+export const REDUCERS = {
+  room_created: () => {},
+  message: onMessage,
+  member_joined: whenFresh(onRoomChange),
+  member_left: whenFresh(onRoomChange),
+  member_invited: whenFresh(onRoomChange),
+  member_updated: whenFresh(onRoomChange),
+  room_updated: whenFresh(onRoomChange),
+};
+
+function whenFresh(reducer) {
+  return (room, event, fresh) => fresh && reducer(room, event);
+}
+
 function handleFrame(frame) {
-  const handler = HANDLERS[frame.type] ?? (ROOM_EVENTS.has(frame.type) ? onEvent : null);
+  const handler = HANDLERS[frame.type] ?? (frame.type in REDUCERS ? onEvent : null);
   handler?.(frame);
 }
 
@@ -115,8 +134,7 @@ function onEvent(event) {
     room.cursor = event.seq;
     room.last_seq = Math.max(room.last_seq ?? 0, event.seq);
   }
-  if (event.type === 'message') onMessage(room, event, fresh);
-  else if (fresh) onRoomChange(room, event);
+  REDUCERS[event.type](room, event, fresh);
   if (change) emit('timeline', { roomId: room.id, change });
   emit('rooms');
 }
@@ -149,6 +167,10 @@ function onRoomChange(room, event) {
   }
   store.members.delete(room.id);
   emit('members', room.id);
+  if (event.type === 'member_updated' && event.user?.id === store.me.id) {
+    room.my_role = event.role;
+    emit('room', room.id);
+  }
   if (event.type === 'member_joined') room.member_count = (room.member_count ?? 0) + 1;
   if (event.type === 'member_left') {
     room.member_count = Math.max(0, (room.member_count ?? 1) - 1);

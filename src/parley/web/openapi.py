@@ -4,12 +4,12 @@ answers against it."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 from aiohttp import web
 
-from parley.core import api
+from parley.core import api, wire
 from parley.web.http import ctx
 
 routes = web.RouteTableDef()
@@ -28,32 +28,28 @@ _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
 _NULLABLE_INT = {"type": ["integer", "null"]}
 
+# Hand-written: the REST-only shapes. Users, rooms and every room event come from core/wire.py.
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(["error"], error=_obj(["code", "message"], code=_STR, message=_STR)),
-    "UserPublic": _obj(["id", "username", "display_name"], id=_INT, username=_STR, display_name=_STR),
-    "User": _obj(["id", "username", "display_name", "is_admin", "created_at"], id=_INT, username=_STR,
-                 display_name=_STR, is_admin=_BOOL, created_at=_INT),
     "SessionAnswer": _obj(["user", "token"], user=_ref("User"), token=_STR),
-    "Room": _obj(
-        ["id", "kind", "name", "topic", "visibility", "archived", "created_at", "last_seq"],
-        id=_INT, kind={"enum": ["room", "direct"]}, name=_STR, topic=_STR,
-        visibility={"enum": ["public", "private"]}, archived=_BOOL, created_at=_INT, last_seq=_INT,
-        member_count=_NULLABLE_INT, unread=_NULLABLE_INT, mentions=_NULLABLE_INT, read_seq=_INT,
-        my_role={"enum": ["owner", "admin", "moderator", "member"]}, my_state={"enum": ["joined", "invited"]},
-        members={"type": ["array", "null"], "items": _ref("UserPublic")}),
     "Member": _obj(["user", "role", "state", "online"], user=_ref("UserPublic"),
                    role={"enum": ["owner", "admin", "moderator", "member"]},
                    state={"enum": ["joined", "invited"]}, online=_BOOL),
-    "Event": {**_obj(["type", "room", "seq", "id", "ts", "sender"],
-                     type={"enum": ["room_created", "message", "member_joined", "member_left", "member_invited",
-                                    "room_updated", "member_updated"]},
-                     room=_INT, seq=_INT, id=_INT, ts=_INT,
-                     sender={"oneOf": [_ref("UserPublic"), {"type": "null"}]},
-                     text=_STR, client_msg_id={"type": ["string", "null"]}, user=_ref("UserPublic"),
-                     role=_STR, changes={"type": "object"}, name=_STR, kind=_STR, visibility=_STR)},
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
                     has_more=_BOOL, last_seq=_INT),
 }
+
+
+def _wire_schemas() -> dict[str, Any]:
+    """From the registry: `Event` is any room event (one schema per type, told apart by `type`),
+    `ServerFrame` any other frame of the WebSocket and the event stream, `EventType` their names."""
+    events, frames = Union[tuple(wire.EVENTS.values())], Union[tuple(wire.FRAMES.values())]  # noqa: UP007
+    (event, frame, _, _), components = msgspec.json.schema_components(
+        [events, frames, wire.User, wire.Room], ref_template="#/components/schemas/{name}")
+    components.update(Event=event, ServerFrame=frame, EventType={"enum": list(wire.EVENTS)})
+    assert not components.keys() & SCHEMAS.keys(), "a wire struct is named like a hand-written schema"
+    return components
+
 
 _ERRORS = {code: {"description": desc, "content": {"application/json": {"schema": _ref("Error")}}}
            for code, desc in {"400": "malformed request", "401": "not logged in", "403": "not allowed",
@@ -170,7 +166,7 @@ def document(max_text: int) -> bytes:
                  "The WebSocket protocol at /ws is described in docs/protocol.md."},
         "paths": _paths(),
         "components": {
-            "schemas": {**SCHEMAS, **_request_schemas(max_text)},
+            "schemas": {**SCHEMAS, **_wire_schemas(), **_request_schemas(max_text)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "cookie": {"type": "apiKey", "in": "cookie", "name": "parley_session"}},
         },

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from parley.core import wire
 from parley.core.cursors import decode_cursors
 from parley.core.errors import Unauthorized
 from parley.core.models import Session, User
@@ -52,7 +53,7 @@ async def _stream(request: web.Request, user: User, session: Session) -> web.Str
     try:
         await c.hub.attach(conn, resume_from=cursors)
         if cursors is not None:
-            conn.send({"type": "resumed", "cursors": await conn.resume(cursors), "ref": None})
+            conn.send(wire.ResumedFrame(cursors=await conn.resume(cursors)))
         while not transport.is_closing() and not closed.is_set():
             try:
                 await asyncio.wait_for(closed.wait(), HEARTBEAT_S)

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from parley.core import protocol
+from parley.core import protocol, wire
 from parley.core.cursors import decode_cursors
 from parley.core.errors import ParleyError, RateLimited, TooManyConnections, Unauthorized
 from parley.core.models import Session, User
@@ -86,7 +86,7 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: tupl
     try:
         await c.hub.attach(conn, resume_from=resume_from)
         if resume_from is not None:
-            conn.send({"type": "resumed", "cursors": await conn.resume(resume_from), "ref": None})
+            conn.send(wire.ResumedFrame(cursors=await conn.resume(resume_from)))
         await _read_loop(request, ws, conn)
     except ParleyError as exc:
         # The upgrade is done: no HTTP answer can follow, only a close frame. 1013: try again later.
@@ -117,7 +117,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse,
         claim.user(identity[0].id)
         return identity
     except ParleyError as exc:
-        await ws.send_str(protocol.error_frame(exc.code, exc.message, getattr(exc, "ref", None)).decode())
+        await ws.send_str(wire.error_frame(exc.code, exc.message, getattr(exc, "ref", None)).decode())
         if isinstance(exc, TooManyConnections):
             await ws.close(code=4029, message=b"too many connections")
         else:
@@ -176,21 +176,21 @@ class _Dispatcher:
         elif isinstance(frame, protocol.Resume):
             # Frames are handled one at a time, so a second resume waits for this replay to end.
             cursors = await self.conn.resume(frame.cursors)
-            self.conn.send({"type": "resumed", "cursors": cursors, "ref": frame.ref})
+            self.conn.send(wire.ResumedFrame(cursors=cursors, ref=frame.ref))
         elif isinstance(frame, protocol.Typing):
             await self.c.messages.typing(user, frame.room)
         elif isinstance(frame, protocol.Read):
             await self.c.messages.mark_read(user, frame.room, frame.seq)
         elif isinstance(frame, protocol.Ping):
-            self.conn.send({"type": "pong", "ref": frame.ref})
+            self.conn.send(wire.PongFrame(ref=frame.ref))
         else:
             self.conn.write_error("invalid", "already authenticated", frame.ref)
 
     async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:
         try:
             event, _ = await future
-            self.conn.send({"type": "ack", "client_msg_id": event.client_msg_id, "room": event.room_id,
-                            "seq": event.seq, "id": event.id, "ts": event.ts, "ref": frame.ref})
+            self.conn.send(wire.AckFrame(client_msg_id=event.client_msg_id, room=event.room_id, seq=event.seq,
+                                         id=event.id, ts=event.ts, ref=frame.ref))
         except ParleyError as exc:
             self.conn.write_error(exc.code, exc.message, frame.ref)
             if isinstance(exc, Unauthorized):  # the session was revoked: nothing more from it

@@ -192,7 +192,7 @@ export class TimelineView {
   /** Reads out the newest incoming message to screen readers (history loading stays silent). */
   announce(events) {
     const latest = events.findLast((event) => event.type === 'message' && event.sender?.id !== store.me.id);
-    if (latest) this.announcer.textContent = t('timeline.newMessage', { user: personLabel(latest.sender), text: latest.text });
+    if (latest) this.announcer.textContent = t('event.message', { user: personLabel(latest.sender), text: latest.text });
   }
 
   updateEdge() {
@@ -257,21 +257,24 @@ function pendingRow(roomId, pending, event, prev) {
 }
 
 const SYSTEM_LINES = {
-  room_created: (event) => [['event.created', { user: person(event.sender) }]],
-  member_joined: (event) => [['event.joined', { user: person(event.user) }]],
-  member_left: (event) => [['event.left', { user: person(event.user) }]],
-  member_invited: (event) => [['event.invited', { user: person(event.sender), invitee: person(event.user) }]],
+  room_created: (event) => [['event.room_created', { user: person(event.sender) }]],
+  member_joined: (event) => [['event.member_joined', { user: person(event.user) }]],
+  member_left: (event) => [['event.member_left', { user: person(event.user) }]],
+  member_invited: (event) => [['event.member_invited', { user: person(event.sender), invitee: person(event.user) }]],
+  member_updated: (event) => [['event.member_updated', {
+    user: person(event.sender), member: person(event.user), role: t(`role.${event.role}`),
+  }]],
   room_updated: (event) => roomChanges(event),
 };
 
 function roomChanges({ sender, changes = {} }) {
   const user = person(sender);
   const lines = [];
-  if ('name' in changes) lines.push(['event.renamed', { user, name: userText(changes.name, 'q') }]);
+  if ('name' in changes) lines.push(['event.room_updated.name', { user, name: userText(changes.name, 'q') }]);
   if ('topic' in changes) {
-    lines.push(changes.topic ? ['event.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.topicCleared', { user }]);
+    lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
   }
-  if ('archived' in changes) lines.push([changes.archived ? 'event.archived' : 'event.unarchived', { user }]);
+  if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
   return lines;
 }
 
