@@ -14,6 +14,9 @@ from pathlib import Path
 # Every server log the suite wrote; tests/conftest.py fails the run if any of them holds a traceback.
 SERVER_LOGS: list[Path] = []
 TRACEBACK = "Traceback (most recent call last)"
+# Rate limits out of the way, for tests that send or register a lot (the throttle tests set their own).
+FAST_LIMITS = {"PARLEY_RATE_LIMIT_BURST": "100000", "PARLEY_RATE_LIMIT_PER_SEC": "100000",
+               "PARLEY_REGISTER_RATE_BURST": "100000"}
 
 
 def tracebacks_in(path: Path) -> list[str]:
