@@ -93,7 +93,6 @@ async def test_sigterm_answers_every_accepted_send_and_stores_only_acknowledged_
         "SELECT client_msg_id FROM events WHERE room_id = ? AND type = 'message'", (room,))}
     acked = set().union(*(s.acked for s in senders))
     refused = {cmid: code for s in senders for cmid, code in s.refused.items()}
-    unanswered = {cmid for s in senders for cmid in s.sent} - acked - set(refused)
     assert [s.ws.close_code for s in senders] == [1001] * SENDERS
     assert acked - stored == set(), "acknowledged but not stored"
     assert stored - acked == set(), "stored but never acknowledged"

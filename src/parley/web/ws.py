@@ -140,7 +140,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse, cla
         await ws.close(code=4001, message=b"authenticate first")
         return None
     try:
-        frame = protocol.parse(msg.data, ctx(request).settings.max_text)
+        frame = protocol.parse(msg.data)
         if not isinstance(frame, protocol.Auth):
             raise Unauthorized("send an auth frame first")
         identity = await ctx(request).accounts.authenticate(frame.token)
@@ -179,7 +179,7 @@ class _Dispatcher:
 
     async def handle(self, raw: str) -> None:
         try:
-            frame = protocol.parse(raw, self.c.settings.max_text)
+            frame = protocol.parse(raw)
             await self._dispatch(frame)
         except ProtocolError as exc:
             self.conn.write_error(exc.code, exc.message, exc.ref)
