@@ -13,11 +13,9 @@ import asyncpg
 import pytest
 
 from tests.support.client import Api
-from tests.support.server import SERVER_LOGS, ServerProcess, tracebacks_in
+from tests.support.server import FAST_LIMITS, SERVER_LOGS, ServerProcess, tracebacks_in
 
 PG_ADMIN = os.environ.get("PARLEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-FAST_LIMITS = {"PARLEY_RATE_LIMIT_BURST": "100000", "PARLEY_RATE_LIMIT_PER_SEC": "100000",
-               "PARLEY_REGISTER_RATE_BURST": "100000"}
 
 
 async def _pg_admin(sql: str) -> None:

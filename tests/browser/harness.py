@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,26 +18,14 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.server import SERVER_LOGS
+from tests.support.client import ApiError
+from tests.support.server import FAST_LIMITS, ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "parley-browser-test-password"
-FAST_LIMITS = {
-    "PARLEY_RATE_LIMIT_BURST": "100000",
-    "PARLEY_RATE_LIMIT_PER_SEC": "100000",
-    "PARLEY_REGISTER_RATE_BURST": "100000",
-    "PARLEY_SQLITE_SYNCHRONOUS": "NORMAL",
-    "PARLEY_LOG_LEVEL": "WARNING",
-}
 _names = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -50,58 +36,23 @@ class User:
     token: str
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"HTTP {status}: {body}")
-        self.status = status
-        self.body = body
-
-
-class Server:
+class Server(ServerProcess):
     """One `parley serve` on a free port with its own SQLite file under `workdir`."""
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = f"sqlite:///{workdir / 'parley.db'}"
-        self.env = {**os.environ, **FAST_LIMITS, **(env or {})}
-        self.log_path = workdir / "server.log"
-        SERVER_LOGS.append(self.log_path)
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(f"sqlite:///{workdir / 'parley.db'}", workdir,
+                         {**FAST_LIMITS, "PARLEY_SQLITE_SYNCHRONOUS": "NORMAL", **(env or {})},
+                         migrate=False, log_name="server.log")
 
     def start(self, timeout: float = 30.0) -> Server:
         subprocess.run([sys.executable, "-m", "parley", "db", "upgrade", "--database-url", self.database_url],
                        cwd=self.workdir, env=self.env, check=True, capture_output=True, timeout=60)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--database-url", self.database_url, "--no-migrate"],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"parley serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"parley serve was not healthy within {timeout}s:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+        try:
+            super().start(timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     # -- REST ----------------------------------------------------------------------------------
 
@@ -115,7 +66,9 @@ class Server:
             with urllib.request.urlopen(request, timeout=30) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
-            raise ApiError(exc.code, exc.read().decode(errors="replace")) from None
+            text = exc.read().decode(errors="replace")
+            raise ApiError(exc.code, json.loads(text) if exc.headers.get_content_type() == "application/json"
+                           else text) from None
         return json.loads(raw) if raw else None
 
     def register(self, name: str = "user", display_name: str | None = None, *, unique: bool = True) -> User:

@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import orjson
 
 from tests.support.client import Api, Socket
 
@@ -68,100 +67,6 @@ async def eventually(check: Callable[[], Any], timeout: float, interval: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"{what or 'condition'} not met within {timeout}s (last: {last!r})")
         await asyncio.sleep(interval)
-
-
-class SseStream:
-    """A real Server-Sent Events reader: parses `id:`, `data:` and comment lines off the wire."""
-
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
-        self.resp = resp
-        self.events: list[tuple[str | None, dict[str, Any]]] = []  # (id, data)
-        self.comments: list[tuple[float, str]] = []  # (monotonic time, text)
-        self.last_id: str | None = None
-        self.opened = time.monotonic()
-        self._new = asyncio.Event()
-        self.closed = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def open(cls, http: aiohttp.ClientSession, base: str, token: str,
-                   last_event_id: str | None = None) -> SseStream:
-        headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
-        if last_event_id is not None:
-            headers["Last-Event-ID"] = last_event_id
-        resp = await http.get(base + "/api/v1/events", headers=headers,
-                              timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
-        if resp.status != 200:
-            body = await resp.text()
-            resp.release()
-            raise AssertionError(f"GET /api/v1/events answered {resp.status}: {body}")
-        assert resp.headers["Content-Type"].startswith("text/event-stream")
-        return cls(resp)
-
-    async def _read(self) -> None:
-        event_id: str | None = None
-        data: list[str] = []
-        try:
-            async for raw in self.resp.content:
-                line = raw.decode().rstrip("\r\n")
-                if line == "":
-                    if data:
-                        if event_id is not None:
-                            self.last_id = event_id
-                        self.events.append((event_id, orjson.loads("\n".join(data))))
-                    event_id, data = None, []
-                    self._new.set()
-                elif line.startswith(":"):
-                    self.comments.append((time.monotonic(), line[1:].strip()))
-                    self._new.set()
-                else:
-                    field, _, value = line.partition(":")
-                    value = value[1:] if value.startswith(" ") else value
-                    if field == "id":
-                        event_id = value
-                    elif field == "data":
-                        data.append(value)
-        except (aiohttp.ClientError, asyncio.CancelledError):
-            pass
-        finally:
-            self.closed.set()
-            self._new.set()
-
-    @property
-    def frames(self) -> list[dict[str, Any]]:
-        return [data for _, data in self.events]
-
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
-        async def find() -> dict[str, Any]:
-            seen = 0
-            while True:
-                for _, frame in self.events[seen:]:
-                    if predicate(frame):
-                        return frame
-                seen = len(self.events)
-                if self.closed.is_set():
-                    raise ConnectionError("event stream closed before the event came")
-                self._new.clear()
-                await self._new.wait()
-
-        return await asyncio.wait_for(find(), timeout)
-
-    async def wait_comment(self, timeout: float) -> tuple[float, str]:
-        async def find() -> tuple[float, str]:
-            while not self.comments:
-                if self.closed.is_set():
-                    raise ConnectionError("event stream closed before a comment came")
-                self._new.clear()
-                await self._new.wait()
-            return self.comments[0]
-
-        return await asyncio.wait_for(find(), timeout)
-
-    async def close(self) -> None:
-        self.resp.close()
-        self._reader.cancel()
-        with_suppress = asyncio.gather(self._reader, return_exceptions=True)
-        await with_suppress
 
 
 async def node_ids(http: aiohttp.ClientSession, nodes: list[Any], token: str) -> dict[str, Any]:

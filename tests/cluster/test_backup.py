@@ -14,7 +14,8 @@ import pytest
 
 from tests.cluster.helpers import register
 from tests.support.client import Api, Socket
-from tests.support.cluster import NODE_LIMITS, PG_BIN, Node, PostgresCluster, port
+from tests.support.cluster import PG_BIN, Node, PostgresCluster, port
+from tests.support.server import FAST_LIMITS
 
 SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
 
@@ -34,7 +35,7 @@ async def _restored_cursor(http: aiohttp.ClientSession, base: str, token: str, r
 
 
 def _node(url: str, workdir: Path) -> Node:
-    return Node(url, workdir, env={**NODE_LIMITS, "PARLEY_BROKER_URL": "memory://"}, port=port())
+    return Node(url, workdir, env={**FAST_LIMITS, "PARLEY_BROKER_URL": "memory://"}, port=port())
 
 
 async def test_sqlite_online_backup_and_restore(tmp_path, http):

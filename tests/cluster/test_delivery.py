@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from parley.core.cursors import decode_cursors
 from tests.cluster.helpers import (
-    SseStream,
     assert_gap_free,
     assert_log_intact,
     eventually,
@@ -16,6 +16,7 @@ from tests.cluster.helpers import (
     wait_seq,
 )
 from tests.support.client import Api, Socket
+from tests.support.sse import SseStream
 
 
 async def _members_online(api: Api, room: int) -> dict[int, bool]:
@@ -166,8 +167,8 @@ async def test_sse_resume_through_nginx_on_another_node(cluster, session, db):
         await ann.send(room, f"live {n}", f"s1-{n}")
     last = await db.fetchval("SELECT last_seq FROM rooms WHERE id = $1", room)
     await first.wait_for(lambda f: f.get("room") == room and f.get("seq") == last)
-    assert all(event_id for event_id, _ in first.events), "every event carries an id"
-    assert first.last_id == f"{room}.{last}"
+    assert all(e["id"] for e in first.events), "every event carries an id"
+    assert decode_cursors(first.last_id) == {room: last}
     await first.close()
 
     for n in range(7):  # while bob is away, through whatever node nginx picks
@@ -196,10 +197,10 @@ async def test_sse_resume_through_nginx_on_another_node(cluster, session, db):
     texts = [f["text"] for f in first.frames + second.frames if f.get("type") == "message"]
     assert texts == [f"live {n}" for n in range(5)] + [f"missed {n}" for n in range(7)] + \
         [f"after {n}" for n in range(3)]
-    # Each event's id is the stream position after it: room.seq.
-    for event_id, frame in second.events:
-        if frame.get("room") == room and "seq" in frame:
-            assert event_id == f"{room}.{frame['seq']}"
+    # Each event's id is the stream position after it.
+    for event in second.events:
+        if event["data"].get("room") == room and "seq" in event["data"]:
+            assert decode_cursors(event["id"]) == {room: event["data"]["seq"]}
     await second.close()
 
 

@@ -9,7 +9,6 @@ import time
 import asyncpg
 
 from tests.cluster.helpers import (
-    SseStream,
     assert_gap_free,
     assert_log_intact,
     eventually,
@@ -19,6 +18,7 @@ from tests.cluster.helpers import (
     wait_seq,
 )
 from tests.support.client import Api, ApiError, Socket
+from tests.support.sse import SseStream
 
 
 async def _online(api: Api, room: int) -> dict[int, bool]:

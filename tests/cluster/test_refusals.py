@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import NODE_LIMITS, REDIS_SERVER, RedisServer, port
-from tests.support.server import ServerProcess
+from tests.support.cluster import REDIS_SERVER, RedisServer, port
+from tests.support.server import FAST_LIMITS, ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 def _serve(workdir: Path, database_url: str | None, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run `parley serve` expecting it to refuse; if it starts instead, stop it and say so."""
-    full = {**os.environ, **NODE_LIMITS, "PARLEY_LOG_LEVEL": "WARNING", **env}
+    full = {**os.environ, **FAST_LIMITS, "PARLEY_LOG_LEVEL": "WARNING", **env}
     args = [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(port())]
     if database_url is not None:
         args += ["--database-url", database_url]
@@ -56,7 +56,7 @@ def test_sqlite_with_the_redis_bus_is_refused(redis, tmp_path):
 
 def test_a_second_node_on_the_same_sqlite_file_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'parley.db'}"
-    first = ServerProcess(url, tmp_path, env=NODE_LIMITS).start()
+    first = ServerProcess(url, tmp_path, env=FAST_LIMITS).start()
     try:
         result = _serve(tmp_path, url, {"PARLEY_BROKER_URL": "memory://"})
         assert result.returncode != 0
@@ -66,5 +66,5 @@ def test_a_second_node_on_the_same_sqlite_file_is_refused(tmp_path):
     finally:
         first.stop()
     # Once the first one is gone, the file is free again.
-    again = ServerProcess(url, tmp_path, env=NODE_LIMITS).start()
+    again = ServerProcess(url, tmp_path, env=FAST_LIMITS).start()
     again.stop()

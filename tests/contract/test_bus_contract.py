@@ -28,6 +28,9 @@ async def _redis_or_fail() -> None:
         await client.aclose()
 
 
+BARRIER_CHANNEL = "room:99"
+
+
 class Received:
     def __init__(self) -> None:
         self.items: list[tuple[str, BusMessage]] = []
@@ -80,20 +83,31 @@ async def _until(predicate: object) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _barrier(bus: object, peer: object, received: Received) -> None:
+    """A marker published after the messages under test, on a channel `bus` listens to, the way a
+    stray echo would travel (through Redis, on the same subscriber connection: in order). Once it
+    has arrived, an echo would have too; no sleep has to guess how long that takes."""
+    count = len(received.items)
+    marker = BusMessage(Kind.ROOM_EVENT, room=99, seq=count, payload=b'"marker"')
+    await (peer if isinstance(bus, RedisBus) else bus).publish(BARRIER_CHANNEL, marker)  # no echo to itself
+    await received.wait(count + 1)
+    assert received.items.pop() == (BARRIER_CHANNEL, marker)
+
+
 async def test_publish_reaches_subscribers_once_and_only_them(make_bus):
     received = Received()
-    bus = await make_bus(received)
+    bus, peer = await make_bus(received), await make_bus(Received())
     await _subscribed(bus, "room:1", received)
+    await _subscribed(bus, BARRIER_CHANNEL, received)
     message = BusMessage(Kind.ROOM_EVENT, room=1, seq=7, user=3, event_type="message", payload=b'{"x":1}')
     await bus.publish("room:1", message)
     await bus.publish("room:2", BusMessage(Kind.ROOM_EVENT, room=2, seq=1))
     assert await received.wait(1) == [("room:1", message)]
-    await asyncio.sleep(0.2)  # an echo from Redis would arrive by now
+    await _barrier(bus, peer, received)  # an echo from Redis would have come before it
     assert len(received.items) == 1
     bus.unsubscribe("room:1")
-    await asyncio.sleep(0.1)
     await bus.publish("room:1", message)
-    await asyncio.sleep(0.2)
+    await _barrier(bus, peer, received)
     assert len(received.items) == 1
 
 

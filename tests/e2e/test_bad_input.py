@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from tests.conftest import FAST_LIMITS, create_pg_database, drop_pg_database, new_user
+from tests.conftest import create_pg_database, drop_pg_database, new_user
 from tests.support.client import ApiError, Socket
-from tests.support.server import ServerProcess
+from tests.support.server import FAST_LIMITS, ServerProcess
 
 
 @pytest.fixture

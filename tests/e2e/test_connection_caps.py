@@ -9,9 +9,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import FAST_LIMITS, new_user
+from tests.conftest import new_user
 from tests.support.client import Socket
-from tests.support.server import ServerProcess
+from tests.support.server import FAST_LIMITS, ServerProcess
 from tests.support.sse import SseStream
 
 PER_USER, PER_ADDRESS = 3, 6

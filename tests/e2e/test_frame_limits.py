@@ -17,13 +17,6 @@ from tests.support.client import Api, Socket
 _refs = itertools.count(10_000)
 
 
-async def _barrier(sock: Socket) -> None:
-    """A ping answered means every frame sent before it has been handled and its output written."""
-    ref = next(_refs)
-    await sock.send({"type": "ping", "ref": ref})
-    await sock.wait_for(lambda f: f["type"] == "pong" and f.get("ref") == ref)
-
-
 def _reads(sock: Socket, room: int, user: int) -> list[dict[str, Any]]:
     return [f for f in sock.frames if f["type"] == "read" and f["room"] == room and f["user"] == user]
 
@@ -48,7 +41,7 @@ async def test_a_read_marker_is_told_once_and_only_forward(server, http, names):
     for _ in range(200):
         await ann_sock.send({"type": "read", "room": room["id"], "seq": last})
     for sock in socks:
-        await _barrier(sock)
+        await sock.barrier()
     for sock in socks[1:]:
         assert [f["seq"] for f in _reads(sock, room["id"], ann.user["id"])] == [last]
 
@@ -57,7 +50,7 @@ async def test_a_read_marker_is_told_once_and_only_forward(server, http, names):
     for seq in (last - 1, last - 3, 1):
         await ann_sock.send({"type": "read", "room": room["id"], "seq": seq})
     for sock in socks:
-        await _barrier(sock)
+        await sock.barrier()
     for sock in socks[1:]:
         assert [f["seq"] for f in _reads(sock, room["id"], ann.user["id"])] == [last]
     assert (await bob.call("GET", f"/api/v1/rooms/{room['id']}/members"))  # the room still answers
@@ -77,7 +70,7 @@ async def test_bursts_of_read_typing_and_resume_are_rate_limited(server, http, n
         refs = [next(_refs) for _ in range(60)]
         for ref in refs:
             await sock.send({"type": kind, **fields, "ref": ref})
-        await _barrier(sock)
+        await sock.barrier()
         limited = [f for f in sock.frames if f["type"] == "error" and f.get("ref") in refs
                    and f["code"] == "rate_limited"]
         assert len(limited) >= 30, (kind, len(limited))

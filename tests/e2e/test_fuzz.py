@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST_LIMITS
-from tests.support.server import ServerProcess
+from tests.support.server import FAST_LIMITS, ServerProcess
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.conftest import new_user
@@ -77,7 +75,8 @@ async def test_private_room_hidden_from_non_members(server, http, names, state):
     else:
         await _expect_hidden(outsider, rid)
     await _expect_socket_blind(watcher, rid)
-    await asyncio.sleep(0.3)
+    await owner_sock.barrier()  # the owner's typing frame has been handled and fanned out...
+    await watcher.barrier()  # ...and whatever was queued for the watcher has arrived
     assert _leaks(watcher, rid) == []
 
 
@@ -94,7 +93,7 @@ async def test_join_then_leave_stops_delivery_at_the_leave(server, http, names):
     await guest_sock.wait_for(lambda f: f["type"] == "member_left")
     await owner_sock.send_message(room["id"], SECRET)
     await owner_sock.wait_for(lambda f: f.get("text") == SECRET)
-    await asyncio.sleep(0.3)
+    await guest_sock.barrier()  # the event reached every socket of the room in the same turn
     assert not [f for f in guest_sock.frames if SECRET in str(f)]
     await _expect_hidden(guest, room["id"])
 

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import FAST_LIMITS, new_user
+from tests.conftest import new_user
 from tests.support.client import ApiError, Socket
-from tests.support.server import ServerProcess
+from tests.support.server import FAST_LIMITS, ServerProcess
 
 
 def _room_seqs(sock: Socket, room: int, start: int = 0) -> list[int]:

@@ -11,9 +11,9 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.conftest import FAST_LIMITS, new_user
+from tests.conftest import new_user
 from tests.support.client import ApiError
-from tests.support.server import ServerProcess
+from tests.support.server import FAST_LIMITS, ServerProcess
 
 LOGIN = "/api/v1/auth/login"
 MIB = 1 << 20

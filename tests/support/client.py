@@ -108,6 +108,14 @@ class Socket:
         await self.send({"type": "send", "room": room, "text": text, "client_msg_id": cmid, "ref": ref})
         return await self.wait_for(lambda f: f.get("ref") == ref and f["type"] in ("ack", "error"))
 
+    async def barrier(self) -> None:
+        """A ping answered means every frame sent before it has been handled, and everything the
+        server queued for this socket before the pong has arrived: the proof that nothing more came,
+        where a fixed sleep would only hope so."""
+        ref = f"barrier-{next(_ids)}"
+        await self.send({"type": "ping", "ref": ref})
+        await self.wait_for(lambda f: f["type"] == "pong" and f.get("ref") == ref)
+
     async def wait_for(self, predicate: Any, timeout: float = 10.0, start: int = 0) -> dict[str, Any]:
         async def find() -> dict[str, Any]:
             seen = start

@@ -27,8 +27,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from tests.support.server import ServerProcess, free_port
+from tests.support.server import FAST_LIMITS, ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
@@ -36,8 +37,6 @@ PG_BIN = Path(os.environ.get("PARLEY_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RESERVED_PORTS = {5432, 6379}
-NODE_LIMITS = {"PARLEY_RATE_LIMIT_BURST": "100000", "PARLEY_RATE_LIMIT_PER_SEC": "100000",
-               "PARLEY_REGISTER_RATE_BURST": "100000"}
 
 _cleanups: list[Callable[[], None]] = []
 
@@ -251,31 +250,14 @@ class PostgresCluster:
 
 
 class Node(ServerProcess):
-    """A `parley serve` node; `launch()` and `wait_ready()` let several start in parallel."""
+    """A `parley serve` node on a database migrated beforehand; it dies with the test process."""
 
-    def launch(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--database-url", self.database_url, "--no-migrate"],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child_setup())
-        log.close()
+    def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None,
+                 port: int | None = None) -> None:
+        super().__init__(database_url, workdir, env, port, migrate=False)
 
-    def wait_ready(self, timeout: float = 30.0) -> Node:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                code = None if self.proc is None else self.proc.returncode
-                raise RuntimeError(f"parley serve on port {self.port} exited with {code}: {self.log()}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
-                if resp.status == 200:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError(f"parley serve on port {self.port} did not get ready in {timeout}s: {self.log()}")
-
-    def start(self, timeout: float = 30.0) -> Node:
-        self.launch()
-        return self.wait_ready(timeout)
+    def launch(self, **popen: Any) -> None:
+        super().launch(preexec_fn=_child_setup(), **popen)
 
     @property
     def running(self) -> bool:
@@ -405,7 +387,7 @@ class Cluster:
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
-        self.env = {**NODE_LIMITS, "PARLEY_TRUST_PROXY": "true", **(env or {})}
+        self.env = {**FAST_LIMITS, "PARLEY_TRUST_PROXY": "true", **(env or {})}
         self.pg = PostgresCluster()
         self.redis = RedisServer(workdir)
         self.nodes: list[Node] = []

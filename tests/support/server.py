@@ -10,10 +10,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 # Every server log the suite wrote; tests/conftest.py fails the run if any of them holds a traceback.
 SERVER_LOGS: list[Path] = []
 TRACEBACK = "Traceback (most recent call last)"
+# Rate limits out of the way, for tests that send or register a lot (the throttle tests set their own).
+FAST_LIMITS = {"PARLEY_RATE_LIMIT_BURST": "100000", "PARLEY_RATE_LIMIT_PER_SEC": "100000",
+               "PARLEY_REGISTER_RATE_BURST": "100000"}
 
 
 def tracebacks_in(path: Path) -> list[str]:
@@ -34,37 +38,51 @@ def free_port() -> int:
 
 
 class ServerProcess:
+    """One `parley serve` on 127.0.0.1. Every launcher of the suite is this class (the cluster's
+    `Node` and the browser harness's `Server` extend it), so every log lands in SERVER_LOGS."""
+
     def __init__(self, database_url: str, workdir: Path, env: dict[str, str] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, *, migrate: bool = True, log_name: str | None = None) -> None:
         self.database_url = database_url
         self.workdir = workdir
         self.port = port or free_port()
+        self.migrate = migrate
         self.env = {**os.environ, "PARLEY_LOG_LEVEL": "WARNING", **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / f"server-{self.port}.log"
+        self.log_path = workdir / (log_name or f"server-{self.port}.log")
         SERVER_LOGS.append(self.log_path)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--database-url", self.database_url],
-            cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--database-url", self.database_url, *([] if self.migrate else ["--no-migrate"])]
+
+    def launch(self, **popen: Any) -> None:
+        """Start the process without waiting for it (several can then start in parallel)."""
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(self.command(), cwd=self.workdir, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, **popen)
+
+    def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"parley serve exited with {self.proc.returncode}: {self.log()}")
+            if self.proc is None or self.proc.poll() is not None:
+                code = None if self.proc is None else self.proc.returncode
+                raise RuntimeError(f"parley serve on port {self.port} exited with {code}: {self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
                     if resp.status == 200:
                         return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"parley serve did not get ready in {timeout}s: {self.log()}")
+        raise RuntimeError(f"parley serve on port {self.port} did not get ready in {timeout}s: {self.log()}")
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.launch()
+        return self.wait_ready(timeout)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no flush; what was acknowledged must already be durable."""

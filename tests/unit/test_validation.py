@@ -256,6 +256,11 @@ def test_message_text_keeps_newlines_and_tabs() -> None:
     assert v.message_text("line 1\n\tline 2\n", 100) == "line 1\n\tline 2\n"
 
 
+def test_message_text_normalises_line_ends_and_nfc() -> None:
+    assert v.message_text("a\r\nb\rc\tQ", 100) == "a\nb\nc\tQ"
+    assert v.message_text("Zoe\u0308", 100) == "Zo\u00eb"
+
+
 def test_message_text_limits() -> None:
     assert v.message_text("你" * 10, 10) == "你" * 10
     with pytest.raises(Invalid, match="text must be at most 10"):

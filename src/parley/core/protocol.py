@@ -1,7 +1,8 @@
 """The WebSocket wire protocol, client side: parsing client frames (server frames: `wire`).
 
-Client frames are decoded by msgspec straight into typed structs (a tagged union on `type`), then
-the text rules of `validation` apply. Parsing raises ProtocolError with the code and the `ref` to echo.
+Client frames are decoded by msgspec straight into typed structs (a tagged union on `type`). The
+text rules of a message (`validation.message_text`) run once, in `Messages.submit`, as for REST.
+Parsing raises ProtocolError with the code and the `ref` to echo.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import msgspec
 import orjson
 
 from parley.core import validation
-from parley.core.errors import Invalid, ParleyError
+from parley.core.errors import ParleyError
 
 MAX_CURSORS = 10_000
 NonNegative = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
@@ -65,7 +66,7 @@ ClientFrame = Auth | Send | Resume | Typing | Read | Ping
 _decoder = msgspec.json.Decoder(ClientFrame)
 
 
-def parse(raw: str | bytes, max_text: int) -> ClientFrame:
+def parse(raw: str | bytes) -> ClientFrame:
     try:
         frame = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -77,13 +78,6 @@ def parse(raw: str | bytes, max_text: int) -> ClientFrame:
         if isinstance(value, str) and "\x00" in value:
             raise ProtocolError("invalid", f"{name} must not contain NUL characters",
                                 None if name == "ref" else frame.ref)
-    if isinstance(frame, Send):
-        try:
-            text = validation.message_text(frame.text, max_text)
-        except Invalid as exc:
-            raise ProtocolError("invalid", exc.message, frame.ref) from None
-        if text != frame.text:
-            frame = msgspec.structs.replace(frame, text=text)
     return frame
 
 

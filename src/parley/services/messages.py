@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parley.core import permissions, validation, wire
-from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized
+from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
 from parley.core.models import Event, EventType, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
@@ -19,6 +19,7 @@ from parley.store.messagelog import DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
 REVOKED = "the session is unknown, expired or revoked; log in again"
+STOPPING = "the server is shutting down; send again once reconnected (with the same client_msg_id)"
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +43,7 @@ class Messages:
         self.emitter = emitter
         self._pending: list[_Send] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def send(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
                    session_id: int | None = None) -> tuple[Event, bool]:
@@ -61,11 +63,20 @@ class Messages:
         wait = await self.deps.bus.hit(f"send:{user.id}", self.deps.limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
+        if self._stopping:  # checked after the last await: nothing is queued once stop() began
+            raise Unavailable(STOPPING)
         request = _Send(user, room_id, {"text": clean}, cmid, session_id)
         self._pending.append(request)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_loop())
         return request.future
+
+    async def stop(self) -> None:
+        """Shutdown: refuse every new send with `unavailable`, and return once each one already
+        queued is committed (or refused) and its future settled, so that its sender is answered."""
+        self._stopping = True
+        while self._flushing is not None:
+            await asyncio.shield(self._flushing)
 
     async def _flush_loop(self) -> None:
         try:

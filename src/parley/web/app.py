@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.web import api, openapi, sse, ws
+from parley.web import api, live, openapi, sse, ws
 from parley.web.context import CTX, Context
 from parley.web.middleware import errors, on_response_prepare
 from parley.web.server import HANDLER_ARGS
@@ -14,6 +14,7 @@ from parley.web.server import HANDLER_ARGS
 STATIC = Path(__file__).resolve().parent.parent / "static"
 APIDOCS = Path(__file__).resolve().parent / "apidocs"
 MAX_BODY = 256 * 1024
+SHUTDOWN_CLOSE_S = 5.0
 
 
 async def _index(request: web.Request) -> web.StreamResponse:
@@ -27,10 +28,21 @@ async def _apidocs(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(APIDOCS / "index.html")
 
 
+async def _going_away(app: web.Application) -> None:
+    """Shutdown, once the listening socket is closed (aiohttp runs `on_shutdown` after that, and
+    before it cancels the handlers still running): sends already accepted are committed and
+    answered, later ones refused with `unavailable`; then every WebSocket is closed with 1001
+    "going away" and every event stream ended, each after its own answers went out."""
+    await app[CTX].messages.stop()
+    await live.close_all(app, SHUTDOWN_CLOSE_S)
+
+
 def create(context: Context) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY, handler_args=HANDLER_ARGS)
     app.on_response_prepare.append(on_response_prepare)
     app[CTX] = context
+    app[live.LIVE] = set()
+    app.on_shutdown.append(_going_away)
     app.add_routes(api.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)

@@ -73,24 +73,57 @@ def client_ip(request: web.Request) -> str:
                                   proxies.parse_networks(ctx(request).settings.trusted_proxies))
 
 
-def bearer(request: web.Request) -> str | None:
+WS_PATH = "/ws"
+EVENTS_PATH = "/api/v1/events"
+Identity = tuple[User, Session]
+
+
+def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     return None
 
 
-async def auth(request: web.Request) -> tuple[User, Session]:
-    """The caller's user and session, from `Authorization: Bearer` or the session cookie.
-    Cookie-authenticated writes must carry `X-Requested-With` (no cross-site form can)."""
-    token = bearer(request)
-    if token is None:
-        token = request.cookies.get(COOKIE)
-        if token and request.method in _UNSAFE and not request.headers.get(CSRF_HEADER):
-            raise Forbidden(f"cookie-authenticated writes need the header {CSRF_HEADER}: parley")
-    if not token:
-        raise Unauthorized("log in first")
-    return await ctx(request).accounts.authenticate(token)
+def _query(request: web.Request) -> str | None:
+    return request.query.get("token")
+
+
+def _cookie(request: web.Request) -> str | None:
+    token = request.cookies.get(COOKIE)
+    if token and request.method in _UNSAFE and not request.headers.get(CSRF_HEADER):
+        raise Forbidden(f"cookie-authenticated writes need the header {CSRF_HEADER}: parley")
+    return token
+
+
+# Where each kind of request may carry its session token, in the order they are tried. A browser
+# cannot set headers on a WebSocket or an EventSource, hence `?token=` there (and an `auth` first
+# frame on the socket); REST takes no token in the URL, where logs and Referer would keep it.
+_SOURCES = {WS_PATH: (_query, _cookie), EVENTS_PATH: (_bearer, _query, _cookie)}
+_REST_SOURCES = (_bearer, _cookie)
+
+
+async def authenticate(request: web.Request) -> Identity | None:
+    """The caller's user and session, for every HTTP request, WebSocket and event stream: the one
+    place that decides which credentials a request may use (docs/protocol.md, "Authentication").
+
+    Cookie-authenticated writes must carry `X-Requested-With` (no cross-site form can). A token that
+    is present but invalid is refused. With no token at all: None for a WebSocket, which may then
+    authenticate with its first frame; `Unauthorized` for anything else."""
+    for source in _SOURCES.get(request.path, _REST_SOURCES):
+        token = source(request)
+        if token:
+            return await ctx(request).accounts.authenticate(token)
+    if request.path == WS_PATH:
+        return None
+    raise Unauthorized("log in first")
+
+
+async def auth(request: web.Request) -> Identity:
+    """`authenticate` for a REST handler, where a credential is required."""
+    identity = await authenticate(request)
+    assert identity is not None  # only a WebSocket may come without one
+    return identity
 
 
 def is_secure(request: web.Request) -> bool:

@@ -86,7 +86,9 @@ class AppRunner(web.AppRunner):
 
 
 def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 5.0) -> None:
-    """`web.run_app` with this module's runner; SIGINT and SIGTERM stop it gracefully."""
+    """`web.run_app` with this module's runner; SIGINT and SIGTERM stop it gracefully. The runner's
+    cleanup closes the listening socket first, then runs `on_shutdown` (web/app.py `_going_away`:
+    the send queue drains, live connections close with 1001), then waits for the handlers."""
     asyncio.run(_serve(app, host, port, shutdown_timeout))
 
 

@@ -6,31 +6,22 @@ import asyncio
 
 from aiohttp import web
 
-from parley.core import wire
 from parley.core.cursors import decode_cursors
-from parley.core.errors import Unauthorized
 from parley.core.models import Session, User
 from parley.realtime.sse import SseConnection
-from parley.web.http import COOKIE, bearer, client_ip, ctx
+from parley.web.http import EVENTS_PATH, auth, ctx
+from parley.web.live import attached, claimed
 
 HEARTBEAT_S = 15.0
 routes = web.RouteTableDef()
 
 
-@routes.get("/api/v1/events")
+@routes.get(EVENTS_PATH)
 async def events(request: web.Request) -> web.StreamResponse:
-    c = ctx(request)
-    claim = c.hub.slots.claim()
-    try:
-        claim.address(client_ip(request))  # over a cap: 429 before the stream starts
-        token = bearer(request) or request.query.get("token") or request.cookies.get(COOKIE)
-        if not token:
-            raise Unauthorized("log in first")
-        user, session = await c.accounts.authenticate(token)
-        claim.user(user.id)
-        return await _stream(request, user, session)
-    finally:
-        claim.release()
+    with claimed(request) as claim:  # over a cap: 429 before the stream starts
+        identity = await auth(request)
+        claim.user(identity[0].id)
+        return await _stream(request, *identity)
 
 
 async def _stream(request: web.Request, user: User, session: Session) -> web.StreamResponse:
@@ -50,15 +41,10 @@ async def _stream(request: web.Request, user: User, session: Session) -> web.Str
         closed.set()  # the handler returns: the response ends with its last chunk, cleanly
 
     conn = SseConnection(c.hub, user, session.id, transport, close, c.settings.ws_max_queue_bytes)
-    try:
-        await c.hub.attach(conn, resume_from=cursors)
-        if cursors is not None:
-            conn.send(wire.ResumedFrame(cursors=await conn.resume(cursors)))
+    async with attached(request, conn, cursors):
         while not transport.is_closing() and not closed.is_set():
             try:
                 await asyncio.wait_for(closed.wait(), HEARTBEAT_S)
             except TimeoutError:
                 conn.heartbeat()
-    finally:
-        await c.hub.detach(conn)
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -12,17 +13,18 @@ from aiohttp import WSMsgType, web
 from parley.core import protocol, wire
 from parley.core.cursors import decode_cursors
 from parley.core.errors import ParleyError, RateLimited, TooManyConnections, Unauthorized
-from parley.core.models import Session, User
 from parley.core.protocol import ProtocolError
 from parley.core.ratelimit import Bucket, Rate
 from parley.realtime.connection import Connection
 from parley.realtime.slots import Claim
-from parley.web.http import COOKIE, client_ip, ctx, from_trusted_proxy
+from parley.web.http import WS_PATH, Identity, authenticate, ctx, from_trusted_proxy
+from parley.web.live import attached, claimed
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 AUTH_TIMEOUT = 10.0
 MAX_IN_FLIGHT = 256
+CLOSE_WAIT_S = 5.0
 # Per connection, for the frames that fan out or read a lot: each `read` and `typing` reaches every
 # member, each `resume` may replay whole rooms. Beyond these the frame is answered `rate_limited`
 # and dropped. (Sends have their own per-user limit in the service.)
@@ -45,21 +47,12 @@ def origin_allowed(request: web.Request) -> bool:
     return origin in candidates or origin in ctx(request).settings.origins
 
 
-async def _authenticate(request: web.Request) -> tuple[User, Session] | None:
-    token = request.query.get("token") or request.cookies.get(COOKIE)
-    if not token:
-        return None
-    return await ctx(request).accounts.authenticate(token)
-
-
-@routes.get("/ws")
+@routes.get(WS_PATH)
 async def websocket(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request):
         raise web.HTTPForbidden(text="origin not allowed")
-    claim = ctx(request).hub.slots.claim()
-    try:
-        claim.address(client_ip(request))  # over the cap: 429 before the upgrade
-        identity = await _authenticate(request)  # an invalid token is refused before the upgrade
+    with claimed(request) as claim:  # over a cap: 429 before the upgrade
+        identity = await authenticate(request)  # an invalid token is refused before the upgrade
         if identity is not None:
             claim.user(identity[0].id)
         resume_from = decode_cursors(request.query["resume"]) if request.query.get("resume") else None
@@ -71,23 +64,19 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 return ws
         await _serve(request, ws, identity, resume_from)
         return ws
-    finally:
-        claim.release()
 
 
-async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: tuple[User, Session],
+async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: Identity,
                  resume_from: dict[int, int] | None) -> None:
     user, session = identity
     c = ctx(request)
     transport = ws._writer.transport  # type: ignore[union-attr]  # frames are built once, written as-is
-    conn = Connection(c.hub, user, session.id, transport,
-                      lambda code, reason: ws.close(code=code, message=reason.encode()),
-                      c.settings.ws_max_queue_bytes)
+    closer = _Closer(ws)
+    conn = Connection(c.hub, user, session.id, transport, closer, c.settings.ws_max_queue_bytes)
+    dispatcher = _Dispatcher(request, conn)
     try:
-        await c.hub.attach(conn, resume_from=resume_from)
-        if resume_from is not None:
-            conn.send(wire.ResumedFrame(cursors=await conn.resume(resume_from)))
-        await _read_loop(request, ws, conn)
+        async with attached(request, conn, resume_from, before_close=dispatcher.drain):
+            await closer.read(_read_loop(ws, conn, dispatcher))
     except ParleyError as exc:
         # The upgrade is done: no HTTP answer can follow, only a close frame. 1013: try again later.
         conn.write_error(exc.code, exc.message, None)
@@ -96,11 +85,52 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: tupl
         log.exception("websocket of user %s failed", user.id)
         await conn.close(1011, "internal error")
     finally:
-        await c.hub.detach(conn)
+        await closer.finish()
 
 
-async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse,
-                           claim: Claim) -> tuple[User, Session] | None:
+class _Closer:
+    """Closes the socket for the connection: from the handler itself, or from another task (a
+    revocation, a shutdown).
+
+    aiohttp's `close()` called from another task while the handler waits in `receive()` drops
+    the TCP connection at once, without waiting for the client's close reply; if the client is
+    still sending, the kernel then resets the connection and the client loses every frame it had
+    not read yet (acks included). So the reading task is stopped instead, and the handler closes
+    the socket itself, reading until the client's close reply."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.reading: asyncio.Task[None] | None = None
+        self.requested: tuple[int, str] | None = None
+        self.closed = asyncio.Event()
+
+    async def __call__(self, code: int, reason: str) -> None:
+        if self.reading is None or self.reading.done():
+            await self.ws.close(code=code, message=reason.encode())
+            return
+        self.requested = (code, reason)
+        self.reading.cancel()
+        await self.closed.wait()
+
+    async def read(self, loop: Coroutine[Any, Any, None]) -> None:
+        self.reading = asyncio.ensure_future(loop)
+        try:
+            await self.reading
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self.requested is None or (task is not None and task.cancelling()):
+                raise  # the handler itself is cancelled (the connection was lost)
+
+    async def finish(self) -> None:
+        try:
+            if self.requested is not None:
+                code, reason = self.requested
+                await self.ws.close(code=code, message=reason.encode())
+        finally:
+            self.closed.set()
+
+
+async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse, claim: Claim) -> Identity | None:
     try:
         msg = await ws.receive(timeout=AUTH_TIMEOUT)
     except TimeoutError:
@@ -110,7 +140,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse,
         await ws.close(code=4001, message=b"authenticate first")
         return None
     try:
-        frame = protocol.parse(msg.data, ctx(request).settings.max_text)
+        frame = protocol.parse(msg.data)
         if not isinstance(frame, protocol.Auth):
             raise Unauthorized("send an auth frame first")
         identity = await ctx(request).accounts.authenticate(frame.token)
@@ -125,8 +155,7 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse,
         return None
 
 
-async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:
-    dispatcher = _Dispatcher(request, conn)
+async def _read_loop(ws: web.WebSocketResponse, conn: Connection, dispatcher: _Dispatcher) -> None:
     async for msg in ws:
         if msg.type is WSMsgType.TEXT:
             await dispatcher.handle(msg.data)
@@ -150,7 +179,7 @@ class _Dispatcher:
 
     async def handle(self, raw: str) -> None:
         try:
-            frame = protocol.parse(raw, self.c.settings.max_text)
+            frame = protocol.parse(raw)
             await self._dispatch(frame)
         except ProtocolError as exc:
             self.conn.write_error(exc.code, exc.message, exc.ref)
