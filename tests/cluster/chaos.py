@@ -4,11 +4,12 @@ It reconnects (through nginx) whenever its socket drops, resumes from its own cu
 every unacknowledged message with its original client_msg_id. It accepts a room event only as
 `cursor + 1` and records everything the server does wrong:
 
-- a duplicate (an event at or below the cursor) or a gap (an event beyond `cursor + 1`), except
-  between a reconnect's `hello` and its `resumed`. In that window the protocol allows both: live
-  events sent after `hello` are newer than the client's cursors of a room it missed events in (the
-  resume replays them in order), and in the other rooms the resume replays again what was sent
-  live between `hello` and the moment the server read the `resume` frame;
+- a duplicate (an event at or below the cursor, or one it holds already), at any time: a
+  connection never sends an event twice;
+- a gap (an event beyond `cursor + 1`), except between a reconnect's `hello` and its `resumed`:
+  live events sent after `hello` are newer than the client's cursor of a room it missed events in.
+  They are kept (they are not sent again), and accepted once the resume has filled in what came
+  before them;
 - a `resumed` whose cursors are not where the client stands, a `rate_limited` answer, or an ack
   that disagrees with an earlier ack of the same client_msg_id.
 """
@@ -42,7 +43,7 @@ class ChaosClient:
         self.connects = 0
         self.connect_failures = 0
         self.ahead_while_resuming = 0
-        self.repeated_while_resuming = 0
+        self._ahead: dict[int, dict[int, dict[str, Any]]] = {}  # room -> seq -> event held while resuming
         self.acked: dict[str, tuple[int, int]] = {}  # client_msg_id -> (room, seq)
         self.unacked: dict[str, tuple[int, str, float]] = {}  # client_msg_id -> (room, text, last sent)
         self.errors: dict[str, int] = {}
@@ -117,11 +118,15 @@ class ChaosClient:
             for room, seq in frame["cursors"].items():
                 if self.cursors.get(int(room)) != seq:
                     self.violations.append(f"resumed at {room}.{seq} while the client holds {self.cursors.get(int(room))}")
+            held = {room: sorted(ahead) for room, ahead in self._ahead.items() if ahead}
+            if held:
+                self.violations.append(f"resumed with events still ahead of a gap: {held}")
         elif "seq" in frame and "room" in frame and kind != "read":
             self._on_event(frame)
 
     async def _on_hello(self, frame: dict[str, Any]) -> None:
         self.nodes.append(frame["node"])
+        self._ahead = {}  # a new connection: what the last one held ahead is sent again
         server = {int(r): s for r, s in frame["rooms"].items()}
         if not self.start:
             self.start = dict(server)
@@ -145,20 +150,25 @@ class ChaosClient:
         cursor = self.cursors.get(room)
         if cursor is None:
             self.violations.append(f"event of room {room}, which this client is not in")
-        elif seq <= cursor:
-            if self._resuming:
-                self.repeated_while_resuming += 1
-            else:
-                self.violations.append(f"duplicate {room}.{seq} (cursor {cursor}, connection {self.connects})")
+        elif seq <= cursor or seq in self._ahead.get(room, {}):
+            self.violations.append(f"duplicate {room}.{seq} (cursor {cursor}, connection {self.connects},"
+                                   f" resuming {self._resuming})")
         elif seq == cursor + 1:
-            self.cursors[room] = seq
-            self.accepted[room].append(seq)
-            if frame["type"] == "message":
-                self.messages[room].append(frame.get("client_msg_id"))
+            self._accept(room, frame)
+            ahead = self._ahead.get(room, {})
+            while self.cursors[room] + 1 in ahead:
+                self._accept(room, ahead.pop(self.cursors[room] + 1))
         elif self._resuming:
             self.ahead_while_resuming += 1
+            self._ahead.setdefault(room, {})[seq] = frame
         else:
             self.violations.append(f"gap: {room}.{seq} after {cursor}")
+
+    def _accept(self, room: int, frame: dict[str, Any]) -> None:
+        self.cursors[room] = frame["seq"]
+        self.accepted[room].append(frame["seq"])
+        if frame["type"] == "message":
+            self.messages[room].append(frame.get("client_msg_id"))
 
     # -- frames out --------------------------------------------------------------------------
 

@@ -117,8 +117,7 @@ async def test_kill_one_node_under_load(cluster, session, db):
         deliveries = sum(len(c.messages[r]) for c in clients for r in c.rooms)
         print(f"chaos: {sent} messages, {deliveries} deliveries, spread {dict(spread)}, "
               f"{len(moved)} clients moved off the killed node, "
-              f"{sum(c.ahead_while_resuming for c in clients)} events ahead and "
-              f"{sum(c.repeated_while_resuming for c in clients)} repeated while resuming, "
+              f"{sum(c.ahead_while_resuming for c in clients)} events ahead while resuming, "
               f"errors {sum((Counter(s.errors) for s in senders), Counter())}, phases {phases}")
     finally:
         await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)

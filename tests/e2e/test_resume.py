@@ -76,12 +76,13 @@ async def test_live_events_during_resume_are_merged_without_gap_or_duplicate(ser
     acks = await sender
     last = max(a["seq"] for a in acks)
     await sock.wait_for(lambda f: f.get("room") == room["id"] and f.get("seq") == last and f["type"] == "message")
+    hello_at = sock.frames[0]["rooms"][str(room["id"])]
     seqs = _room_seqs(sock, room["id"], 1)
-    # Events sent live before the server read `resume` may come first (the client drops them by
-    # seq; `?resume=` avoids them); from the replay on, the stream is whole, in order, once.
-    replay = seqs[seqs.index(1):]
-    assert replay == list(range(1, last + 1))
-    assert all(s > 302 for s in seqs[:seqs.index(1)])
+    # Events sent live before the server read `resume` come first; the replay then sends only what
+    # the client lacks below them, and the stream goes on after them: every event once, no gap.
+    early = seqs[:seqs.index(1)]
+    assert early == list(range(hello_at + 1, hello_at + 1 + len(early)))
+    assert seqs[len(early):] == list(range(1, hello_at + 1)) + list(range(hello_at + 1 + len(early), last + 1))
 
 
 @pytest.fixture
@@ -207,3 +208,32 @@ async def test_resume_at_the_hello_position_sends_nothing_twice(server, http, na
     resumed = await sock.wait_for(lambda f: f["type"] == "resumed")
     assert resumed["cursors"][str(room["id"])] == cursor + 5
     assert _room_seqs(sock, room["id"]) == list(range(cursor + 1, cursor + 6))
+
+
+async def test_resume_frame_with_an_older_cursor_sends_no_event_twice(server, http, names):
+    ann, bob = await new_user(http, server.url, names()), await new_user(http, server.url, names())
+    room = await ann.create_room("resume by frame")
+    await bob.join(room["id"])
+    first = await Socket.open(http, server.url, bob.token)
+    cursor = first.frames[0]["rooms"][str(room["id"])]
+    await first.close()
+    for n in range(5):
+        await ann.send(room["id"], f"missed {n}")
+    # A reconnect that resumes by frame: events sent live between `hello` and `resume` reach it first.
+    sock = await Socket.open(http, server.url, bob.token)
+    for n in range(12):
+        await ann.send(room["id"], f"live {n}")
+    await sock.wait_count(lambda f: f["type"] == "message" and f.get("room") == room["id"], 12)
+    await sock.send({"type": "resume", "cursors": {str(room["id"]): cursor}})
+    resumed = await sock.wait_for(lambda f: f["type"] == "resumed")
+    last = resumed["cursors"][str(room["id"])]
+    assert last == cursor + 17
+    seqs = _room_seqs(sock, room["id"])
+    assert sorted(seqs) == list(range(cursor + 1, last + 1))  # none twice, none missing
+    assert seqs == list(range(cursor + 6, last + 1)) + list(range(cursor + 1, cursor + 6))
+    # A second, even older resume sends only what is still missing, and later events follow in order.
+    await sock.send({"type": "resume", "cursors": {str(room["id"]): cursor - 1}, "ref": 2})
+    await sock.wait_for(lambda f: f["type"] == "resumed" and f["ref"] == 2)
+    await ann.send(room["id"], "after")
+    await sock.wait_for(lambda f: f.get("seq") == last + 1 and f["type"] == "message")
+    assert _room_seqs(sock, room["id"]) == seqs + [cursor, last + 1]

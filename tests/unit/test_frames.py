@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import struct
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from parley.realtime.frames import text_frame
 
@@ -45,3 +48,32 @@ def test_text_frame_header(n: int, header_len: int, len7: int) -> None:
 def test_text_frame_carries_utf8_json() -> None:
     payload = '{"type":"message","text":"你好"}'.encode()
     assert decode(text_frame(payload))[3].decode() == '{"type":"message","text":"你好"}'
+
+
+async def test_prebuilt_frames_written_to_the_request_transport_interleave_with_aiohttp_frames() -> None:
+    """web/ws.py writes prebuilt frames to `request.transport`, beside aiohttp's own frames (pings,
+    close): this holds only while it is the socket aiohttp's WebSocket writer writes to, and that
+    writer puts each uncompressed frame whole and at once, so that frames never interleave."""
+    big = b'"' + b"x" * 70_000 + b'"'
+    seen: list[bool] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        transport = request.transport
+        assert transport is not None
+        seen.append(transport is ws._writer.transport)  # private, read here only to check the premise
+        await ws.send_str('"a"')
+        transport.write(text_frame(b'"b"'))
+        await ws.ping()
+        transport.write(text_frame(big) + text_frame(b'"c"'))
+        await ws.send_str('"d"')
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    async with TestServer(app) as server, aiohttp.ClientSession() as http, http.ws_connect(server.make_url("/")) as ws:
+        got = [msg.data async for msg in ws]
+    assert got == ['"a"', '"b"', big.decode(), '"c"', '"d"']
+    assert seen == [True]

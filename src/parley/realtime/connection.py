@@ -1,8 +1,11 @@
-"""One client connection: its cursors per room, and the replay that keeps delivery gap-free.
+"""One client connection: its state per room, and the replay that keeps delivery gap-free.
 
 Delivery rule: a room event reaches the client only as `cursor + 1`. An event further ahead means
 something was missed (a late or lost bus message, a resume, a fresh join): the room is then
 *filling* — live events are only noted — while its events are read from the database in order.
+
+What a connection has sent of a room is one range, (floor, cursor]. A `resume` with a cursor below
+`floor` is sent only the events below it (the backfill): never one of that range again.
 """
 
 from __future__ import annotations
@@ -11,14 +14,11 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from parley.core import wire
 from parley.core.models import Event, EventType, User
 from parley.realtime.frames import text_frame
-
-if TYPE_CHECKING:
-    from parley.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
@@ -36,30 +36,52 @@ class Transport(Protocol):
     def abort(self) -> None: ...
 
 
+class Host(Protocol):
+    """What a connection needs of the hub, and no more (so that it can be driven on its own)."""
+
+    def schedule_flush(self, conn: Connection) -> None: ...
+    def leave(self, conn: Connection, room: int) -> None: ...
+    async def replay(self, room: int, after: int, limit: int) -> list[Event]: ...
+    async def last_seqs(self, rooms: list[int]) -> dict[int, int]: ...
+
+
 class State(enum.Enum):
     OPEN = 1
     CLOSED = 2
 
 
+class RoomState:
+    """One room of one connection, which has sent the client exactly the events (floor, cursor]."""
+
+    __slots__ = ("cursor", "filling", "floor", "joined_at", "pending")
+
+    def __init__(self, cursor: int, joined_at: int, filling: bool = False) -> None:
+        self.cursor = cursor  # the last event sent (or that the client said it holds)
+        self.floor = cursor  # where this connection started the room; a backfill lowers it
+        self.joined_at = joined_at  # the seq of the user's `member_joined`: a leave before it is history
+        self.filling = filling  # read from the database: live events are only noted in `pending`
+        self.pending = 0  # the highest seq announced live, to be read while filling
+
+
 class Connection:
-    def __init__(self, hub: Hub, user: User, session_id: int, transport: Transport,
+    def __init__(self, host: Host, user: User, session_id: int, transport: Transport,
                  close: Callable[[int, str], Awaitable[Any]], max_queue: int) -> None:
-        self.hub = hub
+        self.host = host
         self.user = user
         self.session_id = session_id
         self._transport = transport
         self._close = close
         self._max_queue = max_queue
         self.state = State.OPEN
-        self.cursors: dict[int, int] = {}
-        self.joined_at: dict[int, int] = {}
-        self.started_at: dict[int, int] = {}  # cursor this connection started each room from
-        self.filling: set[int] = set()
-        self._pending: dict[int, int] = {}
+        self.rooms: dict[int, RoomState] = {}
         self._fill_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[bytes] = []
         self._out_bytes = 0
+
+    @property
+    def cursors(self) -> dict[int, int]:
+        return {room: st.cursor for room, st in self.rooms.items()}
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -71,7 +93,7 @@ class Connection:
         self._out.append(frame)
         self._out_bytes += len(frame)
         if len(self._out) == 1:
-            self.hub.schedule_flush(self)
+            self.host.schedule_flush(self)
 
     def flush(self) -> None:
         """Hand the queued frames to the socket. The queue is the socket's send buffer, bounded:
@@ -108,91 +130,117 @@ class Connection:
 
     # -- room membership -------------------------------------------------------------------
 
-    def enter(self, room: int, cursor: int, joined_seq: int) -> None:
-        self.cursors[room] = cursor
-        self.started_at[room] = cursor
-        self.joined_at[room] = joined_seq
+    def enter(self, room: int, cursor: int, joined_seq: int, filling: bool = False) -> None:
+        self.rooms[room] = RoomState(cursor, joined_seq, filling)
 
     def exit(self, room: int) -> None:
-        self.cursors.pop(room, None)
-        self.joined_at.pop(room, None)
-        self.started_at.pop(room, None)
-        self.filling.discard(room)
-        self._pending.pop(room, None)
+        self.rooms.pop(room, None)
 
     # -- delivery --------------------------------------------------------------------------
 
     def deliver(self, room: int, seq: int, etype: str, subject: int, payload: bytes, frame: bytes) -> None:
         """A live room event from the bus."""
-        cursor = self.cursors.get(room)
-        if cursor is None or seq <= cursor:
+        st = self.rooms.get(room)
+        if st is None or seq <= st.cursor:
             return
-        if room in self.filling:
-            self._pending[room] = max(self._pending.get(room, 0), seq)
-        elif seq == cursor + 1:
-            self.cursors[room] = seq
+        if st.filling:
+            if seq > st.pending:
+                st.pending = seq
+        elif seq == st.cursor + 1:
+            st.cursor = seq
             self.emit(payload, frame)
             if etype == "member_left" and subject == self.user.id:
-                self.hub.leave(self, room)
+                self.host.leave(self, room)
         else:
             self.catch_up(room, seq)
 
     def catch_up(self, room: int, upto: int) -> None:
         """Read the room from the database until at least `upto` has been delivered."""
-        self._pending[room] = max(self._pending.get(room, 0), upto)
-        if room not in self.filling:
-            self.filling.add(room)
-            self.spawn(self._locked_fill(room))
+        st = self.rooms.get(room)
+        if st is None:
+            return
+        if upto > st.pending:
+            st.pending = upto
+        if not st.filling:
+            st.filling = True
+            self.spawn(self._locked_fill(room, st))
 
     async def resume(self, cursors: dict[int, int]) -> dict[int, int]:
-        """Replay every room after the client's cursors (from its join where none is given).
+        """Send every room's events after the client's cursors (from its join where none is given)
+        and return the cursors then reached.
 
-        A cursor at or past where this connection started a room needs no rewind: what came
-        since was sent here already. Only a client that missed events before it connected is
-        rewound, and may then see again the few events sent live between `hello` and `resume`
-        (connect with `?resume=` to avoid even those)."""
+        Nothing this connection has sent is sent again. A cursor at or past where it started a
+        room needs no rewind; an older one gets the events it lacks below that point, in order,
+        after those already sent (hence after events sent live between `hello` and `resume`)."""
         async with self._fill_lock:
-            # A cursor beyond the room's end (say, from before a restore) is pulled back, so the
-            # client is told in `resumed` where it stands instead of silently missing events.
-            last = await self.hub.last_seqs(list(self.cursors))
-            for room in list(self.cursors):
-                wanted = cursors.get(room, self.joined_at[room] - 1)
-                if wanted >= self.started_at.get(room, 0):
-                    wanted = max(wanted, self.cursors[room])
-                self.cursors[room] = min(wanted, last.get(room, wanted))
-                self.filling.add(room)
-            for room in list(self.cursors):
-                await self._fill(room)
-        return dict(self.cursors)
+            last = await self.host.last_seqs(list(self.rooms))
+            plan = []
+            for room, st in self.rooms.items():
+                wanted = cursors.get(room, st.joined_at - 1)
+                if wanted > st.cursor:
+                    # A cursor beyond the room's end (say, from before a restore) is pulled back, so
+                    # the client is told in `resumed` where it stands instead of silently missing events.
+                    st.cursor = max(st.cursor, min(wanted, last.get(room, st.cursor)))
+                st.filling = True
+                plan.append((room, st, wanted))
+            for room, st, wanted in plan:
+                if wanted < st.floor:
+                    await self._backfill(room, st, wanted)
+                await self._fill(room, st)
+        return self.cursors
 
-    async def _locked_fill(self, room: int) -> None:
+    async def idle(self) -> None:
+        """Wait until the replays under way (and any other task of this connection) have ended."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def _holds(self, room: int, st: RoomState) -> bool:
+        """Still open and in the room (not left, nor left and joined again, since `st` was read)."""
+        return self.state is State.OPEN and self.rooms.get(room) is st
+
+    async def _locked_fill(self, room: int, st: RoomState) -> None:
         async with self._fill_lock:
-            if room in self.filling:
-                await self._fill(room)
+            if st.filling:
+                await self._fill(room, st)
 
-    async def _fill(self, room: int) -> None:
+    async def _fill(self, room: int, st: RoomState) -> None:
         empty_reads = 0
-        while self.state is State.OPEN and room in self.cursors:
-            events = await self.hub.replay(room, self.cursors[room], REPLAY_PAGE)
+        while self._holds(room, st):
+            events = await self.host.replay(room, st.cursor, REPLAY_PAGE)
             for event in events:
-                if self._out_bytes > self._replay_bound() and not await self._drain():
-                    return
-                if not self._replay_one(room, event):
+                if not await self._paced() or not self._replay_one(room, st, event):
                     return
             if len(events) == REPLAY_PAGE:
                 continue
-            if self._pending.get(room, 0) <= self.cursors.get(room, 0):
-                self.filling.discard(room)
-                self._pending.pop(room, None)
+            if st.pending <= st.cursor:
+                st.filling = False
                 return
             # A published event is committed, so it will be readable; a reader that lags gets a moment.
             empty_reads += 1
             if empty_reads > 40:
-                log.warning("room %s: seq %s announced but not readable; giving up", room, self._pending.get(room))
-                self.filling.discard(room)
-                self._pending.pop(room, None)
+                log.warning("room %s: seq %s announced but not readable; giving up", room, st.pending)
+                st.filling = False
                 return
             await asyncio.sleep(0.05)
+
+    async def _backfill(self, room: int, st: RoomState, after: int) -> None:
+        """Send the events (after, floor]: what the client lacks below what this connection sent.
+        They are history to it (a `member_left` among them is an old one), so only sent."""
+        at = after
+        while at < st.floor and self._holds(room, st):
+            events = await self.host.replay(room, at, min(REPLAY_PAGE, st.floor - at))
+            if not events:
+                return
+            for event in events:
+                if not await self._paced() or not self._holds(room, st) or event.seq != at + 1:
+                    return
+                self.emit(wire.encode_event(event))
+                at = event.seq
+        st.floor = min(st.floor, after)
+
+    async def _paced(self) -> bool:
+        """True when the replay may write on (waiting for the client to read first if need be)."""
+        return self._out_bytes <= self._replay_bound() or await self._drain()
 
     def _replay_bound(self) -> int:
         return max(16 * 1024, min(REPLAY_IN_FLIGHT, self._max_queue // 4))
@@ -218,13 +266,14 @@ class Connection:
             await asyncio.sleep(0.01)
         return False
 
-    def _replay_one(self, room: int, event: Event) -> bool:
-        if room not in self.cursors or event.seq != self.cursors[room] + 1:
+    def _replay_one(self, room: int, st: RoomState, event: Event) -> bool:
+        if not self._holds(room, st) or event.seq != st.cursor + 1:
             return False
-        self.cursors[room] = event.seq
+        st.cursor = event.seq
         self.emit(wire.encode_event(event))
-        if event.type is EventType.MEMBER_LEFT and event.data.get("user", {}).get("id") == self.user.id:
-            self.hub.leave(self, room)
+        if (event.type is EventType.MEMBER_LEFT and event.seq > st.joined_at
+                and event.data.get("user", {}).get("id") == self.user.id):
+            self.host.leave(self, room)
             return False
         return True
 

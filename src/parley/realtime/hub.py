@@ -166,7 +166,8 @@ class Hub:
             last = await self.presence.last_seqs(rooms[start:start + RESYNC_CHUNK])
             for room, seq in last.items():
                 for conn in tuple(self.rooms.get(room, ())):
-                    if conn.cursors.get(room, seq) < seq:
+                    st = conn.rooms.get(room)
+                    if st is not None and st.cursor < seq:
                         conn.catch_up(room, seq)
 
     @property
@@ -185,22 +186,21 @@ class Hub:
         self._add_user(conn)
         for room, (last_seq, joined_seq) in cursors.items():
             start = last_seq if resume_from is None else min(resume_from.get(room, joined_seq - 1), last_seq)
-            self.enter(conn, room, start, joined_seq)
-            if resume_from is not None:
-                conn.filling.add(room)
+            self.enter(conn, room, start, joined_seq, filling=resume_from is not None)
         conn.send(wire.HelloFrame(user=wire.private(conn.user), session=str(conn.session_id),
                                   node=self.bus.node_id, rooms=dict(conn.cursors)))
         if resume_from is None:
             # Events committed between the read above and the registration were published to
             # nobody here: a second read finds them and replays them.
             for room, last in (await self.presence.last_seqs(list(cursors))).items():
-                if last > conn.cursors.get(room, last):
+                st = conn.rooms.get(room)
+                if st is not None and last > st.cursor:
                     conn.catch_up(room, last)
-        await self.presence.connected(conn.user, list(conn.cursors))
+        await self.presence.connected(conn.user, list(conn.rooms))
 
     async def detach(self, conn: Connection) -> None:
         conn.cancel_tasks()
-        rooms = list(conn.cursors)
+        rooms = list(conn.rooms)
         for room in rooms:
             self.leave(conn, room)
         peers = self.users.get(conn.user.id)
@@ -216,11 +216,11 @@ class Hub:
             self.bus.subscribe(user_channel(conn.user.id))
         self.users[conn.user.id].add(conn)
 
-    def enter(self, conn: Connection, room: int, cursor: int, joined_seq: int) -> None:
+    def enter(self, conn: Connection, room: int, cursor: int, joined_seq: int, filling: bool = False) -> None:
         if room not in self.rooms:
             self.bus.subscribe(room_channel(room))
         self.rooms[room].add(conn)
-        conn.enter(room, cursor, joined_seq)
+        conn.enter(room, cursor, joined_seq, filling)
 
     def leave(self, conn: Connection, room: int) -> None:
         conn.exit(room)
@@ -266,13 +266,14 @@ class Hub:
 
     def _joined(self, msg: BusMessage) -> None:
         for conn in tuple(self.users.get(msg.user, ())):
-            if msg.room not in conn.cursors:
+            if msg.room not in conn.rooms:
                 self.enter(conn, msg.room, msg.seq - 1, msg.seq)
                 conn.catch_up(msg.room, msg.seq)
 
     def _left(self, msg: BusMessage) -> None:
         for conn in tuple(self.users.get(msg.user, ())):
-            if conn.cursors.get(msg.room, msg.seq) < msg.seq:
+            st = conn.rooms.get(msg.room)
+            if st is not None and st.cursor < msg.seq:
                 conn.catch_up(msg.room, msg.seq)
 
     def _user_frame(self, msg: BusMessage) -> None:

@@ -70,7 +70,10 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: Iden
                  resume_from: dict[int, int] | None) -> None:
     user, session = identity
     c = ctx(request)
-    transport = ws._writer.transport  # type: ignore[union-attr]  # frames are built once, written as-is
+    # The socket the WebSocketResponse writes to: frames are built once and written to it as-is.
+    transport = request.transport
+    if transport is None:  # the client left while authenticating
+        return
     closer = _Closer(ws)
     conn = Connection(c.hub, user, session.id, transport, closer, c.settings.ws_max_queue_bytes)
     dispatcher = _Dispatcher(request, conn)
