@@ -125,6 +125,8 @@ class World:
 
     async def post(self, etype: EventType = EventType.MESSAGE, user: User = ANN) -> Event:
         data = {"user": user.public()} if etype in (EventType.MEMBER_JOINED, EventType.MEMBER_LEFT) else None
+        if etype is EventType.MEMBER_JOINED:
+            data = {"user": user.public(), "role": "member"}
         event = self.commit(etype, data, user)
         await self.publish(event)
         return event
@@ -177,9 +179,9 @@ def _decode(data: bytes) -> list[dict[str, Any]]:
 async def world() -> World:
     w = World()
     await w.bus.start(w.hub.on_bus, w.hub.resync)
-    w.commit(EventType.ROOM_CREATED, {"name": "lobby"})
-    w.commit(EventType.MEMBER_JOINED, {"user": ANN.public()})
-    w.commit(EventType.MEMBER_JOINED, {"user": BOB.public()})
+    w.commit(EventType.ROOM_CREATED, {"name": "lobby", "kind": "room", "visibility": "public"})
+    w.commit(EventType.MEMBER_JOINED, {"user": ANN.public(), "role": "owner"})
+    w.commit(EventType.MEMBER_JOINED, {"user": BOB.public(), "role": "member"})
     return w
 
 
@@ -298,7 +300,7 @@ async def test_resume_does_not_rewind_over_events_sent_while_it_read_the_room_en
 @pytest.mark.parametrize("how", ["frame", "url"])
 async def test_resume_across_an_old_leave_keeps_the_room(world: World, how: str) -> None:
     world.commit(EventType.MEMBER_LEFT, {"user": BOB.public()}, BOB)  # 4: bob left
-    world.commit(EventType.MEMBER_JOINED, {"user": BOB.public()}, BOB)  # 5: and came back
+    world.commit(EventType.MEMBER_JOINED, {"user": BOB.public(), "role": "member"}, BOB)  # 5: and came back
     world.commit()
     if how == "url":
         bob = await world.connect(BOB, resume_from={ROOM: 0})
