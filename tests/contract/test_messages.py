@@ -263,7 +263,7 @@ async def test_history_pages_and_replay(ctx: Context) -> None:
         await ctx.messages.history(ann, rid, before=10, after=5)
 
     message = (await ctx.messages.history(ann, rid, limit=1))["messages"][0]
-    assert set(message) == {"type", "room", "seq", "id", "ts", "sender", "text", "client_msg_id"}
+    assert set(message) == {"type", "room", "seq", "id", "ts", "sender", "text", "client_msg_id", "mentions"}
     assert (message["type"], message["room"], message["sender"], message["client_msg_id"]) == (
         "message", rid, ann.public(), "id-249")
 

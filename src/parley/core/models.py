@@ -120,4 +120,5 @@ class Event:
         out.update(self.data)
         if self.type is EventType.MESSAGE:
             out["client_msg_id"] = self.client_msg_id
+            out.setdefault("mentions", [])  # stored only when there are some
         return out

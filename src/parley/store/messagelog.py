@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from parley.core import mentions
 from parley.core.errors import Unavailable
 from parley.core.models import Event, EventType, Membership, MemberState, Role, Room, RoomKind, Visibility
 from parley.store.outage import as_unavailable
@@ -46,6 +47,8 @@ class Snapshot:
     memberships: dict[tuple[int, int], Membership]
     existing: dict[tuple[int, int, str], Event]
     live_sessions: set[int]  # of the drafts' sessions, those that exist and have not expired
+    # {room: {lower-case username: user id}} of the members (joined or invited) the texts may mention
+    mentionable: dict[int, dict[str, int]]
 
 
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
@@ -55,6 +58,8 @@ _ROOM = "SELECT id, kind, name, topic, visibility, archived, created_at, last_se
 _MEMBER = "SELECT room_id, user_id, role, state, read_seq, joined_seq FROM members"
 _EVENT = ("SELECT e.id, e.room_id, e.seq, e.type, e.ts, e.client_msg_id, e.text, e.data, e.sender_id, "
           "u.username, u.display_name FROM events e LEFT JOIN users u ON u.id = e.sender_id")
+_MENTIONABLE = ("SELECT m.room_id, u.username_lower, u.id FROM members m JOIN users u ON u.id = m.user_id "
+                "WHERE m.state IN ('joined', 'invited') AND ")
 _BUMP = "UPDATE rooms SET last_seq = last_seq + {0} WHERE id = {1} RETURNING last_seq"
 
 
@@ -82,6 +87,35 @@ def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, i
         if d.client_msg_id is not None:
             cmids[(d.room_id, d.sender_id)].add(d.client_msg_id)
     return members, cmids
+
+
+def _mention_lookup(drafts: list[Draft]) -> tuple[list[int], list[str]]:
+    """(rooms, lower-case names) to look up: every name any text of the batch may mention."""
+    rooms: set[int] = set()
+    names: set[str] = set()
+    for d in drafts:
+        found = mentions.candidates(d.text)
+        if found:
+            rooms.add(d.room_id)
+            names.update(found)
+    return sorted(rooms), sorted(names)
+
+
+def _mention_map(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for room_id, name, user_id in rows:
+        out[room_id][name] = user_id
+    return dict(out)
+
+
+def mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
+    """The ids a stored message mentions: members of its room at send time, as read in the batch."""
+    return mentions.resolve(draft.text, snapshot.mentionable.get(draft.room_id, {}))
+
+
+def _data(snapshot: Snapshot, draft: Draft) -> str | None:
+    ids = mentioned(snapshot, draft)
+    return orjson.dumps({"mentions": ids}).decode() if ids else None
 
 
 def _session_ids(drafts: list[Draft]) -> list[int]:
@@ -135,7 +169,7 @@ class SqliteMessageLog:
         conn.execute("BEGIN IMMEDIATE")
         try:
             snapshot = self._snapshot(conn, drafts, now)
-            stored = self._store(conn, drafts, decide(snapshot), now)
+            stored = self._store(conn, drafts, snapshot, decide(snapshot), now)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -165,19 +199,25 @@ class SqliteMessageLog:
         live = {r[0] for r in conn.execute(
             f"SELECT id FROM sessions WHERE id IN ({','.join('?' * len(wanted))}) AND expires_at > ?",
             [*wanted, now])} if wanted else set()
-        return Snapshot(rooms, memberships, existing, live)
+        mention_rooms, names = _mention_lookup(drafts)
+        mentionable = _mention_map(conn.execute(
+            f"{_MENTIONABLE} m.room_id IN ({','.join('?' * len(mention_rooms))}) "
+            f"AND u.username_lower IN ({','.join('?' * len(names))})", [*mention_rooms, *names]).fetchall()
+        ) if names else {}
+        return Snapshot(rooms, memberships, existing, live, mentionable)
 
     @staticmethod
-    def _store(conn: sqlite3.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
+    def _store(conn: sqlite3.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
+               now: int) -> Stored:
         stored: Stored = {}
         for room_id, indexes in sorted(_placements(drafts, chosen).items()):
             last = conn.execute(_BUMP.format("?", "?"), (len(indexes), room_id)).fetchone()[0]
             first = last - len(indexes) + 1
             conn.executemany(
-                "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text) "
-                "VALUES (?, ?, 'message', ?, ?, ?, ?)",
-                [(room_id, first + k, drafts[i].sender_id, now, drafts[i].client_msg_id, drafts[i].text)
-                 for k, i in enumerate(indexes)])
+                "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text, data) "
+                "VALUES (?, ?, 'message', ?, ?, ?, ?, ?)",
+                [(room_id, first + k, drafts[i].sender_id, now, drafts[i].client_msg_id, drafts[i].text,
+                  _data(snapshot, drafts[i])) for k, i in enumerate(indexes)])
             ids = dict(conn.execute("SELECT seq, id FROM events WHERE room_id = ? AND seq BETWEEN ? AND ?",
                                     (room_id, first, last)))
             for k, i in enumerate(indexes):
@@ -207,14 +247,14 @@ class PostgresMessageLog:
                     conn: asyncpg.Connection = raw.driver_connection
                     async with conn.transaction():
                         snapshot = await self._snapshot(conn, drafts, now)
-                        stored = await self._store(conn, drafts, decide(snapshot), now)
+                        stored = await self._store(conn, drafts, snapshot, decide(snapshot), now)
                     return snapshot, stored
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateClientMessage(str(exc)) from exc
 
     @staticmethod
     async def _snapshot(conn: asyncpg.Connection, drafts: list[Draft], now: int) -> Snapshot:
-        """Set-based: four statements whatever the number of rooms in the batch."""
+        """Set-based: five statements at most, whatever the number of rooms in the batch."""
         members, cmids = _groups(drafts)
         # Locked in id order: this batch waits for any archive or leave in flight, and two
         # nodes' batches cannot deadlock.
@@ -238,10 +278,15 @@ class PostgresMessageLog:
         live = {r[0] for r in await conn.fetch(
             "SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND expires_at > $2 FOR SHARE",
             wanted, now)} if wanted else set()
-        return Snapshot(rooms, memberships, existing, live)
+        mention_rooms, names = _mention_lookup(drafts)
+        mentionable = _mention_map(await conn.fetch(
+            f"{_MENTIONABLE} m.room_id = ANY($1::bigint[]) AND u.username_lower = ANY($2::text[])",
+            mention_rooms, names)) if names else {}
+        return Snapshot(rooms, memberships, existing, live, mentionable)
 
     @staticmethod
-    async def _store(conn: asyncpg.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
+    async def _store(conn: asyncpg.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
+                     now: int) -> Stored:
         """Set-based: one UPDATE numbers every room of the batch, one INSERT stores every message."""
         placements = sorted(_placements(drafts, chosen).items())
         if not placements:
@@ -257,12 +302,13 @@ class PostgresMessageLog:
             first = last[room_id] - len(indexes) + 1
             order += [(i, first + k) for k, i in enumerate(indexes)]
         rows = await conn.fetch(
-            "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text) "
-            "SELECT r, s, 'message', u, $4, c, t FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
-            "$5::text[], $6::text[]) AS x(r, s, u, c, t) RETURNING id, room_id, seq",
+            "INSERT INTO events (room_id, seq, type, sender_id, ts, client_msg_id, text, data) "
+            "SELECT r, s, 'message', u, $4, c, t, d FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], "
+            "$5::text[], $6::text[], $7::text[]) AS x(r, s, u, c, t, d) RETURNING id, room_id, seq",
             [drafts[i].room_id for i, _ in order], [seq for _, seq in order],
             [drafts[i].sender_id for i, _ in order], now,
-            [drafts[i].client_msg_id for i, _ in order], [drafts[i].text for i, _ in order])
+            [drafts[i].client_msg_id for i, _ in order], [drafts[i].text for i, _ in order],
+            [_data(snapshot, drafts[i]) for i, _ in order])
         ids = {(r[1], r[2]): r[0] for r in rows}
         return {i: (ids[(drafts[i].room_id, seq)], seq) for i, seq in order}
 
