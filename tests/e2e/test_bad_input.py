@@ -213,7 +213,7 @@ async def test_role_of_the_wrong_type_is_422_naming_the_field(any_db_server, htt
     server = any_db_server
     ann, stranger = await new_user(http, server.url, names()), await new_user(http, server.url, names())
     bob = await new_user(http, server.url, names())
-    room = await ann.create_room("roles")
+    room = await ann.create_room(names("roles"))  # public names are unique on this shared server
     await bob.join(room["id"])
     path = f"/api/v1/rooms/{room['id']}/members/{bob.user['id']}"
     for caller in (ann, stranger):
