@@ -213,7 +213,7 @@ class Rooms:
                 raise NotFound("that user is not a member of this room")
             if new_role is Role.OWNER:
                 permissions.require_ownership_transfer(user, room, membership, target)
-                changes = await self._ownership_changes(conn, room_id, target)
+                changes = await self._ownership_changes(conn, room_id, found[0], target)
             else:
                 if membership is None or membership.state is not MemberState.JOINED:
                     raise Forbidden("a server admin who is not a member can only name the owner")
@@ -227,17 +227,15 @@ class Rooms:
         return member_view(found[0], target, target_id in online)
 
     @staticmethod
-    async def _ownership_changes(conn: AsyncConnection, room_id: int,
+    async def _ownership_changes(conn: AsyncConnection, room_id: int, person: User,
                                  target: Membership) -> list[tuple[User, Role]]:
         """The new owner first, then every other owner down to admin: a room has one owner, and
         its log never shows it without one."""
         if target.role is Role.OWNER:
             return []
         owners = [u for u, m in await store.member_list(conn, room_id, (MemberState.JOINED,))
-                  if m.role is Role.OWNER and u.id != target.user_id]
-        found = await user_store.by_id(conn, target.user_id)
-        assert found is not None
-        return [(found[0], Role.OWNER), *((owner, Role.ADMIN) for owner in owners)]
+                  if m.role is Role.OWNER and u.id != person.id]
+        return [(person, Role.OWNER), *((owner, Role.ADMIN) for owner in owners)]
 
     async def _set_roles(self, conn: AsyncConnection, room_id: int, actor: User,
                          changes: list[tuple[User, Role]]) -> list[Event]:
