@@ -100,7 +100,8 @@ def test_hostile_text_is_shown_as_text_and_never_runs(open_app, live_server: Ser
              for name, topic in ROOMS]
     target = rooms[0]["id"]
     live_server.call("PATCH", f"/rooms/{target}", {"topic": ROOMS[1][1]}, attackers[0])
-    live_server.call("PATCH", f"/rooms/{target}", {"name": ROOMS[2][0]}, attackers[0])
+    # Public room names are unique (ignoring case): the renamed room takes a name of its own.
+    live_server.call("PATCH", f"/rooms/{target}", {"name": f"{ROOMS[2][0]} 2"}, attackers[0])
     live_server.call("PATCH", f"/rooms/{target}", {"topic": ROOMS[0][1]}, attackers[0])
     live_server.post_many(attackers[0], target, MESSAGES)
     live_server.call("POST", "/direct", {"usernames": [victim.username]}, attackers[1])

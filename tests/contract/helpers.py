@@ -14,6 +14,7 @@ from parley.core.errors import ParleyError
 from parley.core.models import MemberState, User
 from parley.store import migrate
 from parley.store import rooms as room_store
+from parley.store import users as user_store
 from parley.store.tables import events
 from parley.web.context import Context
 
@@ -36,9 +37,14 @@ async def close_context(ctx: Context) -> None:
 
 
 async def register(ctx: Context, *usernames: str, **display: str) -> list[User]:
-    """Register users concurrently (argon2 runs in threads); display names by keyword, if any."""
-    pairs = await asyncio.gather(*(ctx.accounts.register(name, PASSWORD, display.get(name))
-                                   for name in usernames))
+    """Register users (argon2 runs in threads); display names by keyword, if any. On an empty server
+    the first name registers alone, so that it is the one the server admin (first account) is."""
+    first = []
+    async with ctx.db.read() as conn:
+        if not await user_store.count_users(conn) and usernames:
+            first = [await ctx.accounts.register(usernames[0], PASSWORD, display.get(usernames[0]))]
+    pairs = first + list(await asyncio.gather(*(ctx.accounts.register(name, PASSWORD, display.get(name))
+                                                for name in usernames[len(first):])))
     return [user for user, _token in pairs]
 
 

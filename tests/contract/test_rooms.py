@@ -239,7 +239,7 @@ async def test_roles_are_given_below_ones_own(ctx: Context) -> None:
         (ann, ann.id, "admin", "forbidden"),
         (carl, dave.id, "member", "forbidden"),  # moderators give no roles
         (dave, carl.id, "member", "forbidden"),
-        (ann, dave.id, "owner", "invalid"),
+        (bob, dave.id, "owner", "forbidden"),  # only the owner hands ownership over
         (ann, dave.id, "boss", "invalid"),
         (ann, dave.id, None, "invalid"),
         (ann, eve.id, "moderator", "not_found"),  # invited, not joined
@@ -282,11 +282,14 @@ async def test_leave(ctx: Context) -> None:
     assert (await ctx.rooms.join(bob, rid))["my_state"] == "joined"
     assert (await ctx.messages.history(bob, rid))["messages"][-1]["type"] == "member_joined"
 
-    # Declining an invitation writes nothing to the log.
+    # Declining an invitation is a member_left in the log, so every member list drops the invitee.
     staff = await ctx.rooms.create(ann, "staff", visibility="private")
     await ctx.rooms.invite(ann, staff["id"], ["carl"])
     await ctx.rooms.leave(carl, staff["id"])
-    assert len(await log_rows(ctx, staff["id"])) == 3
+    declined = (await ctx.messages.history(ann, staff["id"]))["messages"][-1]
+    assert _pick(declined, "type", "seq", "sender", "user") == {
+        "type": "member_left", "seq": 4, "sender": carl.public(), "user": carl.public()}
+    assert [m["user"]["username"] for m in await ctx.rooms.members(ann, staff["id"])] == ["ann"]
     assert await ctx.rooms.mine(carl) == []
     with pytest.raises(NotFound):
         await ctx.rooms.get(carl, staff["id"])

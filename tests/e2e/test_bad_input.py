@@ -19,7 +19,7 @@ from tests.support.server import FAST_LIMITS, ServerProcess
 @pytest.fixture
 async def ann_room(server, http, names):
     ann = await new_user(http, server.url, names())
-    room = await ann.create_room("input")
+    room = await ann.create_room(names("input"))  # public names are unique on this shared server
     sock = await Socket.open(http, server.url, ann.token)
     return ann, room, sock
 
@@ -213,7 +213,7 @@ async def test_role_of_the_wrong_type_is_422_naming_the_field(any_db_server, htt
     server = any_db_server
     ann, stranger = await new_user(http, server.url, names()), await new_user(http, server.url, names())
     bob = await new_user(http, server.url, names())
-    room = await ann.create_room("roles")
+    room = await ann.create_room(names("roles"))  # public names are unique on this shared server
     await bob.join(room["id"])
     path = f"/api/v1/rooms/{room['id']}/members/{bob.user['id']}"
     for caller in (ann, stranger):
@@ -240,7 +240,7 @@ async def test_role_of_the_wrong_type_is_422_naming_the_field(any_db_server, htt
 ])
 async def test_every_body_field_of_the_wrong_type_is_422(server, http, names, method, path, body, field):
     ann = await new_user(http, server.url, names())
-    room = await ann.create_room("types")
+    room = await ann.create_room(names("types"))
     with pytest.raises(ApiError) as err:
         await ann.call(method, path.format(room=room["id"]), raw=body, headers={"Content-Type": "application/json"})
     assert err.value.status == 422 and err.value.code == "invalid", err.value.body
@@ -261,7 +261,7 @@ async def test_every_body_field_of_the_wrong_type_is_422(server, http, names, me
 async def test_nul_characters_are_refused_before_the_database(any_db_server, http, names, method, path, body):
     server = any_db_server
     ann = await new_user(http, server.url, names())
-    room = await ann.create_room("nul")
+    room = await ann.create_room(names("nul"))
     with pytest.raises(ApiError) as err:
         await ann.call(method, path.format(room=room["id"]), body)
     assert err.value.status in (400, 422), err.value.body

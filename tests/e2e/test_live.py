@@ -86,3 +86,65 @@ async def test_typing_presence_and_read_markers(server, http, names):
     assert offline["online"] is False
     # Typing is not echoed to the typist.
     assert not [f for f in bob_sock.frames if f["type"] == "typing"]
+
+
+async def _barrier(sock: Socket) -> None:
+    """A ping/pong round trip: any frame the server queued for this socket before it is in by now."""
+    ref = f"barrier-{len(sock.frames)}"
+    await sock.send({"type": "ping", "ref": ref})
+    await sock.wait_for(lambda f: f["type"] == "pong" and f.get("ref") == ref)
+
+
+async def test_declining_an_invitation_drops_the_invitee_live(server, http, names):
+    ann, bob = await new_user(http, server.url, names()), await new_user(http, server.url, names())
+    room = await ann.create_room("declined", visibility="private")
+    await ann.call("POST", f"/api/v1/rooms/{room['id']}/invite", {"username": bob.user["username"]})
+    ann_sock = await Socket.open(http, server.url, ann.token)
+    await bob.call("POST", f"/api/v1/rooms/{room['id']}/leave")
+    left = await ann_sock.wait_for(lambda f: f["type"] == "member_left" and f["room"] == room["id"])
+    assert left["user"]["id"] == bob.user["id"] and left["sender"]["id"] == bob.user["id"]
+    members = await ann.call("GET", f"/api/v1/rooms/{room['id']}/members")
+    assert [m["user"]["id"] for m in members["members"]] == [ann.user["id"]]
+
+
+async def test_a_display_name_change_reaches_everyone_sharing_a_room(server, http, names):
+    ann, bob, carl, dave = [await new_user(http, server.url, names()) for _ in range(4)]
+    lobby = await ann.create_room(names("lobby"))
+    await bob.join(lobby["id"])
+    staff = await ann.create_room("staff", visibility="private")
+    await ann.call("POST", f"/api/v1/rooms/{staff['id']}/invite", {"username": carl.user["username"]})
+    ann_here, ann_there = [await Socket.open(http, server.url, ann.token) for _ in range(2)]
+    bob_sock, carl_sock, dave_sock = [await Socket.open(http, server.url, u.token) for u in (bob, carl, dave)]
+
+    await ann.call("PATCH", "/api/v1/me", {"display_name": "Ann Renamed"})
+    expected = {"type": "user_updated", "user": {**ann.user, "display_name": "Ann Renamed"}}
+    expected["user"] = {k: expected["user"][k] for k in ("id", "username", "display_name")}
+    for sock in (bob_sock, ann_here, ann_there):
+        frame = await sock.wait_for(lambda f: f["type"] == "user_updated")
+        assert frame == expected
+    # Dave shares no room; carl is only invited, so he sees no member list of it.
+    for sock in (dave_sock, carl_sock):
+        await _barrier(sock)
+        assert [f for f in sock.frames if f["type"] == "user_updated"] == []
+
+    # The invitee is in the inviter's member list: his change reaches her, not bob.
+    await carl.call("PATCH", "/api/v1/me", {"display_name": "Carl Renamed"})
+    frame = await ann_here.wait_for(lambda f: f["type"] == "user_updated" and f["user"]["id"] == carl.user["id"])
+    assert frame["user"]["display_name"] == "Carl Renamed"
+    await _barrier(bob_sock)
+    assert [f["user"]["id"] for f in bob_sock.frames if f["type"] == "user_updated"] == [ann.user["id"]]
+
+
+async def test_messages_carry_the_ids_of_mentioned_members(server, http, names):
+    ann = await new_user(http, server.url, names())
+    bob = await new_user(http, server.url, names("bob"))
+    bobby = await new_user(http, server.url, bob.user["username"] + "by")  # not a member
+    room = await ann.create_room(names("mentions"))
+    await bob.join(room["id"])
+    bob_sock = await Socket.open(http, server.url, bob.token)
+    text = f"@{bob.user['username'].upper()} and @{bobby.user['username']} and @nobody"
+    await Socket.send_message(await Socket.open(http, server.url, ann.token), room["id"], text)
+    live = await bob_sock.wait_for(lambda f: f["type"] == "message" and f["room"] == room["id"])
+    assert live["mentions"] == [bob.user["id"]]
+    assert (await bob.history(room["id"]))["messages"][-1]["mentions"] == [bob.user["id"]]
+    assert (await bob.call("GET", f"/api/v1/rooms/{room['id']}"))["mentions"] == 1

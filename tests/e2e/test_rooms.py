@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import new_user
+from tests.conftest import FAST_LIMITS, new_user
 from tests.support.client import ApiError, Socket
+from tests.support.server import ServerProcess
 
 
 async def _refused(call, status: int = 403) -> None:
@@ -74,3 +75,55 @@ async def test_public_rooms_listing_and_membership(server, http, names):
     assert public["id"] not in mine
     listed = (await bob.call("GET", f"/api/v1/rooms/public?q={tag}"))["rooms"]
     assert listed[0]["member_count"] == 1
+
+
+async def test_a_taken_public_name_and_the_last_owner_leaving_are_409(server, http, names):
+    ann, bob = await new_user(http, server.url, names()), await new_user(http, server.url, names())
+    tag = names("name")
+    room = await ann.create_room(f"{tag} Hall")
+    with pytest.raises(ApiError) as err:
+        await bob.create_room(f"{tag} HALL")
+    assert (err.value.status, err.value.code) == (409, "conflict")
+    other = await bob.create_room(f"{tag} yard")
+    with pytest.raises(ApiError) as err:
+        await bob.call("PATCH", f"/api/v1/rooms/{other['id']}", {"name": f"{tag} hall"})
+    assert (err.value.status, err.value.code) == (409, "conflict")
+    await bob.create_room(f"{tag} hall", visibility="private")  # private names are anyone's
+
+    rid = room["id"]
+    await bob.join(rid)
+    ann_sock = await Socket.open(http, server.url, ann.token)
+    with pytest.raises(ApiError) as err:
+        await ann.call("POST", f"/api/v1/rooms/{rid}/leave")
+    assert (err.value.status, err.value.code) == (409, "conflict") and "owner" in err.value.body["error"]["message"]
+
+    made = await ann.call("PATCH", f"/api/v1/rooms/{rid}/members/{bob.user['id']}", {"role": "owner"})
+    assert made["role"] == "owner"
+    updates = await ann_sock.wait_count(lambda f: f["type"] == "member_updated", 2)
+    assert [(f["user"]["id"], f["role"]) for f in updates] == [(bob.user["id"], "owner"), (ann.user["id"], "admin")]
+    await ann.call("POST", f"/api/v1/rooms/{rid}/leave")
+    assert (await bob.call("GET", f"/api/v1/rooms/{rid}"))["my_role"] == "owner"
+
+
+async def test_a_server_admin_opens_any_room_and_names_its_owner(tmp_path, http, names):
+    proc = ServerProcess(f"sqlite:///{tmp_path / 'parley.db'}", tmp_path, env=FAST_LIMITS).start()
+    try:
+        root = await new_user(http, proc.url, names())  # the first account administers the server
+        ann, bob, eve = [await new_user(http, proc.url, names()) for _ in range(3)]
+        assert (root.user["is_admin"], ann.user["is_admin"]) == (True, False)
+        room = await ann.create_room("vault", visibility="private")
+        rid = room["id"]
+        await ann.call("POST", f"/api/v1/rooms/{rid}/invite", {"username": bob.user["username"]})
+        await bob.join(rid)
+        for path in (f"/api/v1/rooms/{rid}", f"/api/v1/rooms/{rid}/members"):
+            await _refused(eve.call("GET", path), 404)
+        assert (await root.call("GET", f"/api/v1/rooms/{rid}"))["name"] == "vault"
+        members = (await root.call("GET", f"/api/v1/rooms/{rid}/members"))["members"]
+        assert {m["user"]["id"] for m in members} == {ann.user["id"], bob.user["id"]}
+        await _refused(root.history(rid), 404)  # settings, not the conversation
+        assert (await root.call("PATCH", f"/api/v1/rooms/{rid}", {"topic": "audited"}))["topic"] == "audited"
+        made = await root.call("PATCH", f"/api/v1/rooms/{rid}/members/{bob.user['id']}", {"role": "owner"})
+        assert made["role"] == "owner"
+        assert (await ann.call("GET", f"/api/v1/rooms/{rid}"))["my_role"] == "admin"
+    finally:
+        proc.stop()

@@ -31,6 +31,9 @@ def test_message_event_wire() -> None:
                   data={"text": "你好, world"}, client_msg_id="c-1")
     assert event.wire() == {"type": "message", "room": 7, "seq": 43, "id": 981, "ts": 1764222000123,
                             "sender": SENDER, "text": "你好, world", "client_msg_id": "c-1", "mentions": []}
+    # Mentions are stored only when there are some; the wire always has the list.
+    event.data["mentions"] = [2, 5]
+    assert event.wire()["mentions"] == [2, 5]
 
 
 def test_message_without_client_msg_id_carries_null() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from parley.core import permissions as perm
-from parley.core.errors import Forbidden, NotFound
-from parley.core.models import Membership, MemberState, Role, Room, RoomKind, Visibility
+from parley.core.errors import Conflict, Forbidden, NotFound
+from parley.core.models import Membership, MemberState, Role, Room, RoomKind, User, Visibility
 
 
 def room(visibility: str = "public", *, kind: str = "room", archived: bool = False) -> Room:
@@ -147,3 +147,59 @@ def test_role_change_refusals_say_why() -> None:
         perm.require_role_change(_as(1, Role.ADMIN), _as(2, Role.ADMIN), Role.MEMBER)
     with pytest.raises(Forbidden, match="below owner"):
         perm.require_role_change(_as(1, Role.OWNER), _as(2, Role.ADMIN), Role.OWNER)
+
+
+def _user(is_admin: bool = False) -> User:
+    return User(id=1, username="ann", display_name="Ann", is_admin=is_admin, disabled=False, created_at=1)
+
+
+@pytest.mark.parametrize(("role", "others", "owners", "refused"), [
+    (Role.OWNER, 1, 0, True),  # the last owner, others still in: hand ownership over first
+    (Role.OWNER, 0, 0, False),  # alone
+    (Role.OWNER, 2, 1, False),  # another owner stays
+    (Role.ADMIN, 3, 0, False),
+    (Role.MEMBER, 3, 1, False),
+])
+def test_the_last_owner_cannot_leave_others_behind(role: Role, others: int, owners: int, refused: bool) -> None:
+    if refused:
+        with pytest.raises(Conflict) as info:
+            perm.require_leave(room(), member("joined", role), others, owners)
+        assert info.value.status == 409 and "owner" in info.value.message
+    else:
+        perm.require_leave(room(), member("joined", role), others, owners)
+    perm.require_leave(room(), member("invited", Role.OWNER), 5, 0)  # declining is always allowed
+    with pytest.raises(Forbidden):
+        perm.require_leave(room("private", kind="direct"), member("joined"), 1, 0)
+
+
+def test_only_the_owner_or_a_server_admin_names_an_owner() -> None:
+    target = Membership(room_id=7, user_id=2, role=Role.MEMBER, state=MemberState.JOINED, read_seq=0, joined_seq=1)
+    perm.require_ownership_transfer(_user(), room(), member("joined", Role.OWNER), target)
+    perm.require_ownership_transfer(_user(is_admin=True), room(), None, target)
+    with pytest.raises(Forbidden):
+        perm.require_ownership_transfer(_user(), room(), member("joined", Role.ADMIN), target)
+    with pytest.raises(NotFound):
+        perm.require_ownership_transfer(_user(), room(), None, target)
+    with pytest.raises(Forbidden):  # already the owner
+        perm.require_ownership_transfer(_user(), room(), member("joined", Role.OWNER), member("joined", Role.OWNER))
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_server_admin_opens_any_room_but_no_direct_chat(state: str | None) -> None:
+    for visibility in ("public", "private"):
+        assert perm.require_settings_reader(_user(is_admin=True), room(visibility), member(state)) is not None
+        perm.require_room_edit(_user(is_admin=True), room(visibility), member(state), {"name", "archived"})
+    if state != "joined":
+        with pytest.raises(NotFound):
+            perm.require_settings_reader(_user(), room("private"), member(state))
+        with pytest.raises(NotFound):
+            perm.require_settings_reader(_user(is_admin=True), room("private", kind="direct"), member(state))
+
+
+def test_room_edits_need_admin_and_archive_needs_owner() -> None:
+    perm.require_room_edit(_user(), room(), member("joined", Role.ADMIN), {"name", "topic"})
+    with pytest.raises(Forbidden):
+        perm.require_room_edit(_user(), room(), member("joined", Role.MODERATOR), {"topic"})
+    with pytest.raises(Forbidden):
+        perm.require_room_edit(_user(), room(), member("joined", Role.ADMIN), {"archived"})
+    perm.require_room_edit(_user(), room(), member("joined", Role.OWNER), {"archived"})

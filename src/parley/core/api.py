@@ -92,7 +92,7 @@ class DirectBody(InviteBody):
 
 
 class RoleBody(_Body):
-    role: Literal["admin", "moderator", "member"]
+    role: Literal["owner", "admin", "moderator", "member"]
 
 
 class MessageBody(_Body):

@@ -15,6 +15,7 @@ from parley.core.models import Session, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.throttle import Throttle
+from parley.store import rooms as room_store
 from parley.store import users as store
 
 # OWASP's argon2id floor: 19 MiB, 2 passes, 1 lane.
@@ -120,12 +121,19 @@ class Accounts:
         return token
 
     async def update_profile(self, user: User, display_name: object) -> User:
+        """Change the display name, and tell everyone who shares a room with the user (and the
+        user's other connections) with a `user_updated` frame. Not a room event: a client that was
+        offline refetches members when it reconnects."""
         shown = validation.display_name(display_name)
         async with self.deps.db.write() as conn:
             await _refuse_others_username(conn, shown, own=user.username)
             await store.update_user(conn, user.id, display_name=shown)
             found = await store.by_id(conn, user.id)
+            recipients = await room_store.sharing(conn, user.id) if found and found[0] != user else []
         assert found is not None
+        frame = {"type": "user_updated", "user": found[0].public()}
+        for recipient in recipients:
+            await self.emitter.to_user(recipient, frame)
         return found[0]
 
     async def search(self, query: str, limit: int) -> list[User]:

@@ -15,7 +15,7 @@ from parley.services.emitter import Emitter
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store.events import Draft
-from parley.store.messagelog import DuplicateClientMessage, Snapshot
+from parley.store.messagelog import DuplicateClientMessage, Snapshot, mentioned
 
 HISTORY_MAX = 100
 REVOKED = "the session is unknown, expired or revoked; log in again"
@@ -122,8 +122,8 @@ class Messages:
         now = self.deps.clock()
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
-        _, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        return plan.settle(stored, now)
+        snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
+        return plan.settle(stored, now, {i: mentioned(snapshot, drafts[i]) for i in stored})
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> dict[str, Any]:
@@ -209,13 +209,13 @@ class _Plan:
                 chosen.append(i)
         return chosen
 
-    def settle(self, stored: dict[int, tuple[int, int]], now: int) -> list[Event]:
+    def settle(self, stored: dict[int, tuple[int, int]], now: int, mentions: dict[int, list[int]]) -> list[Event]:
         """Resolve every request's future; returns the new events in commit order."""
         events: list[Event] = []
         for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
             request = self.batch[i]
             event = Event(event_id, request.room_id, seq, EventType.MESSAGE, now, request.user.public(),
-                          request.data, request.client_msg_id)
+                          {**request.data, "mentions": mentions[i]}, request.client_msg_id)
             self.outcomes[i] = (event, True)
             events.append(event)
         for i, first in self.dup_of.items():

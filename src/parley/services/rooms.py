@@ -27,7 +27,7 @@ from parley.store import events as event_store
 from parley.store import rooms as store
 from parley.store import users as user_store
 
-_NO_ROOM = "no such room, or you are not a member of it"
+_NO_ROOM = permissions.NO_ROOM
 
 
 class Rooms:
@@ -86,7 +86,7 @@ class Rooms:
         async with self.deps.db.read() as conn:
             room = await store.get(conn, room_id)
             membership = await store.membership(conn, room_id, user.id)
-            if room is None or not permissions.can_see(room, membership):
+            if room is None or not (permissions.can_see(room, membership) or permissions.administers(user, room)):
                 raise NotFound(_NO_ROOM)
             count = await store.member_count(conn, room_id)
             people = await self._participants(conn, room)
@@ -124,22 +124,20 @@ class Rooms:
                 raise Invalid("archived must be true or false")
             clean["archived"] = changes["archived"]
         async with self.deps.db.write() as conn:
-            room, membership = await self._reload(conn, room_id, user.id, lock=True)
-            permissions.require_reader(room, membership)
-            if room.kind is RoomKind.DIRECT:
-                raise Forbidden("direct chats have no name, topic or archive")
-            if "archived" in clean:
-                permissions.require_role(membership, Role.OWNER, "archiving a room")
-            if "name" in clean or "topic" in clean:
-                permissions.require_role(membership, Role.ADMIN, "changing the name or topic")
-                if room.archived and clean.get("archived") is not False:
-                    raise Forbidden("the room is archived and read-only")
-            await store.update(conn, room_id, **clean)
+            found = await store.get(conn, room_id, lock=True)
+            membership = await store.membership(conn, room_id, user.id)
+            room = permissions.require_room_edit(user, found, membership, set(clean))
+            if ("name" in clean or "topic" in clean) and room.archived and clean.get("archived") is not False:
+                raise Forbidden("the room is archived and read-only")
+            await store.update(conn, room_id, **clean)  # a public name taken (any case): Conflict
             emitted = await self._append(conn, room_id, user, [(EventType.ROOM_UPDATED, {"changes": clean})])
-            room, membership = await self._reload(conn, room_id, user.id)
+            room = await store.get(conn, room_id)
+            assert room is not None
             count = await store.member_count(conn, room_id)
         await self.emitter.room_events(emitted)
-        return room_view(room, membership, member_count=count, unread=await self._unread(room_id, user))
+        mine = membership if membership and membership.state is not MemberState.LEFT else None
+        unread = await self._unread(room_id, user) if mine and mine.state is MemberState.JOINED else None
+        return room_view(room, mine, member_count=count, unread=unread)
 
     async def join(self, user: User, room_id: int) -> dict[str, Any]:
         async with self.deps.db.write() as conn:
@@ -157,15 +155,14 @@ class Rooms:
         return await self.get(user, room_id)
 
     async def leave(self, user: User, room_id: int) -> None:
+        """Leave a room, or decline an invitation: either way a `member_left` in the log, so that
+        everyone's member list drops the person live."""
         async with self.deps.db.write() as conn:
             room, membership = await self._reload(conn, room_id, user.id, lock=True)
-            if room is None or membership is None or membership.state is MemberState.LEFT:
+            if membership.state is MemberState.LEFT:
                 raise NotFound(_NO_ROOM)
-            if room.kind is RoomKind.DIRECT:
-                raise Forbidden("direct chats cannot be left")
-            if membership.state is MemberState.INVITED:
-                await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock())
-                return
+            others, owners = await store.other_members(conn, room_id, user.id)
+            permissions.require_leave(room, membership, others, owners)
             emitted = await self._append(conn, room_id, user, [(EventType.MEMBER_LEFT, {"user": user.public()})])
             await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock())
         await self.emitter.room_events(emitted)
@@ -200,35 +197,59 @@ class Rooms:
         return [t.public() for t in targets]
 
     async def set_role(self, user: User, room_id: int, target_id: int, role: object) -> dict[str, Any]:
-        labels = {r.label: r for r in Role if r is not Role.OWNER}
+        labels = {r.label: r for r in Role}
         if role not in labels:
-            raise Invalid("role must be one of: admin, moderator, member")
+            raise Invalid("role must be one of: owner, admin, moderator, member")
         new_role = labels[role]  # type: ignore[index]
         async with self.deps.db.write() as conn:
-            room, membership = await self._reload(conn, room_id, user.id, lock=True)
-            permissions.require_poster(room, membership)
+            room = await store.get(conn, room_id, lock=True)
+            membership = await store.membership(conn, room_id, user.id)
+            room = permissions.require_settings_reader(user, room, membership)
             if room.kind is RoomKind.DIRECT:
                 raise Forbidden("direct chats have no roles")
+            if room.archived:
+                raise Forbidden("the room is archived and read-only")
             target = await store.membership(conn, room_id, target_id)
             found = await user_store.by_id(conn, target_id)
             if target is None or target.state is not MemberState.JOINED or found is None:
                 raise NotFound("that user is not a member of this room")
-            permissions.require_role_change(membership, target, new_role)
-            emitted: list[Event] = []
-            if target.role is not new_role:
-                await store.set_role(conn, room_id, target_id, new_role, self.deps.clock())
-                emitted = await self._append(conn, room_id, user, [
-                    (EventType.MEMBER_UPDATED, {"user": found[0].public(), "role": new_role.label})])
+            if new_role is Role.OWNER:
+                permissions.require_ownership_transfer(user, room, membership, target)
+                changes = await self._ownership_changes(conn, room_id, found[0], target)
+            else:
+                if membership is None or membership.state is not MemberState.JOINED:
+                    raise Forbidden("a server admin who is not a member can only name the owner")
+                permissions.require_role_change(membership, target, new_role)
+                changes = [] if target.role is new_role else [(found[0], new_role)]
+            emitted = await self._set_roles(conn, room_id, user, changes)
             target = await store.membership(conn, room_id, target_id)
         await self.emitter.room_events(emitted)
         assert target is not None
         online = await self.deps.bus.online([target_id])
         return member_view(found[0], target, target_id in online)
 
+    @staticmethod
+    async def _ownership_changes(conn: AsyncConnection, room_id: int, person: User,
+                                 target: Membership) -> list[tuple[User, Role]]:
+        """The new owner first, then every other owner down to admin: a room has one owner, and
+        its log never shows it without one."""
+        if target.role is Role.OWNER:
+            return []
+        owners = [u for u, m in await store.member_list(conn, room_id, (MemberState.JOINED,))
+                  if m.role is Role.OWNER and u.id != person.id]
+        return [(person, Role.OWNER), *((owner, Role.ADMIN) for owner in owners)]
+
+    async def _set_roles(self, conn: AsyncConnection, room_id: int, actor: User,
+                         changes: list[tuple[User, Role]]) -> list[Event]:
+        for person, role in changes:
+            await store.set_role(conn, room_id, person.id, role, self.deps.clock())
+        return await self._append(conn, room_id, actor, [
+            (EventType.MEMBER_UPDATED, {"user": person.public(), "role": role.label}) for person, role in changes])
+
     async def members(self, user: User, room_id: int) -> list[dict[str, Any]]:
         async with self.deps.db.read() as conn:
-            room, membership = await self._reload(conn, room_id, user.id)
-            permissions.require_reader(room, membership)
+            room = await store.get(conn, room_id)
+            permissions.require_settings_reader(user, room, await store.membership(conn, room_id, user.id))
             rows = await store.member_list(conn, room_id, (MemberState.JOINED, MemberState.INVITED))
         online = await self.deps.bus.online([u.id for u, _ in rows])
         return [member_view(u, m, u.id in online) for u, m in rows]

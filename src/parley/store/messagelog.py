@@ -12,17 +12,19 @@ rows themselves are written by the one writer, `store.events.writes`, which the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from parley.core import mentions
 from parley.core.errors import Unavailable
-from parley.core.models import Event, Membership, Room
+from parley.core.models import Event, EventType, Membership, Room
 from parley.store.events import SELECT_SQL, Draft, Placed, Writer, event_from_row, writes
 from parley.store.outage import as_unavailable
 from parley.store.rooms import MEMBER_COLUMNS, ROOM_COLUMNS, membership_from_row, room_from_row
@@ -40,6 +42,8 @@ class Snapshot:
     memberships: dict[tuple[int, int], Membership]
     existing: dict[tuple[int, int, str], Event]
     live_sessions: set[int]  # of the drafts' sessions, those that exist and have not expired
+    # {room: {lower-case username: user id}} of the members (joined or invited) the texts may mention
+    mentionable: dict[int, dict[str, int]]
 
 
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
@@ -47,6 +51,8 @@ Stored = dict[int, tuple[int, int]]  # draft index -> (event id, seq)
 
 _ROOM = f"SELECT {', '.join(c.name for c in ROOM_COLUMNS)} FROM rooms"
 _MEMBER = f"SELECT {', '.join(c.name for c in MEMBER_COLUMNS)} FROM members"
+_MENTIONABLE = ("SELECT m.room_id, u.username_lower, u.id FROM members m JOIN users u ON u.id = m.user_id "
+                "WHERE m.state IN ('joined', 'invited') AND ")
 
 
 def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, int], set[str]]]:
@@ -62,6 +68,43 @@ def _groups(drafts: list[Draft]) -> tuple[dict[int, set[int]], dict[tuple[int, i
 def _note(existing: dict[tuple[int, int, str], Event], event: Event) -> None:
     assert event.sender is not None and event.client_msg_id is not None  # matched on both
     existing[(event.room_id, event.sender["id"], event.client_msg_id)] = event
+
+
+def _text(draft: Draft) -> str:
+    return draft.data.get("text", "") if draft.type is EventType.MESSAGE else ""
+
+
+def _mention_lookup(drafts: list[Draft]) -> tuple[list[int], list[str]]:
+    """(rooms, lower-case names) to look up: every name any text of the batch may mention."""
+    rooms: set[int] = set()
+    names: set[str] = set()
+    for d in drafts:
+        found = mentions.candidates(_text(d))
+        if found:
+            rooms.add(d.room_id)
+            names.update(found)
+    return sorted(rooms), sorted(names)
+
+
+def _mention_map(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for room_id, name, user_id in rows:
+        out[room_id][name] = user_id
+    return dict(out)
+
+
+def mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
+    """The ids a stored message mentions: members of its room at send time, as read in the batch."""
+    return mentions.resolve(_text(draft), snapshot.mentionable.get(draft.room_id, {})) if _text(draft) else []
+
+
+def _resolved(snapshot: Snapshot, drafts: list[Draft], chosen: list[int]) -> list[Draft]:
+    """The chosen drafts, each message carrying the ids it mentions (stored only when there are some)."""
+    out = []
+    for i in chosen:
+        ids = mentioned(snapshot, drafts[i])
+        out.append(dataclasses.replace(drafts[i], data={**drafts[i].data, "mentions": ids}) if ids else drafts[i])
+    return out
 
 
 def _session_ids(drafts: list[Draft]) -> list[int]:
@@ -142,7 +185,7 @@ class SqliteMessageLog:
         conn.execute("BEGIN IMMEDIATE")
         try:
             snapshot = self._snapshot(conn, drafts, now)
-            stored = self._store(conn, drafts, decide(snapshot), now)
+            stored = self._store(conn, drafts, snapshot, decide(snapshot), now)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -172,11 +215,17 @@ class SqliteMessageLog:
         live = {r[0] for r in conn.execute(
             f"SELECT id FROM sessions WHERE id IN ({','.join('?' * len(wanted))}) AND expires_at > ?",
             [*wanted, now])} if wanted else set()
-        return Snapshot(rooms, memberships, existing, live)
+        mention_rooms, names = _mention_lookup(drafts)
+        mentionable = _mention_map(conn.execute(
+            f"{_MENTIONABLE} m.room_id IN ({','.join('?' * len(mention_rooms))}) "
+            f"AND u.username_lower IN ({','.join('?' * len(names))})", [*mention_rooms, *names]).fetchall()
+        ) if names else {}
+        return Snapshot(rooms, memberships, existing, live, mentionable)
 
     @staticmethod
-    def _store(conn: sqlite3.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
-        return _stored(chosen, run_sqlite(conn, writes("sqlite", [drafts[i] for i in chosen], now)))
+    def _store(conn: sqlite3.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
+               now: int) -> Stored:
+        return _stored(chosen, run_sqlite(conn, writes("sqlite", _resolved(snapshot, drafts, chosen), now)))
 
     async def close(self) -> None:
         def _close() -> None:
@@ -201,14 +250,14 @@ class PostgresMessageLog:
                     conn: asyncpg.Connection = raw.driver_connection
                     async with conn.transaction():
                         snapshot = await self._snapshot(conn, drafts, now)
-                        stored = await self._store(conn, drafts, decide(snapshot), now)
+                        stored = await self._store(conn, drafts, snapshot, decide(snapshot), now)
                     return snapshot, stored
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateClientMessage(str(exc)) from exc
 
     @staticmethod
     async def _snapshot(conn: asyncpg.Connection, drafts: list[Draft], now: int) -> Snapshot:
-        """Set-based: four statements whatever the number of rooms in the batch."""
+        """Set-based: five statements at most, whatever the number of rooms in the batch."""
         members, cmids = _groups(drafts)
         # Locked in id order: this batch waits for any archive or leave in flight, and two
         # nodes' batches cannot deadlock.
@@ -232,11 +281,17 @@ class PostgresMessageLog:
         live = {r[0] for r in await conn.fetch(
             "SELECT id FROM sessions WHERE id = ANY($1::bigint[]) AND expires_at > $2 FOR SHARE",
             wanted, now)} if wanted else set()
-        return Snapshot(rooms, memberships, existing, live)
+        mention_rooms, names = _mention_lookup(drafts)
+        mentionable = _mention_map(await conn.fetch(
+            f"{_MENTIONABLE} m.room_id = ANY($1::bigint[]) AND u.username_lower = ANY($2::text[])",
+            mention_rooms, names)) if names else {}
+        return Snapshot(rooms, memberships, existing, live, mentionable)
 
     @staticmethod
-    async def _store(conn: asyncpg.Connection, drafts: list[Draft], chosen: list[int], now: int) -> Stored:
-        return _stored(chosen, await run_asyncpg(conn, writes("postgresql", [drafts[i] for i in chosen], now)))
+    async def _store(conn: asyncpg.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
+                     now: int) -> Stored:
+        return _stored(chosen, await run_asyncpg(conn, writes("postgresql", _resolved(snapshot, drafts, chosen),
+                                                               now)))
 
     async def close(self) -> None:
         return None

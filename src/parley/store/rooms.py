@@ -9,9 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core.errors import Conflict
 from parley.core.models import Membership, MemberState, Role, Room, RoomKind, User, Visibility
 from parley.store.tables import events, members, rooms, users
 
+NAME_TAKEN = "a public room with that name exists already (names ignore case); choose another"
 ROOM_COLUMNS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
               rooms.c.created_at, rooms.c.last_seq)
 
@@ -33,7 +35,9 @@ def membership_from_row(r: Sequence[Any]) -> Membership:
 
 async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic: str, visibility: Visibility,
                       creator_id: int, now: int, direct_key: str | None = None) -> Room | None:
-    """Insert a room; None if a direct chat with this key was created meanwhile (another node)."""
+    """Insert a room; None if a direct chat with this key was created meanwhile (another node).
+    A public room whose name is taken, ignoring case, is a Conflict (the unique index decides,
+    so two racing creations cannot both win)."""
     try:
         async with conn.begin_nested():
             result = await conn.execute(rooms.insert().values(
@@ -41,7 +45,7 @@ async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic
                 created_at=now, creator_id=creator_id, last_seq=0, direct_key=direct_key).returning(*ROOM_COLUMNS))
     except sa.exc.IntegrityError:
         if direct_key is None:
-            raise
+            raise Conflict(NAME_TAKEN) from None
         return None
     return room_from_row(result.one())
 
@@ -60,7 +64,12 @@ async def by_direct_key(conn: AsyncConnection, key: str) -> Room | None:
 
 
 async def update(conn: AsyncConnection, room_id: int, **values: object) -> None:
-    await conn.execute(rooms.update().where(rooms.c.id == room_id).values(**values))
+    """Change a room's columns; a public name taken, ignoring case, is a Conflict."""
+    try:
+        async with conn.begin_nested():  # PostgreSQL: the failed statement must not doom the transaction
+            await conn.execute(rooms.update().where(rooms.c.id == room_id).values(**values))
+    except sa.exc.IntegrityError:
+        raise Conflict(NAME_TAKEN) from None
 
 
 async def membership(conn: AsyncConnection, room_id: int, user_id: int) -> Membership | None:
@@ -93,6 +102,27 @@ async def upsert_member(conn: AsyncConnection, *, room_id: int, user_id: int, ro
         await conn.execute(members.insert().values(room_id=room_id, user_id=user_id, **values))
 
 
+async def other_members(conn: AsyncConnection, room_id: int, user_id: int) -> tuple[int, int]:
+    """(joined members other than `user_id`, how many of them are owners)."""
+    row = (await conn.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(members.c.role == int(Role.OWNER)))
+        .where(members.c.room_id == room_id, members.c.user_id != user_id,
+               members.c.state == MemberState.JOINED.value))).one()
+    return int(row[0]), int(row[1])
+
+
+async def sharing(conn: AsyncConnection, user_id: int) -> list[int]:
+    """Every user joined to a room where `user_id` is joined or invited (a member list shows the
+    invited too), `user_id` included."""
+    theirs = (sa.select(members.c.room_id)
+              .where(members.c.user_id == user_id,
+                     members.c.state.in_([MemberState.JOINED.value, MemberState.INVITED.value])))
+    rows = await conn.execute(
+        sa.select(members.c.user_id).distinct()
+        .where(members.c.room_id.in_(theirs), members.c.state == MemberState.JOINED.value))
+    return sorted({user_id, *(r.user_id for r in rows)})
+
+
 async def set_state(conn: AsyncConnection, room_id: int, user_id: int, state: MemberState, now: int) -> None:
     await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
                        .values(state=state.value, updated_at=now))
@@ -119,21 +149,31 @@ def _member_count() -> sa.ScalarSelect:
             .correlate(rooms).scalar_subquery())
 
 
-def _unread_count(user_id: int, mention: str | None = None) -> sa.ScalarSelect:
-    """Messages from others after the member's read marker; with `mention`, only those naming it."""
+# A message's `data` holds `{"mentions": [user ids]}`, resolved when it was stored; the same test
+# in each database's JSON functions.
+_MENTIONS_ME = {
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(events.data, '$.mentions') AS m WHERE m.value = :mentioned)",
+    "postgresql": "(CAST(events.data AS jsonb) -> 'mentions') @> jsonb_build_array(CAST(:mentioned AS bigint))",
+}
+
+
+def _unread_count(user_id: int, mentions_in: str | None = None) -> sa.ScalarSelect:
+    """Messages from others after the member's read marker; with `mentions_in` (the dialect's
+    name), only those that mention the member."""
     stmt = (sa.select(sa.func.count()).select_from(events)
             .where(events.c.room_id == members.c.room_id, events.c.seq > members.c.read_seq,
                    events.c.type == "message", sa.or_(events.c.sender_id.is_(None), events.c.sender_id != user_id)))
-    if mention is not None:
-        stmt = stmt.where(sa.func.lower(events.c.text).contains(mention.lower(), autoescape=True))
+    if mentions_in is not None:
+        stmt = stmt.where(events.c.data.is_not(None),
+                          sa.text(_MENTIONS_ME[mentions_in]).bindparams(mentioned=user_id))
     return stmt.scalar_subquery()
 
 
 async def unread(conn: AsyncConnection, room_id: int, user: User) -> tuple[int, int]:
-    """(unread messages, unread messages that mention @username) of a joined member."""
+    """(unread messages, unread messages that mention the user) of a joined member."""
     row = (await conn.execute(
         sa.select(_unread_count(user.id).label("unread"),
-                  _unread_count(user.id, f"@{user.username}").label("mentions"))
+                  _unread_count(user.id, conn.dialect.name).label("mentions"))
         .select_from(members).where(members.c.room_id == room_id, members.c.user_id == user.id,
                                     members.c.state == MemberState.JOINED.value))).one_or_none()
     return (0, 0) if row is None else (row.unread, row.mentions)
@@ -146,7 +186,7 @@ async def rooms_of(conn: AsyncConnection, user: User) -> list[tuple[Room, Member
     rows = await conn.execute(
         sa.select(*ROOM_COLUMNS, *MEMBER_COLUMNS, _member_count().label("member_count"),
                   _unread_count(user_id).label("unread"),
-                  _unread_count(user_id, f"@{user.username}").label("mentions"))
+                  _unread_count(user_id, conn.dialect.name).label("mentions"))
         .join(members, members.c.room_id == rooms.c.id)
         .where(members.c.user_id == user_id,
                members.c.state.in_([MemberState.JOINED.value, MemberState.INVITED.value]))

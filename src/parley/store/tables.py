@@ -49,6 +49,12 @@ rooms = sa.Table(
     sa.Column("direct_key", sa.String(200), nullable=True, unique=True),
 )
 
+# Two public rooms may not share a name, ignoring case; the index (not a read before the write)
+# decides, so two racing creations or renames cannot both win.
+sa.Index("uq_rooms_public_name", sa.func.lower(rooms.c.name), unique=True,
+         sqlite_where=sa.text("kind = 'room' AND visibility = 'public'"),
+         postgresql_where=sa.text("kind = 'room' AND visibility = 'public'"))
+
 members = sa.Table(
     "members",
     metadata,

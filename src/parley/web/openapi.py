@@ -121,10 +121,10 @@ def _paths() -> dict[str, Any]:
                                             params=api.PublicRoomsQuery)},
         "/api/v1/rooms/{room_id}": {
             "get": _op("A room", ("200", _ref("Room"))),
-            "patch": _op("Change name, topic (admin) or archive (owner)", ("200", _ref("Room")),
+            "patch": _op("Change name, topic (admin) or archive (owner; or a server admin); 409 if a public name is taken", ("200", _ref("Room")),
                          body=api.RoomUpdateBody)},
         "/api/v1/rooms/{room_id}/join": {"post": _op("Join a public room or accept an invite", ("200", _ref("Room")))},
-        "/api/v1/rooms/{room_id}/leave": {"post": _op("Leave a room", None)},
+        "/api/v1/rooms/{room_id}/leave": {"post": _op("Leave a room or decline an invitation; 409 for the last owner of a room with others in it", None)},
         "/api/v1/rooms/{room_id}/invite": {"post": _op(
             "Invite users", ("200", _obj(["invited"], invited={"type": "array", "items": _ref("UserPublic")})),
             body=api.InviteBody)},
@@ -132,7 +132,7 @@ def _paths() -> dict[str, Any]:
             "Members with roles and presence", ("200", _obj(["members"], members={"type": "array",
                                                                                    "items": _ref("Member")})))},
         "/api/v1/rooms/{room_id}/members/{user_id}": {"patch": _op(
-            "Change a member's role (admins and owners, for roles below their own)", ("200", _ref("Member")),
+            "Change a member's role (admins and owners, for roles below their own); `owner` hands ownership over", ("200", _ref("Member")),
             body=api.RoleBody)},
         "/api/v1/rooms/{room_id}/messages": {
             "get": _op("History, oldest first, at most 100 a page", ("200", _ref("History")),
