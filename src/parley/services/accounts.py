@@ -9,7 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from parley.core import glyphs, validation
+from parley.core import glyphs, validation, wire
 from parley.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from parley.core.models import Session, User
 from parley.services.deps import Deps
@@ -131,9 +131,7 @@ class Accounts:
             found = await store.by_id(conn, user.id)
             recipients = await room_store.sharing(conn, user.id) if found and found[0] != user else []
         assert found is not None
-        frame = {"type": "user_updated", "user": found[0].public()}
-        for recipient in recipients:
-            await self.emitter.to_user(recipient, frame)
+        await self.emitter.to_users(recipients, wire.UserUpdatedFrame(user=wire.public(found[0])))
         return found[0]
 
     async def search(self, query: str, limit: int) -> list[User]:

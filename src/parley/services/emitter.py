@@ -33,6 +33,12 @@ class Emitter:
         await self.bus.publish(user_channel(user_id), BusMessage(
             Kind.USER_FRAME, 0, 0, user_id, wire.tag_of(frame), wire.encode(frame)))
 
+    async def to_users(self, user_ids: Iterable[int], frame: wire.ServerFrame) -> None:
+        """The same frame to several users, encoded once."""
+        tag, payload = wire.tag_of(frame), wire.encode(frame)
+        for user_id in user_ids:
+            await self.bus.publish(user_channel(user_id), BusMessage(Kind.USER_FRAME, 0, 0, user_id, tag, payload))
+
     async def revoke(self, user_id: int, session_id: int = 0) -> None:
         """Close the user's connections of one session, or of all sessions (0)."""
         await self.bus.publish(user_channel(user_id), BusMessage(Kind.REVOKE, 0, session_id, user_id))
