@@ -40,6 +40,8 @@ def _seed_copies(database_url: str, template: int, user_id: int) -> list[int]:
                     for row in found:
                         values = [v for c, v in zip(columns, row, strict=True) if c in keep]
                         values[at] = room_id
+                        if table == "rooms":  # public names are unique, ignoring case
+                            values[keep.index("name")] = f"{values[keep.index('name')]}-{room_id}"
                         db.execute(insert, values)
         assert db.execute("SELECT count(*) FROM members WHERE user_id = ?", (user_id,)).fetchone()[0] == ROOMS + 1
         return ids
