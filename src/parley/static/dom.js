@@ -60,7 +60,7 @@ const ICONS = {
   menu: 'M4 7h16M4 12h16M4 17h16',
   edit: 'M5 19h4L19 9l-4-4L5 15zM13 7l4 4',
   lock: 'M7 11V8a5 5 0 0 1 10 0v3M5 11h14v9H5z',
-  settings: 'M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM12 3v3M12 18v3M3 12h3M18 12h3M5.6 5.6l2.1 2.1M16.3 16.3l2.1 2.1M5.6 18.4l2.1-2.1M16.3 7.7l2.1-2.1',
+  crown: 'M4 18h16M5 15L4 7l5 4 3-6 3 6 5-4-1 8z',
 };
 
 /** A decorative line icon; the button around it carries the label. */

@@ -51,7 +51,7 @@ function createJoinedView(room) {
     'aria-expanded': 'false', 'aria-controls': `member-panel-${roomId}`,
   });
   const inviteButton = iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId)));
-  const ownerButton = iconButton('settings', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
+  const ownerButton = iconButton('crown', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
   const actions = h('div', { class: 'room-actions' },
     membersButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
