@@ -14,7 +14,7 @@ const READ_DELAY_MS = 400;
 export const REDUCERS = {
   room_created: () => {},
   message: applyMessage,
-  member_joined: fresh((room, event) => {
+  member_joined: fresh((room) => {
     room.member_count = (room.member_count ?? 0) + 1;
     membersChanged(room);
   }),
