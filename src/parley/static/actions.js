@@ -1,7 +1,9 @@
 // What a person can do, as functions the views call: each talks to the server and updates the store.
 import { api } from './api.js';
-import { emit, rememberUser, removeRoom, store, timeline, upsertRoom } from './state.js';
-import { markRead, sendFrame, transmit } from './sync.js';
+import { discard, queue, retry } from './pending.js';
+import { markRead } from './reads.js';
+import { emit, rememberUser, removeRoom, store, timeline, updateUser, upsertRoom } from './state.js';
+import { sendFrame } from './ws.js';
 
 const PAGE_SIZE = 50;
 const TYPING_EVERY_MS = 3000;
@@ -54,34 +56,15 @@ export async function loadOlder(roomId) {
   }
 }
 
-function newClientId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return `c-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
-
 /** Shows the message at once as pending and sends it (now, or after the next reconnect). */
 export function sendMessage(roomId, text) {
   if (!text.trim()) return;
-  const pending = { cid: newClientId(), text, ts: Date.now(), status: 'pending' };
-  timeline(roomId).pending.push(pending);
   lastTyping.delete(roomId);
-  emit('pending', roomId);
-  transmit(roomId, pending);
+  queue(roomId, text);
 }
 
-export function retryMessage(roomId, cid) {
-  const pending = timeline(roomId).pending.find((item) => item.cid === cid);
-  if (!pending) return;
-  Object.assign(pending, { status: 'pending', error: null });
-  emit('pending', roomId);
-  transmit(roomId, pending);
-}
-
-export function discardMessage(roomId, cid) {
-  const line = timeline(roomId);
-  line.pending = line.pending.filter((item) => item.cid !== cid);
-  emit('pending', roomId);
-}
+export const retryMessage = retry;
+export const discardMessage = discard;
 
 /** Tells the room I am typing, at most every few seconds. */
 export function typing(roomId) {
@@ -136,6 +119,24 @@ export async function updateRoom(roomId, changes) {
   const room = addRoom(await api.updateRoom(roomId, changes));
   emit('room', roomId);
   return room;
+}
+
+/** Gives `userId` a role; `owner` hands the room over (I become admin). */
+export async function setRole(roomId, userId, role) {
+  const member = await api.setRole(roomId, userId, role);
+  store.members.delete(roomId);
+  emit('members', roomId);
+  return member;
+}
+
+export async function updateProfile(displayName) {
+  const user = await api.updateMe({ display_name: displayName });
+  updateUser({ id: user.id, username: user.username, display_name: user.display_name });
+  return user;
+}
+
+export async function changePassword(current, next) {
+  await api.changePassword(current, next);
 }
 
 export async function searchUsers(q) {

@@ -42,6 +42,8 @@ function query(params) {
 
 export const api = {
   me: () => request('GET', '/me'),
+  updateMe: (changes) => request('PATCH', '/me', changes),
+  changePassword: (current, next) => request('POST', '/me/password', { current_password: current, new_password: next }),
   register: (username, password, displayName) =>
     request('POST', '/auth/register', { username, password, ...(displayName ? { display_name: displayName } : {}) }),
   login: (username, password) => request('POST', '/auth/login', { username, password }),
@@ -56,6 +58,7 @@ export const api = {
   leave: (id) => request('POST', `/rooms/${id}/leave`),
   invite: (id, usernames) => request('POST', `/rooms/${id}/invite`, { usernames }),
   members: (id) => request('GET', `/rooms/${id}/members`),
+  setRole: (id, userId, role) => request('PATCH', `/rooms/${id}/members/${userId}`, { role }),
   messages: (id, { before, after, limit = 50 } = {}) => request('GET', `/rooms/${id}/messages${query({ before, after, limit })}`),
   markRead: (id, seq) => request('POST', `/rooms/${id}/read`, { seq }),
   direct: (usernames) => request('POST', '/direct', { usernames }),

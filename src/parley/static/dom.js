@@ -59,6 +59,8 @@ const ICONS = {
   send: 'M4 12l16-8-6 16-3-7z',
   menu: 'M4 7h16M4 12h16M4 17h16',
   edit: 'M5 19h4L19 9l-4-4L5 15zM13 7l4 4',
+  lock: 'M7 11V8a5 5 0 0 1 10 0v3M5 11h14v9H5z',
+  crown: 'M4 18h16M5 15L4 7l5 4 3-6 3 6 5-4-1 8z',
 };
 
 /** A decorative line icon; the button around it carries the label. */

@@ -34,13 +34,16 @@ export function mentions(text, username) {
   return new RegExp(`(^|[^A-Za-z0-9_.-])@${name}(?![A-Za-z0-9_-]|\\.[A-Za-z0-9_-])`, 'i').test(text);
 }
 
-/** Renders message text to a fragment. `me` (a username) highlights mentions of the reader. */
-export function renderMarkdown(text, me = '') {
+/**
+ * Renders message text to a fragment. Only the @names in `mentioned` (lower-case usernames the
+ * server resolved) are styled as mentions; `me` (my username) among them is highlighted.
+ */
+export function renderMarkdown(text, { me = '', mentioned = new Set() } = {}) {
   const fragment = document.createDocumentFragment();
   for (const block of splitBlocks(text)) {
     fragment.append(block.code !== undefined
       ? h('pre', {}, h('code', {}, block.code))
-      : h('p', {}, ...inline(block.text, { me, depth: 0, links: true })));
+      : h('p', {}, ...inline(block.text, { me: me.toLowerCase(), mentioned, depth: 0, links: true })));
   }
   return fragment;
 }
@@ -169,7 +172,10 @@ function count(text, ch) {
 function mention(src, i, ctx) {
   const name = src.slice(i).match(MENTION)?.[1].replace(/[.-]+$/, '');
   if (!name || name.length < 3) return null;
-  const mine = ctx.me && name.toLowerCase() === ctx.me.toLowerCase();
+  // An @name the server did not resolve to a user stays plain text (still one token, so an
+  // underscore in it never starts emphasis).
+  if (!ctx.mentioned.has(name.toLowerCase())) return { node: `@${name}`, length: name.length + 1 };
+  const mine = name.toLowerCase() === ctx.me;
   return { node: h('span', { class: mine ? 'mention mention-me' : 'mention' }, `@${name}`), length: name.length + 1 };
 }
 

@@ -1,4 +1,7 @@
-// Desktop notifications for mentions and direct messages, shown only while the tab is hidden.
+// Desktop notifications: which messages deserve one (those mentioning me, and direct messages),
+// shown only while the tab is hidden.
+import { t } from './i18n.js';
+import { personLabel, roomLabel } from './people.js';
 
 export function notificationsAvailable() {
   return 'Notification' in window && window.isSecureContext;
@@ -13,8 +16,17 @@ export async function requestNotifications() {
   return notificationPermission();
 }
 
+/** A new message from someone else, in a room I am not looking at. */
+export function notifyMessage(room, event, mentioned) {
+  if (!mentioned && room.kind !== 'direct') return;
+  const title = room.kind === 'direct'
+    ? personLabel(event.sender)
+    : t('notify.mention', { user: personLabel(event.sender), room: roomLabel(room) });
+  notify(title, event.text, room.id);
+}
+
 /** Shows a notification (plain text only) that opens the room when clicked. */
-export function notify(title, body, roomId) {
+function notify(title, body, roomId) {
   if (!document.hidden || notificationPermission() !== 'granted') return;
   const text = body.length > 140 ? `${body.slice(0, 139)}…` : body;
   const notification = new Notification(title, { body: text, tag: `parley-room-${roomId}` });

@@ -3,7 +3,7 @@
 // call themselves "Sam Lee" are still told apart. When the two are the same, it is shown once.
 import { h, userText } from './dom.js';
 import { t } from './i18n.js';
-import { displayName, store } from './state.js';
+import { currentUser, displayName, store } from './state.js';
 
 function handleShown(user) {
   return Boolean(user?.username) && displayName(user) !== user.username;
@@ -11,6 +11,7 @@ function handleShown(user) {
 
 /** The display name (in a span of class nameClass) and, if different, a muted @username. */
 export function personParts(user, nameClass = 'person-name') {
+  user = currentUser(user);
   const name = userText(displayName(user), 'span', { class: nameClass });
   return handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
 }
@@ -22,6 +23,7 @@ export function person(user, nameClass) {
 
 /** A person as plain text, for labels, announcements and notifications. */
 export function personLabel(user) {
+  user = currentUser(user);
   return handleShown(user) ? t('person.label', { name: displayName(user), username: user.username }) : displayName(user);
 }
 

@@ -53,10 +53,35 @@ export function removeRoom(id) {
 }
 
 export function rememberUser(user) {
-  if (user?.id !== undefined) store.users.set(user.id, user);
+  if (user?.id !== undefined) store.users.set(user.id, { ...store.users.get(user.id), ...user });
+}
+
+/** The freshest copy of a person the client holds (names change: see `user_updated`). */
+export function currentUser(user) {
+  return (user?.id !== undefined && store.users.get(user.id)) || user;
+}
+
+/** Someone changed their name: every place that shows it reads store.users, then redraws on 'user'. */
+export function updateUser(user) {
+  rememberUser(user);
+  if (user.id === store.me?.id) Object.assign(store.me, user);
+  for (const room of store.rooms.values()) {
+    for (const member of room.members ?? []) if (member.id === user.id) Object.assign(member, user);
+  }
+  emit('user', user.id);
+}
+
+/** Someone stopped typing: their notice timed out, or their message arrived. */
+export function stopTyping(roomId, userId) {
+  const typers = store.typing.get(roomId);
+  if (!typers?.has(userId)) return;
+  clearTimeout(typers.get(userId).timer);
+  typers.delete(userId);
+  emit('typing', roomId);
 }
 
 export function displayName(user) {
+  user = currentUser(user);
   return user?.display_name || user?.username || '?';
 }
 
@@ -71,6 +96,12 @@ const ROLE_RANK = { member: 10, moderator: 20, admin: 30, owner: 40 };
 
 export function roleAtLeast(room, role) {
   return (ROLE_RANK[room?.my_role] ?? 0) >= ROLE_RANK[role];
+}
+
+/** Members invite to public rooms, moderators and up to private ones (core/permissions.py). */
+export function canInvite(room) {
+  if (room?.kind !== 'room' || room.my_state !== 'joined' || room.archived) return false;
+  return roleAtLeast(room, room.visibility === 'private' ? 'moderator' : 'member');
 }
 
 export function totalUnread() {

@@ -6,6 +6,12 @@ const HEARTBEAT_MS = 15_000;
 const SILENCE_LIMIT_MS = 40_000;
 const MAX_BACKOFF_MS = 10_000;
 const CLOSE_REVOKED = 4001;
+let active = null;
+
+/** Sends a frame over the running connection; returns false when there is none or it is down. */
+export function sendFrame(frame) {
+  return active?.send(frame) ?? false;
+}
 
 export class Connection {
   /** onFrame(frame) gets every server frame; onStatus(status) every change; onRevoked() a 4001 close. */
@@ -20,6 +26,7 @@ export class Connection {
   }
 
   start() {
+    active = this;
     this.stopped = false;
     window.addEventListener('online', this.handleOnline);
     window.addEventListener('offline', this.handleOffline);
@@ -28,6 +35,7 @@ export class Connection {
   }
 
   stop() {
+    if (active === this) active = null;
     this.stopped = true;
     window.removeEventListener('online', this.handleOnline);
     window.removeEventListener('offline', this.handleOffline);

@@ -1,10 +1,19 @@
 // The message box: Enter sends, Shift+Enter starts a new line, IME composition is left alone.
 import { sendMessage, typing } from '../actions.js';
 import { h, icon } from '../dom.js';
-import { t } from '../i18n.js';
+import { formatNumber, t } from '../i18n.js';
 import { store } from '../state.js';
 
 const MAX_HEIGHT_PX = 200;
+// The server's longest message (PARLEY_MAX_TEXT, default 4000). Neither `hello` nor an endpoint
+// other than the OpenAPI document tells it; a smaller limit still shows, from the server's refusal.
+export const MAX_TEXT = 4000;
+const COUNT_FROM = 0.9;
+
+/** Length as the server counts it: code points, after its newline and NFC normalisation. */
+function textLength(text) {
+  return [...text.normalize('NFC')].length;
+}
 
 /** onSent() runs after a message goes out (the room view scrolls to it). */
 export function createComposer(roomId, label, onSent) {
@@ -12,19 +21,38 @@ export function createComposer(roomId, label, onSent) {
     class: 'composer-input', rows: 1, 'aria-label': label, placeholder: label,
     value: store.drafts.get(roomId) ?? '', enterkeyhint: 'send',
   });
-  const form = h('form', { class: 'composer' }, input,
+  const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
+  const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
+  const form = h('form', { class: 'composer' }, input, count,
     h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.send') }, icon('send')));
 
   const grow = () => {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, MAX_HEIGHT_PX)}px`;
   };
+  /** Near the limit a counter shows; past it the text stays here and the error names the limit. */
+  const measure = () => {
+    const length = textLength(input.value);
+    const over = length > MAX_TEXT;
+    count.hidden = length < MAX_TEXT * COUNT_FROM;
+    count.textContent = formatNumber(MAX_TEXT - length);
+    count.title = t('composer.count', { count: formatNumber(length), max: formatNumber(MAX_TEXT) });
+    count.classList.toggle('over', over);
+    if (!over) error.hidden = true;
+    return over;
+  };
   const submit = () => {
     if (!input.value.trim()) return;
+    if (measure()) {
+      error.textContent = t('composer.tooLong', { max: formatNumber(MAX_TEXT) });
+      error.hidden = false;
+      return;
+    }
     sendMessage(roomId, input.value);
     input.value = '';
     store.drafts.delete(roomId);
     grow();
+    measure();
     onSent();
   };
   input.addEventListener('keydown', (event) => {
@@ -35,6 +63,7 @@ export function createComposer(roomId, label, onSent) {
   input.addEventListener('input', () => {
     store.drafts.set(roomId, input.value);
     grow();
+    measure();
     if (input.value.trim()) typing(roomId);
   });
   form.addEventListener('submit', (event) => {
@@ -42,5 +71,5 @@ export function createComposer(roomId, label, onSent) {
     submit();
     input.focus();
   });
-  return { el: form, input, mounted: grow };
+  return { el: h('div', { class: 'composer-wrap' }, error, form), input, mounted: () => { grow(); measure(); } };
 }

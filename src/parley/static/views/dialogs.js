@@ -1,9 +1,12 @@
 // The dialogs: create a room, edit a topic, leave a room, and pick users (direct chat, invite).
-import { createRoom, invite, leaveRoom, searchUsers, startDirect, updateRoom } from '../actions.js';
+import {
+  changePassword, createRoom, invite, leaveRoom, loadMembers, searchUsers, setRole, startDirect, updateProfile, updateRoom,
+} from '../actions.js';
 import { h, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
 import { personLabel, personParts, roomLabel } from '../people.js';
-import { field, FormError, openDialog, uid } from './ui.js';
+import { displayName, store } from '../state.js';
+import { describeError, field, FormError, openDialog, uid } from './ui.js';
 
 const SEARCH_DELAY_MS = 200;
 
@@ -39,15 +42,75 @@ export function topicDialog(room) {
   });
 }
 
+/**
+ * Leaving. The last owner of a room with other members must hand it over first (the server
+ * answers 409 otherwise): an owner picks the heir here, who is made owner before I leave.
+ */
 export function leaveDialog(room) {
+  const heir = heirField(room, t('leave.heir'), t('leave.heirHint'));
+  heir.el.hidden = room.my_role !== 'owner';
   openDialog({
     title: t('leave.title'),
     submitLabel: t('leave.submit'),
     danger: true,
-    body: h('p', {}, t('leave.confirm', { room: roomLabel(room) })),
+    body: [h('p', {}, t('leave.confirm', { room: roomLabel(room) })), heir.el],
+    describe: (err) => {
+      if (err?.status !== 409) return describeError(err);
+      heir.el.hidden = false;
+      return t('leave.lastOwner');
+    },
     onSubmit: async () => {
+      if (!heir.el.hidden && heir.value()) await setRole(room.id, heir.value(), 'owner');
       await leaveRoom(room.id);
       location.hash = '#/';
+    },
+  });
+}
+
+/** Names a new owner: the owner hands the room over (becoming admin); a server admin may too. */
+export function ownerDialog(room) {
+  const heir = heirField(room, t('owner.label'), t('owner.hint'));
+  openDialog({
+    title: t('owner.title', { room: roomLabel(room) }),
+    submitLabel: t('owner.submit'),
+    body: heir.el,
+    onSubmit: async () => {
+      if (!heir.value()) throw new FormError('pick_someone');
+      await setRole(room.id, heir.value(), 'owner');
+    },
+  });
+}
+
+/** A choice among the room's other joined members; value() is the chosen user id, or null. */
+function heirField(room, label, hint) {
+  const select = h('select', { name: 'heir', class: 'heir-select' }, h('option', { value: '' }, t('owner.nobody')));
+  const fill = () => {
+    const others = (store.members.get(room.id) ?? [])
+      .filter((member) => member.state === 'joined' && member.user.id !== store.me.id)
+      .sort((a, b) => displayName(a.user).localeCompare(displayName(b.user)));
+    select.replaceChildren(h('option', { value: '' }, t('owner.nobody')),
+      ...others.map((member) => h('option', { value: member.user.id }, personLabel(member.user))));
+  };
+  if (store.members.has(room.id)) fill();
+  else loadMembers(room.id).then(fill, () => {});
+  return { el: field(label, select, hint), value: () => (select.value ? Number(select.value) : null) };
+}
+
+/** My display name and password. The server's own words explain a refusal. */
+export function profileDialog() {
+  const name = h('input', { name: 'display_name', maxlength: 64, value: store.me.display_name ?? '', autocomplete: 'nickname' });
+  const current = h('input', { name: 'current_password', type: 'password', autocomplete: 'current-password' });
+  const next = h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', minlength: 8 });
+  openDialog({
+    title: t('profile.title'),
+    submitLabel: t('common.save'),
+    body: [field(t('profile.displayName'), name), h('fieldset', { class: 'choices' },
+      h('legend', {}, t('profile.password')),
+      field(t('profile.currentPassword'), current), field(t('profile.newPassword'), next, t('profile.passwordHint')))],
+    describe: (err) => ([403, 409, 422].includes(err?.status) && err.message ? err.message : describeError(err)),
+    onSubmit: async () => {
+      if (name.value.trim() !== (store.me.display_name ?? '')) await updateProfile(name.value.trim());
+      if (next.value) await changePassword(current.value, next.value);
     },
   });
 }

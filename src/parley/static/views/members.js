@@ -27,6 +27,7 @@ export function createMemberPanel(roomId, onClose) {
   const offs = [
     on('members', (id) => id === roomId && render()),
     on('presence', (userId) => store.members.get(roomId)?.some((m) => m.user.id === userId) && render()),
+    on('user', (userId) => store.members.get(roomId)?.some((m) => m.user.id === userId) && render()),
   ];
   render();
   return { el, destroy: () => offs.forEach((off) => off()) };

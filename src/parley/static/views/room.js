@@ -1,12 +1,12 @@
 // A room on screen: header (title, topic, actions), history, typing line, composer, member panel.
 import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
-import { h, iconButton, replace, userText } from '../dom.js';
+import { h, icon, iconButton, replace, srOnly, userText } from '../dom.js';
 import { t, tNodes } from '../i18n.js';
 import { person, roomLabel, roomTitleNodes } from '../people.js';
-import { on, roleAtLeast, store } from '../state.js';
-import { markRead } from '../sync.js';
+import { canInvite, on, roleAtLeast, store } from '../state.js';
+import { markRead } from '../reads.js';
 import { createComposer } from './composer.js';
-import { inviteDialog, leaveDialog, topicDialog } from './dialogs.js';
+import { inviteDialog, leaveDialog, ownerDialog, topicDialog } from './dialogs.js';
 import { createMemberPanel } from './members.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
@@ -50,9 +50,10 @@ function createJoinedView(room) {
   const membersButton = iconButton('people', t('members.toggle'), () => toggleMembers(), {
     'aria-expanded': 'false', 'aria-controls': `member-panel-${roomId}`,
   });
+  const inviteButton = iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId)));
+  const ownerButton = iconButton('crown', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
   const actions = h('div', { class: 'room-actions' },
-    membersButton,
-    room.kind === 'room' ? iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId))) : null,
+    membersButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -71,8 +72,10 @@ function createJoinedView(room) {
   function renderHeader() {
     const current = store.rooms.get(roomId);
     if (!current) return;
-    replace(title, current.kind === 'room' ? h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#') : null,
-      roomTitleNodes(current));
+    replace(title, current.kind === 'room' ? roomMark(current) : null, roomTitleNodes(current));
+    inviteButton.hidden = !canInvite(current);
+    // Owners hand their room over; a server admin can name an owner for any room.
+    ownerButton.hidden = current.kind !== 'room' || !(current.my_role === 'owner' || store.me.is_admin);
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
     replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
     editTopic.hidden = !canEdit;
@@ -91,6 +94,7 @@ function createJoinedView(room) {
   document.addEventListener('visibilitychange', onVisible);
   const offs = [
     on('room', (id) => id === roomId && renderHeader()),
+    on('user', () => renderHeader()),
     on('typing', (id) => id === roomId && renderTyping()),
     on('connection', (status) => status === 'connected' && openRoom(roomId).catch(() => {})),
   ];
@@ -112,6 +116,13 @@ function createJoinedView(room) {
       closeRoom(roomId);
     },
   };
+}
+
+/** `#` before a public room's name, a lock before a private one's. */
+export function roomMark(room) {
+  return room.visibility === 'private'
+    ? h('span', { class: 'room-hash room-lock', title: t('room.private') }, icon('lock'), srOnly(t('room.private')))
+    : h('span', { class: 'room-hash', 'aria-hidden': 'true' }, '#');
 }
 
 function createInvitedView(room) {

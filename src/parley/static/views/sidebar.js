@@ -1,11 +1,11 @@
 // The sidebar: connection state, my rooms, invitations and direct chats with unread counts and
 // mention markers, and the footer with my name, language, notifications and log out.
-import { h, iconButton, replace, srOnly } from '../dom.js';
+import { h, icon, iconButton, replace, srOnly } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
 import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
 import { personParts, roomTitleNodes } from '../people.js';
 import { on, roomTitle, store } from '../state.js';
-import { createRoomDialog, directDialog } from './dialogs.js';
+import { createRoomDialog, directDialog, profileDialog } from './dialogs.js';
 import { languageSelect, uid } from './ui.js';
 
 /** onLanguage(code) switches the language; onLogout() logs out. */
@@ -16,6 +16,9 @@ export function createSidebar({ onLanguage, onLogout }) {
     invites: h('ul', { class: 'room-list', 'aria-label': t('sidebar.invites') }),
     direct: h('ul', { class: 'room-list', 'aria-label': t('sidebar.direct') }),
   };
+  const me = h('button', { type: 'button', class: 'me', title: t('profile.open'), on: { click: profileDialog } });
+  const renderMe = () => replace(me, personParts(store.me, 'me-name'), srOnly(`, ${t('profile.open')}`));
+  renderMe();
   const inviteSection = section(t('sidebar.invites'), null, lists.invites);
   const el = h('aside', { class: 'sidebar', 'aria-label': t('sidebar.label') },
     h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), status),
@@ -24,7 +27,7 @@ export function createSidebar({ onLanguage, onLogout }) {
         h('a', { class: 'browse-link', href: '#/browse' }, t('browse.open'))),
       inviteSection,
       section(t('sidebar.direct'), iconButton('plus', t('direct.open'), directDialog), lists.direct)),
-    footer(onLanguage, onLogout));
+    footer(onLanguage, onLogout, me));
   const items = new Map();
 
   const renderStatus = () => {
@@ -41,7 +44,8 @@ export function createSidebar({ onLanguage, onLogout }) {
     inviteSection.hidden = invited.length === 0;
     for (const [id, item] of items) if (!store.rooms.has(id)) { item.li.remove(); items.delete(id); }
   };
-  const offs = [on('connection', renderStatus), on('rooms', renderRooms), on('room', renderRooms), on('route', renderRooms)];
+  const offs = [on('connection', renderStatus), on('rooms', renderRooms), on('room', renderRooms), on('route', renderRooms),
+    on('user', (id) => { renderRooms(); if (id === store.me.id) renderMe(); })];
   renderStatus();
   renderRooms();
   return { el, destroy: () => offs.forEach((off) => off()) };
@@ -65,13 +69,18 @@ function fillList(list, rooms, items) {
   if (wanted.length !== current.length || wanted.some((li, i) => li !== current[i])) list.replaceChildren(...wanted);
 }
 
+function roomPrefix(room) {
+  if (room.kind === 'direct') return '@';
+  return room.visibility === 'private' ? icon('lock') : '#';
+}
+
 function roomItem(room) {
   const name = h('span', { class: 'room-name' });
   const marker = h('span', { class: 'mention-marker', 'aria-hidden': 'true' }, '@');
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true' });
   const sr = srOnly('');
   const link = h('a', { class: 'room-link', href: `#/room/${room.id}` },
-    h('span', { class: 'room-prefix', 'aria-hidden': 'true' }, room.kind === 'direct' ? '@' : '#'), name, marker, badge, sr);
+    h('span', { class: 'room-prefix', 'aria-hidden': 'true' }, roomPrefix(room)), name, marker, badge, sr);
   const li = h('li', { dataset: { roomId: room.id } }, link);
   const update = (current) => {
     const title = roomTitleNodes(current);
@@ -94,15 +103,15 @@ function roomItem(room) {
   return { li, update };
 }
 
-function footer(onLanguage, onLogout) {
-  const me = store.me;
+/** `me` is my name, a button that opens my profile. */
+function footer(onLanguage, onLogout, me) {
   const notifyButton = h('button', { type: 'button', class: 'btn small', on: { click: async () => {
     await requestNotifications();
     notifyButton.hidden = true;
   } } }, t('settings.notifications'));
   notifyButton.hidden = !notificationsAvailable() || notificationPermission() !== 'default';
   return h('footer', { class: 'sidebar-foot' },
-    h('div', { class: 'me' }, personParts(me, 'me-name')),
+    me,
     h('div', { class: 'foot-actions' }, languageSelect(onLanguage), notifyButton,
       h('button', { type: 'button', class: 'btn small', on: { click: onLogout } }, t('auth.logout'))));
 }

@@ -3,10 +3,11 @@
 // drops rows far away on the other, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
-import { formatDateTime, formatDay, formatTime, startOfDay, t, tError, tNodes } from '../i18n.js';
+import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { on, store, timeline } from '../state.js';
+import { describeError } from './ui.js';
 
 const MAX_ROWS = 150;
 const STEP = 50;
@@ -34,6 +35,7 @@ export class TimelineView {
     this.offs = [
       on('timeline', ({ roomId: id, change }) => id === roomId && this.onChange(change)),
       on('pending', (id) => id === roomId && this.renderPending()),
+      on('user', (id) => this.shows(id) && this.redraw()),
     ];
     this.resizeObserver = new ResizeObserver(() => this.stuck && this.scrollToBottom());
     this.resizeObserver.observe(this.scroller);
@@ -60,6 +62,18 @@ export class TimelineView {
     return rows;
   }
 
+  /** Whether a rendered row names this user. */
+  shows(userId) {
+    return this.line.events.slice(this.lo, this.hi).some((event) => event.sender?.id === userId || event.user?.id === userId)
+      || (userId === store.me.id && this.line.pending.length > 0);
+  }
+
+  /** Renders the same rows again (a name changed), keeping what the reader sees in place. */
+  redraw() {
+    this.keepingPosition(() => this.list.replaceChildren(...this.rows(this.lo, this.hi)));
+    this.renderPending();
+  }
+
   /** Renders the newest rows and scrolls to the bottom. */
   showLatest() {
     this.hi = this.count;
@@ -77,12 +91,19 @@ export class TimelineView {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.pinnedTop = this.scroller.scrollTop;
     this.updateJump();
   }
 
   onScroll() {
     const { scrollTop, scrollHeight, clientHeight } = this.scroller;
-    this.stuck = this.hi === this.count && scrollHeight - scrollTop - clientHeight < STICK_PX;
+    const gap = scrollHeight - scrollTop - clientHeight;
+    // Only the reader scrolling up unsticks: content growing under a reader at the bottom (the
+    // member panel opening, rows wrapping anew) moves the end away without moving scrollTop.
+    const movedUp = scrollTop < (this.pinnedTop ?? 0) - 1;
+    this.stuck = this.hi === this.count && (gap < STICK_PX || (this.stuck && !movedUp));
+    if (this.stuck && gap > 1) this.scrollToBottom();
+    else if (this.stuck) this.pinnedTop = scrollTop;
     if (scrollTop < EDGE_PX) this.extendUp();
     else if (scrollHeight - scrollTop - clientHeight < EDGE_PX) this.extendDown();
     this.updateJump();
@@ -239,8 +260,15 @@ function messageRow(event, prev) {
   } else {
     row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
   }
-  row.append(h('div', { class: 'msg-body', 'data-user': true }, renderMarkdown(event.text, store.me.username)));
+  row.append(h('div', { class: 'msg-body', 'data-user': true },
+    renderMarkdown(event.text, { me: store.me.username, mentioned: mentionedNames(event) })));
   return row;
+}
+
+/** The lower-case usernames of the people the server says the message mentions. */
+function mentionedNames(event) {
+  const names = (event.mentions ?? []).map((id) => (id === store.me.id ? store.me : store.users.get(id))?.username);
+  return new Set(names.filter(Boolean).map((name) => name.toLowerCase()));
 }
 
 function pendingRow(roomId, pending, event, prev) {
@@ -249,13 +277,20 @@ function pendingRow(roomId, pending, event, prev) {
   row.dataset.cid = pending.cid;
   if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
   if (pending.status === 'failed') {
-    row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.failed', { reason: tError(pending.error) }), ' ',
+    row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.failed', { reason: failureReason(pending.error) }), ' ',
       h('button', { type: 'button', class: 'link-btn', on: { click: () => retryMessage(roomId, pending.cid) } }, t('msg.retry')),
       h('button', { type: 'button', class: 'link-btn', on: { click: () => discardMessage(roomId, pending.cid) } }, t('msg.discard'))));
   }
   return row;
 }
 
+/** Why the server refused a message; a text over its limit names the limit. */
+function failureReason(error) {
+  const limit = error?.code === 'invalid' && /\bat most (\d+)/.exec(error.message ?? '')?.[1];
+  return limit ? t('composer.tooLong', { max: formatNumber(Number(limit)) }) : describeError(error);
+}
+
+/** How each room event type other than `message` reads in the timeline (keys of REDUCERS). */
 const SYSTEM_LINES = {
   room_created: (event) => [['event.room_created', { user: person(event.sender) }]],
   member_joined: (event) => [['event.member_joined', { user: person(event.user) }]],
@@ -275,7 +310,7 @@ function roomChanges({ sender, changes = {} }) {
     lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
   }
   if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
-  return lines;
+  return lines.length ? lines : [['event.room_updated', { user }]];
 }
 
 function person(user) {

@@ -48,7 +48,7 @@ export function describeError(error) {
  * A modal dialog holding a form. onSubmit may throw an API error, shown in the dialog; on success
  * the dialog closes. Esc and Cancel close it too, and focus returns where it was.
  */
-export function openDialog({ title, body, submitLabel, onSubmit, danger = false }) {
+export function openDialog({ title, body, submitLabel, onSubmit, danger = false, describe = describeError }) {
   const titleId = uid('dialog-title');
   const error = h('p', { class: 'form-error', role: 'alert' });
   const submit = h('button', { type: 'submit', class: danger ? 'btn danger' : 'btn primary' }, submitLabel);
@@ -65,7 +65,7 @@ export function openDialog({ title, body, submitLabel, onSubmit, danger = false 
       await onSubmit();
       dialog.close();
     } catch (err) {
-      error.textContent = describeError(err);
+      error.textContent = describe(err);
     } finally {
       submit.disabled = false;
     }

@@ -1,0 +1,97 @@
+// One reducer per room event type: each applies its event to the store and emits the topics the
+// views listen to. This table is the client's one list of event types: sync.js routes every
+// frame whose type is a key here to applyEvent, and views/timeline.js renders the same keys
+// (SYSTEM_LINES, plus `message`). A new event type gets a reducer here, a line there, and its
+// strings (`event.<type>`) in every locale.
+import { mentions } from './markdown.js';
+import { notifyMessage } from './notify.js';
+import { settle } from './pending.js';
+import { markRead } from './reads.js';
+import { emit, rememberUser, removeRoom, stopTyping, store, timeline } from './state.js';
+
+const READ_DELAY_MS = 400;
+
+export const REDUCERS = {
+  room_created: () => {},
+  message: applyMessage,
+  member_joined: fresh((room) => {
+    room.member_count = (room.member_count ?? 0) + 1;
+    membersChanged(room);
+  }),
+  member_left: fresh((room, event) => {
+    room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
+    if (event.user?.id === store.me.id) {
+      removeRoom(room.id);
+      emit('room-removed', room.id);
+      return;
+    }
+    membersChanged(room);
+  }),
+  member_invited: fresh((room) => membersChanged(room)),
+  member_updated: fresh((room, event) => {
+    const members = store.members.get(room.id);
+    const member = members?.find((item) => item.user.id === event.user?.id);
+    if (member) member.role = event.role;
+    else store.members.delete(room.id);
+    emit('members', room.id);
+    if (event.user?.id === store.me.id) {
+      room.my_role = event.role;
+      emit('room', room.id);
+    }
+  }),
+  room_updated: fresh((room, event) => {
+    Object.assign(room, event.changes);
+    emit('room', room.id);
+  }),
+};
+
+/** Room changes count once: a replayed event at or below the cursor was applied already. */
+function fresh(reducer) {
+  return (room, event, isFresh) => isFresh && reducer(room, event);
+}
+
+/** The member list is fetched again when a view wants it. */
+function membersChanged(room) {
+  store.members.delete(room.id);
+  emit('members', room.id);
+}
+
+/** Applies one event of a known room: timeline, cursor, then its own reducer. */
+export function applyEvent(room, event) {
+  rememberUser(event.sender);
+  // `user` in an event's data is a snapshot from when it happened; a name heard since wins.
+  if (event.user && !store.users.has(event.user.id)) rememberUser(event.user);
+  const change = timeline(room.id).add([event]);
+  const isFresh = event.seq > room.cursor;
+  if (isFresh) {
+    room.cursor = event.seq;
+    room.last_seq = Math.max(room.last_seq ?? 0, event.seq);
+  }
+  REDUCERS[event.type]?.(room, event, isFresh);
+  if (change && store.rooms.has(room.id)) emit('timeline', { roomId: room.id, change });
+  emit('rooms');
+}
+
+/**
+ * Whether a message mentions me: the server lists the user ids it resolved in `mentions`. A server
+ * that does not send the list yet is read by matching @username in the text.
+ */
+export function mentionsMe(event) {
+  if (Array.isArray(event.mentions)) return event.mentions.includes(store.me.id);
+  return mentions(event.text ?? '', store.me.username);
+}
+
+function applyMessage(room, event, isFresh) {
+  const mine = event.sender?.id === store.me.id;
+  stopTyping(room.id, event.sender?.id);
+  if (mine) settle(room.id, event.client_msg_id);
+  if (!isFresh || mine) return;
+  if (store.currentRoom === room.id && document.visibilityState === 'visible') {
+    markRead(room.id, { delay: READ_DELAY_MS });
+    return;
+  }
+  room.unread = (room.unread ?? 0) + 1;
+  const mentioned = mentionsMe(event);
+  room.mention ||= mentioned;
+  notifyMessage(room, event, mentioned);
+}
