@@ -24,6 +24,7 @@ export function startSync() {
     // A password change (here or in another tab) revokes this socket's session but leaves a new
     // session cookie: reconnect with it. Without one, /me answers 401 and the session ends.
     onRevoked: () => api.me().then(() => { stopSync(); startSync(); }, () => emit('signed-out')),
+    resumeFrom,
   });
   connection.start();
 }
@@ -51,17 +52,32 @@ function handleFrame(frame) {
   handler?.(frame);
 }
 
+// Cursors in the URL's text form (`room.seq-room.seq`), kept under what any proxy lets through.
+const MAX_RESUME_QUERY = 7000;
+
+/** Reconnecting: my cursors for `?resume=`, so the server replays what I missed before anything live. */
+function resumeFrom() {
+  const parts = [];
+  for (const room of store.rooms.values()) {
+    if (room.my_state === 'joined' && room.cursor > 0) parts.push(`${room.id}.${room.cursor}`);
+  }
+  const query = parts.join('-');
+  return query.length <= MAX_RESUME_QUERY ? query : '';
+}
+
 /** After (re)connecting: ask for everything after my cursors, resend what was never acked. */
 function onHello({ rooms, user }) {
   if (user) updateUser({ id: user.id, username: user.username, display_name: user.display_name });
   if (user && store.me) store.me.is_admin = user.is_admin;
-  const cursors = {};
-  for (const room of store.rooms.values()) {
-    if (room.my_state === 'joined' && String(room.id) in rooms) cursors[room.id] = room.cursor;
-  }
   const unknown = Object.keys(rooms).map(Number).filter((id) => !store.rooms.has(id));
-  for (const id of unknown) cursors[id] = rooms[id];
-  sendFrame({ type: 'resume', cursors });
+  if (!connection?.resuming) {
+    const cursors = {};
+    for (const room of store.rooms.values()) {
+      if (room.my_state === 'joined' && String(room.id) in rooms) cursors[room.id] = room.cursor;
+    }
+    for (const id of unknown) cursors[id] = rooms[id];
+    sendFrame({ type: 'resume', cursors });
+  }
   resendAll(store.timelines);
   for (const id of unknown) fetchRoom(id);
 }

@@ -14,9 +14,12 @@ export function sendFrame(frame) {
 }
 
 export class Connection {
-  /** onFrame(frame) gets every server frame; onStatus(status) every change; onRevoked() a 4001 close. */
-  constructor({ onFrame, onStatus, onRevoked }) {
-    Object.assign(this, { onFrame, onStatus, onRevoked });
+  /**
+   * onFrame(frame) gets every server frame; onStatus(status) every change; onRevoked() a 4001 close;
+   * resumeFrom() the `?resume=` cursors for the next connect ('' for none).
+   */
+  constructor({ onFrame, onStatus, onRevoked, resumeFrom = () => '' }) {
+    Object.assign(this, { onFrame, onStatus, onRevoked, resumeFrom });
     this.socket = null;
     this.status = 'connecting';
     this.attempts = 0;
@@ -62,8 +65,13 @@ export class Connection {
       return;
     }
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+    // Resuming in the URL, the server replays before it sends anything live: every event arrives
+    // once and in order, and `hello` already names the resume point.
+    const resume = this.resumeFrom();
+    const query = resume ? `?resume=${encodeURIComponent(resume)}` : '';
+    const socket = new WebSocket(`${scheme}://${location.host}/ws${query}`);
     this.socket = socket;
+    this.resuming = Boolean(resume);
     this.lastFrameAt = Date.now();
     socket.onmessage = (message) => this.receive(message.data);
     socket.onclose = (event) => this.closed(event.code);
