@@ -17,6 +17,7 @@ import pytest
 
 from parley.bus.base import room_channel
 from parley.bus.memory import MemoryBus
+from parley.core.errors import Unavailable
 from parley.core.models import Event, EventType, User
 from parley.realtime.connection import REPLAY_PAGE, Connection
 from parley.realtime.hub import Hub
@@ -68,6 +69,7 @@ class RoomLog:
         self.events: defaultdict[int, list[Event]] = defaultdict(list)
         self.joined: dict[tuple[int, int], int] = {}  # (user, room) -> seq of their member_joined
         self.gates: dict[str, Gate] = {}
+        self.down = False  # the database is away: reads raise Unavailable
 
     def append(self, room: int, etype: EventType, data: dict[str, Any] | None = None, sender: User = ANN) -> Event:
         seq = len(self.events[room]) + 1
@@ -91,6 +93,8 @@ class RoomLog:
 
     async def replay(self, room: int, after: int, limit: int) -> list[Event]:
         await self._pass("replay")
+        if self.down:
+            raise Unavailable("the database is unavailable; retry shortly")
         return self.events[room][after:after + limit]
 
     async def last_seqs(self, rooms: list[int]) -> dict[int, int]:
@@ -226,6 +230,18 @@ async def test_live_events_during_a_fill_follow_it_without_gap_or_duplicate(worl
     await world.post()
     assert await bob.seqs() == [4, 5, 6, 7, 8, 9]
     assert not bob.conn.rooms[ROOM].filling
+
+
+async def test_a_fill_the_database_interrupts_starts_again_at_the_next_event(world: World) -> None:
+    bob = await world.connect(BOB)
+    world.log.down = True
+    world.commit()
+    await world.post()  # a gap: the fill fails on the log
+    assert await bob.seqs() == []
+    assert not bob.conn.rooms[ROOM].filling  # paused, not stuck: the next catch-up starts it again
+    world.log.down = False
+    await world.post()
+    assert await bob.seqs() == [4, 5, 6]
 
 
 async def test_a_leave_during_a_fill_ends_the_room_at_the_leave(world: World) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from parley.core import wire
+from parley.core.errors import ParleyError
 from parley.core.models import Event, EventType, User
 from parley.realtime.frames import text_frame
 
@@ -200,8 +201,15 @@ class Connection:
 
     async def _locked_fill(self, room: int, st: RoomState) -> None:
         async with self._fill_lock:
-            if st.filling:
+            if not st.filling:
+                return
+            try:
                 await self._fill(room, st)
+            except ParleyError as exc:
+                # The database is away: the room stops filling with its `pending` kept, so the next
+                # catch-up (a live event, the hub's sweep) starts the fill again from the cursor.
+                st.filling = False
+                log.warning("room %s: fill for user %s paused: %s", room, self.user.id, exc.message)
 
     async def _fill(self, room: int, st: RoomState) -> None:
         empty_reads = 0
