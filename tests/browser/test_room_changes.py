@@ -110,7 +110,7 @@ def test_a_new_display_name_reaches_everyone_live(open_app, live_server: Server)
 
     expect(ann_page.locator(".msg-sender")).to_have_text("Robert")
     expect(member_row(ann_page, bob).locator(".member-name")).to_have_text("Robert")
-    expect(room_item(ann_page, direct["id"])).to_contain_text(f"Robert@{bob.username}")
+    expect(room_item(ann_page, direct["id"])).to_contain_text(f"Robert @{bob.username}")
     expect(ann_page.locator(".msg-sender", has_text="Bob")).to_have_count(0)
 
 

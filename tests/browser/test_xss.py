@@ -137,7 +137,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(open_app, live_server: Ser
     assert_inert(page, dialogs)
 
     page.goto("/#/browse")
-    renamed = [ROOMS[2][0], ROOMS[1][0], ROOMS[2][0]]  # the first room was renamed above
+    renamed = [f"{ROOMS[2][0]} 2", ROOMS[1][0], ROOMS[2][0]]  # the first room was renamed above (public names are unique)
     for room, name, (_, topic) in zip(rooms, renamed, ROOMS, strict=True):
         card = page.locator(f'.browse-card[data-room-id="{room["id"]}"]')
         expect(card.locator("h3")).to_have_text(f"#{name}")
