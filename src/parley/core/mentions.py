@@ -21,6 +21,8 @@ NAMES_MAX = 20  # distinct names looked up per message: a wall of @tokens costs 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
     """(the token, the token less trailing dots), lower-cased, in order of appearance."""
+    if "@" not in text:  # most messages: a substring test is ~50x cheaper than the regex scan
+        return []
     out = []
     for match in _TOKEN.finditer(text):
         token = match.group(1).lower()
