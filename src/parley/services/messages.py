@@ -123,7 +123,7 @@ class Messages:
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        return plan.settle(stored, now, {i: mentioned(snapshot, drafts[i]) for i in stored})
+        return plan.settle(stored, now, {i: ids for i in stored if (ids := mentioned(snapshot, drafts[i]))})
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> dict[str, Any]:
@@ -215,7 +215,8 @@ class _Plan:
         for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
             request = self.batch[i]
             event = Event(event_id, request.room_id, seq, EventType.MESSAGE, now, request.user.public(),
-                          {**request.data, "mentions": mentions[i]}, request.client_msg_id)
+                          {**request.data, "mentions": mentions[i]} if i in mentions else request.data,
+                          request.client_msg_id)
             self.outcomes[i] = (event, True)
             events.append(event)
         for i, first in self.dup_of.items():

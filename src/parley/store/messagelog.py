@@ -95,7 +95,8 @@ def _mention_map(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, int]]:
 
 def mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
     """The ids a stored message mentions: members of its room at send time, as read in the batch."""
-    return mentions.resolve(_text(draft), snapshot.mentionable.get(draft.room_id, {})) if _text(draft) else []
+    members = snapshot.mentionable.get(draft.room_id)  # absent unless some text of the room names someone
+    return mentions.resolve(_text(draft), members) if members else []
 
 
 def _resolved(snapshot: Snapshot, drafts: list[Draft], chosen: list[int]) -> list[Draft]:
