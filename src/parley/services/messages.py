@@ -15,7 +15,7 @@ from parley.services.emitter import Emitter
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store.events import Draft
-from parley.store.messagelog import DuplicateClientMessage, Snapshot, mentioned
+from parley.store.messagelog import DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
 REVOKED = "the session is unknown, expired or revoked; log in again"
@@ -123,7 +123,7 @@ class Messages:
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        return plan.settle(stored, now, {i: ids for i in stored if (ids := mentioned(snapshot, drafts[i]))})
+        return plan.settle(stored, now, snapshot.mentions)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> dict[str, Any]:

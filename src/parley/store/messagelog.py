@@ -44,6 +44,8 @@ class Snapshot:
     live_sessions: set[int]  # of the drafts' sessions, those that exist and have not expired
     # {room: {lower-case username: user id}} of the members (joined or invited) the texts may mention
     mentionable: dict[int, dict[str, int]]
+    # draft index -> the ids its text mentions, filled when the chosen drafts are stored
+    mentions: dict[int, list[int]] = dataclasses.field(default_factory=dict)
 
 
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
@@ -93,17 +95,20 @@ def _mention_map(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, int]]:
     return dict(out)
 
 
-def mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
+def _mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
     """The ids a stored message mentions: members of its room at send time, as read in the batch."""
     members = snapshot.mentionable.get(draft.room_id)  # absent unless some text of the room names someone
     return mentions.resolve(_text(draft), members) if members else []
 
 
 def _resolved(snapshot: Snapshot, drafts: list[Draft], chosen: list[int]) -> list[Draft]:
-    """The chosen drafts, each message carrying the ids it mentions (stored only when there are some)."""
+    """The chosen drafts, each message carrying the ids it mentions (stored only when there are some,
+    and noted in `snapshot.mentions` for the caller)."""
     out = []
     for i in chosen:
-        ids = mentioned(snapshot, drafts[i])
+        ids = _mentioned(snapshot, drafts[i])
+        if ids:
+            snapshot.mentions[i] = ids
         out.append(dataclasses.replace(drafts[i], data={**drafts[i].data, "mentions": ids}) if ids else drafts[i])
     return out
 
