@@ -86,18 +86,22 @@ async def test_service_and_batch_events_interleave_gap_free_in_one_room(ctx: Con
     await ctx.hub.bus.start(capture)
     ctx.hub.bus.subscribe(room_channel(rid))
 
-    managing = asyncio.Event()
+    managing, talked, halfway = asyncio.Event(), asyncio.Event(), set()
 
     async def talk(user: User) -> list[Event]:
         out = []
         for i in range(20):
-            if i == 10:  # so that the two writers certainly interleave, whatever the scheduling
+            if i == 10:  # so that the two writers certainly interleave, whatever the scheduling:
+                halfway.add(user.id)  # messages first, then the owner's changes, then messages again
+                if len(halfway) == len(members):
+                    talked.set()
                 await managing.wait()
             out.append((await ctx.messages.send(user, rid, f"{user.username} {i}"))[0])
         return out
 
     async def manage() -> None:
         """Role changes and topic changes by the owner, one after another: each its own transaction."""
+        await talked.wait()
         for i in range(12):
             await ctx.rooms.set_role(owner, rid, members[i % 4].id, "moderator" if i // 4 % 2 == 0 else "member")
             await ctx.rooms.update(owner, rid, {"topic": f"topic {i}"})
