@@ -1,0 +1,137 @@
+"""Instructions per ingested message, counted by valgrind's callgrind: a measure that does not move
+with the machine's load, for comparing two versions of the send path when wall-clock CPU is too noisy.
+
+The server runs under `valgrind --tool=callgrind`. Users, rooms and sessions are made first by a normal
+server on the same SQLite file (argon2 under valgrind would take minutes); then the counters are
+zeroed once every WebSocket is open, each user sends exactly --messages messages into its room (rooms
+of --members, --in-flight unacknowledged at a time, as in ingest.py), and the counters are dumped when
+the last ack arrives. The figure is the instructions executed by the whole server process (every
+thread) between the two points, divided by the messages. Batches are larger here than in a real run
+(the server is ~50x slower than its clients), so per-batch costs weigh less than in ingest.py.
+
+    .venv/bin/python bench/instructions.py
+    PYTHONPATH=/path/to/other/tree/src .venv/bin/python bench/instructions.py   # another version
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import _common as c
+import _wsgen as g
+import ingest
+
+ACK_RE = re.compile(rb'"type":\s*"ack"')
+
+
+def callgrind_total(path: str) -> int:
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    sys.exit(f"no totals in {path}")
+
+
+async def drive(args, ws_url: str, tokens: list[str], homes: list[int], pid: int, out: str) -> int:
+    remaining = {u: args.messages for u in range(len(tokens))}
+    acked = 0
+    done = asyncio.get_running_loop().create_future()
+    conns: list[g.Conn] = []
+    seq = iter(range(10**9))
+
+    def send(u: int) -> None:
+        remaining[u] -= 1
+        idx = next(seq)
+        conns[u].send(b'{"type":"send","room":%d,"text":"%010d %s","client_msg_id":"i%d"}'
+                      % (homes[u], idx, b"y" * 89, idx))
+
+    def handler(u: int):
+        def on_payload(data: bytes) -> None:
+            nonlocal acked
+            if ACK_RE.search(data) is not None:
+                acked += 1
+                if remaining[u] > 0:
+                    send(u)
+                if acked == total and not done.done():
+                    done.set_result(None)
+            elif b'"error"' in data[:40]:
+                done.set_exception(RuntimeError(data[:300]))
+        return on_payload
+
+    total = args.messages * len(tokens)
+    conns += await g.connect_many([f"{ws_url}?token={t}" for t in tokens], lambda i: g.Conn(handler(i)), 8)
+    await asyncio.sleep(2)  # let presence and the first reads settle before zeroing
+    subprocess.run(["callgrind_control", "-z", str(pid)], check=True, capture_output=True)
+    for _ in range(args.in_flight):
+        for u in range(len(tokens)):
+            if remaining[u] > 0:
+                send(u)
+    await asyncio.wait_for(done, timeout=args.timeout)
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+    for conn in conns:
+        conn.close()
+    return total
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--users", type=int, default=30)
+    p.add_argument("--rooms", type=int, default=15)
+    p.add_argument("--members", type=int, default=3)
+    p.add_argument("--in-flight", type=int, default=2)
+    p.add_argument("--messages", type=int, default=40, help="messages per user")
+    p.add_argument("--timeout", type=float, default=900)
+    args = p.parse_args()
+    if not shutil.which("valgrind"):
+        sys.exit("valgrind is not installed (Debian: valgrind)")
+    tmp = tempfile.mkdtemp(prefix="parley-instr-")
+    db = f"sqlite:///{tmp}/parley.db"
+    env = {**os.environ, **c.RATE_LIMIT_ENV, "PARLEY_DATABASE_URL": db}
+    exe = c.parley_exe()
+    subprocess.run([*exe, "db", "upgrade", "--database-url", db], env=env, check=True, capture_output=True)
+    port = c.free_port()
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", db]
+    base = f"http://127.0.0.1:{port}"
+
+    plain = subprocess.Popen([*exe, *serve], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    srv = c.Server(base_url=base, proc=plain)
+    srv.wait_ready(port)
+    ns = argparse.Namespace(users=args.users, rooms=args.rooms, members=args.members)
+    tokens, homes = c.run(ingest.setup(ns, base))
+    plain.terminate()
+    plain.wait()
+
+    out = os.path.join(tmp, "callgrind.out")
+    vg = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p", "--dump-instr=no",
+         sys.executable, "-m", "parley", *serve],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "valgrind.log"), "wb"),
+    )
+    srv = c.Server(base_url=base, proc=vg)
+    srv.wait_ready(port, timeout=300)
+    t0 = time.monotonic()
+    try:
+        n = c.run(drive(args, srv.ws_url, tokens, homes, vg.pid, out))
+    finally:
+        vg.terminate()
+        vg.wait()
+    dumps = sorted(glob.glob(f"{out}.{vg.pid}.*"), key=lambda s: int(s.rsplit(".", 1)[1]))
+    if not dumps:
+        sys.exit(f"no callgrind dump in {tmp}")
+    ir = callgrind_total(dumps[0])
+    print(f"instructions {args.users} users, rooms of {args.members}, {args.in_flight} in flight, "
+          f"{n} messages ({time.monotonic() - t0:.0f} s under valgrind)")
+    print(f"  {ir / n:,.0f} instructions per message  (total {ir:,}; dump {dumps[0]})")
+
+
+if __name__ == "__main__":
+    main()
