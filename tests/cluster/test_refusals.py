@@ -68,3 +68,10 @@ def test_a_second_node_on_the_same_sqlite_file_is_refused(tmp_path):
     # Once the first one is gone, the file is free again.
     again = ServerProcess(url, tmp_path, env=FAST_LIMITS).start()
     again.stop()
+
+
+def test_several_nodes_refuse_a_local_media_folder(redis, tmp_path) -> None:
+    env = {"PARLEY_BROKER_URL": redis.url, "PARLEY_MEDIA_URL": f"file://{tmp_path}/media"}
+    result = _serve(tmp_path, "postgresql://postgres@127.0.0.1:5432/postgres", env)
+    assert result.returncode != 0
+    assert "PARLEY_MEDIA_SHARED=1" in result.stderr and "s3://" in result.stderr
