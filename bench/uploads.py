@@ -73,7 +73,7 @@ async def measure(server: Server, args: argparse.Namespace) -> dict:
         _, token = await api.register(f"up{run_id()}")
         room = await api.create_room(token, f"files {run_id()}")
         headers = {"Authorization": f"Bearer {token}"}
-        meter = CpuMeter(server.cpu_pids(), [])
+        meter = CpuMeter(server.cpu_pids(), [os.getpid()])
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             block = os.urandom(MB)
             start, t0 = meter.snap(), time.monotonic()
