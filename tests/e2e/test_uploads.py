@@ -321,6 +321,8 @@ async def test_avatars_are_square_and_announced(server, http, names):
     # Messages and member lists show it too.
     await ann.send(rid, "with a face")
     assert (await bob.history(rid))["messages"][-1]["sender"]["avatar_url"] == url
+    members = (await bob.call("GET", f"/api/v1/rooms/{rid}/members"))["members"]
+    assert {m["user"]["id"]: m["user"]["avatar_url"] for m in members}[ann.user["id"]] == url
     refused = await ann.upload(0, "x.txt", b"not a picture", path="/api/v1/me/avatar", method="PUT", expect=422)
     assert refused["error"]["code"] == "invalid"
     gone = await ann.call("DELETE", "/api/v1/me/avatar")
