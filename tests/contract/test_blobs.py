@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from parley.blobs.base import BlobStore
+from parley.blobs.base import Blob, BlobStore
 from parley.blobs.local import LocalBlobs, sweep_temporary
 from parley.blobs.s3 import PART, S3Blobs
 
@@ -74,6 +74,11 @@ async def test_put_file(blobs: BlobStore, tmp_path: Path) -> None:
     assert path.exists() and blob.key == _key(path.read_bytes())
     assert await _read(blobs, blob.key) == path.read_bytes()
     assert await blobs.put_file(str(path)) == blob
+    other = tmp_path / "g.bin"
+    other.write_bytes(b"hashed while it was written")
+    known = Blob(_key(other.read_bytes()), other.stat().st_size)
+    assert await blobs.put_file(str(other), known) == known
+    assert await _read(blobs, known.key) == other.read_bytes()
 
 
 async def test_a_failed_stream_leaves_nothing(blobs: BlobStore) -> None:

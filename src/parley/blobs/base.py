@@ -56,8 +56,9 @@ class BlobStore(ABC):
         """Store a stream of bytes; nothing is left behind if the stream raises or is cancelled."""
 
     @abstractmethod
-    async def put_file(self, path: str) -> Blob:
-        """Store a local file's bytes (the file itself is left where it is, for the caller to remove)."""
+    async def put_file(self, path: str, known: Blob | None = None) -> Blob:
+        """Store a local file's bytes (the file itself is left where it is, for the caller to remove).
+        `known`: its key and size, computed while it was written, saving a read of the file."""
 
     @abstractmethod
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:

@@ -57,11 +57,11 @@ class LocalBlobs(BlobStore):
             raise
         return Blob(key, size)
 
-    async def put_file(self, path: str) -> Blob:
-        return await asyncio.to_thread(self._put_file, path)
+    async def put_file(self, path: str, known: Blob | None = None) -> Blob:
+        return await asyncio.to_thread(self._put_file, path, known)
 
-    def _put_file(self, path: str) -> Blob:
-        key, size = file_sha256(path)
+    def _put_file(self, path: str, known: Blob | None) -> Blob:
+        key, size = (known.key, known.size) if known else file_sha256(path)
         if self.path(key).exists():
             return Blob(key, size)
         temp = self._temp()

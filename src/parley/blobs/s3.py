@@ -11,6 +11,7 @@ in between.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import uuid
@@ -115,8 +116,8 @@ class S3Blobs(BlobStore):
                     await upload.abort()
             raise
 
-    async def put_file(self, path: str) -> Blob:
-        key, size = file_sha256(path)
+    async def put_file(self, path: str, known: Blob | None = None) -> Blob:
+        key, size = (known.key, known.size) if known else await asyncio.to_thread(file_sha256, path)
         if await self.exists(key):
             return Blob(key, size)
         with open(path, "rb") as f:

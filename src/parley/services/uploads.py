@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import uuid
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from parley.blobs.base import BlobStore
+from parley.blobs.base import Blob, BlobStore
 from parley.core import permissions, uploads, wire
 from parley.core.errors import Invalid, NotFound, PayloadTooLarge, RateLimited
 from parley.core.models import User
@@ -87,13 +88,13 @@ class Uploads:
         spool = os.path.join(self.limits.spool, f"{os.getpid()}-{uuid.uuid4().hex}.part")
         made: list[str] = [spool]
         try:
-            size, head = await self._spool(chunks, spool)
-            if size == 0:
+            received, head = await self._spool(chunks, spool)
+            if received.size == 0:
                 raise Invalid("the file is empty")
             sniffed = uploads.sniff(head)
             done = await self.workers.run(media.process, spool, sniffed, uploads.media_kind(sniffed))
             made += done.made
-            blob = await self.blobs.put_file(done.path)
+            blob = await self.blobs.put_file(done.path, received if done.path == spool else None)
             thumb = await self.blobs.put_file(done.thumbnail) if done.thumbnail else None
             try:
                 async with self.deps.db.write() as conn:
@@ -119,10 +120,10 @@ class Uploads:
         finally:
             await asyncio.to_thread(_remove, made)
 
-    async def _spool(self, chunks: AsyncIterable[bytes], path: str) -> tuple[int, bytes]:
+    async def _spool(self, chunks: AsyncIterable[bytes], path: str) -> tuple[Blob, bytes]:
         """Write the stream to a local file, refusing it as soon as it passes the limit. Returns
-        its size and first bytes (for the type)."""
-        limit, size, head = self.limits.max_bytes, 0, b""
+        its key and size (hashed on the way) and its first bytes (for the type)."""
+        limit, size, head, digest = self.limits.max_bytes, 0, b"", hashlib.sha256()
         f = await asyncio.to_thread(open, path, "wb")
         try:
             async for chunk in chunks:
@@ -131,10 +132,11 @@ class Uploads:
                     raise PayloadTooLarge(f"the file is larger than {_mib(limit)} (PARLEY_MAX_UPLOAD_BYTES)")
                 if len(head) < uploads.SNIFF_BYTES:
                     head += chunk[: uploads.SNIFF_BYTES - len(head)]
+                digest.update(chunk)
                 await asyncio.to_thread(f.write, chunk)
         finally:
             await asyncio.to_thread(f.close)
-        return size, head
+        return Blob(digest.hexdigest(), size), head
 
     # -- reading ------------------------------------------------------------------------------------
 
