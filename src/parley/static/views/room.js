@@ -65,6 +65,7 @@ function createJoinedView(room) {
     filesPanel = null;
     filesButton.setAttribute('aria-expanded', String(show));
     if (!show) return;
+    if (panel) toggleMembers(false);
     const { createFilesPanel } = await import('./files.js');
     filesPanel = createFilesPanel(roomId, () => { toggleFiles(false); filesButton.focus(); });
     body.append(filesPanel.el);
@@ -81,6 +82,7 @@ function createJoinedView(room) {
     if (matchMedia(WIDE_SCREEN).matches) membersWanted = show;
     panel?.destroy();
     panel?.el.remove();
+    if (show && filesPanel) toggleFiles(false); // uploads (issue 9): one side panel at a time
     panel = show ? createMemberPanel(roomId, () => { toggleMembers(false); membersButton.focus(); }) : null;
     if (panel) body.append(panel.el);
     membersButton.setAttribute('aria-expanded', String(show));
