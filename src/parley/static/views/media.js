@@ -30,7 +30,7 @@ export function formatSize(bytes) {
     value /= 1000;
     unit += 1;
   }
-  return new Intl.NumberFormat(language(), { style: 'unit', unit: units[unit], unitDisplay: 'short',
+  return new Intl.NumberFormat(language(), { style: 'unit', unit: units[unit], unitDisplay: unit ? 'short' : 'long',
     maximumFractionDigits: unit ? 1 : 0 }).format(value);
 }
 
