@@ -12,6 +12,18 @@ const SPEEDS = [1, 1.5, 2];
 const BARS = 48;
 const SEEK_STEP_S = 5;
 
+let styles = null;
+/** The stylesheet of the tray, lightbox, recorder and Files panel: added once, on first use. */
+export function uploadStyles() {
+  styles ??= new Promise((resolve) => {
+    const link = h('link', { rel: 'stylesheet', href: new URL('../uploads.css', import.meta.url).pathname });
+    link.addEventListener('load', resolve);
+    link.addEventListener('error', resolve);
+    document.head.append(link);
+  });
+  return styles;
+}
+
 /** What kind of thing an upload is, for how it is drawn. */
 export function mediaKind(upload) {
   const type = String(upload.content_type ?? '').split(';')[0].trim().toLowerCase();
@@ -76,7 +88,7 @@ function imageThumb(upload) {
     'aria-label': t('uploads.openImage', { name: upload.name }), dataset: { uploadId: upload.id } }, img);
   button.upload = upload;
   button.addEventListener('click', async () => {
-    const { openLightbox } = await import('./lightbox.js');
+    const [{ openLightbox }] = await Promise.all([import('./lightbox.js'), uploadStyles()]);
     openLightbox(button);
   });
   return button;

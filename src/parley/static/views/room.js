@@ -8,6 +8,7 @@ import { markRead } from '../reads.js';
 import { createComposer } from './composer.js';
 import { inviteDialog, leaveDialog, ownerDialog, topicDialog } from './dialogs.js';
 import { createMemberPanel } from './members.js';
+import { uploadStyles } from './media.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
 
@@ -66,7 +67,7 @@ function createJoinedView(room) {
     filesButton.setAttribute('aria-expanded', String(show));
     if (!show) return;
     if (panel) toggleMembers(false);
-    const { createFilesPanel } = await import('./files.js');
+    const [{ createFilesPanel }] = await Promise.all([import('./files.js'), uploadStyles()]);
     filesPanel = createFilesPanel(roomId, () => { toggleFiles(false); filesButton.focus(); });
     body.append(filesPanel.el);
   }

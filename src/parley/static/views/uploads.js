@@ -1,68 +1,38 @@
-// Sending files (issue 9): the attach, voice and video buttons, drag and drop onto the room, paste
-// from the clipboard, and the tray above the composer. Each file uploads at once (XMLHttpRequest,
-// for its progress) and shows a bar, Cancel and, after a failure, Retry and the reason. The
-// composer's text is the caption: sending waits until every file is stored, then the message
-// carries their ids. The recorders are loaded on first use.
-import { h, icon, iconButton, userText } from '../dom.js';
-import { formatNumber, t } from '../i18n.js';
-import { formatSize } from './media.js';
-import { describeError } from './ui.js';
-
-export const MAX_ATTACHMENTS = 10;
-
-/** POSTs one file; `onProgress(fraction)`; resolves with the stored upload, rejects with {status, code, message}. */
-export function uploadFile(roomId, file, onProgress) {
-  const xhr = new XMLHttpRequest();
-  const done = new Promise((resolve, reject) => {
-    xhr.open('POST', `/api/v1/rooms/${roomId}/uploads`);
-    xhr.setRequestHeader('X-Requested-With', 'parley');
-    xhr.setRequestHeader('Accept', 'application/json');
-    xhr.responseType = 'json';
-    xhr.upload.addEventListener('progress', (event) => event.lengthComputable && onProgress(event.loaded / event.total));
-    xhr.addEventListener('load', () => {
-      if (xhr.status >= 200 && xhr.status < 300 && xhr.response?.upload) resolve(xhr.response.upload);
-      else {
-        const error = xhr.response?.error ?? {};
-        reject({ status: xhr.status, code: error.code ?? (xhr.status === 413 ? 'payload_too_large' : 'unavailable'), message: error.message ?? '' });
-      }
-    });
-    xhr.addEventListener('error', () => reject({ status: 0, code: 'network', message: '' }));
-    xhr.addEventListener('abort', () => reject({ status: 0, code: 'aborted', message: '' }));
-    const form = new FormData();
-    form.append('file', file, file.name);
-    xhr.send(form);
-  });
-  return { done, abort: () => xhr.abort() };
-}
-
-/** Why an upload failed, in words: too large (with the limit when the server names it), quota, ... */
-export function uploadError(error) {
-  if (/quota/i.test(`${error?.code} ${error?.message}`)) return t('uploads.quota');
-  if (error?.code === 'payload_too_large' || error?.status === 413) {
-    const limit = /(\d+)\s*bytes/.exec(error.message ?? '')?.[1];
-    return limit ? t('uploads.tooLargeLimit', { max: formatSize(Number(limit)) }) : t('uploads.tooLarge');
-  }
-  const key = `uploads.error.${error?.code}`;
-  const text = t(key);
-  return text === key ? describeError(error) : text;
-}
-
-/** A file from the clipboard often has no useful name ("image.png"): give it one with the time. */
-function namePasted(file) {
-  const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  const ext = (file.type.split('/')[1] ?? 'bin').replace('jpeg', 'jpg').replace(/[^a-z0-9]/gi, '');
-  return new File([file], `pasted-${stamp}.${ext}`, { type: file.type, lastModified: Date.now() });
-}
+// Sending files (issue 9): the attach, voice and video buttons, drag and drop onto the room and
+// paste from the clipboard. The tray above the composer (views/tray.js), the recorders and their
+// styles load with the first file. The composer's text is the caption: sending waits until every
+// file is stored, then the message carries their ids.
+import { h, icon, iconButton } from '../dom.js';
+import { t } from '../i18n.js';
+import { uploadStyles } from './media.js';
 
 /**
- * The tray and buttons of one room's composer. `onChange()` runs whenever the set of files or
- * their state changes; `send(ids)` is not called here: the composer asks `take()` when it sends.
+ * The buttons and tray of one room's composer. `onChange()` runs whenever the files or their
+ * state change, `onError(text)` shows a message; the composer asks `take()` for the stored uploads.
  */
 export function createUploads(roomId, { onChange, onError }) {
-  const items = [];
-  const list = h('ul', { class: 'upload-tray', 'aria-label': t('uploads.tray') });
-  const status = h('p', { class: 'upload-status', 'aria-live': 'polite' });
-  const tray = h('div', { class: 'upload-tray-wrap', hidden: true }, list, status);
+  const slot = h('div', { class: 'upload-slot', hidden: true });
+  let tray = null;
+  let loading = null;
+  let status = '';
+  const load = () => {
+    loading ??= Promise.all([import('./tray.js'), uploadStyles()]).then(([module]) => {
+      tray = module.createTray(roomId, { onChange, onError });
+      slot.replaceWith(tray.tray);
+      tray.setStatus(status);
+      return tray;
+    });
+    return loading;
+  };
+  let waitingFor = 0; // files handed over before the tray has loaded
+  const add = (files, options) => {
+    if (!files.length) return;
+    waitingFor += 1;
+    load().then((loaded) => loaded.add(files, options)).finally(() => {
+      waitingFor -= 1;
+      onChange();
+    });
+  };
   const picker = h('input', { type: 'file', multiple: true, hidden: true, tabindex: -1 });
   picker.addEventListener('change', () => {
     add([...picker.files]);
@@ -70,128 +40,46 @@ export function createUploads(roomId, { onChange, onError }) {
   });
   const record = (kind) => async () => {
     try {
-      const { recordClip } = await import('./recorder.js');
+      const [{ recordClip }] = await Promise.all([import('./recorder.js'), uploadStyles()]);
       const file = await recordClip(kind);
       if (file) add([file]);
     } catch (err) {
       onError(t(err?.name === 'NotAllowedError' ? 'uploads.recordDenied' : 'uploads.recordFailed'));
     }
   };
+  const canRecord = 'MediaRecorder' in window && navigator.mediaDevices;
   const buttons = h('div', { class: 'composer-tools' },
     iconButton('attach', t('uploads.attach'), () => picker.click(), { class: 'icon-btn attach-btn' }),
-    'MediaRecorder' in window ? iconButton('mic', t('uploads.recordVoice'), record('audio'), { class: 'icon-btn mic-btn' }) : null,
-    'MediaRecorder' in window ? iconButton('camera', t('uploads.recordVideo'), record('video'), { class: 'icon-btn camera-btn' }) : null,
+    canRecord ? iconButton('mic', t('uploads.recordVoice'), record('audio'), { class: 'icon-btn mic-btn' }) : null,
+    canRecord ? iconButton('camera', t('uploads.recordVideo'), record('video'), { class: 'icon-btn camera-btn' }) : null,
     picker);
 
-  function add(files) {
-    const room = MAX_ATTACHMENTS - items.length;
-    if (files.length > room) onError(t('uploads.tooMany', { max: formatNumber(MAX_ATTACHMENTS) }));
-    for (const file of files.slice(0, Math.max(0, room))) {
-      const item = { file, status: 'uploading', progress: 0, upload: null, error: null, request: null, preview: null };
-      if (/^image\/(png|jpeg|gif|webp|avif)$/.test(file.type)) item.preview = URL.createObjectURL(file);
-      item.el = h('li', { class: 'upload-item' });
-      items.push(item);
-      list.append(item.el);
-      start(item);
-    }
-    changed();
-  }
-
-  function start(item) {
-    Object.assign(item, { status: 'uploading', progress: 0, error: null });
-    item.request = uploadFile(roomId, item.file, (fraction) => {
-      item.progress = fraction;
-      paintProgress(item);
-    });
-    item.request.done.then((upload) => {
-      Object.assign(item, { status: 'done', upload, progress: 1 });
-      changed();
-    }, (error) => {
-      if (error.code === 'aborted') return;
-      Object.assign(item, { status: 'failed', error });
-      changed();
-    });
-    paint(item);
-  }
-
-  function remove(item) {
-    item.request?.abort();
-    if (item.preview) URL.revokeObjectURL(item.preview);
-    items.splice(items.indexOf(item), 1);
-    item.el.remove();
-    changed();
-  }
-
-  function paintProgress(item) {
-    const bar = item.el.querySelector('progress');
-    if (bar) bar.value = item.progress;
-  }
-
-  function paint(item) {
-    const { file } = item;
-    const thumb = item.preview ? h('img', { src: item.preview, alt: '', class: 'upload-thumb' })
-      : h('span', { class: 'upload-thumb upload-icon', 'aria-hidden': 'true' },
-        icon(file.type.startsWith('audio/') ? 'mic' : file.type.startsWith('video/') ? 'camera' : 'file'));
-    const name = userText(file.name, 'span', { class: 'upload-name', title: file.name });
-    const line = [];
-    if (item.status === 'uploading') {
-      line.push(h('progress', { max: 1, value: item.progress, 'aria-label': t('uploads.progress', { name: file.name }) }));
-    } else if (item.status === 'done') {
-      line.push(h('span', { class: 'upload-size' }, formatSize(item.upload?.size ?? file.size)));
-    } else {
-      line.push(h('span', { class: 'upload-error', role: 'alert' }, uploadError(item.error)));
-    }
-    const actions = [];
-    if (item.status === 'failed') {
-      actions.push(iconButton('retry', t('uploads.retry', { name: file.name }), () => start(item), { class: 'icon-btn small upload-retry' }));
-    }
-    const removeLabel = item.status === 'uploading' ? t('uploads.cancel', { name: file.name }) : t('uploads.remove', { name: file.name });
-    actions.push(iconButton('close', removeLabel, () => remove(item), { class: 'icon-btn small upload-remove' }));
-    item.el.className = `upload-item ${item.status}`;
-    item.el.replaceChildren(thumb, h('span', { class: 'upload-info' }, name, ...line), ...actions);
-  }
-
-  function changed() {
-    for (const item of items) paint(item);
-    tray.hidden = items.length === 0;
-    if (!items.length) status.textContent = '';
-    onChange();
-  }
-
   return {
-    tray,
+    tray: slot,
     buttons,
     add,
-    /** Adds pasted files (named by the time); true if the clipboard held any. */
+    /** Adds the clipboard's files, if any; says whether there were some. */
     paste(clipboard) {
       const files = [...(clipboard?.files ?? [])];
-      if (!files.length) return false;
-      add(files.map((file) => (!file.name || /^image\.\w+$/.test(file.name) ? namePasted(file) : file)));
-      return true;
+      add(files, { pasted: true });
+      return files.length > 0;
     },
     get count() {
-      return items.length;
+      return (tray?.count ?? 0) + waitingFor;
     },
+    /** Still uploading, or the tray is on its way. */
     get busy() {
-      return items.some((item) => item.status === 'uploading');
+      return waitingFor > 0 || Boolean(tray?.busy);
     },
     get failed() {
-      return items.some((item) => item.status === 'failed');
+      return Boolean(tray?.failed);
     },
-    /** Says what the composer waits for (empty when nothing). */
     setStatus(text) {
-      status.textContent = text;
+      status = text;
+      tray?.setStatus(text);
     },
-    /** The stored uploads, handed to the message; the tray empties. */
     take() {
-      const uploads = items.filter((item) => item.status === 'done').map((item) => item.upload);
-      for (const item of [...items]) {
-        if (item.preview) URL.revokeObjectURL(item.preview);
-        item.el.remove();
-      }
-      items.length = 0;
-      changed();
-      return uploads;
+      return tray ? tray.take() : [];
     },
   };
 }
