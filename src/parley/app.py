@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
+import tempfile
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from parley.blobs.base import BlobStore
+from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
@@ -22,6 +26,7 @@ from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
+from parley.services.uploads import UploadLimits, Uploads
 from parley.store.db import Database, is_sqlite
 from parley.web import app as web_app
 from parley.web.context import CTX, Context
@@ -57,6 +62,39 @@ def make_database(settings: Settings) -> Database:
     return Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
 
 
+def make_blobs(settings: Settings) -> BlobStore:
+    parts = urlsplit(settings.media_url)
+    several_nodes = urlsplit(settings.broker_url).scheme != "memory"
+    if parts.scheme == "file":
+        if several_nodes and not settings.media_shared:
+            raise ConfigError("PARLEY_MEDIA_URL is a local folder but PARLEY_BROKER_URL says several nodes: each "
+                              "node would hold its own files. Use s3://bucket?endpoint=..., or a folder every "
+                              "node mounts (NFS) declared with PARLEY_MEDIA_SHARED=1")
+        return LocalBlobs(media_folder(settings), shared=settings.media_shared)
+    if parts.scheme == "s3":
+        from parley.blobs.s3 import S3Blobs
+
+        try:
+            return S3Blobs(settings.media_url)
+        except ValueError as exc:
+            raise ConfigError(f"PARLEY_MEDIA_URL: {exc}") from None
+    raise ConfigError(f"PARLEY_MEDIA_URL {settings.media_url!r}: use file://path or s3://bucket?endpoint=...")
+
+
+def media_folder(settings: Settings) -> str:
+    parts = urlsplit(settings.media_url)
+    return (parts.netloc + parts.path) or "var/media"
+
+
+def make_upload_limits(settings: Settings) -> UploadLimits:
+    spool = settings.media_spool
+    if not spool:
+        scheme = urlsplit(settings.media_url).scheme
+        spool = os.path.join(media_folder(settings), "tmp") if scheme == "file" else os.path.join(
+            tempfile.gettempdir(), "parley-spool")
+    return UploadLimits(max_bytes=settings.max_upload_bytes, quota_bytes=settings.upload_quota_bytes, spool=spool)
+
+
 def make_limits(settings: Settings) -> Limits:
     return Limits(
         max_text=settings.max_text,
@@ -70,6 +108,7 @@ def make_limits(settings: Settings) -> Limits:
 def build(settings: Settings) -> Context:
     database = make_database(settings)  # first: it explains what SQLite with a shared broker needs
     bus = make_bus(settings)
+    blobs = make_blobs(settings)
     deps = Deps(database, bus, make_limits(settings))
     emitter = Emitter(bus)
     messages = Messages(deps, emitter)
@@ -77,7 +116,8 @@ def build(settings: Settings) -> Context:
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub)
+                   messages=messages, presence=presence, hub=hub,
+                   uploads=Uploads(deps, emitter, blobs, make_upload_limits(settings)))
 
 
 def claim_sqlite(settings: Settings) -> Any:
@@ -102,12 +142,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web_app.create(context)
 
     async def _start(app: web.Application) -> None:
+        await app[CTX].uploads.start()
         await app[CTX].hub.start()
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
         await app[CTX].hub.close()
+        await app[CTX].uploads.close()
         await app[CTX].db.close()
 
     app.on_startup.append(_start)

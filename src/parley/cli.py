@@ -97,6 +97,7 @@ async def _with_context(settings: Settings, action: Any) -> Any:
     try:
         return await action(context)
     finally:
+        await context.uploads.close()
         await context.db.close()
 
 
@@ -163,6 +164,25 @@ def room_create(name: str, owner: str, topic: str, private: bool, database_url: 
     except ParleyError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created room {created['name']} (id {created['id']}, {created['visibility']})")
+
+
+@main.group()
+def media() -> None:
+    """Uploaded files."""
+
+
+@media.command("collect")
+@click.option("--database-url", default=None)
+def media_collect(database_url: str | None) -> None:
+    """Remove uploads never attached to a message within a day, and the files nothing uses any more
+    (each server also does it every hour)."""
+
+    async def action(ctx: Any) -> Any:
+        await ctx.uploads.start(collect=False)
+        return await ctx.uploads.collect()
+
+    removed = asyncio.run(_with_context(_settings(database_url=database_url), action))
+    click.echo(f"removed {removed} unattached upload(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,6 +51,19 @@ class Settings:
     trusted_proxies: str = field(default="127.0.0.0/8,::1", metadata={
         "help": "comma-separated addresses or CIDR networks of the proxies whose X-Forwarded-For, "
                 "-Proto and -Host are believed (with PARLEY_TRUST_PROXY)"})
+    media_url: str = field(default="file://./var/media", metadata={
+        "help": "where uploaded files live: file://path (a local folder; content-addressed) or "
+                "s3://bucket?endpoint=https://host:port&region=... (several nodes; AWS_* credentials)"})
+    media_shared: bool = field(default=False, metadata={
+        "help": "declare a file:// media folder shared by every node (NFS...): several nodes refuse a local "
+                "folder without it"})
+    media_spool: str = field(default="", metadata={
+        "help": "local folder for files being received (default: <media folder>/tmp, or the system's "
+                "temporary folder with s3://)"})
+    max_upload_bytes: int = field(default=25 * 1024 * 1024, metadata={
+        "help": "largest file one upload may be, in bytes (the file itself, not the request)", "min": 1})
+    upload_quota_bytes: int = field(default=1024 * 1024 * 1024, metadata={
+        "help": "bytes of uploads one user may keep (every file counts, until deleted)", "min": 1})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

@@ -65,6 +65,20 @@ class Api:
         return await self.call("POST", f"/api/v1/rooms/{room_id}/messages",
                                {"text": text, "client_msg_id": client_msg_id})
 
+    async def upload(self, room_id: int, name: str, data: bytes, content_type: str = "application/octet-stream",
+                     *, expect: int | tuple[int, ...] = 201, path: str | None = None, method: str = "POST") -> Any:
+        """A file as multipart/form-data (part `file`); the answer's body (the `upload` on 201)."""
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=name, content_type=content_type)
+        answer = await self.call(method, path or f"/api/v1/rooms/{room_id}/uploads", raw=form, expect=expect)
+        return answer["upload"] if isinstance(answer, dict) and "upload" in answer else answer
+
+    async def fetch(self, url: str, headers: dict[str, str] | None = None, *, auth: bool = True) -> tuple[int, Any, bytes]:
+        """GET a media URL: (status, headers, body)."""
+        sent = {**(self._headers() if auth else {}), **(headers or {})}
+        async with self.http.get(self.base + url, headers=sent) as resp:
+            return resp.status, resp.headers, await resp.read()
+
     async def history(self, room_id: int, **params: Any) -> dict[str, Any]:
         query = "&".join(f"{k}={v}" for k, v in params.items())
         return await self.call("GET", f"/api/v1/rooms/{room_id}/messages?{query}", expect=200)

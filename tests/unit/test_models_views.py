@@ -21,8 +21,8 @@ SENDER = ANN.public()
 
 
 def test_user_public_and_private() -> None:
-    assert ANN.public() == {"id": 1, "username": "ann", "display_name": "Ann"}
-    assert ANN.private() == {"id": 1, "username": "ann", "display_name": "Ann", "is_admin": True,
+    assert ANN.public() == {"id": 1, "username": "ann", "display_name": "Ann", "avatar_url": None}
+    assert ANN.private() == {"id": 1, "username": "ann", "display_name": "Ann", "avatar_url": None, "is_admin": True,
                              "created_at": 1764222000000}
 
 

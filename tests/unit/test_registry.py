@@ -210,7 +210,7 @@ def test_no_frame_is_built_as_a_dict_outside_the_registry() -> None:
 # -- encoding ------------------------------------------------------------------------------------------
 
 
-SENDER = {"id": 1, "username": "ann", "display_name": "Ann"}
+SENDER = {"id": 1, "username": "ann", "display_name": "Ann", "avatar_url": None}
 
 
 def test_a_message_encodes_as_before_plus_mentions() -> None:
@@ -221,6 +221,15 @@ def test_a_message_encodes_as_before_plus_mentions() -> None:
     event.data["mentions"] = [2]
     assert orjson.loads(wire.encode_event(event))["mentions"] == [2]
     assert orjson.loads(wire.encode_event(event)) == event.wire()
+
+
+def test_a_message_carries_its_attachments_only_when_it_has_some() -> None:
+    upload = {"id": 5, "name": "a.png", "size": 10, "content_type": "image/png", "url": "/media/5/a.png",
+              "thumbnail_url": "/media/5/thumbnail", "width": 2, "height": 3, "duration_ms": None, "waveform": None}
+    event = Event(981, 7, 43, EventType.MESSAGE, 1, SENDER, {"text": "", "attachments": [upload]}, None)
+    assert orjson.loads(wire.encode_event(event))["attachments"] == [upload]
+    assert "attachments" not in orjson.loads(wire.encode_event(
+        Event(981, 7, 43, EventType.MESSAGE, 1, SENDER, {"text": "x"}, None)))
 
 
 def test_an_event_field_without_a_struct_field_is_an_error_not_dropped() -> None:
@@ -238,7 +247,7 @@ def test_room_updated_sends_only_the_changed_fields() -> None:
 def test_user_updated_frame() -> None:
     frame = wire.UserUpdatedFrame(user=wire.UserPublic(2, "bob", "Bob"))
     assert orjson.loads(wire.encode(frame)) == {
-        "type": "user_updated", "user": {"id": 2, "username": "bob", "display_name": "Bob"}}
+        "type": "user_updated", "user": {"id": 2, "username": "bob", "display_name": "Bob", "avatar_url": None}}
 
 
 def test_room_views_are_what_the_room_struct_declares() -> None:

@@ -97,8 +97,16 @@ class RoleBody(_Body):
 
 class MessageBody(_Body):
     # The longest text is a setting; validation.message_text checks it on the normalised text.
-    text: Annotated[str, Meta(min_length=1)]
+    # One of text and attachments at least.
+    text: str = ""
     client_msg_id: ClientMsgId | None = None
+    attachments: Annotated[list[Annotated[int, Meta(ge=1, le=validation.INT_MAX)]],
+                           Meta(min_length=1, max_length=10)] | None = None
+
+
+class UploadsQuery(_Body):
+    before: NonNegative | UnsetType = UNSET
+    limit: Annotated[int, Meta(ge=1, le=100)] = 50
 
 
 class ReadBody(_Body):
@@ -123,7 +131,7 @@ class HistoryQuery(_Body):
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

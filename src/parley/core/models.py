@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from parley.core import wire
+from parley.core.uploads import avatar_url
 
 
 class Role(enum.IntEnum):
@@ -62,9 +63,11 @@ class User:
     is_admin: bool
     disabled: bool
     created_at: int
+    avatar: str | None = None  # blob key of the avatar (uploads)
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "display_name": self.display_name}
+        return {"id": self.id, "username": self.username, "display_name": self.display_name,
+                "avatar_url": avatar_url(self.id, self.avatar)}
 
     def private(self) -> dict[str, Any]:
         return {**self.public(), "is_admin": self.is_admin, "created_at": self.created_at}

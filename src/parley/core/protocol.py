@@ -41,7 +41,8 @@ class Auth(_Frame, tag="auth"):
 
 class Send(_Frame, tag="send"):
     room: NonNegative
-    text: str
+    text: str = ""  # may be left out when the message carries attachments
+    attachments: Annotated[list[NonNegative], msgspec.Meta(max_length=10)] | None = None
     client_msg_id: Annotated[str, msgspec.Meta(min_length=1, max_length=validation.CLIENT_MSG_ID_MAX)] | None = None
 
 
@@ -78,6 +79,8 @@ def parse(raw: str | bytes) -> ClientFrame:
         if isinstance(value, str) and "\x00" in value:
             raise ProtocolError("invalid", f"{name} must not contain NUL characters",
                                 None if name == "ref" else frame.ref)
+    if isinstance(frame, Send) and frame.attachments is None and not frame.text:
+        raise ProtocolError("invalid", "text is required (or attachments)", frame.ref)
     return frame
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from parley.core.uploads import avatar_url
+
 if TYPE_CHECKING:
     from parley.core import models
     from parley.core.models import Event
@@ -33,9 +35,10 @@ class UserPublic(msgspec.Struct, gc=False):
     id: int
     username: str
     display_name: str
+    avatar_url: str | None = None  # a square image; null when the user has none
 
 
-class User(UserPublic, gc=False):
+class User(UserPublic, kw_only=True, gc=False):
     """The logged-in user, as `GET /me` and `hello` show it."""
 
     is_admin: bool
@@ -82,10 +85,28 @@ class RoomCreatedEvent(RoomEvent, tag="room_created", forbid_unknown_fields=True
     visibility: VisibilityLabel
 
 
+class Attachment(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """An uploaded file, as `POST /rooms/{id}/uploads` answers it and messages carry it. Fields that
+    do not apply to the file are null."""
+
+    id: int
+    name: str
+    size: int
+    content_type: str
+    url: str
+    thumbnail_url: str | None
+    width: int | None
+    height: int | None
+    duration_ms: int | None
+    waveform: list[int] | None  # voice and sound: 64 peaks 0..255
+
+
 class MessageEvent(RoomEvent, tag="message", forbid_unknown_fields=True, gc=False):
-    text: str
+    text: str  # may be "" when the message carries attachments
     client_msg_id: str | None = None
     mentions: list[int] = []  # ids of the users the text mentions
+    # uploads, in the order the sender gave; left out of messages without any
+    attachments: list[Attachment] | UnsetType = UNSET
 
 
 class MemberJoinedEvent(RoomEvent, tag="member_joined", forbid_unknown_fields=True, gc=False):
@@ -206,7 +227,8 @@ def event_frame(event: Event) -> RoomEvent:
     a key the struct lacks is an error here, not a field silently left off the wire."""
     sender, data = event.sender, event.data
     if event.type == "message" and data.keys() <= _MESSAGE_DATA:  # the hot path, 2-3x faster than convert
-        user = None if sender is None else UserPublic(sender["id"], sender["username"], sender["display_name"])
+        user = None if sender is None else UserPublic(sender["id"], sender["username"], sender["display_name"],
+                                                      sender.get("avatar_url"))
         if "mentions" in data:
             return MessageEvent(event.room_id, event.seq, event.id, event.ts, user, data["text"],
                                 event.client_msg_id, data["mentions"])
@@ -226,11 +248,12 @@ def encode_event(event: Event) -> bytes:
 
 
 def public(user: models.User) -> UserPublic:
-    return UserPublic(user.id, user.username, user.display_name)
+    return UserPublic(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar))
 
 
 def private(user: models.User) -> User:
-    return User(user.id, user.username, user.display_name, user.is_admin, user.created_at)
+    return User(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar), is_admin=user.is_admin,
+                created_at=user.created_at)
 
 
 def error_frame(code: str, message: str, ref: Any = None) -> bytes:

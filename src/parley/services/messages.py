@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import permissions, validation, wire
+from parley.core import permissions, uploads, validation, wire
 from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
 from parley.core.models import Event, EventType, User
 from parley.services.deps import Deps
@@ -46,26 +46,31 @@ class Messages:
         self._stopping = False
 
     async def send(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
-                   session_id: int | None = None) -> tuple[Event, bool]:
+                   session_id: int | None = None, attachments: object = None) -> tuple[Event, bool]:
         """Store a message; returns (event, created). A retry of a stored client_msg_id returns the
         original with created=False. Concurrent sends share one transaction."""
-        return await (await self.submit(user, room_id, text, client_msg_id, session_id=session_id))
+        return await (await self.submit(user, room_id, text, client_msg_id, session_id=session_id,
+                                        attachments=attachments))
 
     async def submit(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
-                     session_id: int | None = None) -> asyncio.Future[tuple[Event, bool]]:
+                     session_id: int | None = None, attachments: object = None) -> asyncio.Future[tuple[Event, bool]]:
         """Validate and queue a message; the future settles once its batch has committed.
 
         With `session_id` (every client's send) the batch refuses the message with Unauthorized
         unless that session still exists, read in the batch's own transaction: nothing is stored
         from a session whose revocation committed first. None is for in-process callers."""
-        clean = validation.message_text(text, self.deps.limits.max_text)
+        if attachments is None:
+            data: dict[str, Any] = {"text": validation.message_text(text, self.deps.limits.max_text)}
+        else:  # the ids now; the batch swaps in the upload objects once it has checked them
+            data = {"text": "" if text in (None, "") else validation.message_text(text, self.deps.limits.max_text),
+                    "attachments": uploads.attachment_ids(attachments)}
         cmid = validation.client_msg_id(client_msg_id)
         wait = await self.deps.bus.hit(f"send:{user.id}", self.deps.limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
         if self._stopping:  # checked after the last await: nothing is queued once stop() began
             raise Unavailable(STOPPING)
-        request = _Send(user, room_id, {"text": clean}, cmid, session_id)
+        request = _Send(user, room_id, data, cmid, session_id)
         self._pending.append(request)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_loop())
@@ -123,7 +128,7 @@ class Messages:
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        return plan.settle(stored, now, snapshot.mentions)
+        return plan.settle(stored, now, snapshot)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> dict[str, Any]:
@@ -186,6 +191,7 @@ class _Plan:
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
         first_of: dict[tuple[int, int, str], int] = {}
+        attached: set[int] = set()
         for i, request in enumerate(self.batch):
             if request.session_id is not None and request.session_id not in snapshot.live_sessions:
                 self.outcomes[i] = Unauthorized(REVOKED)
@@ -203,20 +209,40 @@ class _Plan:
                 continue
             if key is not None and key in first_of:
                 self.dup_of[i] = first_of[key]
-            else:
-                if key is not None:
-                    first_of[key] = i
-                chosen.append(i)
+                continue
+            if "attachments" in request.data:
+                problem = self._attachment_problem(request, snapshot, attached)
+                if problem is not None:
+                    self.outcomes[i] = Invalid(problem)
+                    continue
+            if key is not None:
+                first_of[key] = i
+            chosen.append(i)
         return chosen
 
-    def settle(self, stored: dict[int, tuple[int, int]], now: int, mentions: dict[int, list[int]]) -> list[Event]:
+    @staticmethod
+    def _attachment_problem(request: _Send, snapshot: Snapshot, attached: set[int]) -> str | None:
+        """Why the message cannot carry its attachments; None when it can (they are then taken)."""
+        ids = request.data["attachments"]
+        for upload_id in ids:
+            problem = uploads.attachment_problem(snapshot.uploads.get(upload_id), request.room_id,
+                                                 request.user.id, attached)
+            if problem is not None:
+                return problem
+        attached.update(ids)
+        return None
+
+    def settle(self, stored: dict[int, tuple[int, int]], now: int, snapshot: Snapshot) -> list[Event]:
         """Resolve every request's future; returns the new events in commit order."""
         events: list[Event] = []
+        mentions, attachments = snapshot.mentions, snapshot.attachments
         for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
             request = self.batch[i]
+            data = {**request.data, "mentions": mentions[i]} if i in mentions else request.data
+            if i in attachments:
+                data = {**data, "attachments": attachments[i]}
             event = Event(event_id, request.room_id, seq, EventType.MESSAGE, now, request.user.public(),
-                          {**request.data, "mentions": mentions[i]} if i in mentions else request.data,
-                          request.client_msg_id)
+                          data, request.client_msg_id)
             self.outcomes[i] = (event, True)
             events.append(event)
         for i, first in self.dup_of.items():

@@ -25,11 +25,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import Event, EventType
+from parley.core.uploads import avatar_url
 from parley.store.tables import events, users
 
 # What every reader selects, in this order (`event_from_row` reads by position).
 COLUMNS = (events.c.id, events.c.room_id, events.c.seq, events.c.type, events.c.ts, events.c.client_msg_id,
-           events.c.text, events.c.data, events.c.sender_id, users.c.username, users.c.display_name)
+           events.c.text, events.c.data, events.c.sender_id, users.c.username, users.c.display_name, users.c.avatar)
 FROM = events.outerjoin(users, users.c.id == events.c.sender_id)
 # The same, for the batch's hand-written SQL: append "WHERE events.... ".
 SELECT_SQL = (f"SELECT {', '.join(f'{c.table.name}.{c.name}' for c in COLUMNS)} "
@@ -44,7 +45,8 @@ def event_from_row(r: Sequence[Any]) -> Event:
     data: dict[str, Any] = orjson.loads(r[7]) if r[7] else {}
     if r[6] is not None:
         data["text"] = r[6]
-    sender = None if r[8] is None else {"id": r[8], "username": r[9], "display_name": r[10]}
+    sender = None if r[8] is None else {"id": r[8], "username": r[9], "display_name": r[10],
+                                        "avatar_url": avatar_url(r[8], r[11])}
     return Event(r[0], r[1], r[2], EventType(r[3]), r[4], sender, data, r[5])
 
 

@@ -25,9 +25,12 @@ import asyncpg
 from parley.core import mentions
 from parley.core.errors import Unavailable
 from parley.core.models import Event, EventType, Membership, Room
+from parley.core.uploads import Upload
 from parley.store.events import SELECT_SQL, Draft, Placed, Writer, event_from_row, writes
 from parley.store.outage import as_unavailable
 from parley.store.rooms import MEMBER_COLUMNS, ROOM_COLUMNS, membership_from_row, room_from_row
+from parley.store.uploads import SELECT_SQL as UPLOADS_SQL
+from parley.store.uploads import attach_sql, upload_from_row
 
 
 class DuplicateClientMessage(Exception):
@@ -44,8 +47,12 @@ class Snapshot:
     live_sessions: set[int]  # of the drafts' sessions, those that exist and have not expired
     # {room: {lower-case username: user id}} of the members (joined or invited) the texts may mention
     mentionable: dict[int, dict[str, int]]
+    # the uploads the drafts name in `attachments` (read only when some draft has attachments)
+    uploads: dict[int, Upload] = dataclasses.field(default_factory=dict)
     # draft index -> the ids its text mentions, filled when the chosen drafts are stored
     mentions: dict[int, list[int]] = dataclasses.field(default_factory=dict)
+    # draft index -> its attachments as upload objects, filled when the chosen drafts are stored
+    attachments: dict[int, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
 
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
@@ -103,14 +110,31 @@ def _mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
 
 def _resolved(snapshot: Snapshot, drafts: list[Draft], chosen: list[int]) -> list[Draft]:
     """The chosen drafts, each message carrying the ids it mentions (stored only when there are some,
-    and noted in `snapshot.mentions` for the caller)."""
+    and noted in `snapshot.mentions` for the caller) and its attachments as upload objects (noted
+    in `snapshot.attachments`)."""
     out = []
     for i in chosen:
-        ids = _mentioned(snapshot, drafts[i])
+        draft = drafts[i]
+        ids = _mentioned(snapshot, draft)
         if ids:
             snapshot.mentions[i] = ids
-        out.append(dataclasses.replace(drafts[i], data={**drafts[i].data, "mentions": ids}) if ids else drafts[i])
+            draft = dataclasses.replace(draft, data={**draft.data, "mentions": ids})
+        if "attachments" in draft.data and draft.type is EventType.MESSAGE:
+            views = [snapshot.uploads[u].view() for u in draft.data["attachments"]]
+            snapshot.attachments[i] = views
+            draft = dataclasses.replace(draft, data={**draft.data, "attachments": views})
+        out.append(draft)
     return out
+
+
+def _attachment_ids(drafts: list[Draft]) -> list[int]:
+    return sorted({u for d in drafts if d.type is EventType.MESSAGE for u in d.data.get("attachments", ())})
+
+
+def _attach_rows(snapshot: Snapshot, chosen: list[int], placed: Placed) -> list[tuple[int, int]]:
+    """(seq, upload id) for every attachment of the stored messages."""
+    return [(seq, view["id"]) for i, (_, seq) in zip(chosen, placed, strict=True)
+            for view in snapshot.attachments.get(i, ())]
 
 
 def _session_ids(drafts: list[Draft]) -> list[int]:
@@ -226,12 +250,19 @@ class SqliteMessageLog:
             f"{_MENTIONABLE} m.room_id IN ({','.join('?' * len(mention_rooms))}) "
             f"AND u.username_lower IN ({','.join('?' * len(names))})", [*mention_rooms, *names]).fetchall()
         ) if names else {}
-        return Snapshot(rooms, memberships, existing, live, mentionable)
+        wanted_uploads = _attachment_ids(drafts)  # only messages with attachments pay for this
+        found = {r[0]: upload_from_row(r) for r in conn.execute(
+            f"{UPLOADS_SQL} WHERE id IN ({','.join('?' * len(wanted_uploads))})", wanted_uploads)
+        } if wanted_uploads else {}
+        return Snapshot(rooms, memberships, existing, live, mentionable, found)
 
     @staticmethod
     def _store(conn: sqlite3.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
                now: int) -> Stored:
-        return _stored(chosen, run_sqlite(conn, writes("sqlite", _resolved(snapshot, drafts, chosen), now)))
+        placed = run_sqlite(conn, writes("sqlite", _resolved(snapshot, drafts, chosen), now))
+        if snapshot.attachments:
+            conn.executemany(attach_sql("sqlite"), _attach_rows(snapshot, chosen, placed))
+        return _stored(chosen, placed)
 
     async def close(self) -> None:
         def _close() -> None:
@@ -291,13 +322,19 @@ class PostgresMessageLog:
         mentionable = _mention_map(await conn.fetch(
             f"{_MENTIONABLE} m.room_id = ANY($1::bigint[]) AND u.username_lower = ANY($2::text[])",
             mention_rooms, names)) if names else {}
-        return Snapshot(rooms, memberships, existing, live, mentionable)
+        wanted_uploads = _attachment_ids(drafts)  # locked: two sends cannot both attach one upload
+        found = {r[0]: upload_from_row(r) for r in await conn.fetch(
+            f"{UPLOADS_SQL} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", wanted_uploads)
+        } if wanted_uploads else {}
+        return Snapshot(rooms, memberships, existing, live, mentionable, found)
 
     @staticmethod
     async def _store(conn: asyncpg.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
                      now: int) -> Stored:
-        return _stored(chosen, await run_asyncpg(conn, writes("postgresql", _resolved(snapshot, drafts, chosen),
-                                                               now)))
+        placed = await run_asyncpg(conn, writes("postgresql", _resolved(snapshot, drafts, chosen), now))
+        if snapshot.attachments:
+            await conn.executemany(attach_sql("postgresql"), _attach_rows(snapshot, chosen, placed))
+        return _stored(chosen, placed)
 
     async def close(self) -> None:
         return None

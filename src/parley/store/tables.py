@@ -20,6 +20,7 @@ users = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("avatar", sa.String(64), nullable=True),  # blob key of the square avatar (uploads)
 )
 
 sessions = sa.Table(
@@ -96,4 +97,31 @@ revocations = sa.Table(
     sa.Column("session_id", Id, nullable=False),  # 0: every session of the user
     sa.Column("at", sa.BigInteger, nullable=False, index=True),
     sqlite_autoincrement=True,
+)
+
+# Uploaded files. `blob` and `thumb` are content-addressed keys of the blob store (sha256): identical
+# files share a blob, which is deleted only when no row names it any more. `message_seq` is the
+# message of the room that carries it; null until attached (never attached: collected after a day).
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("uploader_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("blob", sa.String(64), nullable=False),
+    sa.Column("thumb", sa.String(64), nullable=True),
+    sa.Column("width", sa.Integer, nullable=True),
+    sa.Column("height", sa.Integer, nullable=True),
+    sa.Column("duration_ms", sa.BigInteger, nullable=True),
+    sa.Column("waveform", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("message_seq", sa.BigInteger, nullable=True),
+    sa.Index("ix_uploads_room_id", "room_id", "id"),
+    sa.Index("ix_uploads_uploader", "uploader_id"),
+    sa.Index("ix_uploads_blob", "blob"),
+    sa.Index("ix_uploads_thumb", "thumb"),
+    sa.Index("ix_uploads_created_at", "created_at"),
 )

@@ -164,7 +164,7 @@ async def post_message(request: web.Request) -> web.StreamResponse:
     user, session = await auth(request)
     data = await body(request, req.MessageBody)
     event, created = await ctx(request).messages.send(user, room_id(request), data.text, data.client_msg_id,
-                                                      session_id=session.id)
+                                                      session_id=session.id, attachments=data.attachments)
     return json(event.wire(), 201 if created else 200)
 
 

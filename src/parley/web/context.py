@@ -12,6 +12,7 @@ from parley.services.accounts import Accounts
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
+from parley.services.uploads import Uploads
 from parley.store.db import Database
 
 
@@ -24,6 +25,7 @@ class Context:
     messages: Messages
     presence: Presence
     hub: Hub
+    uploads: Uploads
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -200,7 +200,8 @@ class _Dispatcher:
             await self.in_flight.acquire()
             try:
                 future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id,
-                                                      session_id=self.conn.session_id)
+                                                      session_id=self.conn.session_id,
+                                                      attachments=frame.attachments)
             except BaseException:
                 self.in_flight.release()
                 raise
