@@ -219,6 +219,7 @@ export default {
   'uploads.next': 'Next image',
   'uploads.closeImage': 'Close the image',
   'uploads.position': '{n} of {total}',
+  'uploads.toggle': 'Show files',
   'uploads.files': 'Files',
   'uploads.closeFiles': 'Close the file list',
   'uploads.noFiles': 'No files in this conversation yet.',

@@ -218,6 +218,7 @@ export default {
   'uploads.next': '下一张',
   'uploads.closeImage': '关闭图片',
   'uploads.position': '第 {n} 张，共 {total} 张',
+  'uploads.toggle': '显示文件',
   'uploads.files': '文件',
   'uploads.closeFiles': '关闭文件列表',
   'uploads.noFiles': '此会话中还没有文件。',

@@ -33,13 +33,13 @@ export function mediaKind(upload) {
   return 'file';
 }
 
-/** 1.2 MB, 340 kB, in the reader's language. */
+/** 1.2 MB, 340 kB, in the reader's language; counted in 1024s, as the server's limits are (25 MiB). */
 export function formatSize(bytes) {
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
   let value = Number(bytes) || 0;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
     unit += 1;
   }
   return new Intl.NumberFormat(language(), { style: 'unit', unit: units[unit], unitDisplay: unit ? 'short' : 'long',

@@ -56,7 +56,7 @@ function createJoinedView(room) {
   const inviteButton = iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId)));
   const ownerButton = iconButton('crown', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
   // uploads (issue 9): the room's Files panel, loaded on first use
-  const filesButton = iconButton('files', t('uploads.files'), () => toggleFiles(), {
+  const filesButton = iconButton('files', t('uploads.toggle'), () => toggleFiles(), {
     'aria-expanded': 'false', 'aria-controls': `files-panel-${roomId}`, class: 'icon-btn files-btn',
   });
   let filesPanel = null;

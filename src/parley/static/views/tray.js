@@ -37,8 +37,10 @@ export function uploadFile(roomId, file, onProgress) {
 export function uploadError(error) {
   if (/quota/i.test(`${error?.code} ${error?.message}`)) return t('uploads.quota');
   if (error?.code === 'payload_too_large' || error?.status === 413) {
-    const limit = /(\d+)\s*bytes/.exec(error.message ?? '')?.[1];
-    return limit ? t('uploads.tooLargeLimit', { max: formatSize(Number(limit)) }) : t('uploads.tooLarge');
+    // The server names its limit in bytes ("larger than 26214400 bytes") or MiB ("larger than 25 MiB").
+    const found = /([\d.]+)\s*(bytes|MiB)/.exec(error.message ?? '');
+    const limit = found && Number(found[1]) * (found[2] === 'MiB' ? 1024 * 1024 : 1);
+    return limit ? t('uploads.tooLargeLimit', { max: formatSize(limit) }) : t('uploads.tooLarge');
   }
   const key = `uploads.error.${error?.code}`;
   const text = t(key);
