@@ -15,11 +15,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import chromium
-from tests.browser.harness import Server
+from tests.browser.harness import Server, User
 from tests.browser.ui import STORED, open_room
 from tests.support import media
 
 MAX_UPLOAD = 2 * 1024 * 1024
+USERS: dict[Page, User] = {}
 FAKE_MEDIA = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               "--autoplay-policy=no-user-gesture-required")
 
@@ -42,6 +43,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def two_in_a_room(open_app: Any, live_server: Server, name: str) -> tuple[Page, Page, int]:
+    """Ann's and Bob's pages, both showing a new room; USERS[page] is its user."""
     ann = live_server.register("ann", "Ann")
     bob = live_server.register("bob", "Bob")
     room = live_server.create_room(ann, name, members=(bob,))
@@ -50,24 +52,15 @@ def two_in_a_room(open_app: Any, live_server: Server, name: str) -> tuple[Page, 
         page = open_app(user)
         open_room(page, room["id"])
         pages.append(page)
+        USERS[page] = user
     return pages[0], pages[1], room["id"]
 
 
-def upload(page: Page, room_id: int, name: str, data: bytes, mime: str) -> dict[str, Any]:
-    """Uploads over the page's own session (its cookie), as the client's XHR does."""
-    answer = page.context.request.post(f"/api/v1/rooms/{room_id}/uploads", headers={"X-Requested-With": "parley"},
-                                       multipart={"file": {"name": name, "mimeType": mime, "buffer": data}})
-    assert answer.status == 201, answer.text()
-    return answer.json()["upload"]
-
-
-def post_with(page: Page, room_id: int, uploads: list[dict[str, Any]], text: str | None = None) -> None:
+def post_with(server: Server, user: User, room_id: int, uploads: list[dict[str, Any]], text: str | None = None) -> None:
     body: dict[str, Any] = {"attachments": [u["id"] for u in uploads]}
     if text:
         body["text"] = text
-    answer = page.context.request.post(f"/api/v1/rooms/{room_id}/messages", data=body,
-                                       headers={"X-Requested-With": "parley"})
-    assert answer.ok, answer.text()
+    server.call("POST", f"/rooms/{room_id}/messages", body, user)
 
 
 def paste_files(page: Page, files: list[tuple[str, bytes, str]]) -> None:
@@ -237,8 +230,9 @@ def test_upload_errors_show_clearly_and_retry_and_cancel_work(open_app, live_ser
 def test_files_panel_lists_the_rooms_files_newest_first_a_page_at_a_time(open_app, live_server: Server) -> None:
     ann, bob, room_id = two_in_a_room(open_app, live_server, "archive")
     for i in range(32):  # by turns: each may upload 20 files in a burst
-        sender = (ann, bob)[i % 2]
-        post_with(sender, room_id, [upload(sender, room_id, f"file-{i:02}.txt", f"content {i}\n".encode(), "text/plain")])
+        sender = USERS[(ann, bob)[i % 2]]
+        upload = live_server.upload(sender, room_id, f"file-{i:02}.txt", f"content {i}\n".encode(), "text/plain")
+        post_with(live_server, sender, room_id, [upload])
     expect(bob.locator(f"{STORED} .att-file")).to_have_count(32)
     bob.get_by_role("button", name="Show files").click()
     panel = bob.locator(".files-panel")
@@ -250,7 +244,7 @@ def test_files_panel_lists_the_rooms_files_newest_first_a_page_at_a_time(open_ap
     expect(names.last).to_have_text("file-00.txt")
     expect(panel.get_by_role("button", name="Show older files")).to_be_hidden()
     # A file sent while the panel is open joins the top.
-    post_with(ann, room_id, [upload(ann, room_id, "latest.txt", b"new\n", "text/plain")])
+    post_with(live_server, USERS[ann], room_id, [live_server.upload(USERS[ann], room_id, "latest.txt", b"new\n", "text/plain")])
     expect(names.first).to_have_text("latest.txt")
     panel.get_by_role("button", name="Close the file list").click()
     expect(panel).to_have_count(0)
@@ -265,8 +259,8 @@ def test_hostile_uploads_run_no_script_when_shown_or_opened(open_app, live_serve
         "photo.jpg": (media.jpeg_html_polyglot(), "image/jpeg"),
         "image.png": (media.HTML, "image/png"),  # a wrong extension and type: HTML inside
     }
-    uploads = [upload(ann, room_id, name, data, mime) for name, (data, mime) in hostile.items()]
-    post_with(ann, room_id, uploads, "careful")
+    uploads = [live_server.upload(USERS[ann], room_id, name, data, mime) for name, (data, mime) in hostile.items()]
+    post_with(live_server, USERS[ann], room_id, uploads, "careful")
     row = bob.locator(STORED, has_text="careful")
     expect(row.locator(".att-file")).to_have_count(3)
     expect(row.locator(".att-image")).to_have_count(1)  # the real JPEG only, as a thumbnail
