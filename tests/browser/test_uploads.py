@@ -170,9 +170,9 @@ def test_video_clip_is_recorded_sent_and_played_by_the_other_reader(open_app, li
     video = bob.locator(f"{STORED} video.att-video")
     expect(video).to_be_visible()
     assert video.get_attribute("poster"), "the server's poster frame"
-    bob.wait_for_function("(v) => v.videoWidth > 0", arg=video.element_handle(), timeout=10_000)
+    assert video.get_attribute("preload") == "none", "nothing is fetched before Play"
     video.evaluate("(v) => { v.muted = true; return v.play(); }")
-    bob.wait_for_function("(v) => v.currentTime > 0.3", arg=video.element_handle(), timeout=10_000)
+    bob.wait_for_function("(v) => v.videoWidth > 0 && v.currentTime > 0.3", arg=video.element_handle(), timeout=10_000)
 
 
 def test_upload_errors_show_clearly_and_retry_and_cancel_work(open_app, live_server: Server) -> None:

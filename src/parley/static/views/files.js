@@ -2,7 +2,7 @@
 // a time (GET /rooms/{id}/uploads?before=), with files sent while it is open added on top.
 import { api } from '../api.js';
 import { h, icon, iconButton, userText } from '../dom.js';
-import { formatDateTime, t } from '../i18n.js';
+import { formatDay, formatTime, t } from '../i18n.js';
 import { on, timeline } from '../state.js';
 import { fitBox, formatDuration, formatSize, mediaKind } from './media.js';
 import { describeError } from './ui.js';
@@ -75,7 +75,7 @@ function fileRow(upload) {
   }
   const details = [formatSize(upload.size)];
   if (upload.duration_ms) details.push(formatDuration(upload.duration_ms));
-  if (upload.created_at) details.push(formatDateTime(upload.created_at));
+  if (upload.created_at) details.push(`${formatDay(upload.created_at)} ${formatTime(upload.created_at)}`);
   return h('li', { class: 'files-item', dataset: { uploadId: upload.id } }, preview,
     h('span', { class: 'files-info' },
       h('a', { href: upload.url, download: upload.name, class: 'files-name', title: upload.name }, userText(upload.name)),

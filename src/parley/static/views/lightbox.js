@@ -72,8 +72,9 @@ export function openLightbox(thumb) {
   });
   dialog.addEventListener('close', () => {
     dialog.remove();
+    // Back to the picture shown last; the one opened is in view already, so nothing scrolls for it.
     const back = current.isConnected ? current : thumb;
-    if (back.isConnected) back.focus();
+    if (back.isConnected) back.focus({ preventScroll: back === thumb });
   });
   document.body.append(dialog);
   show(thumb);

@@ -60,10 +60,13 @@ export function attachmentSummary(event) {
   return count ? tCount('uploads.summary', count) : '';
 }
 
-/** The attachments of a message, or null when it has none. */
+/** The attachments of a message, or null when it has none: images side by side, then the rest. */
 export function renderAttachments(attachments) {
   if (!attachments?.length) return null;
-  return h('div', { class: 'attachments' }, attachments.map(renderAttachment));
+  const images = attachments.filter((upload) => mediaKind(upload) === 'image');
+  const others = attachments.filter((upload) => mediaKind(upload) !== 'image');
+  return h('div', { class: 'attachments' },
+    images.length ? h('div', { class: 'att-images' }, images.map(imageThumb)) : null, others.map(renderAttachment));
 }
 
 export function renderAttachment(upload) {
@@ -95,7 +98,8 @@ function imageThumb(upload) {
 }
 
 function videoPlayer(upload) {
-  const props = { class: 'att-video', controls: true, preload: 'metadata', playsinline: true, src: upload.url,
+  // Nothing is fetched before Play (a busy room may hold many clips): the poster and duration show.
+  const props = { class: 'att-video', controls: true, preload: upload.thumbnail_url ? 'none' : 'metadata', playsinline: true, src: upload.url,
     'aria-label': upload.name };
   if (upload.thumbnail_url) props.poster = upload.thumbnail_url;
   if (upload.width > 0 && upload.height > 0) Object.assign(props, fitBox(upload.width, upload.height));
