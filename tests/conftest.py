@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from tests.support.client import Api
+from tests.support.s3 import CREDENTIALS, S3Server
 from tests.support.server import FAST_LIMITS, SERVER_LOGS, ServerProcess, tracebacks_in
 
 PG_ADMIN = os.environ.get("PARLEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -81,6 +82,27 @@ def no_traceback_in_any_server_log() -> Iterator[None]:
         report = "\n\n".join(f"{path}:\n{tbs[0]}" for path, tbs in found.items())
         pytest.fail(f"{sum(map(len, found.values()))} traceback(s) in {len(found)} server log(s):\n{report}",
                     pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (moto's server mode) for the session; its credentials are set in
+    this process's environment for the clients. A test that needs it fails if it cannot start."""
+    try:
+        server = S3Server(tmp_path_factory.mktemp("s3")).start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    saved = {k: os.environ.get(k) for k in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    try:
+        yield server
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
 
 
 @pytest.fixture

@@ -65,7 +65,12 @@ def run_server(settings: Settings, *, migrate: bool = True) -> None:
         raise click.UsageError(str(exc)) from None
     if migrate:
         asyncio.run(upgrade(settings.database_url))
-    serve(app, settings.host, settings.port, shutdown_timeout=5)
+    from parley.blobs.base import BlobError
+
+    try:
+        serve(app, settings.host, settings.port, shutdown_timeout=5)
+    except BlobError as exc:  # the media store cannot be reached or used at start
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

@@ -68,3 +68,18 @@ def test_a_second_node_on_the_same_sqlite_file_is_refused(tmp_path):
     # Once the first one is gone, the file is free again.
     again = ServerProcess(url, tmp_path, env=FAST_LIMITS).start()
     again.stop()
+
+
+def test_several_nodes_refuse_a_local_media_folder(redis, tmp_path) -> None:
+    env = {"PARLEY_BROKER_URL": redis.url, "PARLEY_MEDIA_URL": f"file://{tmp_path}/media"}
+    result = _serve(tmp_path, "postgresql://postgres@127.0.0.1:5432/postgres", env)
+    assert result.returncode != 0
+    assert "PARLEY_MEDIA_SHARED=1" in result.stderr and "s3://" in result.stderr
+
+
+def test_an_unreachable_s3_media_store_is_refused_at_start(tmp_path) -> None:
+    env = {"PARLEY_MEDIA_URL": f"s3://media?endpoint=http://127.0.0.1:{port()}", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "y"}
+    result = _serve(tmp_path, f"sqlite:///{tmp_path / 'parley.db'}", env)
+    assert result.returncode != 0
+    assert "PARLEY_MEDIA_URL: cannot reach S3" in result.stderr and "Traceback" not in result.stderr

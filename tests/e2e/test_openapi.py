@@ -9,6 +9,8 @@ import aiohttp
 import jsonschema
 import pytest
 
+from tests.support import media
+
 
 class Checker:
     def __init__(self, spec: dict[str, Any]) -> None:
@@ -84,6 +86,23 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(a, "GET", f"/api/v1/rooms/{rid}/messages?limit=2")
     await call(a, "GET", f"/api/v1/rooms/{rid}/messages?after=1&limit=2")
     await call(a, "POST", f"/api/v1/rooms/{rid}/read", {"seq": msg["seq"]})
+    async def send_file(token: str, method: str, path: str, data: bytes) -> Any:
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename="f.png", content_type="image/png")
+        async with http.request(method, server.url + path, data=form,
+                                headers={"Authorization": f"Bearer {token}"}) as resp:
+            answer = await resp.json()
+            checker.check(method, path, resp.status, answer)
+            return answer
+
+    up = await send_file(b, "POST", f"/api/v1/rooms/{rid}/uploads", media.png())
+    await send_file(b, "POST", f"/api/v1/rooms/{private['id'] + 1000}/uploads", b"no such room")
+    await call(b, "POST", f"/api/v1/rooms/{rid}/uploads", {"file": "not multipart"})
+    await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"attachments": [up["upload"]["id"]]})
+    await call(a, "GET", f"/api/v1/rooms/{rid}/uploads?limit=5")
+    await send_file(a, "PUT", "/api/v1/me/avatar", media.png(300, 200))
+    await send_file(a, "PUT", "/api/v1/me/avatar", b"not an image")
+    await call(a, "DELETE", "/api/v1/me/avatar")
     await call(a, "POST", "/api/v1/direct", {"usernames": [bob_name]})
     await call(b, "POST", "/api/v1/direct", {"usernames": [ann_name]})
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")

@@ -292,3 +292,31 @@ async def test_an_upload_cut_off_leaves_no_file(server, http, names):
             break
         await asyncio.sleep(0.05)
     assert set(media_files(server)) == before
+
+
+async def test_avatars_are_square_and_announced(server, http, names):
+    ann, bob, rid = await _room(http, server, names)
+    stranger = await new_user(http, server.url, names("eve"))
+    sock = await Socket.open(http, server.url, bob.token)
+    assert ann.user["avatar_url"] is None
+    me = await ann.upload(0, "me.jpg", media.jpeg_with_gps(300, 120), "image/jpeg", path="/api/v1/me/avatar",
+                          method="PUT", expect=200)
+    url = me["avatar_url"]
+    assert url.startswith(f"/media/avatars/{ann.user['id']}/")
+    frame = await sock.wait_for(lambda f: f["type"] == "user_updated" and f["user"]["id"] == ann.user["id"])
+    assert frame["user"]["avatar_url"] == url
+    status, headers, body = await stranger.fetch(url)  # any logged-in user sees avatars
+    assert status == 200 and headers["Content-Type"] == "image/webp"
+    picture = Image.open(io.BytesIO(body))
+    assert picture.size == (256, 256) and not picture.getexif()
+    assert (await stranger.fetch(url, auth=False))[0] == 404
+    # Messages and member lists show it too.
+    await ann.send(rid, "with a face")
+    assert (await bob.history(rid))["messages"][-1]["sender"]["avatar_url"] == url
+    refused = await ann.upload(0, "x.txt", b"not a picture", path="/api/v1/me/avatar", method="PUT", expect=422)
+    assert refused["error"]["code"] == "invalid"
+    gone = await ann.call("DELETE", "/api/v1/me/avatar")
+    assert gone["avatar_url"] is None
+    await sock.wait_for(lambda f: f["type"] == "user_updated" and f["user"]["avatar_url"] is None)
+    assert (await stranger.fetch(url))[0] == 404
+    await sock.close()

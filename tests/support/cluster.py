@@ -387,7 +387,8 @@ class Cluster:
 
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
-        self.env = {**FAST_LIMITS, "PARLEY_TRUST_PROXY": "true", **(env or {})}
+        # Every node runs in `workdir`, so they do share one media folder.
+        self.env = {**FAST_LIMITS, "PARLEY_TRUST_PROXY": "true", "PARLEY_MEDIA_SHARED": "1", **(env or {})}
         self.pg = PostgresCluster()
         self.redis = RedisServer(workdir)
         self.nodes: list[Node] = []

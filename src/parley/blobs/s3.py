@@ -60,6 +60,13 @@ class S3Blobs(BlobStore):
             "s3", endpoint_url=self._endpoint, region_name=self._region, config=config))
         self._stack = stack
         try:
+            await self._ensure_bucket()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _ensure_bucket(self) -> None:
+        try:
             await self._client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             if not _missing(exc):

@@ -101,6 +101,14 @@ class Attachment(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     waveform: list[int] | None  # voice and sound: 64 peaks 0..255
 
 
+class RoomFile(Attachment, forbid_unknown_fields=True, gc=False):
+    """A file of the room's list (`GET /rooms/{id}/uploads`): the message that carries it, and who sent it."""
+
+    seq: int
+    uploader_id: int
+    created_at: int
+
+
 class MessageEvent(RoomEvent, tag="message", forbid_unknown_fields=True, gc=False):
     text: str  # may be "" when the message carries attachments
     client_msg_id: str | None = None

@@ -37,6 +37,9 @@ SCHEMAS: dict[str, Any] = {
                    state={"enum": ["joined", "invited"]}, online=_BOOL),
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
                     has_more=_BOOL, last_seq=_INT),
+    "UploadAnswer": _obj(["upload"], upload=_ref("Attachment")),
+    "RoomFiles": _obj(["uploads", "has_more"], has_more=_BOOL, uploads={"type": "array", "items": _ref("RoomFile")}),
+    "FileBody": _obj(["file"], file={"type": "string", "format": "binary"}),
 }
 
 
@@ -44,8 +47,8 @@ def _wire_schemas() -> dict[str, Any]:
     """From the registry: `Event` is any room event (one schema per type, told apart by `type`),
     `ServerFrame` any other frame of the WebSocket and the event stream, `EventType` their names."""
     events, frames = Union[tuple(wire.EVENTS.values())], Union[tuple(wire.FRAMES.values())]  # noqa: UP007
-    (event, frame, _, _), components = msgspec.json.schema_components(
-        [events, frames, wire.User, wire.Room], ref_template="#/components/schemas/{name}")
+    (event, frame, _, _, _), components = msgspec.json.schema_components(
+        [events, frames, wire.User, wire.Room, wire.RoomFile], ref_template="#/components/schemas/{name}")
     components.update(Event=event, ServerFrame=frame, EventType={"enum": list(wire.EVENTS)})
     assert not components.keys() & SCHEMAS.keys(), "a wire struct is named like a hand-written schema"
     return components
@@ -75,7 +78,7 @@ def _request_schemas(max_text: int) -> dict[str, Any]:
 
 
 def _op(summary: str, answer: tuple[str, Any] | None, *, body: type | None = None,
-        params: type | None = None, auth: bool = True) -> dict[str, Any]:
+        params: type | None = None, auth: bool = True, multipart: bool = False) -> dict[str, Any]:
     status, schema = answer or ("204", None)
     responses: dict[str, Any] = {status: {"description": summary}}
     if schema is not None:
@@ -84,6 +87,10 @@ def _op(summary: str, answer: tuple[str, Any] | None, *, body: type | None = Non
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body.__name__)}}}
+    elif multipart:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": _ref("FileBody")}}}
+        responses["415"] = {"description": "not multipart/form-data",
+                            "content": {"application/json": {"schema": _ref("Error")}}}
     else:
         del responses["413"]
     if params is not None:
@@ -143,6 +150,16 @@ def _paths() -> dict[str, Any]:
                                                                                            seq=_INT)),
                                                      body=api.ReadBody)},
         "/api/v1/direct": {"post": _op("Find or create a direct chat", ("201", _ref("Room")), body=api.DirectBody)},
+        "/api/v1/rooms/{room_id}/uploads": {
+            "post": _op("Upload a file (part `file`) to attach to a message; 413 `payload_too_large` past "
+                        "PARLEY_MAX_UPLOAD_BYTES, 413 `quota_exceeded` past the user's quota. Served at its `url` "
+                        "(GET /media/{id}/{name}, Range and ETag) to the room's members once attached",
+                        ("201", _ref("UploadAnswer")), multipart=True),
+            "get": _op("The room's attached files, newest first", ("200", _ref("RoomFiles")),
+                       params=api.UploadsQuery)},
+        "/api/v1/me/avatar": {
+            "put": _op("Set my avatar from an image (cropped square)", ("200", _ref("User")), multipart=True),
+            "delete": _op("Remove my avatar", ("200", _ref("User")))},
     }
     for path, ops in paths.items():
         if "{room_id}" in path:
