@@ -227,6 +227,20 @@ def test_upload_errors_show_clearly_and_retry_and_cancel_work(open_app, live_ser
     expect(bob.locator(f"{STORED} .att-file")).to_have_count(1)
 
 
+def test_the_tray_waits_in_its_room_while_another_is_open(open_app, live_server: Server) -> None:
+    ann, bob, room_id = two_in_a_room(open_app, live_server, "drafts")
+    other = live_server.create_room(USERS[ann], "elsewhere")
+    ann.locator(".composer-tools input[type=file]").set_input_files(
+        [{"name": "minutes.txt", "mimeType": "text/plain", "buffer": b"agreed\n"}])
+    expect(ann.locator(".upload-item.done")).to_have_count(1)
+    open_room(ann, other["id"])
+    expect(ann.locator(".upload-item")).to_have_count(0)
+    open_room(ann, room_id)
+    expect(ann.locator(".upload-item.done .upload-name")).to_have_text("minutes.txt")
+    send_from_composer(ann, 1)
+    expect(bob.locator(f"{STORED} .att-file .att-name")).to_have_text("minutes.txt")
+
+
 def test_files_panel_lists_the_rooms_files_newest_first_a_page_at_a_time(open_app, live_server: Server) -> None:
     ann, bob, room_id = two_in_a_room(open_app, live_server, "archive")
     for i in range(32):  # by turns: each may upload 20 files in a burst

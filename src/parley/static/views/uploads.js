@@ -6,30 +6,42 @@ import { h, icon, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
 import { uploadStyles } from './media.js';
 
+// Each room keeps its tray while another room is on screen: uploads go on, and the files are
+// there again when the reader comes back (the composer's draft is kept the same way).
+const rooms = new Map();
+
+function roomFiles(roomId) {
+  if (!rooms.has(roomId)) rooms.set(roomId, { tray: null, loading: null, slot: null, status: '', waitingFor: 0, handlers: null });
+  return rooms.get(roomId);
+}
+
 /**
  * The buttons and tray of one room's composer. `onChange()` runs whenever the files or their
  * state change, `onError(text)` shows a message; the composer asks `take()` for the stored uploads.
  */
-export function createUploads(roomId, { onChange, onError }) {
-  const slot = h('div', { class: 'upload-slot', hidden: true });
-  let tray = null;
-  let loading = null;
-  let status = '';
+export function createUploads(roomId, handlers) {
+  const state = roomFiles(roomId);
+  state.handlers = handlers;
+  state.status = ''; // a new composer is not waiting to send
+  state.tray?.setStatus('');
+  const { onError } = handlers;
+  const onChange = () => state.handlers.onChange();
+  state.slot = state.tray ? null : h('div', { class: 'upload-slot', hidden: true });
   const load = () => {
-    loading ??= Promise.all([import('./tray.js'), uploadStyles()]).then(([module]) => {
-      tray = module.createTray(roomId, { onChange, onError });
-      slot.replaceWith(tray.tray);
-      tray.setStatus(status);
-      return tray;
+    state.loading ??= Promise.all([import('./tray.js'), uploadStyles()]).then(([module]) => {
+      state.tray = module.createTray(roomId, { onChange, onError: (text) => state.handlers.onError(text) });
+      state.slot?.replaceWith(state.tray.tray);
+      state.slot = null;
+      state.tray.setStatus(state.status);
+      return state.tray;
     });
-    return loading;
+    return state.loading;
   };
-  let waitingFor = 0; // files handed over before the tray has loaded
   const add = (files, options) => {
     if (!files.length) return;
-    waitingFor += 1;
+    state.waitingFor += 1; // files handed over before the tray has loaded
     load().then((loaded) => loaded.add(files, options)).finally(() => {
-      waitingFor -= 1;
+      state.waitingFor -= 1;
       onChange();
     });
   };
@@ -55,7 +67,7 @@ export function createUploads(roomId, { onChange, onError }) {
     picker);
 
   return {
-    tray: slot,
+    tray: state.tray ? state.tray.tray : state.slot,
     buttons,
     add,
     /** Adds the clipboard's files, if any; says whether there were some. */
@@ -65,21 +77,21 @@ export function createUploads(roomId, { onChange, onError }) {
       return files.length > 0;
     },
     get count() {
-      return (tray?.count ?? 0) + waitingFor;
+      return (state.tray?.count ?? 0) + state.waitingFor;
     },
     /** Still uploading, or the tray is on its way. */
     get busy() {
-      return waitingFor > 0 || Boolean(tray?.busy);
+      return state.waitingFor > 0 || Boolean(state.tray?.busy);
     },
     get failed() {
-      return Boolean(tray?.failed);
+      return Boolean(state.tray?.failed);
     },
     setStatus(text) {
-      status = text;
-      tray?.setStatus(text);
+      state.status = text;
+      state.tray?.setStatus(text);
     },
     take() {
-      return tray ? tray.take() : [];
+      return state.tray ? state.tray.take() : [];
     },
   };
 }
