@@ -171,8 +171,9 @@ def test_video_clip_is_recorded_sent_and_played_by_the_other_reader(open_app, li
     expect(video).to_be_visible()
     assert video.get_attribute("poster"), "the server's poster frame"
     assert video.get_attribute("preload") == "none", "nothing is fetched before Play"
-    video.evaluate("(v) => { v.muted = true; return v.play(); }")
+    bob.locator(f"{STORED} .att-video-wrap").get_by_role("button", name=re.compile(r"^Play video-.*\.webm$")).click()
     bob.wait_for_function("(v) => v.videoWidth > 0 && v.currentTime > 0.3", arg=video.element_handle(), timeout=10_000)
+    assert video.evaluate("(v) => v.controls"), "the browser's controls come with playing"
 
 
 def test_upload_errors_show_clearly_and_retry_and_cancel_work(open_app, live_server: Server) -> None:

@@ -210,6 +210,7 @@ export default {
   'uploads.summary.other': '{count} attachments',
   'uploads.openImage': 'Open image {name}',
   'uploads.download': 'Download {name}',
+  'uploads.playVideo': 'Play {name}',
   'uploads.play': 'Play',
   'uploads.pause': 'Pause',
   'uploads.seek': 'Position',

@@ -209,6 +209,7 @@ export default {
   'uploads.summary.other': '{count} 个附件',
   'uploads.openImage': '查看图片 {name}',
   'uploads.download': '下载 {name}',
+  'uploads.playVideo': '播放 {name}',
   'uploads.play': '播放',
   'uploads.pause': '暂停',
   'uploads.seek': '播放位置',

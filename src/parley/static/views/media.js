@@ -98,13 +98,22 @@ function imageThumb(upload) {
 }
 
 function videoPlayer(upload) {
-  // Nothing is fetched before Play (a busy room may hold many clips): the poster and duration show.
-  const props = { class: 'att-video', controls: true, preload: upload.thumbnail_url ? 'none' : 'metadata', playsinline: true, src: upload.url,
-    'aria-label': upload.name };
-  if (upload.thumbnail_url) props.poster = upload.thumbnail_url;
+  // With a poster, nothing is fetched before Play (a busy room may hold many clips): the poster,
+  // a play button and the duration show, and the browser's controls come with playing.
+  const poster = upload.thumbnail_url;
+  const props = { class: 'att-video', controls: !poster, preload: poster ? 'none' : 'metadata', playsinline: true,
+    src: upload.url, poster, 'aria-label': upload.name };
   if (upload.width > 0 && upload.height > 0) Object.assign(props, fitBox(upload.width, upload.height));
   const video = h('video', props);
-  return h('figure', { class: 'att-video-wrap' }, video,
+  const start = poster && h('button', { type: 'button', class: 'att-video-play', 'aria-label': t('uploads.playVideo', { name: upload.name }),
+    title: t('uploads.playVideo', { name: upload.name }) }, icon('play'));
+  start?.addEventListener('click', () => {
+    video.controls = true;
+    start.remove();
+    video.focus();
+    video.play().catch(() => {});
+  });
+  return h('figure', { class: 'att-video-wrap' }, h('div', { class: 'att-video-box' }, video, start),
     h('figcaption', { class: 'att-meta' }, userText(upload.name, 'span', { class: 'att-name' }),
       upload.duration_ms ? h('span', { class: 'att-duration' }, formatDuration(upload.duration_ms)) : null,
       downloadLink(upload)));

@@ -60,6 +60,10 @@ function namePasted(file) {
  */
 export function createTray(roomId, { onChange, onError }) {
   const items = [];
+  // Leaving the page would break off an upload: the browser asks first.
+  window.addEventListener('beforeunload', (event) => {
+    if (items.some((item) => item.status === 'uploading')) event.preventDefault();
+  });
   const list = h('ul', { class: 'upload-tray', 'aria-label': t('uploads.tray') });
   const status = h('p', { class: 'upload-status', 'aria-live': 'polite' });
   const tray = h('div', { class: 'upload-tray-wrap', hidden: true }, list, status);
