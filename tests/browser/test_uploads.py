@@ -242,6 +242,25 @@ def test_the_tray_waits_in_its_room_while_another_is_open(open_app, live_server:
     expect(bob.locator(f"{STORED} .att-file .att-name")).to_have_text("minutes.txt")
 
 
+def test_files_dropped_on_the_room_join_the_tray(open_app, live_server: Server) -> None:
+    ann, bob, _ = two_in_a_room(open_app, live_server, "dropbox")
+    main = ann.locator(".room-main")
+    data = ann.evaluate_handle("""() => {
+      const data = new DataTransfer();
+      data.items.add(new File(['one'], 'one.txt', { type: 'text/plain' }));
+      data.items.add(new File(['two!'], 'two.txt', { type: 'text/plain' }));
+      return data;
+    }""")
+    main.dispatch_event("dragenter", {"dataTransfer": data})
+    expect(ann.locator(".drop-hint")).to_be_visible()
+    expect(ann.locator(".drop-hint")).to_have_text("Drop files to send them here")
+    main.dispatch_event("drop", {"dataTransfer": data})
+    expect(ann.locator(".drop-hint")).to_be_hidden()
+    expect(ann.locator(".upload-item.done .upload-name")).to_have_text(["one.txt", "two.txt"])
+    send_from_composer(ann, 2)
+    expect(bob.locator(f"{STORED} .att-file .att-name")).to_have_text(["one.txt", "two.txt"])
+
+
 def test_files_panel_lists_the_rooms_files_newest_first_a_page_at_a_time(open_app, live_server: Server) -> None:
     ann, bob, room_id = two_in_a_room(open_app, live_server, "archive")
     for i in range(32):  # by turns: each may upload 20 files in a burst
