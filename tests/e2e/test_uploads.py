@@ -263,8 +263,16 @@ async def test_identical_files_are_stored_once_and_gc_collects_unattached(server
 
 async def test_quota_is_per_user(server, http, names):
     ann, _, rid = await _room(http, server, names)
-    for i in range(QUOTA // LIMIT):
+    for i in range(QUOTA // LIMIT - 1):
         await ann.upload(rid, f"{i}.bin", bytes([i]) * LIMIT)
+    await ann.upload(rid, "half.bin", b"\xaa" * (LIMIT // 2))
+    # Received, then refused when its size is known: its bytes are not kept.
+    before = set(media_files(server))
+    refused = await ann.upload(rid, "too-much.bin", b"\xbb" * LIMIT, expect=413)
+    assert refused["error"]["code"] == "quota_exceeded"
+    assert set(media_files(server)) == before
+    await ann.upload(rid, "fits.bin", b"\xcc" * (LIMIT // 2))
+    # Full: refused before a byte is read.
     refused = await ann.upload(rid, "more.bin", b"more", expect=413)
     assert refused["error"]["code"] == "quota_exceeded"
 
@@ -313,6 +321,8 @@ async def test_avatars_are_square_and_announced(server, http, names):
     # Messages and member lists show it too.
     await ann.send(rid, "with a face")
     assert (await bob.history(rid))["messages"][-1]["sender"]["avatar_url"] == url
+    members = (await bob.call("GET", f"/api/v1/rooms/{rid}/members"))["members"]
+    assert {m["user"]["id"]: m["user"]["avatar_url"] for m in members}[ann.user["id"]] == url
     refused = await ann.upload(0, "x.txt", b"not a picture", path="/api/v1/me/avatar", method="PUT", expect=422)
     assert refused["error"]["code"] == "invalid"
     gone = await ann.call("DELETE", "/api/v1/me/avatar")

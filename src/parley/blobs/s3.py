@@ -55,7 +55,8 @@ class S3Blobs(BlobStore):
 
     async def start(self) -> None:
         stack = contextlib.AsyncExitStack()
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"})
+        config = Config(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"},
+                        connect_timeout=5, read_timeout=60)
         self._client = await stack.enter_async_context(get_session().create_client(
             "s3", endpoint_url=self._endpoint, region_name=self._region, config=config))
         self._stack = stack

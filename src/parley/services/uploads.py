@@ -95,16 +95,20 @@ class Uploads:
             made += done.made
             blob = await self.blobs.put_file(done.path)
             thumb = await self.blobs.put_file(done.thumbnail) if done.thumbnail else None
-            async with self.deps.db.write() as conn:
-                room = await room_store.get(conn, room_id)
-                permissions.require_poster(room, await room_store.membership(conn, room_id, user.id))
-                if await store.used_bytes(conn, user.id) + blob.size > self.limits.quota_bytes:
-                    raise _over_quota(self.limits.quota_bytes)
-                row = await store.insert(
-                    conn, room_id=room_id, uploader_id=user.id, name=clean, size=blob.size,
-                    content_type=done.content_type, blob=blob.key, thumb=thumb.key if thumb else None,
-                    width=done.width, height=done.height, duration_ms=done.duration_ms, waveform=done.waveform,
-                    now=self.deps.clock())
+            try:
+                async with self.deps.db.write() as conn:
+                    room = await room_store.get(conn, room_id)
+                    permissions.require_poster(room, await room_store.membership(conn, room_id, user.id))
+                    if await store.used_bytes(conn, user.id) + blob.size > self.limits.quota_bytes:
+                        raise _over_quota(self.limits.quota_bytes)
+                    row = await store.insert(
+                        conn, room_id=room_id, uploader_id=user.id, name=clean, size=blob.size,
+                        content_type=done.content_type, blob=blob.key, thumb=thumb.key if thumb else None,
+                        width=done.width, height=done.height, duration_ms=done.duration_ms,
+                        waveform=done.waveform, now=self.deps.clock())
+            except BaseException:  # refused at the last moment: no row names the blobs, remove them
+                await asyncio.shield(self.collect_blobs([blob.key, *([thumb.key] if thumb else [])]))
+                raise
             # A collection that ran between the put and the commit may have removed an identical
             # blob nobody named then; the row names it now, so put it back.
             if not await self.blobs.exists(blob.key):
