@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import chromium
+from tests.browser.conftest import PHONE, chromium
 from tests.browser.harness import Server, User
 from tests.browser.ui import STORED, open_room
 from tests.support import media
@@ -259,6 +259,28 @@ def test_files_dropped_on_the_room_join_the_tray(open_app, live_server: Server) 
     expect(ann.locator(".upload-item.done .upload-name")).to_have_text(["one.txt", "two.txt"])
     send_from_composer(ann, 2)
     expect(bob.locator(f"{STORED} .att-file .att-name")).to_have_text(["one.txt", "two.txt"])
+
+
+def test_every_kind_of_attachment_fits_a_phone_in_both_themes_and_languages(open_app, live_server: Server,
+                                                                          tmp_path: Path) -> None:
+    ann = live_server.register("ann", "Ann")
+    room = live_server.create_room(ann, "phone")
+    files = [("wide.png", media.png(2000, 500, text=None), "image/png"),
+             ("a-very-long-file-name-that-goes-on-and-on-and-on-forever-2026.pdf", b"%PDF-1.4\n" * 50, "application/pdf"),
+             ("voice.ogg", media.voice(tmp_path / "voice.ogg", seconds=2.0), "audio/ogg"),
+             ("clip.webm", media.video(tmp_path / "clip.webm", size=(640, 360)), "video/webm")]
+    post_with(live_server, ann, room["id"], [live_server.upload(ann, room["id"], *f) for f in files], "everything")
+    for scheme, locale in (("light", "en-US"), ("dark", "zh-CN")):
+        page = open_app(ann, viewport=PHONE, color_scheme=scheme, locale=locale)
+        open_room(page, room["id"])
+        row = page.locator(STORED, has_text="everything")
+        expect(row.locator(".att-image, .att-file, .att-audio, .att-video")).to_have_count(4)
+        overflow = page.evaluate("""() => [document.documentElement, document.querySelector('.timeline')]
+            .map((el) => el.scrollWidth - el.clientWidth)""")
+        assert overflow == [0, 0], f"{scheme}/{locale}: wider than the phone by {overflow}"
+        for part in row.locator(".att-image, .att-file, .att-audio, .att-video-wrap").all():
+            box = part.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (scheme, box)
 
 
 def test_files_panel_lists_the_rooms_files_newest_first_a_page_at_a_time(open_app, live_server: Server) -> None:
