@@ -153,8 +153,9 @@ export function waveformBars(waveform, count = BARS) {
 
 /** A voice message: play/pause, the waveform (click or arrow keys to seek), time, speed. */
 function audioPlayer(upload) {
-  const audio = h('audio', { preload: 'metadata', src: upload.url });
   const knownMs = Number(upload.duration_ms) || 0;
+  // The server measured the duration: nothing is fetched before Play.
+  const audio = h('audio', { preload: knownMs ? 'none' : 'metadata', src: upload.url });
   const duration = () => (Number.isFinite(audio.duration) && audio.duration > 0 ? audio.duration : knownMs / 1000);
   const playLabel = () => (audio.paused ? t('uploads.play') : t('uploads.pause'));
   const play = h('button', { type: 'button', class: 'att-play', 'aria-label': t('uploads.play'), title: t('uploads.play') }, icon('play'));
