@@ -9,6 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 from PIL import Image
 
@@ -330,3 +331,16 @@ async def test_avatars_are_square_and_announced(server, http, names):
     await sock.wait_for(lambda f: f["type"] == "user_updated" and f["user"]["avatar_url"] is None)
     assert (await stranger.fetch(url))[0] == 404
     await sock.close()
+
+
+async def test_uploads_are_rate_limited_per_user(server, http, names):
+    ann, bob, rid = await _room(http, server, names)
+    for i in range(20):  # the burst
+        await ann.upload(rid, f"{i}.txt", f"note {i}".encode())
+    form = aiohttp.FormData()
+    form.add_field("file", b"one more", filename="more.txt")
+    async with http.post(f"{server.url}/api/v1/rooms/{rid}/uploads", data=form,
+                         headers={"Authorization": f"Bearer {ann.token}"}) as resp:
+        assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+        assert (await resp.json())["error"]["code"] == "rate_limited"
+    await bob.upload(rid, "mine.txt", b"bob has his own bucket")

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "parley-test", "AWS_SECRET_ACCESS_KEY": "parley-test-secret",
                "AWS_DEFAULT_REGION": "us-east-1"}
@@ -46,9 +46,4 @@ class S3Server:
         raise RuntimeError(f"moto's S3 server did not answer on {self.endpoint} within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
