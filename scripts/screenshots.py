@@ -10,6 +10,7 @@ saves PNGs under docs/screenshots/ (or --out). Needs the venv (`make venv`) and 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Server, User  # noqa: E402
+from tests.support import media  # noqa: E402
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
@@ -53,7 +55,43 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     server.create_room(dana, "release-train", "Weekly release coordination")
     direct = server.call("POST", "/direct", {"usernames": [ann.username]}, bob)
     server.post(bob, direct["id"], "Lunch at 12:30?")
-    return ann, {"general": general["id"], "design": design["id"]}
+    files = server.create_room(bob, "field-trip", "Photos, voice notes and plans", members=(ann, chen, dana))
+    seed_files(server, files["id"], people)
+    return ann, {"general": general["id"], "design": design["id"], "files": files["id"]}
+
+
+def landscape(width: int = 1200, height: int = 800) -> bytes:
+    """A made-up photo: sky, sun, two hills (Pillow)."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (width, height), (120, 170, 230))
+    draw = ImageDraw.Draw(picture)
+    for y in range(height // 2):
+        draw.line([(0, y), (width, y)], fill=(120 + y * 80 // height, 170 + y * 60 // height, 235))
+    draw.ellipse([width * 0.7, height * 0.12, width * 0.82, height * 0.3], fill=(255, 214, 102))
+    draw.ellipse([-width * 0.3, height * 0.45, width * 0.7, height * 1.6], fill=(76, 140, 74))
+    draw.ellipse([width * 0.35, height * 0.55, width * 1.4, height * 1.7], fill=(52, 110, 60))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def seed_files(server: Server, room_id: int, people: dict[str, User]) -> None:
+    """A photo with a caption, a voice message, a video clip and a PDF: every kind of attachment."""
+    def send(who: str, text: str | None, *files: tuple[str, bytes, str]) -> None:
+        ids = [server.upload(people[who], room_id, name, data, kind)["id"] for name, data, kind in files]
+        server.call("POST", f"/rooms/{room_id}/messages", {"attachments": ids, **({"text": text} if text else {})},
+                    people[who])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        voice = media.voice(Path(tmp) / "voice.ogg", seconds=6.0)
+        clip = media.video(Path(tmp) / "clip.webm", frames=36, size=(320, 240))
+    send("bob", "View from the ridge this morning 🏔", ("ridge.jpg", landscape(), "image/jpeg"),
+         ("valley.jpg", landscape(600, 900), "image/jpeg"))
+    send("chen", None, ("voice-20261203-0912.ogg", voice, "audio/ogg"))
+    send("dana", "The trail map, and a quick clip of the path", ("trail-map-v3.pdf", b"%PDF-1.4\n% map\n" * 4000,
+         "application/pdf"), ("path.webm", clip, "video/webm"))
+    server.post(people["ann"], room_id, "Looks amazing! Saving the map.")
 
 
 def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None,
@@ -118,9 +156,62 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
     return saved
 
 
+def shoot_uploads(browser: Browser, server: Server, ann: User, rooms: dict[str, int], out: Path) -> list[Path]:
+    """The files room in every size, theme and language, plus the lightbox, tray, recorder and Files panel."""
+    saved: list[Path] = []
+    room = f"/#/room/{rooms['files']}"
+
+    def save(page: Page, name: str) -> None:
+        path = out / f"{name}.png"
+        page.screenshot(path=str(path))
+        saved.append(path)
+
+    def open_files_room(viewport: dict[str, int], scheme: str, locale: str) -> Page:
+        page = new_page(browser, server, viewport, scheme, ann, locale=locale)
+        page.goto(room)
+        page.locator(".att-audio").wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('.att-image img')].every((i) => i.complete)")
+        page.evaluate("document.fonts.ready")
+        page.wait_for_timeout(1500)  # the video's loading spinner has gone
+        return page
+
+    for scheme in ("light", "dark"):
+        for locale, suffix in (("en-US", ""), ("zh-CN", "-zh")):
+            for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
+                page = open_files_room(viewport, scheme, locale)
+                save(page, f"{size}-{scheme}-files{suffix}")
+                if not suffix:
+                    page.locator(".att-image").first.click()
+                    page.locator(".lightbox-img").wait_for()
+                    page.wait_for_timeout(500)
+                    save(page, f"{size}-{scheme}-lightbox")
+                    page.keyboard.press("Escape")
+                    if page.locator(".jump").is_visible():  # opening the first picture scrolled up to it
+                        page.locator(".jump").click()
+                        page.wait_for_timeout(1500)
+                    page.locator(".composer-tools input[type=file]").set_input_files(
+                        [{"name": "packing-list.txt", "mimeType": "text/plain", "buffer": b"tent\nboots\n"},
+                         {"name": "sunset.jpg", "mimeType": "image/jpeg", "buffer": landscape(400, 300)}])
+                    page.locator(".upload-item.done").nth(1).wait_for()
+                    page.locator(".composer-input").fill("Two more for the trip")
+                    save(page, f"{size}-{scheme}-tray")
+                    page.get_by_role("button", name="Show files").click()
+                    page.locator(".files-item").first.wait_for()
+                    page.wait_for_timeout(300)
+                    save(page, f"{size}-{scheme}-files-panel")
+                page.context.close()
+    page = open_files_room(PHONE, "light", "en-US")
+    page.get_by_role("button", name="Record a video clip").click()
+    page.locator(".rec-time", has_text="0:01").wait_for()
+    save(page, "phone-light-recorder")
+    page.context.close()
+    return saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="folder for the PNGs")
+    parser.add_argument("--only", choices=("all", "main", "uploads"), default="all", help="which set of screens")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="parley-shots-") as tmp:
@@ -128,9 +219,12 @@ def main() -> None:
         try:
             ann, rooms = seed(server)
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                    *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
                 try:
-                    saved = shoot(browser, server, ann, rooms, args.out)
+                    saved = shoot(browser, server, ann, rooms, args.out) if args.only in ("all", "main") else []
+                    if args.only in ("all", "uploads"):
+                        saved += shoot_uploads(browser, server, ann, rooms, args.out)
                 finally:
                     browser.close()
         finally:

@@ -4,6 +4,7 @@ and pages signed in as a given user (each in its own browser context, so its own
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,16 +17,23 @@ PHONE = {"width": 375, "height": 740}
 TIMEOUT_MS = 15_000
 
 
+@contextmanager
+def chromium(*extra_args: str) -> Iterator[Browser]:
+    """A headless /usr/bin/chromium, with `extra_args` (fake camera and microphone, say)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/test-deps.sh", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One Chromium per test module: Playwright's sync API keeps an event loop running in this
     thread while it is open, which must not outlive the browser tests (asyncio tests follow)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/test-deps.sh", pytrace=False)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,19 @@ class Server(ServerProcess):
     def post(self, user: User, room_id: int, text: str) -> dict[str, Any]:
         return self.call("POST", f"/rooms/{room_id}/messages", {"text": text}, user)
 
+    def upload(self, user: User, room_id: int, name: str, data: bytes,
+               content_type: str = "application/octet-stream") -> dict[str, Any]:
+        """Uploads a file (multipart, part `file`); returns the stored upload object."""
+        boundary = f"parley-{time.monotonic_ns()}"
+        quoted = name.replace('"', "%22")
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{self.url}/api/v1/rooms/{room_id}/uploads", data=body, method="POST",
+                                         headers={"Authorization": f"Bearer {user.token}",
+                                                  "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())["upload"]
+
     def post_many(self, user: User, room_id: int, texts: list[str]) -> None:
         """Sends many messages fast over one WebSocket (pipelined), waiting for every ack."""
         error: list[BaseException] = []

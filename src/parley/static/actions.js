@@ -56,11 +56,14 @@ export async function loadOlder(roomId) {
   }
 }
 
-/** Shows the message at once as pending and sends it (now, or after the next reconnect). */
-export function sendMessage(roomId, text) {
-  if (!text.trim()) return;
+/**
+ * Shows the message at once as pending and sends it (now, or after the next reconnect).
+ * `attachments`: stored upload objects (issue 9); with them the text may be empty (a caption).
+ */
+export function sendMessage(roomId, text, attachments = []) {
+  if (!text.trim() && !attachments.length) return;
   lastTyping.delete(roomId);
-  queue(roomId, text);
+  queue(roomId, attachments.length && !text.trim() ? '' : text, attachments);
 }
 
 export const retryMessage = retry;

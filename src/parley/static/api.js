@@ -62,4 +62,6 @@ export const api = {
   messages: (id, { before, after, limit = 50 } = {}) => request('GET', `/rooms/${id}/messages${query({ before, after, limit })}`),
   markRead: (id, seq) => request('POST', `/rooms/${id}/read`, { seq }),
   direct: (usernames) => request('POST', '/direct', { usernames }),
+  // uploads (issue 9): the room's files, newest first; sending a file is views/uploads.js (XHR, for progress)
+  uploads: (id, { before, limit = 30 } = {}) => request('GET', `/rooms/${id}/uploads${query({ before, limit })}`),
 };

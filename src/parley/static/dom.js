@@ -61,6 +61,19 @@ const ICONS = {
   edit: 'M5 19h4L19 9l-4-4L5 15zM13 7l4 4',
   lock: 'M7 11V8a5 5 0 0 1 10 0v3M5 11h14v9H5z',
   crown: 'M4 18h16M5 15L4 7l5 4 3-6 3 6 5-4-1 8z',
+  // uploads (issue 9)
+  attach: 'M20 11l-8 8a5 5 0 0 1-7-7l8-8a3.5 3.5 0 0 1 5 5l-8 8a2 2 0 0 1-3-3l7-7',
+  mic: 'M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3',
+  camera: 'M3 7h12v10H3zM15 10l6-3v10l-6-3',
+  file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+  files: 'M3 6h6l2 2h10v11H3z',
+  download: 'M12 4v11M7 10l5 5 5-5M5 20h14',
+  play: 'M8 5v14l11-7z',
+  pause: 'M8 5v14M16 5v14',
+  prev: 'M15 5l-7 7 7 7',
+  next: 'M9 5l7 7-7 7',
+  retry: 'M4 12a8 8 0 1 0 3-6.2M4 4v5h5',
+  stop: 'M7 7h10v10H7z',
 };
 
 /** A decorative line icon; the button around it carries the label. */

@@ -2,6 +2,7 @@
 // shown only while the tab is hidden.
 import { t } from './i18n.js';
 import { personLabel, roomLabel } from './people.js';
+import { attachmentSummary } from './views/media.js';
 
 export function notificationsAvailable() {
   return 'Notification' in window && window.isSecureContext;
@@ -22,7 +23,7 @@ export function notifyMessage(room, event, mentioned) {
   const title = room.kind === 'direct'
     ? personLabel(event.sender)
     : t('notify.mention', { user: personLabel(event.sender), room: roomLabel(room) });
-  notify(title, event.text, room.id);
+  notify(title, event.text || attachmentSummary(event), room.id);
 }
 
 /** Shows a notification (plain text only) that opens the room when clicked. */

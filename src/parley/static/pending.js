@@ -17,16 +17,23 @@ function newClientId() {
 }
 
 function transmit(roomId, pending) {
-  return sendFrame({ type: 'send', room: roomId, text: pending.text, client_msg_id: pending.cid, ref: pending.cid });
+  const frame = { type: 'send', room: roomId, text: pending.text, client_msg_id: pending.cid, ref: pending.cid };
+  // uploads (issue 9): the upload objects stay on the pending message for display; their ids are sent
+  if (pending.attachments?.length) frame.attachments = pending.attachments.map((upload) => upload.id);
+  if (!frame.text) delete frame.text;
+  return sendFrame(frame);
 }
 
 function find(roomId, cid) {
   return timeline(roomId).pending.find((pending) => pending.cid === cid);
 }
 
-/** Queues a message: it shows at once as pending and goes out now or after the next reconnect. */
-export function queue(roomId, text) {
-  const pending = { cid: newClientId(), text, ts: Date.now(), status: 'pending' };
+/**
+ * Queues a message: it shows at once as pending and goes out now or after the next reconnect.
+ * `attachments`: upload objects already stored by the server (views/uploads.js).
+ */
+export function queue(roomId, text, attachments = []) {
+  const pending = { cid: newClientId(), text, attachments, ts: Date.now(), status: 'pending' };
   timeline(roomId).pending.push(pending);
   emit('pending', roomId);
   transmit(roomId, pending);

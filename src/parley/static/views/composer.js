@@ -3,6 +3,7 @@ import { sendMessage, typing } from '../actions.js';
 import { h, icon } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
 import { store } from '../state.js';
+import { createUploads, enableDrop } from './uploads.js';
 
 const MAX_HEIGHT_PX = 200;
 // The server's longest message (PARLEY_MAX_TEXT, default 4000). Neither `hello` nor an endpoint
@@ -23,7 +24,22 @@ export function createComposer(roomId, label, onSent) {
   });
   const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
-  const form = h('form', { class: 'composer' }, input, count,
+  // uploads (issue 9): the tray above, the attach/record buttons before the text; the text is the caption
+  let waiting = false;
+  const showError = (text) => {
+    error.textContent = text;
+    error.hidden = !text;
+  };
+  const uploads = createUploads(roomId, {
+    onError: showError,
+    onChange: () => {
+      if (!waiting || uploads.busy) return;
+      waiting = false;
+      if (uploads.failed) uploads.setStatus(t('uploads.waitFailed'));
+      else submit();
+    },
+  });
+  const form = h('form', { class: 'composer' }, uploads.buttons, input, count,
     h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.send') }, icon('send')));
 
   const grow = () => {
@@ -42,13 +58,23 @@ export function createComposer(roomId, label, onSent) {
     return over;
   };
   const submit = () => {
-    if (!input.value.trim()) return;
+    if (!input.value.trim() && !uploads.count) return;
     if (measure()) {
       error.textContent = t('composer.tooLong', { max: formatNumber(MAX_TEXT) });
       error.hidden = false;
       return;
     }
-    sendMessage(roomId, input.value);
+    // uploads (issue 9): send once every file is stored; a failed one must be retried or removed
+    if (uploads.failed) {
+      uploads.setStatus(t('uploads.waitFailed'));
+      return;
+    }
+    if (uploads.busy) {
+      waiting = true;
+      uploads.setStatus(t('uploads.waiting'));
+      return;
+    }
+    sendMessage(roomId, input.value, uploads.take());
     input.value = '';
     store.drafts.delete(roomId);
     grow();
@@ -71,5 +97,12 @@ export function createComposer(roomId, label, onSent) {
     submit();
     input.focus();
   });
-  return { el: h('div', { class: 'composer-wrap' }, error, form), input, mounted: () => { grow(); measure(); } };
+  /** uploads (issue 9): files dropped on or pasted into `area` (the room) join the tray. */
+  const acceptFiles = (area) => {
+    enableDrop(area, uploads.add);
+    area.addEventListener('paste', (event) => {
+      if (uploads.paste(event.clipboardData) && !event.clipboardData.getData('text/plain')) event.preventDefault();
+    });
+  };
+  return { el: h('div', { class: 'composer-wrap' }, error, uploads.tray, form), input, acceptFiles, mounted: () => { grow(); measure(); } };
 }

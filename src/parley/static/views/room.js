@@ -8,6 +8,7 @@ import { markRead } from '../reads.js';
 import { createComposer } from './composer.js';
 import { inviteDialog, leaveDialog, ownerDialog, topicDialog } from './dialogs.js';
 import { createMemberPanel } from './members.js';
+import { uploadStyles } from './media.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
 
@@ -46,14 +47,32 @@ function createJoinedView(room) {
   const composer = room.archived
     ? { el: h('p', { class: 'archived-note' }, t('room.archived')), mounted: () => {} }
     : createComposer(roomId, label, () => timelineView.jumpToLatest());
-  const body = h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el));
+  const main = h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el);
+  const body = h('div', { class: 'room-body' }, main);
+  composer.acceptFiles?.(main); // uploads (issue 9): drop and paste anywhere in the room
   const membersButton = iconButton('people', t('members.toggle'), () => toggleMembers(), {
     'aria-expanded': 'false', 'aria-controls': `member-panel-${roomId}`,
   });
   const inviteButton = iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId)));
   const ownerButton = iconButton('crown', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
+  // uploads (issue 9): the room's Files panel, loaded on first use
+  const filesButton = iconButton('files', t('uploads.toggle'), () => toggleFiles(), {
+    'aria-expanded': 'false', 'aria-controls': `files-panel-${roomId}`, class: 'icon-btn files-btn',
+  });
+  let filesPanel = null;
+  async function toggleFiles(show = !filesPanel) {
+    filesPanel?.destroy();
+    filesPanel?.el.remove();
+    filesPanel = null;
+    filesButton.setAttribute('aria-expanded', String(show));
+    if (!show) return;
+    if (panel) toggleMembers(false);
+    const [{ createFilesPanel }] = await Promise.all([import('./files.js'), uploadStyles()]);
+    filesPanel = createFilesPanel(roomId, () => { toggleFiles(false); filesButton.focus(); });
+    body.append(filesPanel.el);
+  }
   const actions = h('div', { class: 'room-actions' },
-    membersButton, inviteButton, ownerButton,
+    filesButton, membersButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -64,6 +83,7 @@ function createJoinedView(room) {
     if (matchMedia(WIDE_SCREEN).matches) membersWanted = show;
     panel?.destroy();
     panel?.el.remove();
+    if (show && filesPanel) toggleFiles(false); // uploads (issue 9): one side panel at a time
     panel = show ? createMemberPanel(roomId, () => { toggleMembers(false); membersButton.focus(); }) : null;
     if (panel) body.append(panel.el);
     membersButton.setAttribute('aria-expanded', String(show));
@@ -113,6 +133,7 @@ function createJoinedView(room) {
       document.removeEventListener('visibilitychange', onVisible);
       timelineView.destroy();
       panel?.destroy();
+      filesPanel?.destroy();
       closeRoom(roomId);
     },
   };

@@ -7,6 +7,7 @@ import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNo
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { on, store, timeline } from '../state.js';
+import { attachmentSummary, renderAttachments } from './media.js';
 import { describeError } from './ui.js';
 
 const MAX_ROWS = 150;
@@ -201,7 +202,7 @@ export class TimelineView {
     const lastEvent = atEnd ? this.line.events.at(-1) : null;
     let prev = lastEvent;
     const rows = atEnd ? this.line.pending.map((pending) => {
-      const event = { type: 'message', sender: store.me, text: pending.text, ts: pending.ts };
+      const event = { type: 'message', sender: store.me, text: pending.text, attachments: pending.attachments, ts: pending.ts };
       const row = pendingRow(this.roomId, pending, event, prev);
       prev = event;
       return row;
@@ -213,7 +214,7 @@ export class TimelineView {
   /** Reads out the newest incoming message to screen readers (history loading stays silent). */
   announce(events) {
     const latest = events.findLast((event) => event.type === 'message' && event.sender?.id !== store.me.id);
-    if (latest) this.announcer.textContent = t('event.message', { user: personLabel(latest.sender), text: latest.text });
+    if (latest) this.announcer.textContent = t('event.message', { user: personLabel(latest.sender), text: latest.text || attachmentSummary(latest) });
   }
 
   updateEdge() {
@@ -260,8 +261,12 @@ function messageRow(event, prev) {
   } else {
     row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
   }
-  row.append(h('div', { class: 'msg-body', 'data-user': true },
-    renderMarkdown(event.text, { me: store.me.username, mentioned: mentionedNames(event) })));
+  if (event.text || !event.attachments?.length) {
+    row.append(h('div', { class: 'msg-body', 'data-user': true },
+      renderMarkdown(event.text ?? '', { me: store.me.username, mentioned: mentionedNames(event) })));
+  }
+  const attachments = renderAttachments(event.attachments); // uploads (issue 9)
+  if (attachments) row.append(attachments);
   return row;
 }
 
