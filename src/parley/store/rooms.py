@@ -151,9 +151,16 @@ def _member_count() -> sa.ScalarSelect:
 
 # A message's `data` holds `{"mentions": [user ids]}`, resolved when it was stored; the same test
 # in each database's JSON functions.
+# `@room`/`@here` (`mentions_room`) and a thread's participants count as mentions too (issue 10).
 _MENTIONS_ME = {
-    "sqlite": "EXISTS (SELECT 1 FROM json_each(events.data, '$.mentions') AS m WHERE m.value = :mentioned)",
-    "postgresql": "(CAST(events.data AS jsonb) -> 'mentions') @> jsonb_build_array(CAST(:mentioned AS bigint))",
+    "sqlite": "(EXISTS (SELECT 1 FROM json_each(events.data, '$.mentions') AS m WHERE m.value = :mentioned) "
+              "OR json_extract(events.data, '$.mentions_room') = 1 "
+              "OR EXISTS (SELECT 1 FROM json_each(events.data, '$.thread_participants') AS p "
+              "WHERE p.value = :mentioned))",
+    "postgresql": "((CAST(events.data AS jsonb) -> 'mentions') @> jsonb_build_array(CAST(:mentioned AS bigint)) "
+                  "OR (CAST(events.data AS jsonb) -> 'mentions_room') = 'true'::jsonb "
+                  "OR (CAST(events.data AS jsonb) -> 'thread_participants') "
+                  "@> jsonb_build_array(CAST(:mentioned AS bigint)))",
 }
 
 
