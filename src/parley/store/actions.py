@@ -126,8 +126,9 @@ async def thread(conn: AsyncConnection, room_id: int, root: int, after: int, lim
 
 
 async def decorate(conn: AsyncConnection, room_id: int, user_id: int, views: list[dict[str, Any]]) -> None:
-    """Add `reactions`, `pinned`, `thread` (roots with replies) and `reply` (replies) to the
-    message views of one page, in place: at most four queries per page, none per message."""
+    """Add `reactions` (when there are some), `pinned` (when pinned), `thread` (roots with replies)
+    and `reply` (replies) to the message views of one page, in place: at most four queries per
+    page, none per message. A message with none of these reads exactly as its event."""
     shown = [v for v in views if v.get("type") == "message"]
     if not shown:
         return
@@ -139,10 +140,12 @@ async def decorate(conn: AsyncConnection, room_id: int, user_id: int, views: lis
     threads = await _thread_summaries(conn, room_id, roots) if roots else {}
     replied = sorted({v["reply_to"] for v in shown if "reply_to" in v})
     previews = await _previews(conn, room_id, replied) if replied else {}
-    for view in shown:
+    for view in shown:  # only what is there: a plain message reads exactly as its event
         seq = view["seq"]
-        view["reactions"] = counts.get(seq, [])
-        view["pinned"] = seq in pinned_seqs
+        if seq in counts:
+            view["reactions"] = counts[seq]
+        if seq in pinned_seqs:
+            view["pinned"] = True
         if seq in threads:
             view["thread"] = threads[seq]
         if "reply_to" in view and view["reply_to"] in previews:
