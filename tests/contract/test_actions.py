@@ -224,3 +224,26 @@ async def test_status_in_profile_and_user_updated(ctx: Context) -> None:
         assert await outcome(ctx.accounts.update_profile(bob, status=bad)) == "invalid"
     assert (await ctx.accounts.update_profile(bob, status="")).status == ""
     assert await outcome(ctx.accounts.update_profile(bob)) == "invalid"
+
+
+async def test_every_action_path_checks_membership_and_archive(ctx: Context) -> None:
+    ann, bob, inv, out = await register(ctx, "ann", "bob", "inv", "out")
+    rid = (await ctx.rooms.create(ann, "closed", visibility="private"))["id"]
+    await ctx.rooms.invite(ann, rid, ["bob", "inv", "out"])
+    await ctx.rooms.join(bob, rid)
+    await ctx.rooms.join(out, rid)
+    sent, _ = await ctx.messages.send(bob, rid, "members only")
+    await ctx.rooms.leave(out, rid)
+    seq = sent.seq
+    for user in (inv, out):  # invited, and left: the room is not theirs to read or act in
+        calls = [ctx.actions.edit(user, rid, seq, "x"), ctx.actions.delete(user, rid, seq),
+                 ctx.actions.react(user, rid, seq, "👍"), ctx.actions.pin(user, rid, seq),
+                 ctx.actions.versions(user, rid, seq), ctx.actions.thread(user, rid, seq),
+                 ctx.actions.pins(user, rid), ctx.messages.send(user, rid, "x", reply_to=seq)]
+        assert [await outcome(c) for c in calls] == ["not_found"] * 8, user.username
+    await ctx.rooms.update(ann, rid, {"archived": True})
+    writes = [ctx.actions.edit(bob, rid, seq, "x"), ctx.actions.delete(bob, rid, seq),
+              ctx.actions.react(bob, rid, seq, "👍"), ctx.actions.pin(ann, rid, seq)]
+    assert [await outcome(c) for c in writes] == ["forbidden"] * 4
+    reads = [ctx.actions.versions(bob, rid, seq), ctx.actions.thread(bob, rid, seq), ctx.actions.pins(bob, rid)]
+    assert [await outcome(c) for c in reads] == ["ok"] * 3
