@@ -247,3 +247,39 @@ async def test_every_action_path_checks_membership_and_archive(ctx: Context) -> 
     assert [await outcome(c) for c in writes] == ["forbidden"] * 4
     reads = [ctx.actions.versions(bob, rid, seq), ctx.actions.thread(bob, rid, seq), ctx.actions.pins(bob, rid)]
     assert [await outcome(c) for c in reads] == ["ok"] * 3
+
+
+async def test_replies_cost_the_send_batch_two_statements_and_plain_messages_none(tmp_path) -> None:
+    """The fast path stays fast: a batch of plain messages runs the same statements as before
+    issue 10; replies and thread replies add one read of what they name and one of the threads'
+    senders per room, whatever their number (SQLite's writer thread, traced)."""
+    import asyncio
+
+    from tests.contract.helpers import close_context, open_context
+
+    ctx = await open_context(f"sqlite:///{tmp_path / 'trace.db'}")
+    try:
+        ann, bob = await register(ctx, "ann", "bob")
+        rid = await _room(ctx, ann, bob)
+        root, _ = await ctx.messages.send(ann, rid, "root")
+        traced: list[str] = []
+        log = ctx.db.messages
+        await asyncio.get_running_loop().run_in_executor(
+            log._thread, lambda: log._connect().set_trace_callback(traced.append))
+
+        async def batch(**fields: int) -> tuple[int, int, int, int]:
+            """(transactions, statements other than the row inserts, reads of named events, reads
+            of thread senders) of 30 concurrent sends."""
+            traced.clear()
+            await asyncio.gather(*(ctx.messages.send(bob, rid, f"m{i}", **fields) for i in range(30)))
+            other = [sql for sql in traced if not sql.startswith("INSERT INTO events")]
+            return (sum(sql.startswith("BEGIN") for sql in other), len(other),
+                    sum("seq IN (" in sql for sql in other), sum("thread_root IN (" in sql for sql in other))
+
+        plain, replies, threaded = await batch(), await batch(reply_to=root.seq), await batch(thread_root=root.seq)
+        assert plain[2:] == (0, 0)
+        per_batch = plain[1] / plain[0]
+        assert replies[2:] == (replies[0], 0) and replies[1] == replies[0] * (per_batch + 1)
+        assert threaded[2:] == (threaded[0], threaded[0]) and threaded[1] == threaded[0] * (per_batch + 2)
+    finally:
+        await close_context(ctx)
