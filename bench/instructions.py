@@ -114,7 +114,7 @@ def main() -> None:
     vg = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p", "--dump-instr=no",
          sys.executable, "-m", "parley", *serve],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "valgrind.log"), "wb"),
+        env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "valgrind.log"), "wb"),  # noqa: SIM115 - lives as long as valgrind
     )
     srv = c.Server(base_url=base, proc=vg)
     srv.wait_ready(port, timeout=300)

@@ -44,6 +44,26 @@ class Send(_Frame, tag="send"):
     text: str = ""  # may be left out when the message carries attachments
     attachments: Annotated[list[NonNegative], msgspec.Meta(max_length=10)] | None = None
     client_msg_id: Annotated[str, msgspec.Meta(min_length=1, max_length=validation.CLIENT_MSG_ID_MAX)] | None = None
+    reply_to: NonNegative | None = None
+    thread_root: NonNegative | None = None
+
+
+class Edit(_Frame, tag="edit"):
+    room: NonNegative
+    seq: NonNegative
+    text: str
+
+
+class Delete(_Frame, tag="delete"):
+    room: NonNegative
+    seq: NonNegative
+
+
+class React(_Frame, tag="react"):
+    room: NonNegative
+    seq: NonNegative
+    emoji: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    on: bool = True
 
 
 class Resume(_Frame, tag="resume"):
@@ -63,7 +83,7 @@ class Ping(_Frame, tag="ping"):
     pass
 
 
-ClientFrame = Auth | Send | Resume | Typing | Read | Ping
+ClientFrame = Auth | Send | Resume | Typing | Read | Ping | Edit | Delete | React
 _decoder = msgspec.json.Decoder(ClientFrame)
 
 

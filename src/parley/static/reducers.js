@@ -43,7 +43,50 @@ export const REDUCERS = {
     Object.assign(room, event.changes);
     emit('room', room.id);
   }),
+  // -- message actions (issue 10): each changes the message whose seq is `event.target` --
+  message_edited: onMessage((message, event) => {
+    Object.assign(message, { text: event.text, edited_at: event.edited_at, mentions: event.mentions ?? [] });
+    if (event.mentions_room) message.mentions_room = true;
+    else delete message.mentions_room;
+  }),
+  message_deleted: onMessage((message) => {
+    Object.assign(message, { text: '', mentions: [], deleted: true, reactions: [], pinned: false });
+    delete message.attachments;
+    delete message.mentions_room;
+  }),
+  reaction_added: onMessage((message, event) => react(message, event, 1)),
+  reaction_removed: onMessage((message, event) => react(message, event, -1)),
+  message_pinned: onMessage((message) => { message.pinned = true; }),
+  message_unpinned: onMessage((message) => { message.pinned = false; }),
 };
+
+/**
+ * A message action: applied to the target message if this client holds it (an older one arrives
+ * as it is now, from history), once (a replay at or below the cursor was applied already).
+ */
+function onMessage(change) {
+  return fresh((room, event) => {
+    const message = timeline(room.id).events.find((item) => item.seq === event.target && item.type === 'message');
+    if (!message) return;
+    change(message, event);
+    emit('message-changed', { roomId: room.id, seq: message.seq });
+  });
+}
+
+/** Reaction counts as history pages carry them: [{emoji, count, me}], in order of first use. */
+function react(message, event, delta) {
+  const list = message.reactions ?? [];
+  const mine = event.user === store.me.id;
+  let entry = list.find((item) => item.emoji === event.emoji);
+  if (!entry && delta > 0) {
+    entry = { emoji: event.emoji, count: 0, me: false };
+    list.push(entry);
+  }
+  if (!entry) return;
+  entry.count = Math.max(0, entry.count + delta);
+  if (mine) entry.me = delta > 0;
+  message.reactions = list.filter((item) => item.count > 0);
+}
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */
 function fresh(reducer) {
@@ -77,6 +120,8 @@ export function applyEvent(room, event) {
  * that does not send the list yet is read by matching @username in the text.
  */
 export function mentionsMe(event) {
+  // issue 10: `@room`/`@here` from a moderator, and replies in a thread I took part in, count as mentions
+  if (event.mentions_room || event.thread_participants?.includes(store.me.id)) return true;
   if (Array.isArray(event.mentions)) return event.mentions.includes(store.me.id);
   return mentions(event.text ?? '', store.me.username);
 }

@@ -154,6 +154,16 @@ export default {
   'event.room_updated.topicCleared': '{user} cleared the topic',
   'event.room_updated.archived': '{user} archived the room',
   'event.room_updated.unarchived': '{user} unarchived the room',
+  // message actions (issue 10)
+  'event.message_edited': '{user} edited a message',
+  'event.message_deleted': '{user} deleted a message',
+  'event.reaction_added': '{user} reacted with {emoji}',
+  'event.reaction_removed': '{user} took back {emoji}',
+  'event.message_pinned': '{user} pinned a message',
+  'event.message_unpinned': '{user} unpinned a message',
+  'actions.deleted': 'This message was deleted.',
+  'actions.edited': '(edited)',
+  'actions.reaction': '{emoji}: {count}',
 
   'notify.mention': '{user} mentioned you in {room}',
 

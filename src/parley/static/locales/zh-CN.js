@@ -153,6 +153,16 @@ export default {
   'event.room_updated.topicCleared': '{user} 清除了主题',
   'event.room_updated.archived': '{user} 归档了聊天室',
   'event.room_updated.unarchived': '{user} 取消了聊天室归档',
+  // message actions (issue 10)
+  'event.message_edited': '{user} 编辑了一条消息',
+  'event.message_deleted': '{user} 删除了一条消息',
+  'event.reaction_added': '{user} 回应了 {emoji}',
+  'event.reaction_removed': '{user} 撤回了 {emoji}',
+  'event.message_pinned': '{user} 置顶了一条消息',
+  'event.message_unpinned': '{user} 取消置顶了一条消息',
+  'actions.deleted': '此消息已删除。',
+  'actions.edited': '（已编辑）',
+  'actions.reaction': '{emoji}：{count}',
 
   'notify.mention': '{user} 在 {room} 中提到了你',
 

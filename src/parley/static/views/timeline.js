@@ -37,6 +37,8 @@ export class TimelineView {
       on('timeline', ({ roomId: id, change }) => id === roomId && this.onChange(change)),
       on('pending', (id) => id === roomId && this.renderPending()),
       on('user', (id) => this.shows(id) && this.redraw()),
+      // message actions (issue 10): an edited, deleted or reacted-to message is drawn again
+      on('message-changed', ({ roomId: id, seq }) => id === roomId && this.redrawMessage(seq)),
     ];
     this.resizeObserver = new ResizeObserver(() => this.stuck && this.scrollToBottom());
     this.resizeObserver.observe(this.scroller);
@@ -73,6 +75,13 @@ export class TimelineView {
   redraw() {
     this.keepingPosition(() => this.list.replaceChildren(...this.rows(this.lo, this.hi)));
     this.renderPending();
+  }
+
+  /** Draws one rendered message again (message actions, issue 10). */
+  redrawMessage(seq) {
+    const row = this.list.querySelector(`[data-seq="${CSS.escape(String(seq))}"]`);
+    const i = this.line.events.findIndex((event) => event.seq === seq);
+    if (row && i >= 0) this.keepingPosition(() => row.replaceWith(eventRow(this.line.events, i)));
   }
 
   /** Renders the newest rows and scrolls to the bottom. */
@@ -261,12 +270,23 @@ function messageRow(event, prev) {
   } else {
     row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
   }
+  // message actions (issue 10): a tombstone, an edited mark, reaction counts (the full UI: actionsui)
+  if (event.deleted) {
+    row.append(h('div', { class: 'msg-body msg-deleted' }, t('actions.deleted')));
+    return row;
+  }
   if (event.text || !event.attachments?.length) {
     row.append(h('div', { class: 'msg-body', 'data-user': true },
       renderMarkdown(event.text ?? '', { me: store.me.username, mentioned: mentionedNames(event) })));
   }
   const attachments = renderAttachments(event.attachments); // uploads (issue 9)
   if (attachments) row.append(attachments);
+  if (event.edited_at) row.append(h('span', { class: 'msg-edited', title: formatDateTime(event.edited_at) }, t('actions.edited')));
+  if (event.reactions?.length) {
+    row.append(h('div', { class: 'msg-reactions' }, ...event.reactions.map((r) => h('span', {
+      class: `reaction${r.me ? ' mine' : ''}`, 'aria-label': t('actions.reaction', { emoji: r.emoji, count: formatNumber(r.count) }),
+    }, `${r.emoji} ${formatNumber(r.count)}`))));
+  }
   return row;
 }
 
@@ -305,6 +325,13 @@ const SYSTEM_LINES = {
     user: person(event.sender), member: person(event.user), role: t(`role.${event.role}`),
   }]],
   room_updated: (event) => roomChanges(event),
+  // message actions (issue 10): shown on the message itself, no line of their own
+  message_edited: () => [],
+  message_deleted: () => [],
+  reaction_added: () => [],
+  reaction_removed: () => [],
+  message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
+  message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
 };
 
 function roomChanges({ sender, changes = {} }) {
@@ -324,6 +351,7 @@ function person(user) {
 
 function systemRow(event) {
   const lines = SYSTEM_LINES[event.type]?.(event) ?? [];
+  if (!lines.length) return h('li', { class: 'sys', hidden: true });  // message actions show on the message
   return h('li', { class: 'sys' }, ...lines.map(([key, nodes]) => h('p', {}, ...tNodes(key, nodes))),
     timeElement(event.ts));
 }
