@@ -1,5 +1,6 @@
 // What a person can do, as functions the views call: each talks to the server and updates the store.
 import { api } from './api.js';
+import { notePage } from './messages.js';
 import { discard, queue, retry } from './pending.js';
 import { markRead } from './reads.js';
 import { emit, rememberUser, removeRoom, store, timeline, updateUser, upsertRoom } from './state.js';
@@ -27,6 +28,7 @@ async function loadLatest(roomId) {
   line.loading = true;
   try {
     const page = await api.messages(roomId, { limit: PAGE_SIZE });
+    notePage(roomId, page);
     line.add(page.messages);
     line.hasMore = page.has_more;
     line.loaded = true;
@@ -48,6 +50,7 @@ export async function loadOlder(roomId) {
   let change = null;
   try {
     const page = await api.messages(roomId, { before: line.events[0]?.seq, limit: PAGE_SIZE });
+    notePage(roomId, page);
     change = line.add(page.messages);
     line.hasMore = page.has_more;
   } finally {
@@ -57,10 +60,10 @@ export async function loadOlder(roomId) {
 }
 
 /** Shows the message at once as pending and sends it (now, or after the next reconnect). */
-export function sendMessage(roomId, text) {
+export function sendMessage(roomId, text, extra = {}) {
   if (!text.trim()) return;
   lastTyping.delete(roomId);
-  queue(roomId, text);
+  queue(roomId, text, extra);
 }
 
 export const retryMessage = retry;

@@ -62,4 +62,12 @@ export const api = {
   messages: (id, { before, after, limit = 50 } = {}) => request('GET', `/rooms/${id}/messages${query({ before, after, limit })}`),
   markRead: (id, seq) => request('POST', `/rooms/${id}/read`, { seq }),
   direct: (usernames) => request('POST', '/direct', { usernames }),
+  // -- message actions (issue 10) --
+  editMessage: (id, seq, text) => request('PATCH', `/rooms/${id}/messages/${seq}`, { text }),
+  deleteMessage: (id, seq) => request('DELETE', `/rooms/${id}/messages/${seq}`),
+  versions: (id, seq) => request('GET', `/rooms/${id}/messages/${seq}/versions`),
+  react: (id, seq, emoji, on) => request(on ? 'PUT' : 'DELETE', `/rooms/${id}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`),
+  pin: (id, seq, on) => request(on ? 'PUT' : 'DELETE', `/rooms/${id}/pins/${seq}`),
+  pins: (id) => request('GET', `/rooms/${id}/pins`),
+  thread: (id, root, after) => request('GET', `/rooms/${id}/threads/${root}${query({ after, limit: 100 })}`),
 };

@@ -17,11 +17,11 @@ export async function requestNotifications() {
 }
 
 /** A new message from someone else, in a room I am not looking at. */
-export function notifyMessage(room, event, mentioned) {
+export function notifyMessage(room, event, mentioned, threadReply = false) {
   if (!mentioned && room.kind !== 'direct') return;
   const title = room.kind === 'direct'
     ? personLabel(event.sender)
-    : t('notify.mention', { user: personLabel(event.sender), room: roomLabel(room) });
+    : t(threadReply ? 'notify.thread' : 'notify.mention', { user: personLabel(event.sender), room: roomLabel(room) });
   notify(title, event.text, room.id);
 }
 

@@ -17,16 +17,19 @@ function newClientId() {
 }
 
 function transmit(roomId, pending) {
-  return sendFrame({ type: 'send', room: roomId, text: pending.text, client_msg_id: pending.cid, ref: pending.cid });
+  return sendFrame({ type: 'send', room: roomId, text: pending.text, ...pending.extra, client_msg_id: pending.cid, ref: pending.cid });
 }
 
 function find(roomId, cid) {
   return timeline(roomId).pending.find((pending) => pending.cid === cid);
 }
 
-/** Queues a message: it shows at once as pending and goes out now or after the next reconnect. */
-export function queue(roomId, text) {
-  const pending = { cid: newClientId(), text, ts: Date.now(), status: 'pending' };
+/**
+ * Queues a message: it shows at once as pending and goes out now or after the next reconnect.
+ * `extra`: more fields of the send frame (`reply_to`, `thread_root`).
+ */
+export function queue(roomId, text, extra = {}) {
+  const pending = { cid: newClientId(), text, extra, ts: Date.now(), status: 'pending' };
   timeline(roomId).pending.push(pending);
   emit('pending', roomId);
   transmit(roomId, pending);

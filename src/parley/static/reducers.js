@@ -4,6 +4,7 @@
 // (SYSTEM_LINES, plus `message`). A new event type gets a reducer here, a line there, and its
 // strings (`event.<type>`) in every locale.
 import { mentions } from './markdown.js';
+import { applyAnnotation, noteMessage } from './messages.js';
 import { notifyMessage } from './notify.js';
 import { settle } from './pending.js';
 import { markRead } from './reads.js';
@@ -43,6 +44,13 @@ export const REDUCERS = {
     Object.assign(room, event.changes);
     emit('room', room.id);
   }),
+  // -- message actions (issue 10): they change the message they name, see messages.js --
+  message_edited: applyAnnotation,
+  message_deleted: applyAnnotation,
+  reaction_added: applyAnnotation,
+  reaction_removed: applyAnnotation,
+  message_pinned: applyAnnotation,
+  message_unpinned: applyAnnotation,
 };
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */
@@ -83,6 +91,7 @@ export function mentionsMe(event) {
 
 function applyMessage(room, event, isFresh) {
   const mine = event.sender?.id === store.me.id;
+  const myThread = noteMessage(room, event, isFresh);
   stopTyping(room.id, event.sender?.id);
   if (mine) settle(room.id, event.client_msg_id);
   if (!isFresh || mine) return;
@@ -91,7 +100,7 @@ function applyMessage(room, event, isFresh) {
     return;
   }
   room.unread = (room.unread ?? 0) + 1;
-  const mentioned = mentionsMe(event);
-  room.mention ||= mentioned;
-  notifyMessage(room, event, mentioned);
+  const named = mentionsMe(event);
+  room.mention ||= named || myThread;
+  notifyMessage(room, event, named || myThread, myThread && !named);
 }

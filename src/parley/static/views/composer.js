@@ -15,11 +15,16 @@ function textLength(text) {
   return [...text.normalize('NFC')].length;
 }
 
-/** onSent() runs after a message goes out (the room view scrolls to it). */
-export function createComposer(roomId, label, onSent) {
+/**
+ * onSent() runs after a message goes out (the room view scrolls to it). Options (message actions,
+ * issue 10): `extra()` gives more fields of the send (reply_to, thread_root); `keys(event, input)`
+ * sees each key first and returns true when it handled it (Up-arrow edits, Escape cancels a reply);
+ * `above` is shown over the box (the reply bar); `draftKey` keeps the draft apart (a thread's).
+ */
+export function createComposer(roomId, label, onSent, { extra = () => ({}), keys = () => false, above = null, draftKey = roomId } = {}) {
   const input = h('textarea', {
     class: 'composer-input', rows: 1, 'aria-label': label, placeholder: label,
-    value: store.drafts.get(roomId) ?? '', enterkeyhint: 'send',
+    value: store.drafts.get(draftKey) ?? '', enterkeyhint: 'send',
   });
   const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
@@ -48,20 +53,24 @@ export function createComposer(roomId, label, onSent) {
       error.hidden = false;
       return;
     }
-    sendMessage(roomId, input.value);
+    sendMessage(roomId, input.value, extra());
     input.value = '';
-    store.drafts.delete(roomId);
+    store.drafts.delete(draftKey);
     grow();
     measure();
     onSent();
   };
   input.addEventListener('keydown', (event) => {
+    if (!event.isComposing && keys(event, input)) {
+      event.preventDefault();
+      return;
+    }
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
     event.preventDefault();
     submit();
   });
   input.addEventListener('input', () => {
-    store.drafts.set(roomId, input.value);
+    store.drafts.set(draftKey, input.value);
     grow();
     measure();
     if (input.value.trim()) typing(roomId);
@@ -71,5 +80,5 @@ export function createComposer(roomId, label, onSent) {
     submit();
     input.focus();
   });
-  return { el: h('div', { class: 'composer-wrap' }, error, form), input, mounted: () => { grow(); measure(); } };
+  return { el: h('div', { class: 'composer-wrap' }, above, error, form), input, mounted: () => { grow(); measure(); } };
 }

@@ -10,6 +10,9 @@ import { inviteDialog, leaveDialog, ownerDialog, topicDialog } from './dialogs.j
 import { createMemberPanel } from './members.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
+// -- message actions (issue 10) --
+import { roomComposerOptions } from './actions.js';
+import { pinsButton } from './pins.js';
 
 const WIDE_SCREEN = '(min-width: 1100px)';
 let membersWanted = true;
@@ -43,9 +46,11 @@ function createJoinedView(room) {
   const timelineView = new TimelineView(roomId);
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const label = t('composer.label', { room: roomLabel(room) });
+  const composerOptions = roomComposerOptions(roomId, () => timelineView.editLast());
   const composer = room.archived
     ? { el: h('p', { class: 'archived-note' }, t('room.archived')), mounted: () => {} }
-    : createComposer(roomId, label, () => timelineView.jumpToLatest());
+    : createComposer(roomId, label, () => timelineView.jumpToLatest(), composerOptions);
+  const pins = pinsButton(roomId);
   const body = h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el));
   const membersButton = iconButton('people', t('members.toggle'), () => toggleMembers(), {
     'aria-expanded': 'false', 'aria-controls': `member-panel-${roomId}`,
@@ -53,7 +58,7 @@ function createJoinedView(room) {
   const inviteButton = iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId)));
   const ownerButton = iconButton('crown', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
   const actions = h('div', { class: 'room-actions' },
-    membersButton, inviteButton, ownerButton,
+    pins.el, membersButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -110,6 +115,8 @@ function createJoinedView(room) {
     },
     destroy() {
       offs.forEach((off) => off());
+      composerOptions.destroy();
+      pins.destroy();
       document.removeEventListener('visibilitychange', onVisible);
       timelineView.destroy();
       panel?.destroy();

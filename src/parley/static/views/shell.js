@@ -3,6 +3,7 @@
 import { h } from '../dom.js';
 import { t, tError } from '../i18n.js';
 import { emit, on } from '../state.js';
+import { openMessageLink } from './actions.js';
 import { createBrowseView } from './browse.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
 import { createRoomView, roomViewKind } from './room.js';
@@ -11,8 +12,8 @@ import { createSidebar } from './sidebar.js';
 const NOTICE_MS = 5000;
 
 function parseRoute(hash) {
-  const room = hash.match(/^#\/room\/(\d+)$/);
-  if (room) return { name: 'room', id: Number(room[1]) };
+  const room = hash.match(/^#\/room\/(\d+)(?:\/(\d+))?$/);
+  if (room) return { name: 'room', id: Number(room[1]), seq: room[2] ? Number(room[2]) : null };
   if (hash === '#/browse') return { name: 'browse' };
   return { name: 'home' };
 }
@@ -35,6 +36,7 @@ export function createShell({ onLanguage, onLogout }) {
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();
+    if (route.seq) openMessageLink(route.id, route.seq);
     el.dataset.pane = route.name === 'home' ? 'sidebar' : 'main';
     emit('route', route);
   }

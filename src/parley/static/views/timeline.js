@@ -8,6 +8,9 @@ import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { on, store, timeline } from '../state.js';
 import { describeError } from './ui.js';
+// -- message actions (issue 10) --
+import { ANNOTATIONS, findMessage } from '../messages.js';
+import { attachActions, decorateMessage, editLast } from './actions.js';
 
 const MAX_ROWS = 150;
 const STEP = 50;
@@ -36,7 +39,9 @@ export class TimelineView {
       on('timeline', ({ roomId: id, change }) => id === roomId && this.onChange(change)),
       on('pending', (id) => id === roomId && this.renderPending()),
       on('user', (id) => this.shows(id) && this.redraw()),
+      on('message-changed', ({ roomId: id, seq }) => id === roomId && this.redrawMessage(seq)),
     ];
+    attachActions(this.list, (seq) => findMessage(roomId, seq));
     this.resizeObserver = new ResizeObserver(() => this.stuck && this.scrollToBottom());
     this.resizeObserver.observe(this.scroller);
   }
@@ -72,6 +77,21 @@ export class TimelineView {
   redraw() {
     this.keepingPosition(() => this.list.replaceChildren(...this.rows(this.lo, this.hi)));
     this.renderPending();
+  }
+
+  /** One message changed (edited, deleted, reacted to...): its row is drawn again in place. */
+  redrawMessage(seq) {
+    const row = this.list.querySelector(`li[data-seq="${seq}"]`);
+    const i = this.line.events.findIndex((event) => event.seq === seq);
+    if (!row || i < 0 || (row.querySelector('.edit-box') && !this.line.events[i].deleted)) return;
+    const focused = row.contains(document.activeElement);
+    this.keepingPosition(() => row.replaceWith(eventRow(this.line.events, i)));
+    if (focused) this.list.querySelector(`li[data-seq="${seq}"]`)?.focus({ preventScroll: true });
+  }
+
+  /** Up-arrow in the empty composer. */
+  editLast() {
+    return editLast(this.list, this.roomId);
   }
 
   /** Renders the newest rows and scrolls to the bottom. */
@@ -200,7 +220,7 @@ export class TimelineView {
     const atEnd = this.hi === this.count;
     const lastEvent = atEnd ? this.line.events.at(-1) : null;
     let prev = lastEvent;
-    const rows = atEnd ? this.line.pending.map((pending) => {
+    const rows = atEnd ? this.line.pending.filter((pending) => !pending.extra?.thread_root).map((pending) => {
       const event = { type: 'message', sender: store.me, text: pending.text, ts: pending.ts };
       const row = pendingRow(this.roomId, pending, event, prev);
       prev = event;
@@ -230,11 +250,20 @@ export class TimelineView {
 
 function eventRow(events, i) {
   const event = events[i];
-  const prev = events[i - 1];
-  const row = event.type === 'message' ? messageRow(event, prev) : systemRow(event);
+  // -- message actions (issue 10): changes to messages and thread replies have no row of their own --
+  if (hiddenEvent(event)) return h('li', { class: 'hidden-event', hidden: true, dataset: { seq: event.seq } });
+  let back = i - 1;
+  while (back >= 0 && hiddenEvent(events[back])) back -= 1;
+  const prev = events[back];
+  const row = event.type === 'message' ? decorateMessage(messageRow(event, prev), event) : systemRow(event);
   row.dataset.seq = event.seq;
   if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
   return row;
+}
+
+function hiddenEvent(event) {
+  return ANNOTATIONS.has(event.type) && !SYSTEM_LINES[event.type]?.(event).length
+    || (event.type === 'message' && Boolean(event.thread_root));
 }
 
 function daySeparator(ts) {
@@ -250,7 +279,7 @@ function timeElement(ts) {
   return h('time', { class: 'msg-time', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-function messageRow(event, prev) {
+export function messageRow(event, prev) {
   const grouped = isGrouped(prev, event);
   const mine = event.sender?.id === store.me.id;
   const row = h('li', { class: `msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}` });
@@ -300,6 +329,13 @@ const SYSTEM_LINES = {
     user: person(event.sender), member: person(event.user), role: t(`role.${event.role}`),
   }]],
   room_updated: (event) => roomChanges(event),
+  // -- message actions (issue 10): pins are told, the other changes show on the message itself --
+  message_edited: () => [],
+  message_deleted: () => [],
+  reaction_added: () => [],
+  reaction_removed: () => [],
+  message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
+  message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
 };
 
 function roomChanges({ sender, changes = {} }) {
