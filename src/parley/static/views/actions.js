@@ -9,7 +9,7 @@ import {
   toggleReaction, versions,
 } from '../messages.js';
 import { personLabel, personParts } from '../people.js';
-import { on, roleAtLeast, store, timeline } from '../state.js';
+import { emit, on, roleAtLeast, store, timeline } from '../state.js';
 import { describeError, openDialog } from './ui.js';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
@@ -367,6 +367,8 @@ export function startEdit(row, message) {
     try {
       await editMessage(message.room, message.seq, text);
       if (box.isConnected) cancel();
+      // Rows are not redrawn under an open editor: now that it is closed, show the new text.
+      emit('message-changed', { roomId: message.room, seq: message.seq });
     } catch (err) {
       error.textContent = describeError(err);
       input.disabled = false;
