@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,8 +45,8 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     ann, bob, chen, dana = people.values()
     general = server.create_room(ann, "general", "Company-wide chatter", members=(bob, chen, dana))
     server.call("PATCH", f"/rooms/{general['id']}", {"topic": "Company-wide chatter · be kind"}, ann)
-    for who, text in CONVERSATION:
-        server.post(people[who], general["id"], text)
+    posted = [server.post(people[who], general["id"], text) for who, text in CONVERSATION]
+    seed_actions(server, people, general["id"], [event["seq"] for event in posted])
     design = server.create_room(bob, "design", "Mock-ups and reviews", members=(ann, chen))
     server.post(chen, design["id"], "New icons are in the shared folder.")
     server.post(bob, design["id"], "@ann can you take a look before Friday?")
@@ -54,6 +56,48 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     direct = server.call("POST", "/direct", {"usernames": [ann.username]}, bob)
     server.post(bob, direct["id"], "Lunch at 12:30?")
     return ann, {"general": general["id"], "design": design["id"]}
+
+
+# -- message actions (issue 10): reactions, an edit, a reply, a thread and a pin on the conversation --
+
+
+def seed_actions(server: Server, people: dict[str, User], room_id: int, seqs: list[int]) -> None:
+    ann, bob, chen = people["ann"], people["bob"], people["chen"]
+    base = f"/rooms/{room_id}/messages"
+    server.call("PATCH", f"/rooms/{room_id}/members/{bob.id}", {"role": "moderator"}, ann)
+    for who, emoji in ((ann, "🎉"), (chen, "🎉"), (chen, "👍")):
+        server.call("PUT", f"{base}/{seqs[0]}/reactions/{quote(emoji)}", user=who)
+    server.call("PATCH", f"{base}/{seqs[2]}", {"text": "Nice. Did the migration run cleanly this time? (on staging)"}, chen)
+    server.call("POST", base, {"text": "Yes, and it took under a minute.", "reply_to": seqs[2]}, bob)
+    for who, text in ((ann, "Should we schedule the production run for Thursday?"), (chen, "Thursday works for me."),
+                      (bob, "Thursday it is; I'll post the checklist here.")):
+        server.call("POST", base, {"text": text, "thread_root": seqs[1]}, who)
+    server.call("PUT", f"/rooms/{room_id}/pins/{seqs[1]}", user=ann)
+
+
+def shoot_actions(page: Page, size: str, scheme: str, save: Callable[[Page, str], None]) -> None:
+    """The toolbar (desktop) or the long-press sheet (phone), the thread panel and the pinned list."""
+    first = page.locator("li.msg[data-seq]").first
+    if size == "desktop":
+        first.hover()
+        page.locator(".msg-tools").first.wait_for()
+        save(page, f"desktop-{scheme}-actions")
+        page.mouse.move(1, 1)
+    else:
+        first.dispatch_event("contextmenu")
+        page.locator("dialog.sheet").wait_for()
+        page.wait_for_timeout(200)
+        save(page, f"phone-{scheme}-actions")
+        page.keyboard.press("Escape")
+    page.locator(".thread-summary").first.click()
+    page.locator(".thread-panel li.msg").nth(3).wait_for()
+    page.wait_for_timeout(200)
+    save(page, f"{size}-{scheme}-thread")
+    page.locator(".thread-close").click()
+    page.locator(".pins-btn").click()
+    page.locator(".pin-item").first.wait_for()
+    save(page, f"{size}-{scheme}-pins")
+    page.keyboard.press("Escape")
 
 
 def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None,
@@ -92,6 +136,7 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
         settle(page)
         page.locator(".member").first.wait_for()
         save(page, f"desktop-{scheme}-room")
+        shoot_actions(page, "desktop", scheme, save)
         page.goto("/#/browse")
         page.locator(".browse-card").first.wait_for()
         save(page, f"desktop-{scheme}-browse")
@@ -105,6 +150,7 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
         page.locator(".msg").first.wait_for()
         page.wait_for_timeout(300)
         save(page, f"phone-{scheme}-room")
+        shoot_actions(page, "phone", scheme, save)
         page.context.close()
 
         for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
@@ -114,6 +160,7 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
             page.evaluate("document.fonts.ready")
             page.wait_for_timeout(300)
             save(page, f"{size}-{scheme}-room-zh")
+            shoot_actions(page, size, f"{scheme}-zh", save)
             page.context.close()
     return saved
 

@@ -15,8 +15,8 @@ export const ANNOTATIONS = new Set([
   'message_edited', 'message_deleted', 'reaction_added', 'reaction_removed', 'message_pinned', 'message_unpinned',
 ]);
 const RECENT = 200;
-const recent = new Map();
-const extras = new Map();
+const recent = store.recentChanges;
+const extras = store.heldMessages;
 const fetching = new Map();
 
 /** The message an annotation is about (its own `seq` is its place in the log). */
@@ -237,14 +237,13 @@ export async function loadPins(roomId) {
   const answer = await api.pins(roomId);
   const pins = answer.pins.map((pin) => pin.message);
   holdMessages(roomId, pins, cursorOf(roomId));
-  store.pins ??= new Map();
   store.pins.set(roomId, pins.map((m) => m.seq));
   return pins;
 }
 
 // -- the reply being written ------------------------------------------------------------------------
 
-const replying = new Map();
+const replying = store.replying;
 
 /** The message my next message in this room answers (shown above the composer), or null. */
 export function replyTarget(roomId) {

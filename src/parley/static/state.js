@@ -23,12 +23,18 @@ export const store = {
   typing: new Map(),
   members: new Map(),
   drafts: new Map(),
+  // message actions (issue 10, messages.js): messages held outside timelines, recent changes, pins, replies
+  heldMessages: new Map(),
+  recentChanges: new Map(),
+  pins: new Map(),
+  replying: new Map(),
   connection: 'connecting',
   currentRoom: null,
 };
 
 export function resetStore() {
-  for (const key of ['rooms', 'timelines', 'users', 'presence', 'typing', 'members', 'drafts']) store[key].clear();
+  for (const key of ['rooms', 'timelines', 'users', 'presence', 'typing', 'members', 'drafts',
+    'heldMessages', 'recentChanges', 'pins', 'replying']) store[key].clear();
   Object.assign(store, { me: null, connection: 'connecting', currentRoom: null });
 }
 

@@ -51,8 +51,11 @@ export function decorateMessage(row, message, { inThread = false } = {}) {
     row.classList.add('deleted');
     row.querySelector('.msg-body')?.replaceChildren(h('span', { class: 'tombstone' }, t('actions.deleted')));
   }
-  if (message.edited_at && !message.deleted) row.querySelector('.msg-head')?.append(editedMark(message));
-  if (message.pinned) row.querySelector('.msg-head')?.append(h('span', { class: 'pin-mark', title: t('actions.pinnedMark') }, icon('pin')));
+  if (message.edited_at && !message.deleted) row.querySelector('.msg-body')?.after(editedMark(message));
+  if (message.pinned) {
+    row.classList.add('pinned');
+    row.querySelector('.msg-head')?.before(h('div', { class: 'pin-mark' }, icon('pin'), t('actions.pinnedMark')));
+  }
   if (message.reply_to) row.querySelector('.msg-body')?.before(replyQuote(message));
   if (message.reactions?.length && !message.deleted) row.append(reactionChips(message));
   if (message.thread?.count && !inThread) row.append(threadSummary(message));

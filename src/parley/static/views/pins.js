@@ -51,8 +51,8 @@ function pinItem(roomId, message, dialog) {
       h('time', { class: 'msg-time' }, formatDateTime(message.ts))),
     userText(snippet(message), 'span', { class: 'pin-item-text' }));
   const unpin = canPin({ ...message, room: roomId })
-    ? iconButton('close', t('actions.unpin'), () => setPinned(roomId, message.seq, false).catch((err) => toast(describeError(err))),
-      { class: 'icon-btn small' })
+    ? h('button', { type: 'button', class: 'btn small', on: { click: () => setPinned(roomId, message.seq, false).catch((err) => toast(describeError(err))) } },
+      t('actions.unpin'))
     : null;
   return h('li', { class: 'pin-row' }, open, unpin);
 }
