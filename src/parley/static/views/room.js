@@ -11,7 +11,7 @@ import { createMemberPanel } from './members.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
 // -- message actions (issue 10) --
-import { roomComposerOptions } from './actions.js';
+import { roomComposerOptions } from './msgparts.js';
 import { pinsButton } from './pins.js';
 
 const WIDE_SCREEN = '(min-width: 1100px)';

@@ -3,7 +3,7 @@
 import { h } from '../dom.js';
 import { t, tError } from '../i18n.js';
 import { emit, on } from '../state.js';
-import { openMessageLink } from './actions.js';
+import { openMessageLink } from './msgparts.js';
 import { createBrowseView } from './browse.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
 import { createRoomView, roomViewKind } from './room.js';

@@ -4,7 +4,8 @@ import { h, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
 import { findMessage, loadThread, threadReplies } from '../messages.js';
 import { on, store, timeline } from '../state.js';
-import { attachActions, decorateMessage, editLast } from './actions.js';
+import './actions.js'; // the toolbar's code and the panel's styles
+import { attachActions, decorateMessage, editLast } from './msgparts.js';
 import { createComposer } from './composer.js';
 import { messageRow } from './timeline.js';
 

@@ -10,7 +10,7 @@ import { on, store, timeline } from '../state.js';
 import { describeError } from './ui.js';
 // -- message actions (issue 10) --
 import { ANNOTATIONS, findMessage } from '../messages.js';
-import { attachActions, decorateMessage, editLast } from './actions.js';
+import { attachActions, decorateMessage, editLast } from './msgparts.js';
 
 const MAX_ROWS = 150;
 const STEP = 50;
