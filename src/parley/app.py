@@ -17,6 +17,7 @@ from parley.core.ratelimit import Rate
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
+from parley.services.actions import Actions
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -61,6 +62,7 @@ def make_limits(settings: Settings) -> Limits:
     return Limits(
         max_text=settings.max_text,
         send_rate=Rate(settings.rate_limit_burst, settings.rate_limit_per_sec),
+        action_rate=Rate(settings.rate_limit_burst * 3, settings.rate_limit_per_sec * 2),
         login_rate=Rate(settings.login_rate_burst, 1 / 60),
         register_ip_rate=Rate(settings.register_rate_burst, 0.1),
         session_ttl_ms=settings.session_ttl_days * 86_400_000,
@@ -77,7 +79,7 @@ def build(settings: Settings) -> Context:
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub)
+                   messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter))
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -22,8 +22,9 @@ SENDER = ANN.public()
 
 def test_user_public_and_private() -> None:
     assert ANN.public() == {"id": 1, "username": "ann", "display_name": "Ann"}
-    assert ANN.private() == {"id": 1, "username": "ann", "display_name": "Ann", "is_admin": True,
+    assert ANN.private() == {"id": 1, "username": "ann", "display_name": "Ann", "status": "", "is_admin": True,
                              "created_at": 1764222000000}
+    assert ANN.profile() == {**ANN.public(), "status": ""}
 
 
 def test_message_event_wire() -> None:
@@ -106,5 +107,5 @@ def test_regular_room_never_lists_participants() -> None:
 
 def test_member_view() -> None:
     m = Membership(7, 2, Role.MODERATOR, MemberState.JOINED, 0, 1)
-    assert member_view(BOB, m, online=True) == {"user": BOB.public(), "role": "moderator", "state": "joined",
+    assert member_view(BOB, m, online=True) == {"user": BOB.profile(), "role": "moderator", "state": "joined",
                                                 "online": True}

@@ -53,7 +53,9 @@ class LoginBody(_Body):
 
 
 class ProfileBody(_Body, forbid_unknown_fields=True):
-    display_name: DisplayName
+    """One or both; `status` "" clears it."""
+    display_name: DisplayName | UnsetType = UNSET
+    status: Annotated[str, Meta(max_length=validation.STATUS_MAX)] | UnsetType = UNSET
 
 
 class PasswordBody(_Body):
@@ -99,6 +101,17 @@ class MessageBody(_Body):
     # The longest text is a setting; validation.message_text checks it on the normalised text.
     text: Annotated[str, Meta(min_length=1)]
     client_msg_id: ClientMsgId | None = None
+    reply_to: NonNegative | None = None  # the seq of the message this one answers
+    thread_root: NonNegative | None = None  # the seq of the thread's top-level message
+
+
+class EditBody(_Body, forbid_unknown_fields=True):
+    text: Annotated[str, Meta(min_length=1)]
+
+
+class ThreadQuery(_Body):
+    after: NonNegative = 0
+    limit: Annotated[int, Meta(ge=1, le=100)] = 50
 
 
 class ReadBody(_Body):
@@ -122,8 +135,8 @@ class HistoryQuery(_Body):
 
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery)
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, ThreadQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

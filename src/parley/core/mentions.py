@@ -16,6 +16,7 @@ from parley.core.validation import USERNAME_CHARS
 _CHAR = USERNAME_CHARS.split("{")[0]  # the character class, e.g. [A-Za-z0-9_.-]
 _TOKEN = re.compile(f"(?<!{_CHAR})@({_CHAR}+)")
 _LENGTH = re.compile(USERNAME_CHARS)
+ROOM_TOKENS = frozenset({"room", "here"})  # `@room`, `@here`: everyone (moderators and up only)
 NAMES_MAX = 20  # distinct names looked up per message: a wall of @tokens costs one bounded query
 
 
@@ -51,3 +52,8 @@ def resolve(text: str, members: Mapping[str, int]) -> list[int]:
                 ids.setdefault(members[name])
                 break
     return list(ids)
+
+
+def names_room(text: str) -> bool:
+    """Whether the text holds an `@room` or `@here` token (who may use one: permissions)."""
+    return any(token in ROOM_TOKENS or stripped in ROOM_TOKENS for token, stripped in _tokens(text))

@@ -52,6 +52,13 @@ class EventType(enum.StrEnum):
     MEMBER_INVITED = "member_invited"
     ROOM_UPDATED = "room_updated"
     MEMBER_UPDATED = "member_updated"
+    # message actions (issue 10): each names the message it acts on by `target` (its seq)
+    MESSAGE_EDITED = "message_edited"
+    MESSAGE_DELETED = "message_deleted"
+    REACTION_ADDED = "reaction_added"
+    REACTION_REMOVED = "reaction_removed"
+    MESSAGE_PINNED = "message_pinned"
+    MESSAGE_UNPINNED = "message_unpinned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +69,18 @@ class User:
     is_admin: bool
     disabled: bool
     created_at: int
+    status: str = ""  # a short line the user sets ("in a meeting"); not part of event snapshots
 
     def public(self) -> dict[str, Any]:
+        """The snapshot stored in events (a member_joined's `user`): the name as it was then."""
         return {"id": self.id, "username": self.username, "display_name": self.display_name}
 
+    def profile(self) -> dict[str, Any]:
+        """The user as lists, searches and `user_updated` show them now: with the status."""
+        return {**self.public(), "status": self.status}
+
     def private(self) -> dict[str, Any]:
-        return {**self.public(), "is_admin": self.is_admin, "created_at": self.created_at}
+        return {**self.profile(), "is_admin": self.is_admin, "created_at": self.created_at}
 
 
 @dataclass(frozen=True, slots=True)

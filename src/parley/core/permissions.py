@@ -104,3 +104,28 @@ def require_ownership_transfer(user: User, room: Room, actor: Membership | None,
         raise Forbidden("only the owner can make someone owner")
     if actor.user_id == target.user_id:
         raise Forbidden("you are the owner already")
+
+
+# -- message actions (issue 10) -------------------------------------------------------------------------
+
+
+def require_author(membership: Membership, author_id: int | None, action: str) -> None:
+    """Editing is for the message's author only."""
+    if author_id is None or author_id != membership.user_id:
+        raise Forbidden(f"you can only {action} your own messages")
+
+
+def require_deleter(membership: Membership, author_id: int | None) -> None:
+    """Authors delete their own messages; moderators and up delete anyone's."""
+    if author_id is not None and author_id == membership.user_id:
+        return
+    require_role(membership, Role.MODERATOR, "deleting someone else's message")
+
+
+def require_pinner(membership: Membership) -> None:
+    require_role(membership, Role.MODERATOR, "pinning messages")
+
+
+def may_mention_room(membership: Membership | None) -> bool:
+    """`@room` and `@here` notify everyone: moderators and up only; from others they are plain text."""
+    return membership is not None and membership.role >= Role.MODERATOR

@@ -43,6 +43,26 @@ class Send(_Frame, tag="send"):
     room: NonNegative
     text: str
     client_msg_id: Annotated[str, msgspec.Meta(min_length=1, max_length=validation.CLIENT_MSG_ID_MAX)] | None = None
+    reply_to: NonNegative | None = None
+    thread_root: NonNegative | None = None
+
+
+class Edit(_Frame, tag="edit"):
+    room: NonNegative
+    seq: NonNegative
+    text: str
+
+
+class Delete(_Frame, tag="delete"):
+    room: NonNegative
+    seq: NonNegative
+
+
+class React(_Frame, tag="react"):
+    room: NonNegative
+    seq: NonNegative
+    emoji: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    on: bool = True
 
 
 class Resume(_Frame, tag="resume"):
@@ -62,7 +82,7 @@ class Ping(_Frame, tag="ping"):
     pass
 
 
-ClientFrame = Auth | Send | Resume | Typing | Read | Ping
+ClientFrame = Auth | Send | Resume | Typing | Read | Ping | Edit | Delete | React
 _decoder = msgspec.json.Decoder(ClientFrame)
 
 

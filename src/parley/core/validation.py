@@ -23,6 +23,7 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 256
 DISPLAY_NAME_MAX = 64
 ROOM_NAME_MAX = 80
 TOPIC_MAX = 500
+STATUS_MAX = 80
 CLIENT_MSG_ID_MAX = 64
 DIRECT_MAX_OTHERS = 9
 INVITE_MAX = 50
@@ -80,6 +81,12 @@ def room_name(value: Any) -> str:
 def topic(value: Any) -> str:
     text = _clean_text(value, "topic", TOPIC_MAX, allow_empty=True, multiline=False)
     return _shown_as_is(text, "topic", need_glyph=bool(text))
+
+
+def status(value: Any) -> str:
+    """A user's status line: may be empty (cleared); otherwise shown as is, like a topic."""
+    text = _clean_text(value, "status", STATUS_MAX, allow_empty=True, multiline=False)
+    return _shown_as_is(text, "status", need_glyph=bool(text))
 
 
 def _shown_as_is(text: str, field: str, *, need_glyph: bool) -> str:

@@ -30,5 +30,5 @@ def room_view(room: Room, membership: Membership | None = None, *, member_count:
 
 
 def member_view(user: User, membership: Membership, online: bool) -> dict[str, Any]:
-    return {"user": user.public(), "role": membership.role.label, "state": membership.state.value,
+    return {"user": user.profile(), "role": membership.role.label, "state": membership.state.value,
             "online": online}

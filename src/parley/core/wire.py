@@ -30,16 +30,24 @@ Ref = int | float | str | None
 # Room events and the users in them are built positionally and untracked by the garbage collector
 # (they hold no cycles): on the send path, keyword arguments cost more than the encoding itself.
 class UserPublic(msgspec.Struct, gc=False):
+    """A user. `status` is there where a user is shown as they are now (member lists, searches,
+    `user_updated`), not in the snapshots events keep (a sender, a member_joined's `user`)."""
+
     id: int
     username: str
     display_name: str
+    status: str | UnsetType = UNSET
 
 
-class User(UserPublic, gc=False):
+class User(msgspec.Struct, gc=False):
     """The logged-in user, as `GET /me` and `hello` show it."""
 
+    id: int
+    username: str
+    display_name: str
     is_admin: bool
     created_at: int
+    status: str = ""
 
 
 class Room(msgspec.Struct, kw_only=True):
@@ -82,10 +90,45 @@ class RoomCreatedEvent(RoomEvent, tag="room_created", forbid_unknown_fields=True
     visibility: VisibilityLabel
 
 
+class ReactionCount(msgspec.Struct, gc=False):
+    emoji: str
+    count: int
+    me: bool  # whether the reader is among those who reacted
+
+
+class ThreadSummary(msgspec.Struct, gc=False):
+    count: int  # replies in the thread
+    last_seq: int
+    last_ts: int
+
+
+class ReplyPreview(msgspec.Struct, gc=False):
+    """What a reply quotes of the message it answers (history pages only)."""
+
+    seq: int
+    author: UserPublic | None
+    text: str  # the start of its current text; "" once deleted
+    deleted: bool
+
+
 class MessageEvent(RoomEvent, tag="message", forbid_unknown_fields=True, gc=False):
-    text: str
+    text: str  # the current text ("" once deleted)
     client_msg_id: str | None = None
     mentions: list[int] = []  # ids of the users the text mentions
+    # Stored with the message (absent when not set):
+    reply_to: int | UnsetType = UNSET  # the seq of the message this one answers
+    thread_root: int | UnsetType = UNSET  # the seq of the thread's first message
+    mentions_room: bool | UnsetType = UNSET  # @room / @here by a moderator or up: notify every member
+    # The thread's participants (root author and earlier repliers, not the sender): they are notified
+    # as if mentioned.
+    thread_participants: list[int] | UnsetType = UNSET
+    edited_at: int | UnsetType = UNSET  # set by the latest edit
+    deleted: bool | UnsetType = UNSET  # a tombstone: text, mentions and attachments are erased
+    # Per reader, on history pages only (REST), never on the live event:
+    reactions: list[ReactionCount] | UnsetType = UNSET
+    thread: ThreadSummary | UnsetType = UNSET  # on a thread root that has replies
+    pinned: bool | UnsetType = UNSET
+    reply: ReplyPreview | UnsetType = UNSET  # on a reply: the message it answers
 
 
 class MemberJoinedEvent(RoomEvent, tag="member_joined", forbid_unknown_fields=True, gc=False):
@@ -116,6 +159,40 @@ class MemberUpdatedEvent(RoomEvent, tag="member_updated", forbid_unknown_fields=
     role: RoleLabel  # the member's new role
 
 
+# Message actions (issue 10). `target` is the seq of the message acted on; `sender` who acted.
+class MessageEditedEvent(RoomEvent, tag="message_edited", forbid_unknown_fields=True, gc=False):
+    target: int
+    text: str  # the new text; the message event's row holds it too, so history shows it
+    edited_at: int
+    mentions: list[int] = []
+    mentions_room: bool | UnsetType = UNSET
+
+
+class MessageDeletedEvent(RoomEvent, tag="message_deleted", forbid_unknown_fields=True, gc=False):
+    target: int
+    by: int  # who deleted it: its author, or a moderator or up
+
+
+class ReactionAddedEvent(RoomEvent, tag="reaction_added", forbid_unknown_fields=True, gc=False):
+    target: int
+    emoji: str
+    user: int  # who reacted (the sender)
+
+
+class ReactionRemovedEvent(RoomEvent, tag="reaction_removed", forbid_unknown_fields=True, gc=False):
+    target: int
+    emoji: str
+    user: int
+
+
+class MessagePinnedEvent(RoomEvent, tag="message_pinned", forbid_unknown_fields=True, gc=False):
+    target: int
+
+
+class MessageUnpinnedEvent(RoomEvent, tag="message_unpinned", forbid_unknown_fields=True, gc=False):
+    target: int
+
+
 # -- the other server frames -------------------------------------------------------------------------
 
 
@@ -136,6 +213,16 @@ class AckFrame(_Frame, tag="ack", kw_only=True):
     seq: int
     id: int
     ts: int
+    ref: Ref = None
+
+
+class DoneFrame(_Frame, tag="done", kw_only=True):
+    """An `edit`, `delete` or `react` frame was carried out: `changed` is false when it changed
+    nothing (the reaction was there already, the message was deleted already, the same text)."""
+
+    room: int
+    seq: int  # the message acted on
+    changed: bool
     ref: Ref = None
 
 
@@ -185,9 +272,10 @@ def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
 
 EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     RoomCreatedEvent, MessageEvent, MemberJoinedEvent, MemberLeftEvent, MemberInvitedEvent, RoomUpdatedEvent,
-    MemberUpdatedEvent)
+    MemberUpdatedEvent, MessageEditedEvent, MessageDeletedEvent, ReactionAddedEvent, ReactionRemovedEvent,
+    MessagePinnedEvent, MessageUnpinnedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
-    HelloFrame, AckFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
+    HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
     UserUpdatedFrame)
 ServerFrame = _Frame | RoomEvent
 
@@ -229,8 +317,13 @@ def public(user: models.User) -> UserPublic:
     return UserPublic(user.id, user.username, user.display_name)
 
 
+def profile(user: models.User) -> UserPublic:
+    """The user as shown now, with the status (`user_updated`, lists)."""
+    return UserPublic(user.id, user.username, user.display_name, user.status)
+
+
 def private(user: models.User) -> User:
-    return User(user.id, user.username, user.display_name, user.is_admin, user.created_at)
+    return User(user.id, user.username, user.display_name, user.is_admin, user.created_at, user.status)
 
 
 def error_frame(code: str, message: str, ref: Any = None) -> bytes:

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from parley.core import glyphs, validation, wire
-from parley.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from parley.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from parley.core.models import Session, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
@@ -120,18 +120,25 @@ class Accounts:
         await self.emitter.revoke(user.id)
         return token
 
-    async def update_profile(self, user: User, display_name: object) -> User:
-        """Change the display name, and tell everyone who shares a room with the user (and the
-        user's other connections) with a `user_updated` frame. Not a room event: a client that was
-        offline refetches members when it reconnects."""
-        shown = validation.display_name(display_name)
+    async def update_profile(self, user: User, display_name: object = None, *, status: object = None) -> User:
+        """Change the display name and/or the status line, and tell everyone who shares a room with
+        the user (and the user's other connections) with a `user_updated` frame. Not a room event:
+        a client that was offline refetches members when it reconnects."""
+        changes: dict[str, str] = {}
+        if display_name is not None:
+            changes["display_name"] = validation.display_name(display_name)
+        if status is not None:
+            changes["status"] = validation.status(status)
+        if not changes:
+            raise Invalid("send display_name, status or both")
         async with self.deps.db.write() as conn:
-            await _refuse_others_username(conn, shown, own=user.username)
-            await store.update_user(conn, user.id, display_name=shown)
+            if "display_name" in changes:
+                await _refuse_others_username(conn, changes["display_name"], own=user.username)
+            await store.update_user(conn, user.id, **changes)
             found = await store.by_id(conn, user.id)
             recipients = await room_store.sharing(conn, user.id) if found and found[0] != user else []
         assert found is not None
-        await self.emitter.to_users(recipients, wire.UserUpdatedFrame(user=wire.public(found[0])))
+        await self.emitter.to_users(recipients, wire.UserUpdatedFrame(user=wire.profile(found[0])))
         return found[0]
 
     async def search(self, query: str, limit: int) -> list[User]:

@@ -7,11 +7,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import permissions, validation, wire
+from parley.core import actions, permissions, validation, wire
 from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
 from parley.core.models import Event, EventType, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.store import actions as action_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store.events import Draft
@@ -46,26 +47,35 @@ class Messages:
         self._stopping = False
 
     async def send(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
-                   session_id: int | None = None) -> tuple[Event, bool]:
+                   session_id: int | None = None, reply_to: object = None,
+                   thread_root: object = None) -> tuple[Event, bool]:
         """Store a message; returns (event, created). A retry of a stored client_msg_id returns the
         original with created=False. Concurrent sends share one transaction."""
-        return await (await self.submit(user, room_id, text, client_msg_id, session_id=session_id))
+        return await (await self.submit(user, room_id, text, client_msg_id, session_id=session_id,
+                                        reply_to=reply_to, thread_root=thread_root))
 
     async def submit(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
-                     session_id: int | None = None) -> asyncio.Future[tuple[Event, bool]]:
+                     session_id: int | None = None, reply_to: object = None,
+                     thread_root: object = None) -> asyncio.Future[tuple[Event, bool]]:
         """Validate and queue a message; the future settles once its batch has committed.
 
         With `session_id` (every client's send) the batch refuses the message with Unauthorized
         unless that session still exists, read in the batch's own transaction: nothing is stored
-        from a session whose revocation committed first. None is for in-process callers."""
+        from a session whose revocation committed first. None is for in-process callers.
+        `reply_to` / `thread_root` (seqs) are checked in the batch against the room's log."""
         clean = validation.message_text(text, self.deps.limits.max_text)
         cmid = validation.client_msg_id(client_msg_id)
+        data: dict[str, Any] = {"text": clean}
+        if reply_to is not None:
+            data["reply_to"] = validation.positive_int(reply_to, "reply_to")
+        if thread_root is not None:
+            data["thread_root"] = validation.positive_int(thread_root, "thread_root")
         wait = await self.deps.bus.hit(f"send:{user.id}", self.deps.limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
         if self._stopping:  # checked after the last await: nothing is queued once stop() began
             raise Unavailable(STOPPING)
-        request = _Send(user, room_id, {"text": clean}, cmid, session_id)
+        request = _Send(user, room_id, data, cmid, session_id)
         self._pending.append(request)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_loop())
@@ -123,7 +133,7 @@ class Messages:
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        return plan.settle(stored, now, snapshot.mentions)
+        return plan.settle(stored, now, snapshot.resolved)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       limit: int = 50) -> dict[str, Any]:
@@ -139,7 +149,9 @@ class Messages:
             else:
                 page = await event_store.before(conn, room_id, before, limit + 1)
                 has_more, page = len(page) > limit, page[-limit:]
-        return {"messages": [e.wire() for e in page], "has_more": has_more, "last_seq": room.last_seq}
+            views = [e.wire() for e in page]
+            await action_store.decorate(conn, room_id, user.id, views)  # reactions, pins, threads, replies
+        return {"messages": views, "has_more": has_more, "last_seq": room.last_seq}
 
     async def replay(self, room_id: int, after: int, limit: int = 500) -> list[Event]:
         """Events after a cursor, for a caller that has checked membership (the realtime hub)."""
@@ -201,6 +213,12 @@ class _Plan:
             except ParleyError as exc:
                 self.outcomes[i] = exc
                 continue
+            if len(request.data) > 1:  # a reply or a thread reply: what it names must stand
+                problem = actions.reference_error(request.data.get("reply_to"), request.data.get("thread_root"), {
+                    seq: found for (room, seq), found in snapshot.targets.items() if room == request.room_id})
+                if problem:
+                    self.outcomes[i] = Invalid(problem)
+                    continue
             if key is not None and key in first_of:
                 self.dup_of[i] = first_of[key]
             else:
@@ -209,13 +227,13 @@ class _Plan:
                 chosen.append(i)
         return chosen
 
-    def settle(self, stored: dict[int, tuple[int, int]], now: int, mentions: dict[int, list[int]]) -> list[Event]:
+    def settle(self, stored: dict[int, tuple[int, int]], now: int, resolved: dict[int, dict[str, Any]]) -> list[Event]:
         """Resolve every request's future; returns the new events in commit order."""
         events: list[Event] = []
         for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
             request = self.batch[i]
             event = Event(event_id, request.room_id, seq, EventType.MESSAGE, now, request.user.public(),
-                          {**request.data, "mentions": mentions[i]} if i in mentions else request.data,
+                          {**request.data, **resolved[i]} if i in resolved else request.data,
                           request.client_msg_id)
             self.outcomes[i] = (event, True)
             events.append(event)

@@ -87,6 +87,7 @@ const CHANGES = {
     message.text = event.text;
     message.edited_at = event.edited_at ?? event.ts;
     if (event.mentions) message.mentions = event.mentions;
+    message.mentions_room = event.mentions_room;
   },
   message_deleted: (message) => {
     Object.assign(message, { text: '', mentions: [], attachments: [], reactions: [], deleted: true });

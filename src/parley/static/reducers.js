@@ -85,6 +85,8 @@ export function applyEvent(room, event) {
  * that does not send the list yet is read by matching @username in the text.
  */
 export function mentionsMe(event) {
+  // issue 10: `@room`/`@here` from a moderator, and replies in a thread I took part in, count as mentions
+  if (event.mentions_room || event.thread_participants?.includes(store.me.id)) return true;
   if (Array.isArray(event.mentions)) return event.mentions.includes(store.me.id);
   return mentions(event.text ?? '', store.me.username);
 }
@@ -100,7 +102,7 @@ function applyMessage(room, event, isFresh) {
     return;
   }
   room.unread = (room.unread ?? 0) + 1;
-  const named = mentionsMe(event);
+  const named = mentionsMe(event) || Boolean(event.mentions_room);
   room.mention ||= named || myThread;
   notifyMessage(room, event, named || myThread, myThread && !named);
 }

@@ -45,6 +45,7 @@ const HANDLERS = {
   presence: onPresence,
   read: applyRead,
   user_updated: ({ user }) => updateUser(user),
+  done: () => {}, // an edit/delete/react frame carried out: its event arrives like any other
 };
 
 function handleFrame(frame) {

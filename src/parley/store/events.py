@@ -9,7 +9,7 @@ that reads events maps the `COLUMNS` with `event_from_row`.
 
 An event's type-specific fields (`Event.data`, the wire fields beyond the envelope) are stored as
 JSON in `data`, except `text`, which has a column of its own (unread and mention counts search
-it). A new event type, or a new field of one, therefore needs nothing here.
+it); a thread reply's `thread_root` is copied to a column too, so a thread is an index range. A new event type, or a new field of one, therefore needs nothing here.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ from parley.store.tables import events, users
 
 # What every reader selects, in this order (`event_from_row` reads by position).
 COLUMNS = (events.c.id, events.c.room_id, events.c.seq, events.c.type, events.c.ts, events.c.client_msg_id,
-           events.c.text, events.c.data, events.c.sender_id, users.c.username, users.c.display_name)
+           events.c.text, events.c.data, events.c.sender_id, users.c.username, users.c.display_name,
+           events.c.thread_root)  # the last only for completeness: `data` holds thread_root too
 FROM = events.outerjoin(users, users.c.id == events.c.sender_id)
 # The same, for the batch's hand-written SQL: append "WHERE events.... ".
 SELECT_SQL = (f"SELECT {', '.join(f'{c.table.name}.{c.name}' for c in COLUMNS)} "
               "FROM events LEFT JOIN users ON users.id = events.sender_id")
 
 # What the writer inserts, in this order (`_values`).
-INSERTED = ("room_id", "seq", "type", "sender_id", "ts", "client_msg_id", "text", "data")
+INSERTED = ("room_id", "seq", "type", "sender_id", "ts", "client_msg_id", "text", "data", "thread_root")
 
 
 def event_from_row(r: Sequence[Any]) -> Event:
@@ -71,7 +72,7 @@ def _values(d: Draft, seq: int, ts: int) -> tuple[Any, ...]:
     else:
         text = None
     return (d.room_id, seq, d.type.value, d.sender_id, ts, d.client_msg_id, text,
-            orjson.dumps(rest).decode() if rest else None)
+            orjson.dumps(rest).decode() if rest else None, d.data.get("thread_root"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 
-from parley.core import mentions
+from parley.core import mentions, permissions
+from parley.core.actions import Target
 from parley.core.errors import Unavailable
 from parley.core.models import Event, EventType, Membership, Room
 from parley.store.events import SELECT_SQL, Draft, Placed, Writer, event_from_row, writes
@@ -44,8 +46,13 @@ class Snapshot:
     live_sessions: set[int]  # of the drafts' sessions, those that exist and have not expired
     # {room: {lower-case username: user id}} of the members (joined or invited) the texts may mention
     mentionable: dict[int, dict[str, int]]
-    # draft index -> the ids its text mentions, filled when the chosen drafts are stored
-    mentions: dict[int, list[int]] = dataclasses.field(default_factory=dict)
+    # Read only when some draft has a `reply_to` or `thread_root`: the events they name, and the
+    # senders of each named thread so far, {(room, root seq): [user ids]}.
+    targets: dict[tuple[int, int], Target] = dataclasses.field(default_factory=dict)
+    threads: dict[tuple[int, int], list[int]] = dataclasses.field(default_factory=dict)
+    # draft index -> the fields the store resolved for it (mentions, mentions_room,
+    # thread_participants), filled when the chosen drafts are stored
+    resolved: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 Decide = Callable[[Snapshot], list[int]]  # -> indexes of the drafts to store, in order
@@ -95,22 +102,83 @@ def _mention_map(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, int]]:
     return dict(out)
 
 
-def _mentioned(snapshot: Snapshot, draft: Draft) -> list[int]:
-    """The ids a stored message mentions: members of its room at send time, as read in the batch."""
+def _mentioned(snapshot: Snapshot, draft: Draft) -> dict[str, Any]:
+    """What a stored message mentions: the ids of members of its room at send time, as read in the
+    batch; `@room`/`@here` from a moderator or up; a thread's earlier participants. Only the
+    fields that are set."""
+    text = _text(draft)
+    if "@" not in text and "thread_root" not in draft.data:  # most messages
+        return {}
     members = snapshot.mentionable.get(draft.room_id)  # absent unless some text of the room names someone
-    return mentions.resolve(_text(draft), members) if members else []
+    found: dict[str, Any] = {}
+    ids = mentions.resolve(text, members) if members else []
+    if ids:
+        found["mentions"] = ids
+    if mentions.names_room(text) and permissions.may_mention_room(
+            snapshot.memberships.get((draft.room_id, draft.sender_id or 0))):
+        found["mentions_room"] = True
+    root = draft.data.get("thread_root")
+    if root is not None:
+        people = [u for u in snapshot.threads.get((draft.room_id, root), []) if u != draft.sender_id]
+        if people:
+            found["thread_participants"] = people
+    return found
 
 
 def _resolved(snapshot: Snapshot, drafts: list[Draft], chosen: list[int]) -> list[Draft]:
-    """The chosen drafts, each message carrying the ids it mentions (stored only when there are some,
-    and noted in `snapshot.mentions` for the caller)."""
+    """The chosen drafts, each message carrying what it mentions (stored only when set, and noted
+    in `snapshot.resolved` for the caller)."""
     out = []
     for i in chosen:
-        ids = _mentioned(snapshot, drafts[i])
-        if ids:
-            snapshot.mentions[i] = ids
-        out.append(dataclasses.replace(drafts[i], data={**drafts[i].data, "mentions": ids}) if ids else drafts[i])
+        found = _mentioned(snapshot, drafts[i])
+        if found:
+            snapshot.resolved[i] = found
+        out.append(dataclasses.replace(drafts[i], data={**drafts[i].data, **found}) if found else drafts[i])
     return out
+
+
+def _references(drafts: list[Draft]) -> dict[int, set[int]]:
+    """{room: seqs} named by the drafts' `reply_to` and `thread_root`: read only for those drafts."""
+    out: dict[int, set[int]] = defaultdict(set)
+    for d in drafts:
+        for key in ("reply_to", "thread_root"):
+            seq = d.data.get(key)
+            if seq is not None:
+                out[d.room_id].add(seq)
+    return out
+
+
+def _roots(drafts: list[Draft]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = defaultdict(set)
+    for d in drafts:
+        if d.data.get("thread_root") is not None:
+            out[d.room_id].add(d.data["thread_root"])
+    return out
+
+
+def _target(row: Sequence[Any]) -> tuple[tuple[int, int], Target]:
+    """A row of (room_id, seq, type, sender_id, data, thread_root)."""
+    data = orjson.loads(row[4]) if row[4] else {}
+    return (row[0], row[1]), Target(row[2], row[3], row[5], bool(data.get("deleted")))
+
+
+def _thread_map(rows: Sequence[Sequence[Any]], targets: dict[tuple[int, int], Target],
+                roots: dict[int, set[int]]) -> dict[tuple[int, int], list[int]]:
+    """{(room, root): [root author, then repliers in order of first reply]}."""
+    out: dict[tuple[int, int], list[int]] = {}
+    for room, seqs in roots.items():
+        for root in seqs:
+            found = targets.get((room, root))
+            out[(room, root)] = [found.sender_id] if found and found.sender_id is not None else []
+    for room, root, sender in rows:
+        people = out.setdefault((room, root), [])
+        if sender is not None and sender not in people:
+            people.append(sender)
+    return out
+
+
+_TARGETS = "SELECT room_id, seq, type, sender_id, data, thread_root FROM events WHERE "
+_THREAD_PEOPLE = "SELECT room_id, thread_root, sender_id FROM events WHERE "
 
 
 def _session_ids(drafts: list[Draft]) -> list[int]:
@@ -226,7 +294,16 @@ class SqliteMessageLog:
             f"{_MENTIONABLE} m.room_id IN ({','.join('?' * len(mention_rooms))}) "
             f"AND u.username_lower IN ({','.join('?' * len(names))})", [*mention_rooms, *names]).fetchall()
         ) if names else {}
-        return Snapshot(rooms, memberships, existing, live, mentionable)
+        snapshot = Snapshot(rooms, memberships, existing, live, mentionable)
+        for room_id, seqs in _references(drafts).items():  # replies and threads only
+            snapshot.targets.update(_target(r) for r in conn.execute(
+                f"{_TARGETS} room_id = ? AND seq IN ({','.join('?' * len(seqs))})", [room_id, *sorted(seqs)]))
+        roots = _roots(drafts)
+        rows = [r for room_id, seqs in roots.items() for r in conn.execute(
+            f"{_THREAD_PEOPLE} room_id = ? AND thread_root IN ({','.join('?' * len(seqs))}) ORDER BY seq",
+            [room_id, *sorted(seqs)])]
+        snapshot.threads = _thread_map(rows, snapshot.targets, roots) if roots else {}
+        return snapshot
 
     @staticmethod
     def _store(conn: sqlite3.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],
@@ -291,7 +368,21 @@ class PostgresMessageLog:
         mentionable = _mention_map(await conn.fetch(
             f"{_MENTIONABLE} m.room_id = ANY($1::bigint[]) AND u.username_lower = ANY($2::text[])",
             mention_rooms, names)) if names else {}
-        return Snapshot(rooms, memberships, existing, live, mentionable)
+        snapshot = Snapshot(rooms, memberships, existing, live, mentionable)
+        refs = [(room, seq) for room, seqs in _references(drafts).items() for seq in seqs]
+        if refs:  # replies and threads only
+            snapshot.targets.update(_target(r) for r in await conn.fetch(
+                f"{_TARGETS} (room_id, seq) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))",
+                [r[0] for r in refs], [r[1] for r in refs]))
+        roots = _roots(drafts)
+        pairs_ = [(room, seq) for room, seqs in roots.items() for seq in seqs]
+        if pairs_:
+            rows = await conn.fetch(
+                f"{_THREAD_PEOPLE} thread_root IS NOT NULL AND (room_id, thread_root) IN "
+                "(SELECT * FROM unnest($1::bigint[], $2::bigint[])) ORDER BY seq",
+                [p[0] for p in pairs_], [p[1] for p in pairs_])
+            snapshot.threads = _thread_map(rows, snapshot.targets, roots)
+        return snapshot
 
     @staticmethod
     async def _store(conn: asyncpg.Connection, drafts: list[Draft], snapshot: Snapshot, chosen: list[int],

@@ -151,9 +151,16 @@ def _member_count() -> sa.ScalarSelect:
 
 # A message's `data` holds `{"mentions": [user ids]}`, resolved when it was stored; the same test
 # in each database's JSON functions.
+# `@room`/`@here` (`mentions_room`) and a thread's participants count as mentions too (issue 10).
 _MENTIONS_ME = {
-    "sqlite": "EXISTS (SELECT 1 FROM json_each(events.data, '$.mentions') AS m WHERE m.value = :mentioned)",
-    "postgresql": "(CAST(events.data AS jsonb) -> 'mentions') @> jsonb_build_array(CAST(:mentioned AS bigint))",
+    "sqlite": "(EXISTS (SELECT 1 FROM json_each(events.data, '$.mentions') AS m WHERE m.value = :mentioned) "
+              "OR json_extract(events.data, '$.mentions_room') = 1 "
+              "OR EXISTS (SELECT 1 FROM json_each(events.data, '$.thread_participants') AS p "
+              "WHERE p.value = :mentioned))",
+    "postgresql": "((CAST(events.data AS jsonb) -> 'mentions') @> jsonb_build_array(CAST(:mentioned AS bigint)) "
+                  "OR (CAST(events.data AS jsonb) -> 'mentions_room') = 'true'::jsonb "
+                  "OR (CAST(events.data AS jsonb) -> 'thread_participants') "
+                  "@> jsonb_build_array(CAST(:mentioned AS bigint)))",
 }
 
 
@@ -228,9 +235,9 @@ async def member_list(conn: AsyncConnection, room_id: int,
                       states: tuple[MemberState, ...]) -> list[tuple[User, Membership]]:
     rows = await conn.execute(
         sa.select(*MEMBER_COLUMNS, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
-                  users.c.created_at)
+                  users.c.created_at, users.c.status)
         .join(users, users.c.id == members.c.user_id)
         .where(members.c.room_id == room_id, members.c.state.in_([s.value for s in states]))
         .order_by(members.c.role.desc(), users.c.username_lower))
-    return [(User(r.user_id, r.username, r.display_name, bool(r.is_admin), bool(r.disabled), r.created_at),
+    return [(User(r.user_id, r.username, r.display_name, bool(r.is_admin), bool(r.disabled), r.created_at, r.status),
              membership_from_row(r)) for r in rows]

@@ -20,6 +20,7 @@ users = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(80), nullable=False, server_default=""),
 )
 
 sessions = sa.Table(
@@ -80,8 +81,46 @@ events = sa.Table(
     sa.Column("client_msg_id", sa.String(64), nullable=True),
     sa.Column("text", sa.Text, nullable=True),
     sa.Column("data", sa.Text, nullable=True),
+    # A thread reply's root seq (also in `data`): a column so that a thread is an index range.
+    sa.Column("thread_root", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("room_id", "seq", name="uq_events_room_seq"),
     sa.UniqueConstraint("room_id", "sender_id", "client_msg_id", name="uq_events_client_msg"),
+)
+sa.Index("ix_events_thread", events.c.room_id, events.c.thread_root, events.c.seq,
+         sqlite_where=sa.text("thread_root IS NOT NULL"), postgresql_where=sa.text("thread_root IS NOT NULL"))
+
+# -- message actions (issue 10) ----------------------------------------------------------------------
+# The earlier texts of edited messages, for those who can read the room; erased with the message.
+message_versions = sa.Table(
+    "message_versions",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("written_at", sa.BigInteger, nullable=False),  # when this text was sent or edited in
+    sa.Column("replaced_at", sa.BigInteger, nullable=False),  # when an edit replaced it
+    sa.Index("ix_message_versions_message", "room_id", "seq"),
+)
+
+# One row per (message, emoji, user): idempotent by its key.
+reactions = sa.Table(
+    "reactions",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("emoji", sa.String(128), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+pins = sa.Table(
+    "pins",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("pinned_by", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("pinned_at", sa.BigInteger, nullable=False),
 )
 
 # Every session revocation (logout, password change, disabling), written in the transaction that

@@ -11,11 +11,12 @@ from parley.core.models import Session, User
 from parley.store.tables import revocations, sessions, users
 
 _USER_COLS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
-              users.c.created_at)
+              users.c.created_at, users.c.status)
 
 
 def _user(row: sa.Row) -> User:
-    return User(row.id, row.username, row.display_name, bool(row.is_admin), bool(row.disabled), row.created_at)
+    return User(row.id, row.username, row.display_name, bool(row.is_admin), bool(row.disabled), row.created_at,
+                row.status)
 
 
 async def insert_user(conn: AsyncConnection, *, username: str, display_name: str, password_hash: str,

@@ -60,7 +60,8 @@ async def me(request: web.Request) -> web.StreamResponse:
 async def update_me(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
     data = await body(request, req.ProfileBody)
-    return json((await ctx(request).accounts.update_profile(user, data.display_name)).private())
+    changed = await ctx(request).accounts.update_profile(user, data.given("display_name"), status=data.given("status"))
+    return json(changed.private())
 
 
 @routes.post("/api/v1/me/password")
@@ -76,7 +77,7 @@ async def search_users(request: web.Request) -> web.StreamResponse:
     await auth(request)
     params = query(request, req.UserQuery)
     found = await ctx(request).accounts.search(params.q, params.limit)
-    return json({"users": [u.public() for u in found]})
+    return json({"users": [u.profile() for u in found]})
 
 
 @routes.get("/api/v1/rooms")
@@ -164,7 +165,8 @@ async def post_message(request: web.Request) -> web.StreamResponse:
     user, session = await auth(request)
     data = await body(request, req.MessageBody)
     event, created = await ctx(request).messages.send(user, room_id(request), data.text, data.client_msg_id,
-                                                      session_id=session.id)
+                                                      session_id=session.id, reply_to=data.reply_to,
+                                                      thread_root=data.thread_root)
     return json(event.wire(), 201 if created else 200)
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
+from parley.services.actions import Actions
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
@@ -24,6 +25,7 @@ class Context:
     messages: Messages
     presence: Presence
     hub: Hub
+    actions: Actions
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

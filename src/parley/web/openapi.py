@@ -37,6 +37,14 @@ SCHEMAS: dict[str, Any] = {
                    state={"enum": ["joined", "invited"]}, online=_BOOL),
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
                     has_more=_BOOL, last_seq=_INT),
+    # message actions (issue 10)
+    "Versions": _obj(["seq", "text", "edited_at", "versions"], seq=_INT, text=_STR, edited_at=_NULLABLE_INT,
+                     versions={"type": "array", "items": _obj(["text", "written_at", "replaced_at"], text=_STR,
+                                                              written_at=_INT, replaced_at=_INT)}),
+    "Pins": _obj(["pins"], pins={"type": "array", "items": _obj(
+        ["message", "pinned_by", "pinned_at"], message=_ref("Event"), pinned_by=_NULLABLE_INT, pinned_at=_INT)}),
+    "Thread": _obj(["root", "replies", "has_more"], root=_ref("Event"),
+                   replies={"type": "array", "items": _ref("Event")}, has_more=_BOOL),
 }
 
 
@@ -60,6 +68,7 @@ _ERRORS = {code: {"description": desc, "content": {"application/json": {"schema"
 # states the types and bounds the server enforces. Rules the services check on top of them:
 _SERVICE_RULES: dict[str, dict[str, Any]] = {
     "RoomUpdateBody": {"minProperties": 1},
+    "ProfileBody": {"minProperties": 1},
     "InviteBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
     "DirectBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
 }
@@ -107,7 +116,7 @@ def _paths() -> dict[str, Any]:
                                            auth=False)},
         "/api/v1/auth/logout": {"post": _op("Log out (revoke this session)", None)},
         "/api/v1/me": {"get": _op("The logged-in user", ("200", _ref("User"))),
-                       "patch": _op("Change the display name", ("200", _ref("User")),
+                       "patch": _op("Change the display name and/or the status line", ("200", _ref("User")),
                                     body=api.ProfileBody)},
         "/api/v1/me/password": {"post": _op("Change the password; revokes every other session",
                                             ("200", _ref("SessionAnswer")),
@@ -143,6 +152,7 @@ def _paths() -> dict[str, Any]:
                                                                                            seq=_INT)),
                                                      body=api.ReadBody)},
         "/api/v1/direct": {"post": _op("Find or create a direct chat", ("201", _ref("Room")), body=api.DirectBody)},
+        **_action_paths(),
     }
     for path, ops in paths.items():
         if "{room_id}" in path:
@@ -150,11 +160,43 @@ def _paths() -> dict[str, Any]:
                 op["parameters"] = _ROOM_ID + op.get("parameters", [])
     paths["/api/v1/rooms/{room_id}/members/{user_id}"]["patch"]["parameters"].append(
         {"name": "user_id", "in": "path", "required": True, "schema": _INT_ID})
+    for path, ops in paths.items():
+        for name in ("seq", "emoji"):
+            if f"{{{name}}}" in path:
+                for op in ops.values():
+                    op["parameters"].append({"name": name, "in": "path", "required": True,
+                                             "schema": _INT_ID if name == "seq" else _EMOJI})
     paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
         "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {
         "description": "the existing chat", "content": {"application/json": {"schema": _ref("Room")}}}
     return paths
+
+
+_MESSAGE = "/api/v1/rooms/{room_id}/messages/{seq}"
+_EMOJI = {"type": "string", "minLength": 1, "description": "one Unicode emoji, percent-encoded"}
+
+
+def _action_paths() -> dict[str, Any]:
+    """Message actions (issue 10). Each appends its event to the room log; a repeat changes nothing."""
+    return {
+        _MESSAGE: {
+            "patch": _op("Edit my message (the earlier text is kept as a version)", ("200", _ref("Event")),
+                         body=api.EditBody),
+            "delete": _op("Delete a message (mine; anyone's for moderators and up): text, attachments, "
+                          "reactions and versions are erased, a tombstone stays", None)},
+        f"{_MESSAGE}/versions": {"get": _op("Earlier texts of a message, oldest first", ("200", _ref("Versions")))},
+        f"{_MESSAGE}/reactions/{{emoji}}": {
+            "put": _op("React with one Unicode emoji (idempotent; 409 past 20 different ones)", None),
+            "delete": _op("Take my reaction back (idempotent)", None)},
+        "/api/v1/rooms/{room_id}/pins": {"get": _op("Pinned messages, latest pin first", ("200", _ref("Pins")))},
+        "/api/v1/rooms/{room_id}/pins/{seq}": {
+            "put": _op("Pin a message (moderators and up; idempotent)", None),
+            "delete": _op("Unpin a message (moderators and up; idempotent)", None)},
+        "/api/v1/rooms/{room_id}/threads/{seq}": {
+            "get": _op("A thread: its root and replies, oldest first", ("200", _ref("Thread")),
+                       params=api.ThreadQuery)},
+    }
 
 
 @cache

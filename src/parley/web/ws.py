@@ -200,7 +200,8 @@ class _Dispatcher:
             await self.in_flight.acquire()
             try:
                 future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id,
-                                                      session_id=self.conn.session_id)
+                                                      session_id=self.conn.session_id, reply_to=frame.reply_to,
+                                                      thread_root=frame.thread_root)
             except BaseException:
                 self.in_flight.release()
                 raise
@@ -213,10 +214,23 @@ class _Dispatcher:
             await self.c.messages.typing(user, frame.room)
         elif isinstance(frame, protocol.Read):
             await self.c.messages.mark_read(user, frame.room, frame.seq)
+        elif isinstance(frame, protocol.Edit | protocol.Delete | protocol.React):
+            changed = await self._act(frame)
+            self.conn.send(wire.DoneFrame(room=frame.room, seq=frame.seq, changed=changed, ref=frame.ref))
         elif isinstance(frame, protocol.Ping):
             self.conn.send(wire.PongFrame(ref=frame.ref))
         else:
             self.conn.write_error("invalid", "already authenticated", frame.ref)
+
+    async def _act(self, frame: protocol.Edit | protocol.Delete | protocol.React) -> bool:
+        """A message action; its event reaches everyone in the room (this socket too) on its own."""
+        user, actions = self.conn.user, self.c.actions
+        if isinstance(frame, protocol.Edit):
+            _, changed = await actions.edit(user, frame.room, frame.seq, frame.text)
+            return changed
+        if isinstance(frame, protocol.Delete):
+            return await actions.delete(user, frame.room, frame.seq)
+        return await actions.react(user, frame.room, frame.seq, frame.emoji, frame.on)
 
     async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:
         try:

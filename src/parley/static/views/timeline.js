@@ -355,6 +355,7 @@ function person(user) {
 
 function systemRow(event) {
   const lines = SYSTEM_LINES[event.type]?.(event) ?? [];
+  if (!lines.length) return h('li', { class: 'sys', hidden: true });  // message actions show on the message
   return h('li', { class: 'sys' }, ...lines.map(([key, nodes]) => h('p', {}, ...tNodes(key, nodes))),
     timeElement(event.ts));
 }
