@@ -61,6 +61,10 @@ const ICONS = {
   edit: 'M5 19h4L19 9l-4-4L5 15zM13 7l4 4',
   lock: 'M7 11V8a5 5 0 0 1 10 0v3M5 11h14v9H5z',
   crown: 'M4 18h16M5 15L4 7l5 4 3-6 3 6 5-4-1 8z',
+  smile: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5h.01M15 9.5h.01',
+  bell: 'M6 16V11a6 6 0 0 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0',
+  bellOff: 'M6 16V11a6 6 0 0 1 9-5.2M18 11v5l2 2H8M10 20a2 2 0 0 0 4 0M4 4l16 16',
+  search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM20 20l-4-4',
 };
 
 /** A decorative line icon; the button around it carries the label. */

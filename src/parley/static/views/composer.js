@@ -3,6 +3,7 @@ import { sendMessage, typing } from '../actions.js';
 import { h, icon } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
 import { store } from '../state.js';
+import { attachCompletion } from './complete.js';
 
 const MAX_HEIGHT_PX = 200;
 // The server's longest message (PARLEY_MAX_TEXT, default 4000). Neither `hello` nor an endpoint
@@ -23,7 +24,19 @@ export function createComposer(roomId, label, onSent) {
   });
   const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
-  const form = h('form', { class: 'composer' }, input, count,
+  // Issue 10: the emoji button inserts at the cursor; the picker loads on first use.
+  const emojiButton = h('button', { type: 'button', class: 'icon-btn composer-emoji', 'aria-label': t('composer.emoji'),
+    title: t('composer.emoji'), 'aria-haspopup': 'dialog' }, icon('smile'));
+  emojiButton.addEventListener('click', async () => {
+    const { start, end } = { start: input.selectionStart, end: input.selectionEnd };
+    const { pickEmoji } = await import('./emoji.js');
+    const chosen = await pickEmoji(emojiButton);
+    if (!chosen) return;
+    input.focus();
+    input.setRangeText(chosen, start, end, 'end');
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  const form = h('form', { class: 'composer' }, input, count, emojiButton,
     h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.send') }, icon('send')));
 
   const grow = () => {
@@ -55,6 +68,8 @@ export function createComposer(roomId, label, onSent) {
     measure();
     onSent();
   };
+  const wrap = h('div', { class: 'composer-wrap' }, error, form);
+  attachCompletion(input, wrap, roomId);
   input.addEventListener('keydown', (event) => {
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
     event.preventDefault();
@@ -71,5 +86,5 @@ export function createComposer(roomId, label, onSent) {
     submit();
     input.focus();
   });
-  return { el: h('div', { class: 'composer-wrap' }, error, form), input, mounted: () => { grow(); measure(); } };
+  return { el: wrap, input, mounted: () => { grow(); measure(); } };
 }
