@@ -243,5 +243,6 @@ export default {
   'roomNotify.noneHint': 'No notifications from this conversation.',
   'roomNotify.mute': 'Mute this conversation',
   'roomNotify.muteHint': 'No notifications, and its unread count stays grey.',
+  'notify.message': '{user} in {room}',
   'sidebar.muted': 'muted',
 };

@@ -242,5 +242,6 @@ export default {
   'roomNotify.noneHint': '不接收此对话的任何通知。',
   'roomNotify.mute': '将此对话设为免打扰',
   'roomNotify.muteHint': '不发通知，未读数显示为灰色。',
+  'notify.message': '{user} 在 {room}',
   'sidebar.muted': '免打扰',
 };

@@ -54,3 +54,16 @@ export function avatar(user, size = 32, { label = null } = {}) {
   }
   return el;
 }
+
+/** Opens a person's profile card (the card's module loads on first use). */
+export async function showProfile(user, roomId = null) {
+  const { openProfileCard } = await import('./profile.js');
+  return openProfileCard(user, roomId);
+}
+
+/** A button around `content` (an avatar, a name) that opens `user`'s profile card. */
+export function profileButton(user, roomId, content, className = 'person-btn') {
+  const button = h('button', { type: 'button', class: className }, content);
+  button.addEventListener('click', () => showProfile(user, roomId));
+  return button;
+}

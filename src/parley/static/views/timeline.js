@@ -7,6 +7,7 @@ import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNo
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { on, store, timeline } from '../state.js';
+import { avatar, profileButton } from './avatar.js';
 import { describeError } from './ui.js';
 
 const MAX_ROWS = 150;
@@ -22,6 +23,10 @@ export class TimelineView {
     this.lo = 0;
     this.hi = 0;
     this.stuck = true;
+    // Issue 10: the "new messages" divider goes before the first event past my read marker, as it
+    // was when the room was opened with unread messages.
+    const room = store.rooms.get(roomId);
+    this.ctx = { roomId, marker: room?.unread && typeof room.read_seq === 'number' ? room.read_seq : null };
     this.edge = h('div', { class: 'timeline-edge', 'aria-live': 'polite' });
     this.list = h('ol', { class: 'events' });
     this.pendingList = h('ol', { class: 'events pending-events' });
@@ -58,7 +63,7 @@ export class TimelineView {
 
   rows(from, to) {
     const rows = [];
-    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i));
+    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i, this.ctx));
     return rows;
   }
 
@@ -82,7 +87,21 @@ export class TimelineView {
     this.renderPending();
     this.stuck = true;
     this.scrollToBottom();
+    this.showDivider();
     this.extendUp();
+  }
+
+  /** Once, on opening: if the "new messages" divider is above the screen, scroll up to it. */
+  showDivider() {
+    if (this.dividerShown) return;
+    const divider = this.list.querySelector('.new-divider');
+    if (!divider) return;
+    this.dividerShown = true;
+    const top = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
+    if (top >= 0) return;
+    this.scroller.scrollTop += top - 8;
+    this.stuck = false;
+    this.updateJump();
   }
 
   jumpToLatest() {
@@ -228,11 +247,14 @@ export class TimelineView {
   }
 }
 
-function eventRow(events, i) {
+function eventRow(events, i, ctx = {}) {
   const event = events[i];
   const prev = events[i - 1];
-  const row = event.type === 'message' ? messageRow(event, prev) : systemRow(event);
+  const firstUnread = ctx.marker !== null && ctx.marker !== undefined && event.seq > ctx.marker
+    && (prev ? prev.seq <= ctx.marker : event.seq === ctx.marker + 1);
+  const row = event.type === 'message' ? messageRow(event, firstUnread ? null : prev, ctx.roomId) : systemRow(event);
   row.dataset.seq = event.seq;
+  if (firstUnread) row.prepend(h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, t('timeline.newMessages'))));
   if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
   return row;
 }
@@ -250,7 +272,7 @@ function timeElement(ts) {
   return h('time', { class: 'msg-time', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-function messageRow(event, prev) {
+function messageRow(event, prev, roomId = null) {
   const grouped = isGrouped(prev, event);
   const mine = event.sender?.id === store.me.id;
   const row = h('li', { class: `msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}` });
@@ -258,11 +280,22 @@ function messageRow(event, prev) {
     row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, personLabel(event.sender)),
       timeElement(event.ts)));
   } else {
-    row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
+    // Issue 10: the first message of a run shows the sender's avatar; both open the profile card.
+    row.append(avatarButton(event.sender, roomId),
+      h('div', { class: 'msg-head' }, profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
   row.append(h('div', { class: 'msg-body', 'data-user': true },
     renderMarkdown(event.text, { me: store.me.username, mentioned: mentionedNames(event) })));
   return row;
+}
+
+/** The avatar beside a run of messages: a pointer shortcut to the card (the name is the keyboard's). */
+function avatarButton(user, roomId) {
+  const button = profileButton(user, roomId, avatar(user, 36), 'msg-avatar');
+  button.tabIndex = -1;
+  button.setAttribute('aria-label', personLabel(user));
+  button.setAttribute('translate', 'no');
+  return button;
 }
 
 /** The lower-case usernames of the people the server says the message mentions. */
@@ -272,7 +305,7 @@ function mentionedNames(event) {
 }
 
 function pendingRow(roomId, pending, event, prev) {
-  const row = messageRow(event, prev);
+  const row = messageRow(event, prev, roomId);
   row.classList.add(pending.status);
   row.dataset.cid = pending.cid;
   if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
