@@ -21,12 +21,11 @@ function emoji() {
   return emojiModule;
 }
 
-/** People of the room I can mention: its members (fetched once), else a direct chat's members. */
-function roomPeople(roomId) {
+/** People of the room I can mention: its members (fetched on first need), else a direct chat's members. */
+async function roomPeople(roomId) {
+  if (!store.members.has(roomId)) await loadMembers(roomId).catch(() => {});
   const members = store.members.get(roomId);
-  if (members) return members.map((member) => member.user);
-  loadMembers(roomId).catch(() => {});
-  return store.rooms.get(roomId)?.members ?? [];
+  return members ? members.map((member) => member.user) : store.rooms.get(roomId)?.members ?? [];
 }
 
 function fold(text) {
@@ -88,11 +87,11 @@ export function attachCompletion(input, wrap, roomId) {
     input.focus();
   };
 
-  const mentionItems = (query) => {
+  const mentionItems = async (query) => {
     const q = fold(query);
     const room = store.rooms.get(roomId);
     const seen = new Set();
-    const people = roomPeople(roomId).filter((user) => {
+    const people = (await roomPeople(roomId)).filter((user) => {
       if (!user || user.id === store.me.id || seen.has(user.id)) return false;
       seen.add(user.id);
       return fold(user.username).startsWith(q) || fold(displayName(user)).split(/\s+/).some((word) => word.startsWith(q));
@@ -117,21 +116,23 @@ export function attachCompletion(input, wrap, roomId) {
     if (caret !== input.selectionEnd) { close(); return; }
     const before = input.value.slice(0, caret);
     const mention = before.match(MENTION_BEFORE);
+    const mine = ++generation;
+    const current = () => mine === generation && input.selectionStart === caret;
     if (mention) {
-      show(mentionItems(mention[2]), { start: caret - mention[2].length - 1, end: caret });
+      const found = await mentionItems(mention[2]);
+      if (current()) show(found, { start: caret - mention[2].length - 1, end: caret });
       return;
     }
     const done = before.match(SHORTCODE_DONE);
     const code = before.match(SHORTCODE_BEFORE);
     if (!done && !code) { close(); return; }
-    const mine = ++generation;
     let loaded;
     try {
       loaded = await emoji();
     } catch {
       return;
     }
-    if (mine !== generation || input.selectionStart !== caret) return;
+    if (!current()) return;
     const { module, list: all } = loaded;
     if (done) {
       // A whole `:shortcode:` typed out becomes its emoji.

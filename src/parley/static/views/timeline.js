@@ -83,6 +83,10 @@ export class TimelineView {
   showLatest() {
     this.hi = this.count;
     this.lo = Math.max(0, this.hi - STEP);
+    // Issue 10: the first unread message (under the divider) is rendered too, within MAX_ROWS.
+    const firstUnread = this.dividerShown || this.ctx.marker === null ? -1
+      : this.line.events.findIndex((event) => event.seq > this.ctx.marker);
+    if (firstUnread >= 0) this.lo = Math.max(0, this.hi - MAX_ROWS, Math.min(this.lo, firstUnread - 3));
     this.list.replaceChildren(...this.rows(this.lo, this.hi));
     this.renderPending();
     this.stuck = true;
@@ -139,7 +143,7 @@ export class TimelineView {
         const from = Math.max(0, this.lo - STEP);
         const oldFirst = this.list.firstElementChild;
         this.list.prepend(...this.rows(from, this.lo));
-        oldFirst?.replaceWith(eventRow(this.line.events, this.lo));
+        oldFirst?.replaceWith(eventRow(this.line.events, this.lo, this.ctx));
         this.lo = from;
         this.trim('bottom');
       });
@@ -250,13 +254,21 @@ export class TimelineView {
 function eventRow(events, i, ctx = {}) {
   const event = events[i];
   const prev = events[i - 1];
-  const firstUnread = ctx.marker !== null && ctx.marker !== undefined && event.seq > ctx.marker
-    && (prev ? prev.seq <= ctx.marker : event.seq === ctx.marker + 1);
+  const firstUnread = isFirstUnread(events, i, ctx.marker);
   const row = event.type === 'message' ? messageRow(event, firstUnread ? null : prev, ctx.roomId) : systemRow(event);
   row.dataset.seq = event.seq;
   if (firstUnread) row.prepend(h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, t('timeline.newMessages'))));
   if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
   return row;
+}
+
+/** Whether events[i] is the first message past my read marker (system lines are not counted as unread). */
+function isFirstUnread(events, i, marker) {
+  if (marker === null || marker === undefined || events[i].type !== 'message' || events[i].seq <= marker) return false;
+  let j = i - 1;
+  for (; j >= 0 && events[j].seq > marker; j -= 1) if (events[j].type === 'message') return false;
+  // Events before the marker are not all held: the first unread one may be older than these.
+  return j >= 0 || events[0].seq === marker + 1;
 }
 
 function daySeparator(ts) {
