@@ -32,7 +32,7 @@ function fold(text) {
   return String(text ?? '').normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
-/** Attaches completion to the composer's textarea; `wrap` holds the popup. Returns {close}. */
+/** Attaches completion to the composer's textarea; `wrap` holds the popup. Returns {close, update}. */
 export function attachCompletion(input, wrap, roomId) {
   const listId = uid('completions');
   const list = h('ul', { class: 'completions', id: listId, role: 'listbox', 'aria-label': t('complete.label'), hidden: true });
@@ -173,5 +173,5 @@ export function attachCompletion(input, wrap, roomId) {
   input.addEventListener('input', (event) => { if (event.isTrusted !== false) update(); });
   input.addEventListener('click', update);
   input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) close(); }, 150));
-  return { close };
+  return { close, update };
 }

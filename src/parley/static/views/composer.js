@@ -3,7 +3,6 @@ import { sendMessage, typing } from '../actions.js';
 import { h, icon } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
 import { store } from '../state.js';
-import { attachCompletion } from './complete.js';
 
 const MAX_HEIGHT_PX = 200;
 // The server's longest message (PARLEY_MAX_TEXT, default 4000). Neither `hello` nor an endpoint
@@ -69,9 +68,19 @@ export function createComposer(roomId, label, onSent) {
     onSent();
   };
   const wrap = h('div', { class: 'composer-wrap' }, error, form);
-  attachCompletion(input, wrap, roomId);
+  // Issue 10: @mention and :shortcode: completion, loaded when the text first has an @ or a colon.
+  let completion = null;
+  const complete = () => {
+    if (completion || !/[@:]/.test(input.value)) return;
+    completion = import('./complete.js').then((module) => {
+      const attached = module.attachCompletion(input, wrap, roomId);
+      attached.update();
+      return attached;
+    });
+  };
   input.addEventListener('keydown', (event) => {
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    if (input.getAttribute('aria-expanded') === 'true') return;
     event.preventDefault();
     submit();
   });
@@ -79,6 +88,7 @@ export function createComposer(roomId, label, onSent) {
     store.drafts.set(roomId, input.value);
     grow();
     measure();
+    complete();
     if (input.value.trim()) typing(roomId);
   });
   form.addEventListener('submit', (event) => {
