@@ -132,9 +132,10 @@ export async function setRole(roomId, userId, role) {
   return member;
 }
 
-export async function updateProfile(displayName) {
-  const user = await api.updateMe({ display_name: displayName });
-  updateUser({ id: user.id, username: user.username, display_name: user.display_name });
+/** Changes my profile: {display_name, status} (what the server takes); others see it live. */
+export async function updateProfile(changes) {
+  const user = await api.updateMe(changes);
+  updateUser(user);
   return user;
 }
 

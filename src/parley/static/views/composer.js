@@ -28,7 +28,19 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
   });
   const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
-  const form = h('form', { class: 'composer' }, input, count,
+  // Issue 10: the emoji button inserts at the cursor; the picker loads on first use.
+  const emojiButton = h('button', { type: 'button', class: 'icon-btn composer-emoji', 'aria-label': t('composer.emoji'),
+    title: t('composer.emoji'), 'aria-haspopup': 'dialog' }, icon('smile'));
+  emojiButton.addEventListener('click', async () => {
+    const { start, end } = { start: input.selectionStart, end: input.selectionEnd };
+    const { pickEmoji } = await import('./emoji.js');
+    const chosen = await pickEmoji(emojiButton);
+    if (!chosen) return;
+    input.focus();
+    input.setRangeText(chosen, start, end, 'end');
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  const form = h('form', { class: 'composer' }, input, count, emojiButton,
     h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.send') }, icon('send')));
 
   const grow = () => {
@@ -60,12 +72,24 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
     measure();
     onSent();
   };
+  const wrap = h('div', { class: 'composer-wrap' }, above, error, form);
+  // Issue 10: @mention and :shortcode: completion, loaded when the text first has an @ or a colon.
+  let completion = null;
+  const complete = () => {
+    if (completion || !/[@:]/.test(input.value)) return;
+    completion = import('./complete.js').then((module) => {
+      const attached = module.attachCompletion(input, wrap, roomId);
+      attached.update();
+      return attached;
+    });
+  };
   input.addEventListener('keydown', (event) => {
-    if (!event.isComposing && keys(event, input)) {
+    if (!event.isComposing && input.getAttribute('aria-expanded') !== 'true' && keys(event, input)) {
       event.preventDefault();
       return;
     }
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    if (input.getAttribute('aria-expanded') === 'true') return;
     event.preventDefault();
     submit();
   });
@@ -73,6 +97,7 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
     store.drafts.set(draftKey, input.value);
     grow();
     measure();
+    complete();
     if (input.value.trim()) typing(roomId);
   });
   form.addEventListener('submit', (event) => {
@@ -80,5 +105,5 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
     submit();
     input.focus();
   });
-  return { el: h('div', { class: 'composer-wrap' }, above, error, form), input, mounted: () => { grow(); measure(); } };
+  return { el: wrap, input, mounted: () => { grow(); measure(); } };
 }

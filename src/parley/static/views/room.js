@@ -10,6 +10,7 @@ import { inviteDialog, leaveDialog, ownerDialog, topicDialog } from './dialogs.j
 import { createMemberPanel } from './members.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
+import { roomNotifySettings } from '../prefs.js';
 // -- message actions (issue 10) --
 import { roomComposerOptions } from './msgparts.js';
 import { pinsButton } from './pins.js';
@@ -57,8 +58,13 @@ function createJoinedView(room) {
   });
   const inviteButton = iconButton('invite', t('invite.open'), () => inviteDialog(store.rooms.get(roomId)));
   const ownerButton = iconButton('crown', t('owner.open'), () => ownerDialog(store.rooms.get(roomId)));
+  // Issue 10: per-room notifications and mute (the dialog loads on first use).
+  const notifyButton = iconButton('bell', t('roomNotify.open'), async () => {
+    const { roomNotifyDialog } = await import('./roomnotify.js');
+    roomNotifyDialog(store.rooms.get(roomId));
+  }, { class: 'icon-btn notify-btn' });
   const actions = h('div', { class: 'room-actions' },
-    pins.el, membersButton, inviteButton, ownerButton,
+    pins.el, notifyButton, membersButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -84,6 +90,9 @@ function createJoinedView(room) {
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
     replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
     editTopic.hidden = !canEdit;
+    const muted = roomNotifySettings(current).muted;
+    notifyButton.replaceChildren(icon(muted ? 'bellOff' : 'bell'));
+    notifyButton.dataset.muted = String(muted);
   }
 
   function renderTyping() {

@@ -60,17 +60,31 @@ export function createShell({ onLanguage, onLogout }) {
     on('notice', showNotice),
   ];
   window.addEventListener('hashchange', render);
+  // Issue 10: Ctrl/Cmd+K opens the quick switcher (loaded on first use).
+  const onKey = (event) => {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 'k') {
+      event.preventDefault();
+      openSwitcher();
+    }
+  };
+  document.addEventListener('keydown', onKey);
   return {
     el,
     mounted: render,
     destroy() {
       window.removeEventListener('hashchange', render);
+      document.removeEventListener('keydown', onKey);
       offs.forEach((off) => off());
       clearTimeout(noticeTimer);
       sidebar.destroy();
       view?.destroy?.();
     },
   };
+}
+
+export async function openSwitcher() {
+  const switcher = await import('./switcher.js');
+  switcher.openSwitcher();
 }
 
 function createHome() {

@@ -50,10 +50,10 @@ function createThreadPanel(roomId, rootSeq) {
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const root = findMessage(roomId, rootSeq);
     const rows = [];
-    if (root) rows.push(decorateMessage(messageRow(root, null), root, { inThread: true }), h('li', { class: 'thread-divider' }));
+    if (root) rows.push(decorateMessage(messageRow(root, null, roomId), root, { inThread: true }), h('li', { class: 'thread-divider' }));
     let prev = null;
     for (const reply of threadReplies(roomId, rootSeq)) {
-      rows.push(decorateMessage(messageRow(reply, prev), reply, { inThread: true }));
+      rows.push(decorateMessage(messageRow(reply, prev, roomId), reply, { inThread: true }));
       prev = reply;
     }
     for (const pending of timeline(roomId).pending.filter((p) => p.extra?.thread_root === rootSeq)) {

@@ -7,6 +7,7 @@ import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNo
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { on, store, timeline } from '../state.js';
+import { avatar, profileButton } from './avatar.js';
 import { describeError } from './ui.js';
 // -- message actions (issue 10) --
 import { ANNOTATIONS, findMessage } from '../messages.js';
@@ -25,6 +26,10 @@ export class TimelineView {
     this.lo = 0;
     this.hi = 0;
     this.stuck = true;
+    // Issue 10: the "new messages" divider goes before the first event past my read marker, as it
+    // was when the room was opened with unread messages.
+    const room = store.rooms.get(roomId);
+    this.ctx = { roomId, marker: room?.unread && typeof room.read_seq === 'number' ? room.read_seq : null };
     this.edge = h('div', { class: 'timeline-edge', 'aria-live': 'polite' });
     this.list = h('ol', { class: 'events' });
     this.pendingList = h('ol', { class: 'events pending-events' });
@@ -63,7 +68,7 @@ export class TimelineView {
 
   rows(from, to) {
     const rows = [];
-    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i));
+    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i, this.ctx));
     return rows;
   }
 
@@ -85,7 +90,7 @@ export class TimelineView {
     const i = this.line.events.findIndex((event) => event.seq === seq);
     if (!row || i < 0 || (row.querySelector('.edit-box') && !this.line.events[i].deleted)) return;
     const focused = row.contains(document.activeElement);
-    this.keepingPosition(() => row.replaceWith(eventRow(this.line.events, i)));
+    this.keepingPosition(() => row.replaceWith(eventRow(this.line.events, i, this.ctx)));
     if (focused) this.list.querySelector(`li[data-seq="${seq}"]`)?.focus({ preventScroll: true });
   }
 
@@ -98,11 +103,29 @@ export class TimelineView {
   showLatest() {
     this.hi = this.count;
     this.lo = Math.max(0, this.hi - STEP);
+    // Issue 10: the first unread message (under the divider) is rendered too, within MAX_ROWS.
+    const firstUnread = this.dividerShown || this.ctx.marker === null ? -1
+      : this.line.events.findIndex((event) => event.seq > this.ctx.marker);
+    if (firstUnread >= 0) this.lo = Math.max(0, this.hi - MAX_ROWS, Math.min(this.lo, firstUnread - 3));
     this.list.replaceChildren(...this.rows(this.lo, this.hi));
     this.renderPending();
     this.stuck = true;
     this.scrollToBottom();
+    this.showDivider();
     this.extendUp();
+  }
+
+  /** Once, on opening: if the "new messages" divider is above the screen, scroll up to it. */
+  showDivider() {
+    if (this.dividerShown) return;
+    const divider = this.list.querySelector('.new-divider');
+    if (!divider) return;
+    this.dividerShown = true;
+    const top = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
+    if (top >= 0) return;
+    this.scroller.scrollTop += top - 8;
+    this.stuck = false;
+    this.updateJump();
   }
 
   jumpToLatest() {
@@ -140,7 +163,7 @@ export class TimelineView {
         const from = Math.max(0, this.lo - STEP);
         const oldFirst = this.list.firstElementChild;
         this.list.prepend(...this.rows(from, this.lo));
-        oldFirst?.replaceWith(eventRow(this.line.events, this.lo));
+        oldFirst?.replaceWith(eventRow(this.line.events, this.lo, this.ctx));
         this.lo = from;
         this.trim('bottom');
       });
@@ -248,15 +271,18 @@ export class TimelineView {
   }
 }
 
-function eventRow(events, i) {
+function eventRow(events, i, ctx = {}) {
   const event = events[i];
   // -- message actions (issue 10): changes to messages and thread replies have no row of their own --
   if (hiddenEvent(event)) return h('li', { class: 'hidden-event', hidden: true, dataset: { seq: event.seq } });
   let back = i - 1;
   while (back >= 0 && hiddenEvent(events[back])) back -= 1;
   const prev = events[back];
-  const row = event.type === 'message' ? decorateMessage(messageRow(event, prev), event) : systemRow(event);
+  const firstUnread = isFirstUnread(events, i, ctx.marker);
+  const row = event.type === 'message'
+    ? decorateMessage(messageRow(event, firstUnread ? null : prev, ctx.roomId), event) : systemRow(event);
   row.dataset.seq = event.seq;
+  if (firstUnread) row.prepend(h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, t('timeline.newMessages'))));
   if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
   return row;
 }
@@ -264,6 +290,15 @@ function eventRow(events, i) {
 function hiddenEvent(event) {
   return ANNOTATIONS.has(event.type) && !SYSTEM_LINES[event.type]?.(event).length
     || (event.type === 'message' && Boolean(event.thread_root));
+}
+
+/** Whether events[i] is the first message past my read marker (system lines are not counted as unread). */
+function isFirstUnread(events, i, marker) {
+  if (marker === null || marker === undefined || events[i].type !== 'message' || events[i].seq <= marker) return false;
+  let j = i - 1;
+  for (; j >= 0 && events[j].seq > marker; j -= 1) if (events[j].type === 'message' && !hiddenEvent(events[j])) return false;
+  // Events before the marker are not all held: the first unread one may be older than these.
+  return j >= 0 || events[0].seq === marker + 1;
 }
 
 function daySeparator(ts) {
@@ -279,7 +314,7 @@ function timeElement(ts) {
   return h('time', { class: 'msg-time', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-export function messageRow(event, prev) {
+export function messageRow(event, prev, roomId = null) {
   const grouped = isGrouped(prev, event);
   const mine = event.sender?.id === store.me.id;
   const row = h('li', { class: `msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}` });
@@ -287,11 +322,22 @@ export function messageRow(event, prev) {
     row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, personLabel(event.sender)),
       timeElement(event.ts)));
   } else {
-    row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
+    // Issue 10: the first message of a run shows the sender's avatar; both open the profile card.
+    row.append(avatarButton(event.sender, roomId),
+      h('div', { class: 'msg-head' }, profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
   row.append(h('div', { class: 'msg-body', 'data-user': true },
     renderMarkdown(event.text, { me: store.me.username, mentioned: mentionedNames(event) })));
   return row;
+}
+
+/** The avatar beside a run of messages: a pointer shortcut to the card (the name is the keyboard's). */
+function avatarButton(user, roomId) {
+  const button = profileButton(user, roomId, avatar(user, 36), 'msg-avatar');
+  button.tabIndex = -1;
+  button.setAttribute('aria-label', personLabel(user));
+  button.setAttribute('translate', 'no');
+  return button;
 }
 
 /** The lower-case usernames of the people the server says the message mentions. */
@@ -301,7 +347,7 @@ function mentionedNames(event) {
 }
 
 function pendingRow(roomId, pending, event, prev) {
-  const row = messageRow(event, prev);
+  const row = messageRow(event, prev, roomId);
   row.classList.add(pending.status);
   row.dataset.cid = pending.cid;
   if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
