@@ -15,7 +15,8 @@ STATIC = Path(__file__).resolve().parents[2] / "src" / "parley" / "static"
 FIRST_SCREEN_BUDGET = 200 * 1024
 MAX_ROWS = 150
 # Modules loaded with import() on first use, not with the first screen.
-LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "roomnotify.js"}
+LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "roomnotify.js",
+        "msgtools.js", "thread.js", "actions-tools.css"}  # message actions: toolbar, editor, dialogs, thread
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

@@ -1,6 +1,6 @@
 // The parts of a message row that message actions add (issue 10): reply quote, "(edited)",
 // pinned label, tombstone, reaction chips, thread summary; and the wiring of the toolbar, the
-// long-press sheet and the keys, whose code (views/actions.js) loads on first use.
+// long-press sheet and the keys, whose code (views/msgtools.js) loads on first use.
 import { h, icon, iconButton } from '../dom.js';
 import { formatDateTime, formatTime, t, tCount } from '../i18n.js';
 import { fetchMessage, findMessage, lastOwnMessage, replyTarget, setReply, takeReply, toggleReaction } from '../messages.js';
@@ -13,7 +13,7 @@ const SNIPPET = 120;
 const TOAST_MS = 3000;
 const ROW = 'li.msg[data-seq]';
 /** The toolbar, sheet, editor and dialogs, loaded on first use. */
-export const tools = () => import('./actions.js');
+export const tools = () => import('./msgtools.js');
 
 // -- permissions ------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 // Pinned messages (issue 10): a header button with their count, opening the room's pinned list
-// (views/actions.js pinsDialog, loaded on first use).
+// (views/msgtools.js pinsDialog, loaded on first use).
 import { h, icon } from '../dom.js';
 import { t, tCount } from '../i18n.js';
 import { loadPins } from '../messages.js';

@@ -1,10 +1,10 @@
 // A thread (issue 10): its root, its replies and a composer of its own, in a side panel on the
-// desktop and over the whole room on a phone. Loaded on first use (views/actions.js openThread).
+// desktop and over the whole room on a phone. Loaded on first use (views/msgparts.js openThread).
 import { h, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
 import { findMessage, loadThread, threadReplies } from '../messages.js';
 import { on, store, timeline } from '../state.js';
-import './actions.js'; // the toolbar's code and the panel's styles
+import './msgtools.js'; // the toolbar's code and the panel's styles
 import { attachActions, decorateMessage, editLast } from './msgparts.js';
 import { createComposer } from './composer.js';
 import { messageRow } from './timeline.js';
