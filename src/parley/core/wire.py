@@ -86,6 +86,9 @@ class MessageEvent(RoomEvent, tag="message", forbid_unknown_fields=True, gc=Fals
     text: str
     client_msg_id: str | None = None
     mentions: list[int] = []  # ids of the users the text mentions
+    # search: `has=file` finds messages whose attachments are non-empty (the uploads part defines
+    # the upload object; until then any objects)
+    attachments: list[dict[str, Any]] = []
 
 
 class MemberJoinedEvent(RoomEvent, tag="member_joined", forbid_unknown_fields=True, gc=False):

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core import search
 from parley.core.models import Event, EventType
 from parley.store.tables import events, users
 
@@ -96,6 +97,34 @@ _PG_BUMP = ("UPDATE rooms SET last_seq = rooms.last_seq + n.count FROM "
 _PG_ARRAYS = ", ".join(f"${i}::{events.c[name].type.compile(dialect=postgresql.dialect())}[]"
                        for i, name in enumerate(INSERTED, 1))
 _PG_INSERT = f"INSERT INTO events ({', '.join(INSERTED)}) SELECT * FROM unnest({_PG_ARRAYS}) RETURNING id, room_id, seq"
+# The search index (store/search.py reads it), written with the messages it indexes: SQLite's FTS5
+# table keyed by the event id as rowid, PostgreSQL's tsvector rows keyed by event_id.
+INDEX_SQL = "INSERT INTO message_search (rowid, body) VALUES (?, ?)"
+PG_INDEX_SQL = ("INSERT INTO message_search (event_id, tsv) "
+                "SELECT i, CAST(b AS tsvector) FROM unnest($1::bigint[], $2::text[]) AS s(i, b)")
+
+
+def index_body(dialect: str, text: str) -> str | None:
+    """What the index stores for a message text, or None when it has nothing to find."""
+    toks = search.tokens(text)
+    if not toks:
+        return None
+    return search.tsvector(toks) if dialect == "postgresql" else " ".join(toks)
+
+
+def _indexed(dialect: str, drafts: Sequence[Draft], placed: Placed) -> Stmt | None:
+    """The statement indexing the messages among `drafts`, in the writer's transaction."""
+    rows = []
+    for d, (event_id, _) in zip(drafts, placed, strict=True):
+        text = d.data.get("text") if d.type is EventType.MESSAGE else None
+        body = index_body(dialect, text) if isinstance(text, str) else None
+        if body is not None:
+            rows.append((event_id, body))
+    if not rows:
+        return None
+    if dialect == "postgresql":
+        return Stmt(PG_INDEX_SQL, ([r[0] for r in rows], [r[1] for r in rows]))
+    return Stmt(INDEX_SQL, rows, many=True)
 
 
 def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
@@ -121,7 +150,11 @@ def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
                 seqs[i] = first + k
         columns = [list(c) for c in zip(*(_values(d, seqs[i], ts) for i, d in enumerate(drafts)), strict=True)]
         ids = {(r[1], r[2]): r[0] for r in (yield Stmt(_PG_INSERT, columns))}
-        return [(ids[(d.room_id, seqs[i])], seqs[i]) for i, d in enumerate(drafts)]
+        placed = [(ids[(d.room_id, seqs[i])], seqs[i]) for i, d in enumerate(drafts)]
+        index = _indexed(dialect, drafts, placed)
+        if index is not None:
+            yield index
+        return placed
     placed: Placed = [(0, 0)] * len(drafts)
     for room in rooms:
         indexes = by_room[room]
@@ -131,6 +164,9 @@ def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
         ids = dict(map(tuple, (yield Stmt(_IDS, (room, first, end)))))
         for k, i in enumerate(indexes):
             placed[i] = (ids[first + k], first + k)
+    index = _indexed(dialect, drafts, placed)
+    if index is not None:
+        yield index
     return placed
 
 

@@ -12,6 +12,7 @@ from parley.services.accounts import Accounts
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
+from parley.services.search import Search
 from parley.store.db import Database
 
 
@@ -24,6 +25,7 @@ class Context:
     messages: Messages
     presence: Presence
     hub: Hub
+    search: Search
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
