@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from parley.core.errors import Invalid, NotFound
 from parley.core.models import User
+from parley.services import search as search_service
 from parley.store import search as search_store
 from parley.store.tables import events
 from parley.web.context import Context
@@ -77,7 +78,10 @@ async def test_snippets_are_parts_with_highlights_never_markup(ctx: Context) -> 
     assert len("".join(p for p, _ in parts)) < 200
 
 
-async def test_only_rooms_the_user_may_read_and_a_left_room_up_to_the_leave(ctx: Context) -> None:
+@pytest.mark.parametrize("facet_rooms", [64, 0], ids=["rooms-in-index", "rooms-by-join"])
+async def test_only_rooms_the_user_may_read_and_a_left_room_up_to_the_leave(
+        ctx: Context, facet_rooms: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_service, "FACET_ROOMS_MAX", facet_rooms)
     ann, bob, eve = await register(ctx, "ann", "bob", "eve")
     open_room = (await ctx.rooms.create(ann, "open"))["id"]
     private = (await ctx.rooms.create(ann, "secret", visibility="private"))["id"]

@@ -26,12 +26,17 @@ SNIPPET_CHARS = 160
 
 _CJK = ("\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
         "\U00020000-\U0002ebef")
-# A run of CJK characters, or a run of other letters/digits (underscore separates words).
-_RUN = re.compile(rf"([{_CJK}]+)|((?:(?![{_CJK}])[^\W_])+)")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+# A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
+_RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
+_PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 
 
 def fold(text: str) -> str:
     """Case and accents away: what a Latin word is indexed and queried as."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -42,19 +47,30 @@ def _bigrams(run: str) -> list[str]:
 
 def _runs(text: str) -> list[tuple[bool, str, int, int]]:
     """(is_cjk, text, start, end) of each word or CJK run of the ORIGINAL text, in order."""
+    if text.isascii():
+        return [(False, m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
     return [(m.group(1) is not None, m.group(0), m.start(), m.end()) for m in _RUN.finditer(text)]
 
 
 def _latin_tokens(word: str) -> list[str]:
-    # Folding can reveal separators ("ﬁ" -> "fi" is fine; "½" -> "1⁄2" is not one word).
-    return [t[:TOKEN_MAX] for t in re.findall(r"[^\W_]+", fold(word))]
+    if word.isascii():
+        return [word.lower()[:TOKEN_MAX]]
+    # Folding can reveal separators ("½" -> "1⁄2" is not one word).
+    return [t[:TOKEN_MAX] for t in _WORD.findall(fold(word))]
 
 
 def tokens(text: str) -> list[str]:
     """The index tokens of a message text, in text order (phrases rely on the order)."""
+    if text.isascii():  # the common case, without the per-word work
+        return [t[:TOKEN_MAX] for t in _ASCII_WORD.findall(text.lower())]
     out: list[str] = []
-    for cjk, run, _, _ in _runs(text):
-        out.extend(_bigrams(run) if cjk else _latin_tokens(run))
+    for cjk, other in _PAIRS.findall(text):  # tuples are cheaper than match objects
+        if cjk:
+            out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
+        elif other.isascii():
+            out.append(other.lower()[:TOKEN_MAX])
+        else:
+            out.extend(_latin_tokens(other))
     return out
 
 
@@ -89,21 +105,40 @@ def parse(q: str) -> list[Term]:
     return unique
 
 
-def fts5_query(terms: list[Term]) -> str:
-    """SQLite FTS5 MATCH syntax. Tokens hold only letters and digits, so quoting is safe."""
+# Facets: tokens no text can produce ("§" is not a letter), appended after the words, so that a
+# room or sender filter, or the few rooms a user may read, narrow the search inside the index.
+def room_facet(room_id: int) -> str:
+    return f"§r{room_id}"
+
+
+def user_facet(user_id: int) -> str:
+    return f"§u{user_id}"
+
+
+def facet(token: str) -> Term:
+    return Term((token,), False, "")
+
+
+def fts5_query(terms: list[Term], any_of: list[str] | None = None) -> str:
+    """SQLite FTS5 MATCH syntax; `any_of`: facets of which one must match. Tokens hold only
+    letters, digits and "§", so quoting is safe."""
     parts = []
     for t in terms:
         phrase = '"' + " ".join(t.tokens) + '"'
         parts.append(phrase + " *" if t.prefix else phrase)
+    if any_of:
+        parts.append("(" + " OR ".join(f'"{tok}"' for tok in any_of) + ")")
     return " AND ".join(parts)
 
 
-def tsquery(terms: list[Term]) -> str:
+def tsquery(terms: list[Term], any_of: list[str] | None = None) -> str:
     """PostgreSQL tsquery input syntax (lexemes taken as they are, no parser or dictionary)."""
     parts = []
     for t in terms:
         phrase = " <-> ".join(f"'{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
         parts.append(f"({phrase})" if len(t.tokens) > 1 else phrase)
+    if any_of:
+        parts.append("(" + " | ".join(f"'{tok}'" for tok in any_of) + ")")
     return " & ".join(parts)
 
 
@@ -115,8 +150,8 @@ def tsvector(toks: list[str]) -> str:
 def _spans(text: str, terms: list[Term]) -> list[tuple[int, int]]:
     """Where the query's terms occur in the original text, as character ranges."""
     found: list[tuple[int, int]] = []
-    latin = [t.source for t in terms if t.prefix and not _is_cjk(t.source)]
-    cjk = [t.source for t in terms if _is_cjk(t.source)]
+    latin = [t.source for t in terms if t.prefix and t.source and not _is_cjk(t.source)]
+    cjk = [t.source for t in terms if t.source and _is_cjk(t.source)]
     for is_cjk, run, start, end in _runs(text):
         if is_cjk:
             for needle in cjk:

@@ -88,7 +88,7 @@ class MessageEvent(RoomEvent, tag="message", forbid_unknown_fields=True, gc=Fals
     mentions: list[int] = []  # ids of the users the text mentions
     # search: `has=file` finds messages whose attachments are non-empty (the uploads part defines
     # the upload object; until then any objects)
-    attachments: list[dict[str, Any]] = []
+    attachments: list[dict[str, Any]] | UnsetType = UNSET
 
 
 class MemberJoinedEvent(RoomEvent, tag="member_joined", forbid_unknown_fields=True, gc=False):

@@ -14,6 +14,10 @@ from parley.services.deps import Deps
 from parley.store import search as store
 
 LIMIT_MAX = 50
+# Up to this many readable rooms, the index itself is narrowed to them (one facet each): a member
+# of a few rooms never waits while the index walks matches in rooms they cannot read. Beyond, the
+# matches are walked newest first and checked against the memberships.
+FACET_ROOMS_MAX = 64
 
 
 class Search:
@@ -37,7 +41,17 @@ class Search:
                 if sender_id is None:
                     return {"hits": [], "has_more": False, "next_before": None}
                 filters = dataclasses.replace(filters, sender_id=sender_id)
-            found = await store.find(conn, user.id, terms, filters, limit + 1)
+                terms = [*terms, search.facet(search.user_facet(sender_id))]
+            any_of = None
+            if room_id is not None:
+                terms = [*terms, search.facet(search.room_facet(room_id))]
+            else:
+                rooms = await store.readable_rooms(conn, user.id)
+                if not rooms:
+                    return {"hits": [], "has_more": False, "next_before": None}
+                if len(rooms) <= FACET_ROOMS_MAX:
+                    any_of = [search.room_facet(r) for r in rooms]
+            found = await store.find(conn, user.id, terms, filters, limit + 1, any_of)
         has_more, found = len(found) > limit, found[:limit]
         hits = [{"room": e.room_id, "seq": e.seq, "snippet": search.snippet(e.data.get("text", ""), terms),
                  "message": e.wire()} for e in found]

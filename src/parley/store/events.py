@@ -104,11 +104,15 @@ PG_INDEX_SQL = ("INSERT INTO message_search (event_id, tsv) "
                 "SELECT i, CAST(b AS tsvector) FROM unnest($1::bigint[], $2::text[]) AS s(i, b)")
 
 
-def index_body(dialect: str, text: str) -> str | None:
-    """What the index stores for a message text, or None when it has nothing to find."""
+def index_body(dialect: str, text: str, room_id: int, sender_id: int | None) -> str | None:
+    """What the index stores for a message text (its words, then its room's and sender's facets),
+    or None when it has no words to find."""
     toks = search.tokens(text)
     if not toks:
         return None
+    toks.append(search.room_facet(room_id))
+    if sender_id is not None:
+        toks.append(search.user_facet(sender_id))
     return search.tsvector(toks) if dialect == "postgresql" else " ".join(toks)
 
 
@@ -117,7 +121,7 @@ def _indexed(dialect: str, drafts: Sequence[Draft], placed: Placed) -> Stmt | No
     rows = []
     for d, (event_id, _) in zip(drafts, placed, strict=True):
         text = d.data.get("text") if d.type is EventType.MESSAGE else None
-        body = index_body(dialect, text) if isinstance(text, str) else None
+        body = index_body(dialect, text, d.room_id, d.sender_id) if isinstance(text, str) else None
         if body is not None:
             rows.append((event_id, body))
     if not rows:

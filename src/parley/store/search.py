@@ -76,12 +76,13 @@ def _conditions(dialect: str, f: Filters) -> tuple[list[str], dict[str, Any]]:
 
 
 async def find(conn: AsyncConnection, user_id: int, terms: list[search.Term], filters: Filters,
-               limit: int) -> list[Event]:
-    """Messages matching every term that `user_id` may read, newest (highest event id) first."""
+               limit: int, any_of: list[str] | None = None) -> list[Event]:
+    """Messages matching every term (and one of the facets `any_of`) that `user_id` may read,
+    newest (highest event id) first."""
     dialect = conn.dialect.name
     source, match, key = _FROM[dialect]
     where, params = _conditions(dialect, filters)
-    query = search.tsquery(terms) if dialect == "postgresql" else search.fts5_query(terms)
+    query = search.tsquery(terms, any_of) if dialect == "postgresql" else search.fts5_query(terms, any_of)
     sql = (f"SELECT {_SELECTED} FROM {source} {_READABLE} LEFT JOIN users ON users.id = events.sender_id "
            f"WHERE {' AND '.join([match, *where])} ORDER BY {key} DESC LIMIT :limit")
     rows = await conn.execute(sa.text(sql), {**params, "q": query, "me": user_id, "limit": limit})
@@ -90,11 +91,14 @@ async def find(conn: AsyncConnection, user_id: int, terms: list[search.Term], fi
 
 async def reindex(conn: AsyncConnection, room_id: int, seq: int, text: str) -> None:
     """Index a message's new text (an edit), in the caller's transaction: its old tokens go."""
-    event_id = await _event_id(conn, room_id, seq)
-    if event_id is None:
+    row = (await conn.execute(sa.text(
+        "SELECT id, sender_id FROM events WHERE room_id = :r AND seq = :s AND type = 'message'"),
+        {"r": room_id, "s": seq})).one_or_none()
+    if row is None:
         return
+    event_id, sender_id = row
     await _drop(conn, event_id)
-    body = index_body(conn.dialect.name, text)
+    body = index_body(conn.dialect.name, text, room_id, sender_id)
     if body is None:
         return
     if conn.dialect.name == "postgresql":
@@ -124,6 +128,14 @@ async def _drop(conn: AsyncConnection, event_id: int) -> None:
 async def user_id_of(conn: AsyncConnection, name: str) -> int | None:
     """A user's id by username (any case), for the `from` filter."""
     return await conn.scalar(sa.text("SELECT id FROM users WHERE username_lower = :n"), {"n": name.lower()})
+
+
+async def readable_rooms(conn: AsyncConnection, user_id: int) -> list[int]:
+    """The rooms the user may search: joined, or left after having been joined."""
+    rows = await conn.execute(sa.text(
+        "SELECT room_id FROM members WHERE user_id = :u AND (state = 'joined' OR (state = 'left' AND left_seq > 0))"),
+        {"u": user_id})
+    return sorted(r[0] for r in rows)
 
 
 async def readable_room(conn: AsyncConnection, room_id: int, user_id: int) -> bool:

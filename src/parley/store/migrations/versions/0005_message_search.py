@@ -55,12 +55,13 @@ def _backfill(conn: sa.Connection, dialect: str, insert: str) -> None:
     last = 0
     while True:
         rows = conn.execute(sa.text(
-            "SELECT id, text FROM events WHERE type = 'message' AND text IS NOT NULL AND id > :last "
+            "SELECT id, text, room_id, sender_id FROM events WHERE type = 'message' AND text IS NOT NULL AND id > :last "
             "ORDER BY id LIMIT :n"), {"last": last, "n": CHUNK}).all()
         if not rows:
             return
         last = rows[-1][0]
-        values = [{"i": i, "b": body} for i, text in rows if (body := index_body(dialect, text)) is not None]
+        values = [{"i": i, "b": body} for i, text, room, sender in rows
+                  if (body := index_body(dialect, text, room, sender)) is not None]
         if values:
             conn.execute(sa.text(insert), values)
 
