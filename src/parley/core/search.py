@@ -67,8 +67,8 @@ def tokens(text: str) -> list[str]:
     for cjk, other in _PAIRS.findall(text):  # tuples are cheaper than match objects
         if cjk:
             out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
-        elif other.isascii():
-            out.append(other.lower()[:TOKEN_MAX])
+        elif len(other) <= TOKEN_MAX and other.isascii():
+            out.append(other.lower())
         else:
             out.extend(_latin_tokens(other))
     return out
