@@ -181,4 +181,21 @@ export default {
   'invalid.topic': 'Topics have at most 500 characters and no invisible or formatting characters.',
   'invalid.text': 'Messages cannot be empty or too long.',
   'invalid.usernames': 'Pick between 1 and 9 people.',
+
+  // search
+  'search.label': 'Search messages',
+  'search.placeholder': 'Search messages…',
+  'search.title': 'Search messages',
+  'search.query': 'Words to find',
+  'search.room': 'Room',
+  'search.allRooms': 'All my rooms',
+  'search.from': 'From',
+  'search.fromHint': 'A username',
+  'search.hasFile': 'Has a file',
+  'search.submit': 'Search',
+  'search.searching': 'Searching…',
+  'search.none': 'No messages found.',
+  'search.count': '{count} results shown',
+  'search.more': 'More results',
+  'search.otherRoom': 'A room you left',
 };

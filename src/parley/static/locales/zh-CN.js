@@ -180,4 +180,21 @@ export default {
   'invalid.topic': '主题最多 500 个字符，且不能含不可见字符或格式字符。',
   'invalid.text': '消息不能为空，也不能太长。',
   'invalid.usernames': '请选择 1 到 9 个人。',
+
+  // search
+  'search.label': '搜索消息',
+  'search.placeholder': '搜索消息…',
+  'search.title': '搜索消息',
+  'search.query': '要查找的词',
+  'search.room': '聊天室',
+  'search.allRooms': '我的所有聊天室',
+  'search.from': '发送者',
+  'search.fromHint': '用户名',
+  'search.hasFile': '带有文件',
+  'search.submit': '搜索',
+  'search.searching': '正在搜索…',
+  'search.none': '没有找到消息。',
+  'search.count': '显示 {count} 条结果',
+  'search.more': '更多结果',
+  'search.otherRoom': '你已离开的聊天室',
 };

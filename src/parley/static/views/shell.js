@@ -6,6 +6,7 @@ import { emit, on } from '../state.js';
 import { createBrowseView } from './browse.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
 import { createRoomView, roomViewKind } from './room.js';
+import { createSearchView } from './search.js'; // search
 import { createSidebar } from './sidebar.js';
 
 const NOTICE_MS = 5000;
@@ -14,6 +15,9 @@ function parseRoute(hash) {
   const room = hash.match(/^#\/room\/(\d+)$/);
   if (room) return { name: 'room', id: Number(room[1]) };
   if (hash === '#/browse') return { name: 'browse' };
+  // search: #/search?q=...&room=...&from=...&has=file
+  const search = hash.match(/^#\/search\?(.*)$/);
+  if (search) return { name: 'search', params: Object.fromEntries(new URLSearchParams(search[1])) };
   return { name: 'home' };
 }
 
@@ -32,6 +36,7 @@ export function createShell({ onLanguage, onLogout }) {
     view?.destroy?.();
     if (route.name === 'room') view = createRoomView(route.id);
     else if (route.name === 'browse') view = createBrowseView();
+    else if (route.name === 'search') view = createSearchView(route.params);
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();

@@ -6,6 +6,7 @@ import { notificationPermission, notificationsAvailable, requestNotifications } 
 import { personParts, roomTitleNodes } from '../people.js';
 import { on, roomTitle, store } from '../state.js';
 import { createRoomDialog, directDialog, profileDialog } from './dialogs.js';
+import { createSearchBox } from './search.js'; // search
 import { languageSelect, uid } from './ui.js';
 
 /** onLanguage(code) switches the language; onLogout() logs out. */
@@ -22,6 +23,7 @@ export function createSidebar({ onLanguage, onLogout }) {
   const inviteSection = section(t('sidebar.invites'), null, lists.invites);
   const el = h('aside', { class: 'sidebar', 'aria-label': t('sidebar.label') },
     h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), status),
+    createSearchBox(), // search
     h('nav', { class: 'sidebar-nav', 'aria-label': t('sidebar.conversations') },
       section(t('sidebar.rooms'), iconButton('plus', t('createRoom.open'), createRoomDialog), lists.rooms,
         h('a', { class: 'browse-link', href: '#/browse' }, t('browse.open'))),
