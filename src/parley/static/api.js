@@ -59,7 +59,10 @@ export const api = {
   invite: (id, usernames) => request('POST', `/rooms/${id}/invite`, { usernames }),
   members: (id) => request('GET', `/rooms/${id}/members`),
   setRole: (id, userId, role) => request('PATCH', `/rooms/${id}/members/${userId}`, { role }),
-  messages: (id, { before, after, limit = 50 } = {}) => request('GET', `/rooms/${id}/messages${query({ before, after, limit })}`),
+  messages: (id, { before, after, around, limit = 50 } = {}) =>
+    request('GET', `/rooms/${id}/messages${query({ before, after, around, limit })}`),
+  // search: message search (GET /search); params: q, room, from, has, before, after, limit
+  search: (params) => request('GET', `/search${query(params)}`),
   markRead: (id, seq) => request('POST', `/rooms/${id}/read`, { seq }),
   direct: (usernames) => request('POST', '/direct', { usernames }),
   // -- message actions (issue 10) --

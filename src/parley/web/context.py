@@ -13,6 +13,7 @@ from parley.services.actions import Actions
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
+from parley.services.search import Search
 from parley.store.db import Database
 
 
@@ -26,6 +27,7 @@ class Context:
     presence: Presence
     hub: Hub
     actions: Actions
+    search: Search
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -7,6 +7,7 @@ import { openMessageLink } from './msgparts.js';
 import { createBrowseView } from './browse.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
 import { createRoomView, roomViewKind } from './room.js';
+import { createSearchView } from './search.js'; // search
 import { createSidebar } from './sidebar.js';
 
 const NOTICE_MS = 5000;
@@ -15,6 +16,9 @@ function parseRoute(hash) {
   const room = hash.match(/^#\/room\/(\d+)(?:\/(\d+))?$/);
   if (room) return { name: 'room', id: Number(room[1]), seq: room[2] ? Number(room[2]) : null };
   if (hash === '#/browse') return { name: 'browse' };
+  // search: #/search?q=...&room=...&from=...&has=file
+  const search = hash.match(/^#\/search\?(.*)$/);
+  if (search) return { name: 'search', params: Object.fromEntries(new URLSearchParams(search[1])) };
   return { name: 'home' };
 }
 
@@ -33,6 +37,7 @@ export function createShell({ onLanguage, onLogout }) {
     view?.destroy?.();
     if (route.name === 'room') view = createRoomView(route.id);
     else if (route.name === 'browse') view = createBrowseView();
+    else if (route.name === 'search') view = createSearchView(route.params);
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();

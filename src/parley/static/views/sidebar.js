@@ -6,6 +6,7 @@ import { notificationPermission, notificationsAvailable, requestNotifications } 
 import { personParts, roomTitleNodes } from '../people.js';
 import { on, roomTitle, store } from '../state.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
+import { createSearchBox } from './search.js'; // search
 import { openSwitcher } from './shell.js';
 import { languageSelect, uid } from './ui.js';
 import { avatar } from './avatar.js';
@@ -26,6 +27,7 @@ export function createSidebar({ onLanguage, onLogout }) {
   const el = h('aside', { class: 'sidebar', 'aria-label': t('sidebar.label') },
     h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), status,
       iconButton('search', t('switcher.open'), openSwitcher, { class: 'icon-btn small switcher-btn', 'aria-keyshortcuts': 'Control+K Meta+K' })),
+    createSearchBox(), // search
     h('nav', { class: 'sidebar-nav', 'aria-label': t('sidebar.conversations') },
       section(t('sidebar.rooms'), iconButton('plus', t('createRoom.open'), createRoomDialog), lists.rooms,
         h('a', { class: 'browse-link', href: '#/browse' }, t('browse.open'))),

@@ -12,12 +12,14 @@ import { describeError } from './ui.js';
 // -- message actions (issue 10) --
 import { ANNOTATIONS, findMessage } from '../messages.js';
 import { attachActions, decorateMessage, editLast } from './msgparts.js';
+import { backToLatest, loadNewer, takeJump } from '../jump.js'; // search: jumping to a message
 
 const MAX_ROWS = 150;
 const STEP = 50;
 const EDGE_PX = 600;
 const STICK_PX = 48;
 const GROUP_MS = 5 * 60_000;
+const JUMP_HIGHLIGHT_MS = 2500;
 
 export class TimelineView {
   constructor(roomId) {
@@ -45,6 +47,7 @@ export class TimelineView {
       on('pending', (id) => id === roomId && this.renderPending()),
       on('user', (id) => this.shows(id) && this.redraw()),
       on('message-changed', ({ roomId: id, seq }) => id === roomId && this.redrawMessage(seq)),
+      on('jump', ({ roomId: id }) => id === roomId && this.applyJump()), // search
     ];
     attachActions(this.list, (seq) => findMessage(roomId, seq));
     this.resizeObserver = new ResizeObserver(() => this.stuck && this.scrollToBottom());
@@ -54,6 +57,7 @@ export class TimelineView {
   /** Called once the view is in the document, where it can measure itself. */
   mounted() {
     if (this.line.loaded) this.showLatest();
+    this.applyJump(); // search
     this.updateEdge();
   }
 
@@ -129,7 +133,40 @@ export class TimelineView {
   }
 
   jumpToLatest() {
-    if (this.hi !== this.count || !this.stuck) this.showLatest();
+    this.focusSeq = undefined; // search
+    if (this.line.newerMissing) backToLatest(this.roomId).catch(() => {}); // search: left a jumped-to page
+    else if (this.hi !== this.count || !this.stuck) this.showLatest();
+  }
+
+  /** search: shows the message a jump asked for (jump.js), if it is held, centred and highlighted. */
+  applyJump() {
+    const seq = takeJump(this.roomId);
+    if (seq === null) return;
+    this.focusSeq = seq;
+    this.focusUntil = Date.now() + JUMP_HIGHLIGHT_MS;
+    this.showAround(seq);
+    this.list.querySelector(`[data-seq="${seq}"]`)?.focus({ preventScroll: true });
+  }
+
+  /** search: renders the rows around a held message and scrolls it to the middle. */
+  showAround(seq) {
+    const index = this.line.events.findIndex((event) => event.seq === seq);
+    this.lo = Math.max(0, index - STEP / 2);
+    this.hi = Math.min(this.count, this.lo + STEP);
+    this.list.replaceChildren(...this.rows(this.lo, this.hi));
+    this.renderPending();
+    this.stuck = false;
+    const row = this.list.querySelector(`[data-seq="${seq}"]`);
+    row.setAttribute('tabindex', '-1');
+    const left = this.focusUntil - Date.now();
+    if (left > 0) {
+      row.classList.add('jumped');
+      setTimeout(() => row.classList.remove('jumped'), left);
+    }
+    row.scrollIntoView({ block: 'center' });
+    this.pinnedTop = this.scroller.scrollTop;
+    this.updateJump();
+    this.updateEdge();
   }
 
   scrollToBottom() {
@@ -144,7 +181,7 @@ export class TimelineView {
     // Only the reader scrolling up unsticks: content growing under a reader at the bottom (the
     // member panel opening, rows wrapping anew) moves the end away without moving scrollTop.
     const movedUp = scrollTop < (this.pinnedTop ?? 0) - 1;
-    this.stuck = this.hi === this.count && (gap < STICK_PX || (this.stuck && !movedUp));
+    this.stuck = !this.line.newerMissing && this.hi === this.count && (gap < STICK_PX || (this.stuck && !movedUp));
     if (this.stuck && gap > 1) this.scrollToBottom();
     else if (this.stuck) this.pinnedTop = scrollTop;
     if (scrollTop < EDGE_PX) this.extendUp();
@@ -173,6 +210,7 @@ export class TimelineView {
   }
 
   extendDown() {
+    if (this.hi >= this.count && this.line.newerMissing) loadNewer(this.roomId).catch(() => {}); // search
     if (this.hi >= this.count) return;
     this.keepingPosition(() => {
       const to = Math.min(this.count, this.hi + STEP);
@@ -211,8 +249,11 @@ export class TimelineView {
   onChange(change) {
     this.updateEdge();
     if (!change || change.kind === 'loading') return;
-    if (change.kind === 'reset') {
-      this.showLatest();
+    if (change.kind === 'reset' || change.kind === 'jump') {
+      // search: a page loaded under a message jumped to keeps it on screen
+      if (this.focusSeq !== undefined && !this.stuck && this.line.seqs.has(this.focusSeq)) this.showAround(this.focusSeq);
+      else this.showLatest();
+      this.applyJump();
     } else if (change.kind === 'prepend') {
       this.lo += change.count;
       this.hi += change.count;
@@ -267,7 +308,7 @@ export class TimelineView {
   }
 
   updateJump() {
-    this.jumpButton.hidden = this.stuck && this.hi === this.count;
+    this.jumpButton.hidden = this.stuck && this.hi === this.count && !this.line.newerMissing;
   }
 }
 
