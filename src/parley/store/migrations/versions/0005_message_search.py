@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from parley.store.events import index_body
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"  # re-chained after 0004 (message actions) at merge
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 CHUNK = 5000
