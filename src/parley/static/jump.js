@@ -2,6 +2,7 @@
 // loads the page around the message unless it is held already, then asks the room's timeline to
 // scroll to it and highlight it briefly.
 import { api } from './api.js';
+import { notePage } from './messages.js'; // message actions: what a page's messages are current to
 import { emit, store, timeline } from './state.js';
 
 const PAGE_SIZE = 50;
@@ -30,6 +31,7 @@ async function hold(roomId, seq) {
   const line = timeline(roomId);
   if (line.seqs.has(seq)) return;
   const page = await api.messages(roomId, { around: seq, limit: PAGE_SIZE });
+  notePage(roomId, page);
   const first = line.events[0]?.seq;
   const last = page.messages.at(-1)?.seq ?? 0;
   const joins = first !== undefined && last + 1 >= first && (page.messages[0]?.seq ?? 0) <= line.lastSeq + 1;
@@ -50,6 +52,7 @@ export async function loadNewer(roomId) {
   let change = null;
   try {
     const page = await api.messages(roomId, { after: line.lastSeq, limit: NEWER_PAGE });
+    notePage(roomId, page);
     change = line.add(page.messages);
     const room = store.rooms.get(roomId);
     line.newerMissing = page.has_more || (room?.cursor ?? 0) > line.lastSeq;
@@ -63,6 +66,7 @@ export async function loadNewer(roomId) {
 export async function backToLatest(roomId) {
   const line = timeline(roomId);
   const page = await api.messages(roomId, { limit: PAGE_SIZE });
+  notePage(roomId, page);
   line.replaceWith(page.messages, page.has_more, false);
   emit('timeline', { roomId, change: { kind: 'reset' } });
 }
