@@ -43,7 +43,7 @@ export function findMessage(roomId, seq) {
   return found?.type === 'message' ? found : extras.get(roomId)?.get(seq) ?? null;
 }
 
-function copies(roomId, seq) {
+export function copies(roomId, seq) {
   return [findInTimeline(roomId, seq), extras.get(roomId)?.get(seq)].filter((m) => m?.type === 'message');
 }
 
@@ -184,38 +184,8 @@ export function threadReplies(roomId, rootSeq) {
  * What a fetched copy is current to when the answer has no `last_seq`: the events the client
  * has received were stored before the answer was read, so they are in it.
  */
-function cursorOf(roomId) {
+export function cursorOf(roomId) {
   return store.rooms.get(roomId)?.cursor;
-}
-
-/** Loads a thread's root and replies from the server (page by page, up to a bound). */
-export async function loadThread(roomId, rootSeq) {
-  let after = 0;
-  for (let pages = 0; pages < 20; pages += 1) {
-    const page = await api.thread(roomId, rootSeq, after);
-    holdMessages(roomId, [page.root, ...page.replies], cursorOf(roomId));
-    if (!page.has_more || !page.replies.length) break;
-    after = page.replies.at(-1).seq;
-  }
-  emit('thread', { roomId, root: rootSeq });
-}
-
-// -- what a person does ---------------------------------------------------------------------------
-
-/** The server answers with the changed message (or its event); apply it at once, the event follows. */
-function applyAnswer(roomId, seq, answer, fields) {
-  for (const message of copies(roomId, seq)) Object.assign(message, fields(answer));
-  emit('message-changed', { roomId, seq });
-}
-
-export async function editMessage(roomId, seq, text) {
-  const answer = await api.editMessage(roomId, seq, text);
-  applyAnswer(roomId, seq, answer, (a) => ({ text, edited_at: a?.edited_at ?? Date.now() }));
-}
-
-export async function deleteMessage(roomId, seq) {
-  await api.deleteMessage(roomId, seq);
-  applyAnswer(roomId, seq, null, () => ({ text: '', mentions: [], attachments: [], reactions: [], deleted: true }));
 }
 
 /** Adds my reaction, or takes it back when I had it. */
@@ -224,14 +194,6 @@ export async function toggleReaction(roomId, seq, emoji) {
   const mine = message?.reactions?.some((r) => r.emoji === emoji && r.me);
   await api.react(roomId, seq, emoji, !mine);
 }
-
-export async function setPinned(roomId, seq, pinned) {
-  await api.pin(roomId, seq, pinned);
-  applyAnswer(roomId, seq, null, () => ({ pinned }));
-  emit('pins', roomId);
-}
-
-export const versions = (roomId, seq) => api.versions(roomId, seq);
 
 /** The room's pinned messages, newest pin first. */
 export async function loadPins(roomId) {

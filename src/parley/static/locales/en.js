@@ -215,7 +215,6 @@ export default {
   'actions.cancelReply': 'Cancel reply',
   'actions.quoteJump': 'Go to the original message',
   'actions.quoteMissing': 'Original message not available',
-  'actions.notLoaded': 'That message is further back; scroll up to find it.',
   'pins.open': 'Pinned messages',
   'pins.count.one': '{count} pinned message',
   'pins.count.other': '{count} pinned messages',

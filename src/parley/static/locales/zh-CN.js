@@ -212,7 +212,6 @@ export default {
   'actions.cancelReply': '取消回复',
   'actions.quoteJump': '跳到原消息',
   'actions.quoteMissing': '原消息不可用',
-  'actions.notLoaded': '那条消息在更早的记录里，请向上滚动查找。',
   'pins.open': '置顶消息',
   'pins.count.other': '{count} 条置顶消息',
   'pins.title': '置顶消息',

@@ -3,6 +3,7 @@
 // long-press sheet and the keys, whose code (views/msgtools.js) loads on first use.
 import { h, icon, iconButton } from '../dom.js';
 import { formatDateTime, formatTime, t, tCount } from '../i18n.js';
+import { jumpTo } from '../jump.js';
 import { fetchMessage, findMessage, lastOwnMessage, replyTarget, setReply, takeReply, toggleReaction } from '../messages.js';
 import { personLabel, personParts } from '../people.js';
 import { on, roleAtLeast, store, timeline } from '../state.js';
@@ -137,21 +138,8 @@ export function react(message, emoji) {
   toggleReaction(message.room, message.seq, emoji).catch((err) => toast(describeError(err)));
 }
 
-/** Opens the room at a message: the jump of views/search (jump.js) when there, else a scroll. */
-export async function jump(roomId, seq) {
-  try {
-    const module = await import('../jump.js');
-    await module.jumpTo(roomId, seq);
-  } catch {
-    if (store.currentRoom !== roomId) location.hash = `#/room/${roomId}`;
-    const row = document.querySelector(`.room[data-room-id="${roomId}"] ol.events > li[data-seq="${seq}"]`);
-    if (!row) return toast(t('actions.notLoaded'));
-    row.scrollIntoView({ block: 'center' });
-    row.classList.add('highlight');
-    row.focus({ preventScroll: true });
-    setTimeout(() => row.classList.remove('highlight'), 2000);
-  }
-}
+/** Opens the room at a message (search's jumpTo: loads the page around it when not held). */
+export const jump = jumpTo;
 
 /** A link to a message (`#/room/<id>/<seq>`) was opened: once the room is loaded, jump there. */
 export function openMessageLink(roomId, seq) {
@@ -226,31 +214,22 @@ export function editLast(container, roomId, rootSeq = null) {
 
 // -- the reply bar above the composer ---------------------------------------------------------------
 
-/** "Replying to …" above a composer, with a cancel button; update() redraws it. */
-export function replyBar(getTarget, onCancel) {
-  const el = h('div', { class: 'reply-bar', hidden: true });
-  const update = () => {
-    const target = getTarget();
-    el.hidden = !target;
-    if (!target) return el.replaceChildren();
-    el.replaceChildren(icon('reply'),
-      h('span', { class: 'reply-bar-text' }, h('span', { class: 'muted' }, t('actions.replyingTo')), ' ',
-        personParts(target.sender, 'quote-name')[0], ' ', h('span', { class: 'quote-text', 'data-user': true }, snippet(target))),
-      iconButton('close', t('actions.cancelReply'), onCancel, { class: 'icon-btn small' }));
-  };
-  return { el, update };
-}
-
 /**
  * The room composer's part in message actions: the reply bar and its Escape, Up-arrow to edit my
  * last message, and `reply_to` on the next send. Returns createComposer options plus destroy().
  */
 export function roomComposerOptions(roomId, editLastInRoom) {
-  const bar = replyBar(() => replyTarget(roomId), () => setReply(roomId, null));
-  const off = on('reply', (id) => id === roomId && bar.update());
-  bar.update();
+  const el = h('div', { class: 'reply-bar', hidden: true });
+  const update = () => {
+    const target = replyTarget(roomId);
+    el.hidden = !target;
+    if (target) tools().then((m) => m.fillReplyBar(el, target, () => setReply(roomId, null)));
+    else el.replaceChildren();
+  };
+  const off = on('reply', (id) => id === roomId && update());
+  update();
   return {
-    above: bar.el,
+    above: el,
     extra: () => takeReply(roomId),
     keys: (event, input) => {
       if (event.key === 'Escape' && replyTarget(roomId)) {

@@ -3,7 +3,8 @@
 // by views/msgparts.js, with its styles (actions-tools.css).
 import { h, icon, iconButton, userText } from '../dom.js';
 import { formatDateTime, t } from '../i18n.js';
-import { deleteMessage, editMessage, findMessage, loadPins, setPinned, setReply, versions } from '../messages.js';
+import { api } from '../api.js';
+import { copies, findMessage, loadPins, setReply } from '../messages.js';
 import { personParts } from '../people.js';
 import { emit, on } from '../state.js';
 import { canDelete, canEdit, canPin, jump, openThread, react, roomOf, snippet, toast, writable } from './msgparts.js';
@@ -95,6 +96,33 @@ function actionsFor(message) {
   if (canDelete(message)) list.push({ key: 'delete', icon: 'trash', run: () => confirmDelete(message), danger: true });
   return list;
 }
+
+// -- what a person does: the server is asked, each copy held changes at once, the event follows --
+
+/** The server answers with the changed message (or its event); apply it at once, the event follows. */
+function applyAnswer(roomId, seq, answer, fields) {
+  for (const message of copies(roomId, seq)) Object.assign(message, fields(answer));
+  emit('message-changed', { roomId, seq });
+}
+
+export async function editMessage(roomId, seq, text) {
+  const answer = await api.editMessage(roomId, seq, text);
+  applyAnswer(roomId, seq, answer, (a) => ({ text, edited_at: a?.edited_at ?? Date.now() }));
+}
+
+export async function deleteMessage(roomId, seq) {
+  await api.deleteMessage(roomId, seq);
+  applyAnswer(roomId, seq, null, () => ({ text: '', mentions: [], attachments: [], reactions: [], deleted: true }));
+}
+
+export async function setPinned(roomId, seq, pinned) {
+  await api.pin(roomId, seq, pinned);
+  applyAnswer(roomId, seq, null, () => ({ pinned }));
+  emit('pins', roomId);
+}
+
+export const versions = (roomId, seq) => api.versions(roomId, seq);
+
 
 // -- the toolbar (hover, focus) and the sheet (long press) ------------------------------------------
 
@@ -270,4 +298,14 @@ function pinItem(roomId, message, dialog) {
       t('actions.unpin'))
     : null;
   return h('li', { class: 'pin-row' }, open, unpin);
+}
+
+// -- the reply bar above the composer ----------------------------------------------------------------
+
+/** "Replying to …" with the quoted start of the message and a cancel button. */
+export function fillReplyBar(el, target, onCancel) {
+  el.replaceChildren(icon('reply'),
+    h('span', { class: 'reply-bar-text' }, h('span', { class: 'muted' }, t('actions.replyingTo')), ' ',
+      personParts(target.sender, 'quote-name')[0], ' ', h('span', { class: 'quote-text', 'data-user': true }, snippet(target))),
+    iconButton('close', t('actions.cancelReply'), onCancel, { class: 'icon-btn small' }));
 }

@@ -2,8 +2,9 @@
 // desktop and over the whole room on a phone. Loaded on first use (views/msgparts.js openThread).
 import { h, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
-import { findMessage, loadThread, threadReplies } from '../messages.js';
-import { on, store, timeline } from '../state.js';
+import { api } from '../api.js';
+import { cursorOf, findMessage, holdMessages, threadReplies } from '../messages.js';
+import { emit, on, store, timeline } from '../state.js';
 import './msgtools.js'; // the toolbar's code and the panel's styles
 import { attachActions, decorateMessage, editLast } from './msgparts.js';
 import { createComposer } from './composer.js';
@@ -86,4 +87,16 @@ function createThreadPanel(roomId, rootSeq) {
       el.remove();
     },
   };
+}
+
+/** Loads a thread's root and replies from the server (page by page, up to a bound). */
+async function loadThread(roomId, rootSeq) {
+  let after = 0;
+  for (let pages = 0; pages < 20; pages += 1) {
+    const page = await api.thread(roomId, rootSeq, after);
+    holdMessages(roomId, [page.root, ...page.replies], cursorOf(roomId));
+    if (!page.has_more || !page.replies.length) break;
+    after = page.replies.at(-1).seq;
+  }
+  emit('thread', { roomId, root: rootSeq });
 }
