@@ -21,7 +21,7 @@ const fetching = new Map();
 
 /** The message an annotation is about (its own `seq` is its place in the log). */
 export function targetOf(event) {
-  return event.target ?? event.message_seq ?? event.target_seq ?? event.message?.seq;
+  return event.target;
 }
 
 function findInTimeline(roomId, seq) {
@@ -204,7 +204,7 @@ export async function loadPins(roomId) {
   return pins;
 }
 
-// -- the reply being written ------------------------------------------------------------------------
+// -- the reply being written --
 
 const replying = store.replying;
 

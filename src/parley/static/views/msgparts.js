@@ -16,7 +16,7 @@ const ROW = 'li.msg[data-seq]';
 /** The toolbar, sheet, editor and dialogs, loaded on first use. */
 export const tools = () => import('./msgtools.js');
 
-// -- permissions ------------------------------------------------------------------------------------
+// -- permissions --
 
 export function roomOf(message) {
   return store.rooms.get(message.room);
@@ -40,7 +40,7 @@ export function canPin(message) {
   return writable(room) && !message.deleted && roleAtLeast(room, 'moderator');
 }
 
-// -- the parts of a message row ---------------------------------------------------------------------
+// -- the parts of a message row --
 
 /** Adds the action parts to a stored message's row (built by timeline.js or the thread panel). */
 export function decorateMessage(row, message, { inThread = false } = {}) {
@@ -117,7 +117,7 @@ function threadSummary(message) {
     lastTs ? h('span', { class: 'muted' }, t('actions.lastReply', { time: formatTime(lastTs) })) : null);
 }
 
-// -- doing things -----------------------------------------------------------------------------------
+// -- doing things --
 
 let toastEl = null;
 let toastTimer = null;
@@ -156,7 +156,7 @@ export function openThread(roomId, rootSeq) {
   import('./thread.js').then((module) => module.openThread(roomId, rootSeq));
 }
 
-// -- wiring: hover and focus, long press, keys ----------------------------------------------------------
+// -- wiring: hover and focus, long press, keys --
 
 /**
  * Wires the actions into a list of message rows: a toolbar on hover and focus, a sheet on a long
@@ -166,7 +166,8 @@ export function attachActions(list, lookup) {
   const messageOf = (row) => lookup(Number(row.dataset.seq));
   const show = (event) => {
     const row = event.target.closest?.(ROW);
-    if (row && messageOf(row)) tools().then((m) => m.showToolbar(row, messageOf(row)));
+    const message = row && messageOf(row);
+    if (message) tools().then((m) => row.isConnected && m.showToolbar(row, message));
   };
   const sheet = (row) => {
     const message = messageOf(row);
@@ -195,7 +196,10 @@ export function attachActions(list, lookup) {
     const i = rows.indexOf(row);
     if (event.key === 'ArrowUp' && i > 0) rows[i - 1].focus();
     else if (event.key === 'ArrowDown' && i < rows.length - 1) rows[i + 1].focus();
-    else if (event.key === 'Enter' && messageOf(row)) tools().then((m) => m.enterToolbar(row, messageOf(row)));
+    else if (event.key === 'Enter' && messageOf(row)) {
+      const message = messageOf(row);
+      tools().then((m) => m.enterToolbar(row, message));
+    }
     else if (event.key === 'ContextMenu' || (event.key === 'F10' && event.shiftKey)) sheet(row);
     else return;
     event.preventDefault();
@@ -212,7 +216,7 @@ export function editLast(container, roomId, rootSeq = null) {
   return true;
 }
 
-// -- the reply bar above the composer ---------------------------------------------------------------
+// -- the room composer: reply bar, Up-arrow, reply_to --
 
 /**
  * The room composer's part in message actions: the reply bar and its Escape, Up-arrow to edit my

@@ -124,7 +124,7 @@ export async function setPinned(roomId, seq, pinned) {
 export const versions = (roomId, seq) => api.versions(roomId, seq);
 
 
-// -- the toolbar (hover, focus) and the sheet (long press) ------------------------------------------
+// -- the toolbar (hover, focus) and the sheet (long press) --
 
 function toolbar(row, message) {
   const reactable = writable(roomOf(message)) && !message.deleted;
@@ -190,7 +190,7 @@ export function enterToolbar(row, message) {
   else openSheet(row, message);
 }
 
-// -- editing in place -------------------------------------------------------------------------------
+// -- editing in place --
 
 /** Replaces the row's text with an editor: Enter saves, Shift+Enter a new line, Escape cancels. */
 export function startEdit(row, message) {
@@ -244,7 +244,7 @@ export function startEdit(row, message) {
   input.setSelectionRange(input.value.length, input.value.length);
 }
 
-// -- earlier versions -------------------------------------------------------------------------------
+// -- earlier versions --
 
 export async function versionsDialog(message) {
   const list = h('ol', { class: 'versions' }, h('li', { class: 'muted' }, t('common.loading')));
@@ -267,7 +267,7 @@ export async function versionsDialog(message) {
   }
 }
 
-// -- the pinned list ------------------------------------------------------------------------------------
+// -- the pinned list --
 
 export function pinsDialog(roomId) {
   const list = h('ul', { class: 'pins-list' }, h('li', { class: 'muted' }, t('common.loading')));
@@ -300,7 +300,7 @@ function pinItem(roomId, message, dialog) {
   return h('li', { class: 'pin-row' }, open, unpin);
 }
 
-// -- the reply bar above the composer ----------------------------------------------------------------
+// -- the reply bar above the composer --
 
 /** "Replying to …" with the quoted start of the message and a cancel button. */
 export function fillReplyBar(el, target, onCancel) {

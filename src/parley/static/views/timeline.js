@@ -84,7 +84,10 @@ export class TimelineView {
 
   /** Renders the same rows again (a name changed), keeping what the reader sees in place. */
   redraw() {
+    // message actions (issue 10): a focused message keeps the focus (keyboard use, a jump)
+    const focused = this.list.querySelector(':scope > li:focus-within')?.dataset.seq;
     this.keepingPosition(() => this.list.replaceChildren(...this.rows(this.lo, this.hi)));
+    if (focused) this.list.querySelector(`:scope > li[data-seq="${focused}"]`)?.focus({ preventScroll: true });
     this.renderPending();
   }
 
