@@ -224,3 +224,62 @@ async def test_status_in_profile_and_user_updated(ctx: Context) -> None:
         assert await outcome(ctx.accounts.update_profile(bob, status=bad)) == "invalid"
     assert (await ctx.accounts.update_profile(bob, status="")).status == ""
     assert await outcome(ctx.accounts.update_profile(bob)) == "invalid"
+
+
+async def test_every_action_path_checks_membership_and_archive(ctx: Context) -> None:
+    ann, bob, inv, out = await register(ctx, "ann", "bob", "inv", "out")
+    rid = (await ctx.rooms.create(ann, "closed", visibility="private"))["id"]
+    await ctx.rooms.invite(ann, rid, ["bob", "inv", "out"])
+    await ctx.rooms.join(bob, rid)
+    await ctx.rooms.join(out, rid)
+    sent, _ = await ctx.messages.send(bob, rid, "members only")
+    await ctx.rooms.leave(out, rid)
+    seq = sent.seq
+    for user in (inv, out):  # invited, and left: the room is not theirs to read or act in
+        calls = [ctx.actions.edit(user, rid, seq, "x"), ctx.actions.delete(user, rid, seq),
+                 ctx.actions.react(user, rid, seq, "👍"), ctx.actions.pin(user, rid, seq),
+                 ctx.actions.versions(user, rid, seq), ctx.actions.thread(user, rid, seq),
+                 ctx.actions.pins(user, rid), ctx.messages.send(user, rid, "x", reply_to=seq)]
+        assert [await outcome(c) for c in calls] == ["not_found"] * 8, user.username
+    await ctx.rooms.update(ann, rid, {"archived": True})
+    writes = [ctx.actions.edit(bob, rid, seq, "x"), ctx.actions.delete(bob, rid, seq),
+              ctx.actions.react(bob, rid, seq, "👍"), ctx.actions.pin(ann, rid, seq)]
+    assert [await outcome(c) for c in writes] == ["forbidden"] * 4
+    reads = [ctx.actions.versions(bob, rid, seq), ctx.actions.thread(bob, rid, seq), ctx.actions.pins(bob, rid)]
+    assert [await outcome(c) for c in reads] == ["ok"] * 3
+
+
+async def test_replies_cost_the_send_batch_two_statements_and_plain_messages_none(tmp_path) -> None:
+    """The fast path stays fast: a batch of plain messages runs the same statements as before
+    issue 10; replies and thread replies add one read of what they name and one of the threads'
+    senders per room, whatever their number (SQLite's writer thread, traced)."""
+    import asyncio
+
+    from tests.contract.helpers import close_context, open_context
+
+    ctx = await open_context(f"sqlite:///{tmp_path / 'trace.db'}")
+    try:
+        ann, bob = await register(ctx, "ann", "bob")
+        rid = await _room(ctx, ann, bob)
+        root, _ = await ctx.messages.send(ann, rid, "root")
+        traced: list[str] = []
+        log = ctx.db.messages
+        await asyncio.get_running_loop().run_in_executor(
+            log._thread, lambda: log._connect().set_trace_callback(traced.append))
+
+        async def batch(**fields: int) -> tuple[int, int, int, int]:
+            """(transactions, statements other than the row inserts, reads of named events, reads
+            of thread senders) of 30 concurrent sends."""
+            traced.clear()
+            await asyncio.gather(*(ctx.messages.send(bob, rid, f"m{i}", **fields) for i in range(30)))
+            other = [sql for sql in traced if not sql.startswith("INSERT INTO events")]
+            return (sum(sql.startswith("BEGIN") for sql in other), len(other),
+                    sum("seq IN (" in sql for sql in other), sum("thread_root IN (" in sql for sql in other))
+
+        plain, replies, threaded = await batch(), await batch(reply_to=root.seq), await batch(thread_root=root.seq)
+        assert plain[2:] == (0, 0)
+        per_batch = plain[1] / plain[0]
+        assert replies[2:] == (replies[0], 0) and replies[1] == replies[0] * (per_batch + 1)
+        assert threaded[2:] == (threaded[0], threaded[0]) and threaded[1] == threaded[0] * (per_batch + 2)
+    finally:
+        await close_context(ctx)

@@ -120,7 +120,7 @@ async def test_the_last_owner_hands_ownership_over_before_leaving(ctx: Context) 
     assert len(await log_rows(ctx, rid)) == before
 
     view = await ctx.rooms.set_role(ann, rid, bob.id, "owner")
-    assert _pick(view, "user", "role", "state") == {"user": bob.public(), "role": "owner", "state": "joined"}
+    assert _pick(view, "user", "role", "state") == {"user": bob.profile(), "role": "owner", "state": "joined"}
     updates = (await ctx.messages.history(bob, rid))["messages"][-2:]
     assert [_pick(e, "type", "sender", "user", "role") for e in updates] == [
         {"type": "member_updated", "sender": ann.public(), "user": bob.public(), "role": "owner"},

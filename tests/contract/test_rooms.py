@@ -223,7 +223,7 @@ async def test_roles_are_given_below_ones_own(ctx: Context) -> None:
     await ctx.rooms.invite(ann, rid, ["eve"])
 
     view = await ctx.rooms.set_role(ann, rid, bob.id, "admin")
-    assert _pick(view, "user", "role", "state") == {"user": bob.public(), "role": "admin", "state": "joined"}
+    assert _pick(view, "user", "role", "state") == {"user": bob.profile(), "role": "admin", "state": "joined"}
     event = (await ctx.messages.history(carl, rid))["messages"][-1]
     assert _pick(event, "type", "sender", "user", "role") == {
         "type": "member_updated", "sender": ann.public(), "user": bob.public(), "role": "admin"}

@@ -118,7 +118,7 @@ async def test_a_display_name_change_reaches_everyone_sharing_a_room(server, htt
 
     await ann.call("PATCH", "/api/v1/me", {"display_name": "Ann Renamed"})
     expected = {"type": "user_updated", "user": {**ann.user, "display_name": "Ann Renamed"}}
-    expected["user"] = {k: expected["user"][k] for k in ("id", "username", "display_name")}
+    expected["user"] = {k: expected["user"][k] for k in ("id", "username", "display_name")} | {"status": ""}
     for sock in (bob_sock, ann_here, ann_there):
         frame = await sock.wait_for(lambda f: f["type"] == "user_updated")
         assert frame == expected

@@ -102,7 +102,8 @@ function applyMessage(room, event, isFresh) {
     return;
   }
   room.unread = (room.unread ?? 0) + 1;
-  const named = mentionsMe(event) || Boolean(event.mentions_room);
-  room.mention ||= named || myThread;
-  notifyMessage(room, event, named || myThread, myThread && !named);
+  const mentioned = mentionsMe(event) || myThread;
+  room.mention ||= mentioned;
+  // A thread reply says so in its notification, unless it names me as well.
+  notifyMessage(room, event, mentioned, myThread && !event.mentions?.includes(store.me.id) && !event.mentions_room);
 }

@@ -117,7 +117,8 @@ async def thread(conn: AsyncConnection, room_id: int, root: int, after: int, lim
     """The replies of a thread after `after`, oldest first (an index range: ix_events_thread)."""
     rows = await conn.execute(
         sa.select(*COLUMNS).select_from(FROM)
-        .where(events.c.room_id == room_id, events.c.thread_root == root, events.c.seq > after)
+        .where(events.c.room_id == room_id, events.c.thread_root.is_not(None), events.c.thread_root == root,
+               events.c.seq > after)
         .order_by(events.c.seq).limit(limit))
     return [event_from_row(r) for r in rows]
 
@@ -170,7 +171,8 @@ async def _thread_summaries(conn: AsyncConnection, room_id: int, roots: list[int
     rows = await conn.execute(
         sa.select(events.c.thread_root, sa.func.count().label("n"), sa.func.max(events.c.seq).label("last_seq"),
                   sa.func.max(events.c.ts).label("last_ts"))
-        .where(events.c.room_id == room_id, events.c.thread_root.in_(roots)).group_by(events.c.thread_root))
+        .where(events.c.room_id == room_id, events.c.thread_root.is_not(None), events.c.thread_root.in_(roots))
+        .group_by(events.c.thread_root))  # IS NOT NULL: the partial index ix_events_thread applies
     return {r.thread_root: {"count": r.n, "last_seq": r.last_seq, "last_ts": r.last_ts} for r in rows}
 
 

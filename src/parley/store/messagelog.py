@@ -300,7 +300,8 @@ class SqliteMessageLog:
                 f"{_TARGETS} room_id = ? AND seq IN ({','.join('?' * len(seqs))})", [room_id, *sorted(seqs)]))
         roots = _roots(drafts)
         rows = [r for room_id, seqs in roots.items() for r in conn.execute(
-            f"{_THREAD_PEOPLE} room_id = ? AND thread_root IN ({','.join('?' * len(seqs))}) ORDER BY seq",
+            f"{_THREAD_PEOPLE} room_id = ? AND thread_root IS NOT NULL "
+            f"AND thread_root IN ({','.join('?' * len(seqs))}) ORDER BY seq",
             [room_id, *sorted(seqs)])]
         snapshot.threads = _thread_map(rows, snapshot.targets, roots) if roots else {}
         return snapshot
