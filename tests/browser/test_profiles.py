@@ -137,7 +137,7 @@ def test_settings_change_name_live_password_and_theme(open_app, live_server: Ser
     bob_page.get_by_role("button", name="Your profile").click()
     dialog = bob_page.get_by_role("dialog", name="Settings")
     dialog.get_by_label("中文").check()
-    dialog.get_by_label("System").or_(dialog.get_by_label("Same as the device")).check()
+    dialog.get_by_label("System").check()
     dialog.get_by_role("button", name="Save").click()
     expect(bob_page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(bob_page.locator(".conn")).to_have_text("已连接")

@@ -82,14 +82,17 @@ export function openSettings() {
     }
   });
 
-  openDialog({
+  const dialog = openDialog({
     title: t('settings.title'),
     submitLabel: t('common.save'),
     body: [
-      section(t('settings.profile'), h('div', { class: 'settings-avatar' }, preview, avatarField), avatarError,
-        field(t('profile.displayName'), name), field(t('settings.status'), status, t('settings.statusHint'))),
+      section(t('settings.profile'),
+        h('div', { class: 'settings-avatar' }, preview, h('div', { class: 'settings-fields' },
+          field(t('profile.displayName'), name), field(t('settings.status'), status, t('settings.statusHint')))),
+        avatarField, avatarError),
       h('fieldset', { class: 'choices' }, h('legend', {}, t('profile.password')),
-        field(t('profile.currentPassword'), current), field(t('profile.newPassword'), next, t('profile.passwordHint'))),
+        h('div', { class: 'settings-pair' }, field(t('profile.currentPassword'), current), field(t('profile.newPassword'), next)),
+        h('p', { class: 'field-hint' }, t('profile.passwordHint'))),
       section(t('settings.appearance'),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.language')), languages),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.theme')), themes)),
@@ -110,4 +113,6 @@ export function openSettings() {
       if (lang && lang !== language()) setTimeout(() => emit('language', lang));
     },
   });
+  dialog.classList.add('settings-dialog');
+  return dialog;
 }
