@@ -90,14 +90,14 @@ export function pickEmoji(anchorEl) {
     let data = [];
     let current = recentEmoji().length ? 'recent' : 0;
 
-    const close = (value) => {
+    const close = (value, { refocus = true } = {}) => {
       if (openPicker !== api) return;
       openPicker = null;
       document.removeEventListener('pointerdown', outside, true);
       window.removeEventListener('resize', place);
       el.remove();
       if (value) rememberEmoji(value);
-      if (anchorEl?.isConnected) anchorEl.focus();
+      if (refocus && anchorEl?.isConnected) anchorEl.focus();
       resolve(value);
     };
     const api = { close };
@@ -174,6 +174,10 @@ export function pickEmoji(anchorEl) {
         const first = grid.querySelector('.emoji-cell');
         if (first) close(first.dataset.emoji);
       }
+    });
+    // Tabbing out of the picker closes it, leaving focus where it went.
+    el.addEventListener('focusout', (event) => {
+      if (event.relatedTarget && !el.contains(event.relatedTarget)) close(null, { refocus: false });
     });
     el.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {
