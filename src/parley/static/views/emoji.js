@@ -164,6 +164,15 @@ export function pickEmoji(anchorEl) {
       cells[next].tabIndex = 0;
       cells[next].focus();
     });
+    // Left and right move between the category tabs, choosing as they go.
+    tabs.addEventListener('keydown', (event) => {
+      if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
+      const all = [...tabs.children];
+      const next = all[(all.indexOf(document.activeElement) + (event.key === 'ArrowRight' ? 1 : -1) + all.length) % all.length];
+      event.preventDefault();
+      next.focus();
+      next.click();
+    });
     search.addEventListener('input', runSearch);
     search.addEventListener('keydown', (event) => {
       if (event.key === 'ArrowDown') {
