@@ -24,6 +24,7 @@ from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Server, Use
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
+POSTER: User | None = None  # someone who writes to "design" so that Ann has unread messages there
 CONVERSATION = [
     ("bob", "Morning all! The **staging deploy** is green again."),
     ("bob", "Release notes are here: https://example.com/releases/0.4"),
@@ -32,6 +33,7 @@ CONVERSATION = [
     ("ann", "Thanks @bob, that saves me an hour. I'll _update the docs_ after lunch."),
     ("chen", "@ann could you also mention the new `PARLEY_WS_MAX_QUEUE_BYTES` setting?"),
     ("ann", "Will do!"),
+    ("bob", "Plan for Friday:\n1. freeze `main`\n2. tag the release\n3. announce it\n> Ship small, ship often."),
 ]
 
 
@@ -55,6 +57,8 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     server.create_room(dana, "release-train", "Weekly release coordination")
     direct = server.call("POST", "/direct", {"usernames": [ann.username]}, bob)
     server.post(bob, direct["id"], "Lunch at 12:30?")
+    global POSTER
+    POSTER = chen
     return ann, {"general": general["id"], "design": design["id"]}
 
 
@@ -142,6 +146,41 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
         save(page, f"desktop-{scheme}-browse")
         page.context.close()
 
+        # Issue 10: unread divider, emoji picker, completion, profile card, settings, quick switcher.
+        if POSTER:
+            server.post(POSTER, rooms["design"], "Here is the **dark** variant too." if scheme == "dark" else "And the light one.")
+        page = new_page(browser, server, DESKTOP, scheme, ann)
+        page.goto(f"/#/room/{rooms['design']}")
+        settle(page)
+        page.locator(".new-divider").wait_for()
+        save(page, f"desktop-{scheme}-unread")
+        page.goto(f"/#/room/{rooms['general']}")
+        page.locator(".composer-input").wait_for()
+        page.get_by_role("button", name="Insert emoji").click()
+        page.locator(".emoji-cell").first.wait_for()
+        page.locator(".emoji-cell").nth(3).hover()
+        page.wait_for_timeout(300)
+        save(page, f"desktop-{scheme}-emoji")
+        page.keyboard.press("Escape")
+        page.locator(".composer-input").press_sequentially("Thanks @b")
+        page.locator(".completion").first.wait_for()
+        save(page, f"desktop-{scheme}-mention")
+        page.locator(".composer-input").fill("")
+        page.locator(".msg-avatar").first.click()
+        page.locator(".card").wait_for()
+        page.wait_for_timeout(200)
+        save(page, f"desktop-{scheme}-card")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+k")
+        page.locator(".switcher-input").fill("e")
+        page.wait_for_timeout(300)
+        save(page, f"desktop-{scheme}-switcher")
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Your profile").click()
+        page.get_by_role("dialog", name="Settings").wait_for()
+        save(page, f"desktop-{scheme}-settings")
+        page.context.close()
+
         page = new_page(browser, server, PHONE, scheme, ann)
         page.goto("/")
         settle(page)
@@ -161,6 +200,19 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
             page.wait_for_timeout(300)
             save(page, f"{size}-{scheme}-room-zh")
             shoot_actions(page, size, f"{scheme}-zh", save)
+            page.get_by_role("button", name="插入表情").click()
+            page.get_by_role("searchbox").fill("猫")
+            page.locator(".emoji-cell").first.wait_for()
+            page.wait_for_timeout(300)
+            save(page, f"{size}-{scheme}-emoji-zh")
+            page.keyboard.press("Escape")
+            if size == "phone":
+                page.goto("/")
+                page.locator(".sidebar").wait_for()
+            page.get_by_role("button", name="个人资料").click()
+            page.get_by_role("dialog", name="设置").wait_for()
+            page.wait_for_timeout(200)
+            save(page, f"{size}-{scheme}-settings-zh")
             page.context.close()
     return saved
 

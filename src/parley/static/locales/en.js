@@ -268,7 +268,7 @@ export default {
   'settings.avatarRemove': 'Remove picture',
   'settings.appearance': 'Appearance',
   'settings.theme': 'Theme',
-  'settings.theme.system': 'Same as the device',
+  'settings.theme.system': 'System',
   'settings.theme.light': 'Light',
   'settings.theme.dark': 'Dark',
   'settings.saved': 'Settings saved.',

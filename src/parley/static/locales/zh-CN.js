@@ -264,7 +264,7 @@ export default {
   'settings.avatarRemove': '移除头像',
   'settings.appearance': '外观',
   'settings.theme': '主题',
-  'settings.theme.system': '跟随设备',
+  'settings.theme.system': '系统',
   'settings.theme.light': '浅色',
   'settings.theme.dark': '深色',
   'settings.saved': '设置已保存。',

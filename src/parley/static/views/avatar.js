@@ -37,7 +37,10 @@ function safeImage(url) {
  * (aria-hidden): it is always shown beside the person's name. `label` makes it an image instead.
  */
 export function avatar(user, size = 32, { label = null } = {}) {
-  user = currentUser(user) ?? {};
+  // The freshest copy wins, but a copy that never heard of pictures does not hide one.
+  const snapshot = user ?? {};
+  user = { avatar_url: snapshot.avatar_url, ...currentUser(snapshot) };
+  if (user.avatar_url === undefined) user.avatar_url = snapshot.avatar_url;
   const name = displayName(user);
   const props = label ? { role: 'img', 'aria-label': label } : { 'aria-hidden': 'true' };
   const el = h('span', { ...props, class: `avatar avatar-c${avatarColour(user.id)}`, dataset: { userId: user.id ?? '' } });

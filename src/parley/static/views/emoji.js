@@ -90,14 +90,14 @@ export function pickEmoji(anchorEl) {
     let data = [];
     let current = recentEmoji().length ? 'recent' : 0;
 
-    const close = (value) => {
+    const close = (value, { refocus = true } = {}) => {
       if (openPicker !== api) return;
       openPicker = null;
       document.removeEventListener('pointerdown', outside, true);
       window.removeEventListener('resize', place);
       el.remove();
       if (value) rememberEmoji(value);
-      if (anchorEl?.isConnected) anchorEl.focus();
+      if (refocus && anchorEl?.isConnected) anchorEl.focus();
       resolve(value);
     };
     const api = { close };
@@ -164,6 +164,15 @@ export function pickEmoji(anchorEl) {
       cells[next].tabIndex = 0;
       cells[next].focus();
     });
+    // Left and right move between the category tabs, choosing as they go.
+    tabs.addEventListener('keydown', (event) => {
+      if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
+      const all = [...tabs.children];
+      const next = all[(all.indexOf(document.activeElement) + (event.key === 'ArrowRight' ? 1 : -1) + all.length) % all.length];
+      event.preventDefault();
+      next.focus();
+      next.click();
+    });
     search.addEventListener('input', runSearch);
     search.addEventListener('keydown', (event) => {
       if (event.key === 'ArrowDown') {
@@ -174,6 +183,10 @@ export function pickEmoji(anchorEl) {
         const first = grid.querySelector('.emoji-cell');
         if (first) close(first.dataset.emoji);
       }
+    });
+    // Tabbing out of the picker closes it, leaving focus where it went.
+    el.addEventListener('focusout', (event) => {
+      if (event.relatedTarget && !el.contains(event.relatedTarget)) close(null, { refocus: false });
     });
     el.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') {

@@ -11,15 +11,21 @@ import { describeError, field, openDialog, uid } from './ui.js';
 
 const STATUS_MAX = 100;
 const AVATAR_PATH = '/api/v1/me/avatar';
-let avatarSupport = null;
+let features = null;
 
-/** Whether this server takes avatar uploads (`PUT /api/v1/me/avatar` in its OpenAPI document). */
-function avatarUploads() {
-  avatarSupport ??= fetch('/api/openapi.json', { credentials: 'same-origin' })
+/**
+ * What this server's profile takes, read from its OpenAPI document: a picture (`PUT
+ * /api/v1/me/avatar`, branch uploads) and a status (`status` in PATCH /me's body, branch actions).
+ */
+function profileFeatures() {
+  features ??= fetch('/api/openapi.json', { credentials: 'same-origin' })
     .then((response) => (response.ok ? response.json() : {}))
-    .then((doc) => Boolean(doc?.paths?.[AVATAR_PATH]?.put))
-    .catch(() => false);
-  return avatarSupport;
+    .then((doc) => ({
+      avatar: Boolean(doc?.paths?.[AVATAR_PATH]?.put),
+      status: Boolean(doc?.components?.schemas?.ProfileBody?.properties?.status),
+    }))
+    .catch(() => ({ avatar: false, status: false }));
+  return features;
 }
 
 /**
@@ -69,8 +75,13 @@ export function openSettings() {
   const file = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/webp,image/gif', name: 'avatar' });
   const avatarError = h('p', { class: 'avatar-error', role: 'alert' });
   const avatarField = field(t('settings.avatar'), file, t('settings.avatarHint'));
+  const statusField = field(t('settings.status'), status, t('settings.statusHint'));
   avatarField.hidden = true;
-  avatarUploads().then((yes) => { avatarField.hidden = !yes; });
+  statusField.hidden = true;
+  profileFeatures().then((can) => {
+    avatarField.hidden = !can.avatar;
+    statusField.hidden = !can.status;
+  });
   file.addEventListener('change', async () => {
     if (!file.files?.[0]) return;
     avatarError.textContent = '';
@@ -82,24 +93,29 @@ export function openSettings() {
     }
   });
 
-  openDialog({
+  const dialog = openDialog({
     title: t('settings.title'),
     submitLabel: t('common.save'),
     body: [
-      section(t('settings.profile'), h('div', { class: 'settings-avatar' }, preview, avatarField), avatarError,
-        field(t('profile.displayName'), name), field(t('settings.status'), status, t('settings.statusHint'))),
+      section(t('settings.profile'),
+        h('div', { class: 'settings-avatar' }, preview, h('div', { class: 'settings-fields' },
+          field(t('profile.displayName'), name), statusField)),
+        avatarField, avatarError),
       h('fieldset', { class: 'choices' }, h('legend', {}, t('profile.password')),
-        field(t('profile.currentPassword'), current), field(t('profile.newPassword'), next, t('profile.passwordHint'))),
+        h('div', { class: 'settings-pair' }, field(t('profile.currentPassword'), current), field(t('profile.newPassword'), next)),
+        h('p', { class: 'field-hint' }, t('profile.passwordHint'))),
       section(t('settings.appearance'),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.language')), languages),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.theme')), themes)),
     ],
     describe: (err) => ([403, 409, 422].includes(err?.status) && err.message ? err.message : describeError(err)),
     onSubmit: async () => {
-      const changes = {};
-      if (name.value.trim() !== (store.me.display_name ?? '')) changes.display_name = name.value.trim();
-      if (status.value.trim() !== (store.me.status ?? '')) changes.status = status.value.trim();
-      if (Object.keys(changes).length) await updateProfile(changes);
+      // The display name goes with every change: servers before `status` require it in the body.
+      const nameChanged = name.value.trim() !== (store.me.display_name ?? '');
+      const statusChanged = !statusField.hidden && status.value.trim() !== (store.me.status ?? '');
+      if (nameChanged || statusChanged) {
+        await updateProfile({ display_name: name.value.trim(), ...(statusChanged ? { status: status.value.trim() } : {}) });
+      }
       if (next.value) {
         await changePassword(current.value, next.value);
         current.value = '';
@@ -110,4 +126,6 @@ export function openSettings() {
       if (lang && lang !== language()) setTimeout(() => emit('language', lang));
     },
   });
+  dialog.classList.add('settings-dialog');
+  return dialog;
 }

@@ -367,8 +367,8 @@ export function messageRow(event, prev, roomId = null) {
       timeElement(event.ts)));
   } else {
     // Issue 10: the first message of a run shows the sender's avatar; both open the profile card.
-    row.append(avatarButton(event.sender, roomId),
-      h('div', { class: 'msg-head' }, profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
+    row.append(h('div', { class: 'msg-head' }, avatarButton(event.sender, roomId),
+      profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
   row.append(h('div', { class: 'msg-body', 'data-user': true },
     renderMarkdown(event.text, { me: store.me.username, mentioned: mentionedNames(event) })));
