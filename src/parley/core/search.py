@@ -144,7 +144,8 @@ def tsquery(terms: list[Term], any_of: list[str] | None = None) -> str:
 
 def tsvector(toks: list[str]) -> str:
     """PostgreSQL tsvector input syntax with positions (phrases need them); at most 16383."""
-    return " ".join(f"'{tok}':{min(i, 16383)}" for i, tok in enumerate(toks, 1))
+    positions = range(1, len(toks) + 1) if len(toks) < 16383 else (min(i, 16383) for i in range(1, len(toks) + 1))
+    return " ".join(map("'{}':{}".format, toks, positions))
 
 
 def _spans(text: str, terms: list[Term]) -> list[tuple[int, int]]:
