@@ -9,11 +9,13 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from parley.core.errors import Invalid, NotFound
 from parley.core.models import User
 from parley.services import search as search_service
 from parley.store import search as search_store
+from parley.store.db import async_url
 from parley.store.tables import events
 from parley.web.context import Context
 from tests.contract.helpers import register
@@ -206,3 +208,40 @@ async def test_around_is_a_page_centred_on_the_seq(ctx: Context) -> None:
     assert [m["seq"] for m in start["messages"]] == list(range(1, 11)) and not start["has_more"]
     with pytest.raises(Invalid):
         await ctx.messages.history(ann, room, around=3, before=5)
+
+
+async def test_migration_indexes_existing_messages_and_remembers_leaves(database_url: str) -> None:
+    """Messages and leaves stored before the search index existed are searchable after the upgrade."""
+    from parley.store import migrate
+    from tests.contract.helpers import close_context, open_context
+
+    await migrate.upgrade(database_url, "0003")
+    engine = create_async_engine(async_url(database_url))
+    rows = [(1, "message", 1, "Old café notes 旧的咖啡"), (2, "member_joined", 2, None),
+            (3, "message", 1, "seen before leaving"), (4, "member_left", 2, None), (5, "message", 1, "after leaving")]
+    try:
+        async with engine.begin() as conn:
+            for uid, name in ((1, "ann"), (2, "bob")):
+                await conn.execute(sa.text(
+                    "INSERT INTO users (id, username, username_lower, display_name, password_hash, is_admin, disabled, "
+                    "created_at) VALUES (:i, :n, :n, :n, 'x', false, false, 0)"), {"i": uid, "n": name})
+            await conn.execute(sa.text("INSERT INTO rooms (id, kind, name, topic, visibility, archived, created_at, "
+                                       "creator_id, last_seq) VALUES (1, 'room', 'old', '', 'public', false, 0, 1, 5)"))
+            for uid, state in ((1, "joined"), (2, "left")):
+                await conn.execute(sa.text(
+                    "INSERT INTO members (room_id, user_id, role, state, read_seq, joined_seq, updated_at) "
+                    "VALUES (1, :u, 10, :s, 0, 0, 0)"), {"u": uid, "s": state})
+            for seq, kind, sender, text in rows:
+                await conn.execute(sa.text("INSERT INTO events (room_id, seq, type, sender_id, ts, text) "
+                                           "VALUES (1, :seq, :t, :s, 0, :x)"), {"seq": seq, "t": kind, "s": sender, "x": text})
+    finally:
+        await engine.dispose()
+    ctx = await open_context(database_url)  # upgrades to head
+    try:
+        ann = User(1, "ann", "ann", False, False, 0)
+        bob = User(2, "bob", "bob", False, False, 0)
+        assert await _texts(ctx, ann, "CAFE") == ["Old café notes 旧的咖啡"]
+        assert await _texts(ctx, ann, "咖啡") == ["Old café notes 旧的咖啡"]
+        assert await _texts(ctx, bob, "leaving") == ["seen before leaving"]
+    finally:
+        await close_context(ctx)

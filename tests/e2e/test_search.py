@@ -54,3 +54,9 @@ async def test_search_needs_a_session(server, http):
     with pytest.raises(ApiError) as err:
         await Api(http, server.url).call("GET", "/api/v1/search?q=hello")
     assert err.value.status == 401
+
+
+async def test_an_id_beyond_64_bits_finds_nobody(server, http, names):
+    ann = await new_user(http, server.url, names())
+    found = await ann.call("GET", "/api/v1/search?q=a&from=" + "9" * 30)
+    assert found == {"hits": [], "has_more": False, "next_before": None}

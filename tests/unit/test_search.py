@@ -48,3 +48,8 @@ def test_bounds_are_seqs_cursors_or_times() -> None:
     for bad in ("yesterday", "c", "c1x", "-5"):
         with pytest.raises(Invalid):
             search.bound(bad, "before")
+
+
+def test_postgresql_asks_short_words_by_their_prefix_lexemes() -> None:
+    assert search.pg_prefixes(["deploy", "a", "咖啡", "ok"]) == ["§2de", "§2ok", "§3dep"]
+    assert search.tsquery(search.parse("ok dep deplo 咖")) == "'§2ok' & '§3dep' & 'deplo':* & '咖':*"

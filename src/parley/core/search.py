@@ -132,9 +132,14 @@ def fts5_query(terms: list[Term], any_of: list[str] | None = None) -> str:
 
 
 def tsquery(terms: list[Term], any_of: list[str] | None = None) -> str:
-    """PostgreSQL tsquery input syntax (lexemes taken as they are, no parser or dictionary)."""
+    """PostgreSQL tsquery input syntax (lexemes taken as they are, no parser or dictionary). A Latin
+    word of 2 or 3 characters asks for its prefix lexeme (`pg_prefixes`), which matches exactly
+    the words that `:*` would, without GIN scanning every lexeme that starts with it."""
     parts = []
     for t in terms:
+        if t.prefix and len(t.tokens) == 1 and len(t.tokens[0]) in PG_PREFIXES and not _is_cjk(t.tokens[0]):
+            parts.append(f"'§{len(t.tokens[0])}{t.tokens[0]}'")
+            continue
         phrase = " <-> ".join(f"'{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
         parts.append(f"({phrase})" if len(t.tokens) > 1 else phrase)
     if any_of:
@@ -142,9 +147,20 @@ def tsquery(terms: list[Term], any_of: list[str] | None = None) -> str:
     return " & ".join(parts)
 
 
+# PostgreSQL's counterpart of FTS5's prefix indexes: each Latin word also stands as lexemes of its
+# first 2 and 3 characters ("§2de", "§3dep"), after the words so that phrases keep their positions.
+PG_PREFIXES = (2, 3)
+
+
+def pg_prefixes(toks: list[str]) -> list[str]:
+    out = {f"§{n}{tok[:n]}" for tok in toks if not _is_cjk(tok) for n in PG_PREFIXES if len(tok) >= n}
+    return sorted(out)
+
+
 def tsvector(toks: list[str]) -> str:
     """PostgreSQL tsvector input syntax with positions (phrases need them); at most 16383."""
-    return " ".join(f"'{tok}':{min(i, 16383)}" for i, tok in enumerate(toks, 1))
+    positions = range(1, len(toks) + 1) if len(toks) < 16383 else (min(i, 16383) for i in range(1, len(toks) + 1))
+    return " ".join(map("'{}':{}".format, toks, positions))
 
 
 def _spans(text: str, terms: list[Term]) -> list[tuple[int, int]]:

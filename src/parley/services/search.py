@@ -61,7 +61,7 @@ class Search:
 
 async def _sender(conn: Any, sender: str) -> int | None:
     if sender.isascii() and sender.isdigit():
-        return int(sender)
+        return int(sender) if len(sender) <= 18 else None  # beyond any id (and a 64-bit integer)
     return await store.user_id_of(conn, sender)
 
 

@@ -117,10 +117,11 @@ def index_body(dialect: str, text: str, room_id: int, sender_id: int | None) -> 
     toks = search.tokens(text)
     if not toks:
         return None
-    toks.append(search.room_facet(room_id))
-    if sender_id is not None:
-        toks.append(search.user_facet(sender_id))
-    return search.tsvector(toks) if dialect == "postgresql" else " ".join(toks)
+    facets = [search.room_facet(room_id)] if sender_id is None else [search.room_facet(room_id),
+                                                                       search.user_facet(sender_id)]
+    if dialect == "postgresql":
+        return search.tsvector(toks + facets + search.pg_prefixes(toks))
+    return " ".join(toks + facets)
 
 
 def _bodies(dialect: str, drafts: Sequence[Draft]) -> list[tuple[int, str]]:

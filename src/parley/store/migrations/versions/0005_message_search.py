@@ -4,7 +4,9 @@ Revision ID: 0005
 Revises: 0003
 
 SQLite gets an FTS5 virtual table `message_search` (rowid = event id; the `ascii` tokenizer only
-splits on the spaces between the tokens that core/search.py made) and a trigger that drops a
+splits on the spaces between the tokens that core/search.py made; prefix indexes for 2 and 3
+characters, without which a common short prefix such as "the" merged the doclists of every word
+it begins, 140 ms at a million messages against 4 ms) and a trigger that drops a
 row when its event goes; PostgreSQL a tsvector table under a GIN index. Every existing message is
 indexed, and `members.left_seq` is filled from each left member's latest `member_left`.
 """
@@ -35,7 +37,7 @@ def upgrade() -> None:
         "UPDATE members SET left_seq = COALESCE((SELECT max(e.seq) FROM events e WHERE e.room_id = members.room_id "
         "AND e.type = 'member_left' AND e.sender_id = members.user_id), 0) WHERE state = 'left'"))
     if dialect == "sqlite":
-        op.execute("CREATE VIRTUAL TABLE message_search USING fts5(body, tokenize = 'ascii')")
+        op.execute("CREATE VIRTUAL TABLE message_search USING fts5(body, tokenize = 'ascii', prefix = '2 3')")
         op.execute("CREATE TRIGGER message_search_gone AFTER DELETE ON events "
                    "BEGIN DELETE FROM message_search WHERE rowid = old.id; END")
         insert = "INSERT INTO message_search (rowid, body) VALUES (:i, :b)"
