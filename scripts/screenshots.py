@@ -201,7 +201,7 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
             save(page, f"{size}-{scheme}-room-zh")
             shoot_actions(page, size, f"{scheme}-zh", save)
             page.get_by_role("button", name="插入表情").click()
-            page.get_by_role("searchbox").fill("猫")
+            page.locator(".emoji-search").fill("猫")
             page.locator(".emoji-cell").first.wait_for()
             page.wait_for_timeout(300)
             save(page, f"{size}-{scheme}-emoji-zh")
