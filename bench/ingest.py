@@ -22,6 +22,7 @@ import _common as c
 import _wsgen as g
 
 ACK_RE = re.compile(rb'"type":\s*"ack"')
+PROSE = "notes: the quick brown fox jumps over 懒狗 while we review cost and latency".encode()[:89].ljust(89)
 ID_RE = re.compile(rb'"client_msg_id":\s*"i(\d+)"')
 
 
@@ -63,7 +64,8 @@ async def setup(args, base_url: str) -> tuple[list[str], list[int]]:
 class Ingest:
     def __init__(self, args, homes: list[int]):
         self.args, self.homes = args, homes
-        self.filler = b"y" * 89
+        # --prose: words (English and Chinese) as a chat line has, so that indexing costs what it would
+        self.filler = (PROSE if args.prose else b"y" * 89)
         self.conns: list[g.Conn] = []
         self.pending: dict[int, tuple[int, float]] = {}  # idx -> (user, sent_at)
         self.next_idx = 0
@@ -232,6 +234,7 @@ def main() -> None:
     p.add_argument("--members", type=int, default=3, help="members per room")
     p.add_argument("-W", "--in-flight", type=int, default=2, help="messages in flight per user")
     p.add_argument("--window", type=float, default=6.0)
+    p.add_argument("--prose", action="store_true", help="message text of words rather than one long token")
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--settle", type=float, default=1.0)
     p.add_argument("--stall", type=float, default=15.0)

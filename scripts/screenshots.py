@@ -13,7 +13,9 @@ import argparse
 import io
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -24,6 +26,7 @@ from tests.support import media  # noqa: E402
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
+POSTER: User | None = None  # someone who writes to "design" so that Ann has unread messages there
 CONVERSATION = [
     ("bob", "Morning all! The **staging deploy** is green again."),
     ("bob", "Release notes are here: https://example.com/releases/0.4"),
@@ -32,6 +35,7 @@ CONVERSATION = [
     ("ann", "Thanks @bob, that saves me an hour. I'll _update the docs_ after lunch."),
     ("chen", "@ann could you also mention the new `PARLEY_WS_MAX_QUEUE_BYTES` setting?"),
     ("ann", "Will do!"),
+    ("bob", "Plan for Friday:\n1. freeze `main`\n2. tag the release\n3. announce it\n> Ship small, ship often."),
 ]
 
 
@@ -45,8 +49,8 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     ann, bob, chen, dana = people.values()
     general = server.create_room(ann, "general", "Company-wide chatter", members=(bob, chen, dana))
     server.call("PATCH", f"/rooms/{general['id']}", {"topic": "Company-wide chatter · be kind"}, ann)
-    for who, text in CONVERSATION:
-        server.post(people[who], general["id"], text)
+    posted = [server.post(people[who], general["id"], text) for who, text in CONVERSATION]
+    seed_actions(server, people, general["id"], [event["seq"] for event in posted])
     design = server.create_room(bob, "design", "Mock-ups and reviews", members=(ann, chen))
     server.post(chen, design["id"], "New icons are in the shared folder.")
     server.post(bob, design["id"], "@ann can you take a look before Friday?")
@@ -57,6 +61,8 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     server.post(bob, direct["id"], "Lunch at 12:30?")
     files = server.create_room(bob, "field-trip", "Photos, voice notes and plans", members=(ann, chen, dana))
     seed_files(server, files["id"], people)
+    global POSTER
+    POSTER = chen
     return ann, {"general": general["id"], "design": design["id"], "files": files["id"]}
 
 
@@ -92,6 +98,48 @@ def seed_files(server: Server, room_id: int, people: dict[str, User]) -> None:
     send("dana", "The trail map, and a quick clip of the path", ("trail-map-v3.pdf", b"%PDF-1.4\n% map\n" * 4000,
          "application/pdf"), ("path.webm", clip, "video/webm"))
     server.post(people["ann"], room_id, "Looks amazing! Saving the map.")
+
+
+# -- message actions (issue 10): reactions, an edit, a reply, a thread and a pin on the conversation --
+
+
+def seed_actions(server: Server, people: dict[str, User], room_id: int, seqs: list[int]) -> None:
+    ann, bob, chen = people["ann"], people["bob"], people["chen"]
+    base = f"/rooms/{room_id}/messages"
+    server.call("PATCH", f"/rooms/{room_id}/members/{bob.id}", {"role": "moderator"}, ann)
+    for who, emoji in ((ann, "🎉"), (chen, "🎉"), (chen, "👍")):
+        server.call("PUT", f"{base}/{seqs[0]}/reactions/{quote(emoji)}", user=who)
+    server.call("PATCH", f"{base}/{seqs[2]}", {"text": "Nice. Did the migration run cleanly this time? (on staging)"}, chen)
+    server.call("POST", base, {"text": "Yes, and it took under a minute.", "reply_to": seqs[2]}, bob)
+    for who, text in ((ann, "Should we schedule the production run for Thursday?"), (chen, "Thursday works for me."),
+                      (bob, "Thursday it is; I'll post the checklist here.")):
+        server.call("POST", base, {"text": text, "thread_root": seqs[1]}, who)
+    server.call("PUT", f"/rooms/{room_id}/pins/{seqs[1]}", user=ann)
+
+
+def shoot_actions(page: Page, size: str, scheme: str, save: Callable[[Page, str], None]) -> None:
+    """The toolbar (desktop) or the long-press sheet (phone), the thread panel and the pinned list."""
+    first = page.locator("li.msg[data-seq]").first
+    if size == "desktop":
+        first.hover()
+        page.locator(".msg-tools").first.wait_for()
+        save(page, f"desktop-{scheme}-actions")
+        page.mouse.move(1, 1)
+    else:
+        first.dispatch_event("contextmenu")
+        page.locator("dialog.sheet").wait_for()
+        page.wait_for_timeout(200)
+        save(page, f"phone-{scheme}-actions")
+        page.keyboard.press("Escape")
+    page.locator(".thread-summary").first.click()
+    page.locator(".thread-panel li.msg").nth(3).wait_for()
+    page.wait_for_timeout(200)
+    save(page, f"{size}-{scheme}-thread")
+    page.locator(".thread-close").click()
+    page.locator(".pins-btn").click()
+    page.locator(".pin-item").first.wait_for()
+    save(page, f"{size}-{scheme}-pins")
+    page.keyboard.press("Escape")
 
 
 def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None,
@@ -130,9 +178,45 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
         settle(page)
         page.locator(".member").first.wait_for()
         save(page, f"desktop-{scheme}-room")
+        shoot_actions(page, "desktop", scheme, save)
         page.goto("/#/browse")
         page.locator(".browse-card").first.wait_for()
         save(page, f"desktop-{scheme}-browse")
+        page.context.close()
+
+        # Issue 10: unread divider, emoji picker, completion, profile card, settings, quick switcher.
+        if POSTER:
+            server.post(POSTER, rooms["design"], "Here is the **dark** variant too." if scheme == "dark" else "And the light one.")
+        page = new_page(browser, server, DESKTOP, scheme, ann)
+        page.goto(f"/#/room/{rooms['design']}")
+        settle(page)
+        page.locator(".new-divider").wait_for()
+        save(page, f"desktop-{scheme}-unread")
+        page.goto(f"/#/room/{rooms['general']}")
+        page.locator(".composer-input").wait_for()
+        page.get_by_role("button", name="Insert emoji").click()
+        page.locator(".emoji-cell").first.wait_for()
+        page.locator(".emoji-cell").nth(3).hover()
+        page.wait_for_timeout(300)
+        save(page, f"desktop-{scheme}-emoji")
+        page.keyboard.press("Escape")
+        page.locator(".composer-input").press_sequentially("Thanks @b")
+        page.locator(".completion").first.wait_for()
+        save(page, f"desktop-{scheme}-mention")
+        page.locator(".composer-input").fill("")
+        page.locator(".msg-avatar").first.click()
+        page.locator(".card").wait_for()
+        page.wait_for_timeout(200)
+        save(page, f"desktop-{scheme}-card")
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+k")
+        page.locator(".switcher-input").fill("e")
+        page.wait_for_timeout(300)
+        save(page, f"desktop-{scheme}-switcher")
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Your profile").click()
+        page.get_by_role("dialog", name="Settings").wait_for()
+        save(page, f"desktop-{scheme}-settings")
         page.context.close()
 
         page = new_page(browser, server, PHONE, scheme, ann)
@@ -143,6 +227,7 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
         page.locator(".msg").first.wait_for()
         page.wait_for_timeout(300)
         save(page, f"phone-{scheme}-room")
+        shoot_actions(page, "phone", scheme, save)
         page.context.close()
 
         for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
@@ -152,6 +237,20 @@ def shoot(browser: Browser, server: Server, ann: User, rooms: dict[str, int], ou
             page.evaluate("document.fonts.ready")
             page.wait_for_timeout(300)
             save(page, f"{size}-{scheme}-room-zh")
+            shoot_actions(page, size, f"{scheme}-zh", save)
+            page.get_by_role("button", name="插入表情").click()
+            page.locator(".emoji-search").fill("猫")
+            page.locator(".emoji-cell").first.wait_for()
+            page.wait_for_timeout(300)
+            save(page, f"{size}-{scheme}-emoji-zh")
+            page.keyboard.press("Escape")
+            if size == "phone":
+                page.goto("/")
+                page.locator(".sidebar").wait_for()
+            page.get_by_role("button", name="个人资料").click()
+            page.get_by_role("dialog", name="设置").wait_for()
+            page.wait_for_timeout(200)
+            save(page, f"{size}-{scheme}-settings-zh")
             page.context.close()
     return saved
 

@@ -27,6 +27,7 @@ from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
+from parley.services.search import Search
 from parley.services.uploads import UploadLimits, Uploads
 from parley.store.db import Database, is_sqlite
 from parley.web import app as web_app
@@ -101,6 +102,8 @@ def make_limits(settings: Settings) -> Limits:
         max_text=settings.max_text,
         send_rate=Rate(settings.rate_limit_burst, settings.rate_limit_per_sec),
         action_rate=Rate(settings.rate_limit_burst * 3, settings.rate_limit_per_sec * 2),
+        # search: the send limits when looser than its own floor
+        search_rate=Rate(max(10, settings.rate_limit_burst), max(2.0, settings.rate_limit_per_sec)),
         login_rate=Rate(settings.login_rate_burst, 1 / 60),
         register_ip_rate=Rate(settings.register_rate_burst, 0.1),
         session_ttl_ms=settings.session_ttl_days * 86_400_000,
@@ -120,7 +123,7 @@ def build(settings: Settings) -> Context:
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads)
+                   uploads=uploads, search=Search(deps))
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -50,6 +50,12 @@ MESSAGES = [
     "[click](<javascript:alert(38)>)",
     "*[x](javascript:alert(39))*",
     "<a href='https://example.com' onclick='alert(40)'>**b**</a>",
+    # Markdown blocks (issue 10): quotes, lists and headings hold the same inline rules.
+    "> <img src=x onerror=alert(41)>\n> > [q](javascript:alert(41))",
+    "- <script>alert(42)</script>\n- [x](javascript:alert(42))",
+    "1. <svg onload=alert(43)>\n2. **<b>alert(43)</b>**",
+    "# <iframe src=javascript:alert(44)>",
+    "> - # `<img src=x onerror=alert(45)>`",
 ]
 DISPLAY_NAMES = [
     "<img src=x onerror=alert(101)>",
@@ -63,7 +69,7 @@ ROOMS = [
     ("<svg onload=alert(202)>", "[topic](javascript:alert(302))"),
     ("**<b>alert(203)</b>**", '<iframe srcdoc="<script>alert(303)</script>">'),
 ]
-ALLOWED_IN_MESSAGES = {"P", "STRONG", "EM", "S", "CODE", "PRE", "A", "SPAN"}
+ALLOWED_IN_MESSAGES = {"P", "STRONG", "EM", "S", "CODE", "PRE", "A", "SPAN", "BLOCKQUOTE", "UL", "OL", "LI"}
 
 DOM_CHECK = """(allowed) => {
   const problems = [];
@@ -127,9 +133,21 @@ def test_hostile_text_is_shown_as_text_and_never_runs(open_app, live_server: Ser
     open_room(attacker_page, target)
     attacker_page.locator(".composer-input").press_sequentially("hi")
     expect(page.locator(".typing")).to_contain_text(DISPLAY_NAMES[2])
-    send(attacker_page, "<img src=x onerror=alert(41)>")
-    expect(page.locator(f"{STORED} .msg-body").last).to_have_text("<img src=x onerror=alert(41)>")
+    send(attacker_page, "<img src=x onerror=alert(141)>")
+    expect(page.locator(f"{STORED} .msg-body").last).to_have_text("<img src=x onerror=alert(141)>")
     assert_inert(page, dialogs)
+
+    # Issue 10: hostile names in the profile card, the member list's avatars and completion.
+    page.locator(f'.member[data-user-id="{attackers[0].id}"] button').click()
+    card = page.get_by_role("dialog", name=DISPLAY_NAMES[0])
+    expect(card).to_contain_text(f"@{attackers[0].username}")
+    assert_inert(page, dialogs)
+    page.keyboard.press("Escape")
+    page.locator(".composer-input").press_sequentially("@evil")
+    expect(page.get_by_role("listbox", name="Suggestions").get_by_role("option")).to_have_count(len(DISPLAY_NAMES))
+    assert_inert(page, dialogs)
+    page.locator(".composer-input").press("Escape")
+    page.locator(".composer-input").fill("")
 
     expect(page.locator(".sidebar li[data-room-id]", has_text=DISPLAY_NAMES[1])).to_be_visible()
     page.locator(".sidebar li[data-room-id]", has_text=DISPLAY_NAMES[1]).locator("a").click()

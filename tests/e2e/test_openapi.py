@@ -85,6 +85,11 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": ""})
     await call(a, "GET", f"/api/v1/rooms/{rid}/messages?limit=2")
     await call(a, "GET", f"/api/v1/rooms/{rid}/messages?after=1&limit=2")
+    await call(a, "GET", f"/api/v1/rooms/{rid}/messages?around={msg['seq']}&limit=3")
+    found = await call(a, "GET", f"/api/v1/search?q=HI&room={rid}&from={bob_name}&limit=1")
+    assert found["hits"][0]["snippet"] == [["hi", True]]
+    await call(a, "GET", "/api/v1/search?q=")
+    await call(a, "GET", "/api/v1/search?q=hi&room=999999")
     await call(a, "POST", f"/api/v1/rooms/{rid}/read", {"seq": msg["seq"]})
     # Message actions (issue 10), so that history pages carry every aggregate.
     seq, one = msg["seq"], f"/api/v1/rooms/{rid}/messages/{msg['seq']}"

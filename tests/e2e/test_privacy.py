@@ -20,6 +20,7 @@ async def _expect_hidden(api: Api, room_id: int) -> None:
         ("POST", f"/api/v1/rooms/{room_id}/messages", {"text": "let me in"}),
         ("POST", f"/api/v1/rooms/{room_id}/read", {"seq": 1}),
         ("POST", f"/api/v1/rooms/{room_id}/invite", {"username": api.user["username"]}),
+        ("GET", f"/api/v1/rooms/{room_id}/messages?around=1", None),
     ]:
         with pytest.raises(ApiError) as err:
             await api.call(method, path, body)
@@ -28,6 +29,15 @@ async def _expect_hidden(api: Api, room_id: int) -> None:
     assert room_id not in [r["id"] for r in mine["rooms"]]
     public = await api.call("GET", "/api/v1/rooms/public")
     assert room_id not in [r["id"] for r in public["rooms"]]
+    # search: nothing the room said while the user was not in it is found. A room they left stays
+    # searchable up to their leave (an empty page); any other answers 404 like the paths above.
+    for path in ("/api/v1/search?q=secret", "/api/v1/search?q=蓝色", f"/api/v1/search?q=secret&room={room_id}"):
+        try:
+            found = await api.call("GET", path)
+        except ApiError as err:
+            assert "room=" in path and err.status == 404 and err.code == "not_found"
+            continue
+        assert SECRET not in str(found)
 
 
 async def _expect_socket_blind(sock: Socket, room_id: int) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import validation
+from parley.core import search, validation
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -139,12 +139,27 @@ class PublicRoomsQuery(_Body):
 class HistoryQuery(_Body):
     before: NonNegative | UnsetType = UNSET
     after: NonNegative | UnsetType = UNSET
+    around: NonNegative | UnsetType = UNSET  # a page centred on this seq (search: jump into context)
     limit: Annotated[int, Meta(ge=1, le=100)] = 50
+
+
+# search: `q` and the bounds are checked by core.search (words, dates, seqs or a page cursor).
+Bound = Annotated[str, Meta(max_length=40)]
+
+
+class SearchQuery(_Body):
+    q: Annotated[str, Meta(max_length=search.QUERY_MAX)] = ""
+    room: NonNegative | UnsetType = UNSET
+    from_: Annotated[str, Meta(max_length=40)] | UnsetType = msgspec.field(default=UNSET, name="from")
+    has: Literal["file"] | UnsetType = UNSET
+    before: Bound | UnsetType = UNSET
+    after: Bound | UnsetType = UNSET
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:
@@ -170,7 +185,7 @@ def decode_query(pairs: list[tuple[str, str]], type_: type[T]) -> T:
     ints = _int_fields(type_)
     values: dict[str, Any] = {}
     for name, raw in pairs:
-        if name not in type_.__struct_fields__ or raw == "" or name in values:
+        if name not in type_.__struct_encode_fields__ or raw == "" or name in values:
             continue
         if name in ints:
             if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
@@ -210,7 +225,7 @@ def _refuse_nul(value: Any) -> None:
 
 def _int_fields(type_: type[Any]) -> set[str]:
     info = msgspec.inspect.type_info(type_)
-    return {f.name for f in info.fields if _is_int(f.type)}  # type: ignore[attr-defined]
+    return {f.encode_name for f in info.fields if _is_int(f.type)}  # type: ignore[attr-defined]
 
 
 def _is_int(t: msgspec.inspect.Type) -> bool:

@@ -21,6 +21,7 @@ from parley.services.uploads import Uploads
 from parley.store import actions as store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
+from parley.store import search as search_store
 from parley.store import uploads as upload_store
 
 NO_MESSAGE = "no such message in this room"
@@ -53,7 +54,7 @@ class Actions:
                                      target.data.get("edited_at", target.ts), now)
             target.data = rules.edited(target.data, clean, ids, everyone, now)
             await store.rewrite(conn, room_id, target_seq, target.data)
-            await search_reindex(conn, room_id, target_seq, clean)
+            await search_store.reindex(conn, room_id, target_seq, clean)  # an edit re-indexes
             data: dict[str, Any] = {"target": target_seq, "text": clean, "edited_at": now, "mentions": ids}
             if everyone:
                 data["mentions_room"] = True
@@ -76,7 +77,7 @@ class Actions:
             blob_keys = await upload_store.erase_message(conn, room_id, target_seq)
             await store.erase(conn, room_id, target_seq)
             await store.rewrite(conn, room_id, target_seq, rules.tombstone(target.data))
-            await search_unindex(conn, room_id, target_seq)
+            await search_store.unindex(conn, room_id, target_seq)  # nothing findable stays
             emitted = await self._append(conn, room_id, user, EventType.MESSAGE_DELETED,
                                          {"target": target_seq, "by": user.id})
         await self.emitter.room_events(emitted)
@@ -201,19 +202,3 @@ class Actions:
 
 def _author(event: Event) -> int | None:
     return None if event.sender is None else event.sender["id"]
-
-
-# -- hooks filled at merge by the branches that own these stores -----------------------------------------
-# Each runs inside the action's transaction, so the index and the uploads change with the message.
-
-
-async def search_reindex(conn: AsyncConnection, room_id: int, seq: int, text: str) -> None:
-    """Branch `search`: `store.search.reindex(conn, room_id, seq, text)` (an edit re-indexes)."""
-    return None
-
-
-async def search_unindex(conn: AsyncConnection, room_id: int, seq: int) -> None:
-    """Branch `search`: `store.search.unindex(conn, room_id, seq)` (a delete leaves nothing findable)."""
-    return None
-
-

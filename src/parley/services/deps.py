@@ -22,6 +22,7 @@ class Limits:
     typing_rate: Rate = Rate(burst=5, per_second=1.0)
     # edits, deletes, reactions and pins, per user: reactions come in quick bursts
     action_rate: Rate = Rate(burst=30, per_second=2.0)
+    search_rate: Rate = Rate(burst=10, per_second=2.0)  # a search is the costliest read there is
     login_rate: Rate = Rate(burst=5, per_second=1 / 60)
     login_ip_rate: Rate = Rate(burst=30, per_second=0.5)
     register_ip_rate: Rate = Rate(burst=10, per_second=1 / 60)

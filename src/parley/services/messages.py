@@ -142,13 +142,15 @@ class Messages:
         return plan.settle(stored, now, snapshot.resolved)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
-                      limit: int = 50) -> dict[str, Any]:
-        if before is not None and after is not None:
-            raise Invalid("give before or after, not both")
+                      around: int | None = None, limit: int = 50) -> dict[str, Any]:
+        if sum(x is not None for x in (before, after, around)) > 1:
+            raise Invalid("give one of before, after and around")
         limit = max(1, min(limit, HISTORY_MAX))
         async with self.deps.db.read() as conn:
             room = await room_store.get(conn, room_id)
             room = permissions.require_reader(room, await room_store.membership(conn, room_id, user.id))
+            if around is not None:
+                return await self._around(conn, room, around, limit)
             if after is not None:
                 page = await event_store.after(conn, room_id, after, limit + 1)
                 has_more, page = len(page) > limit, page[:limit]
@@ -158,6 +160,20 @@ class Messages:
             views = [e.wire() for e in page]
             await action_store.decorate(conn, room_id, user.id, views)  # reactions, pins, threads, replies
         return {"messages": views, "has_more": has_more, "last_seq": room.last_seq}
+
+    @staticmethod
+    async def _around(conn: Any, room: Any, seq: int, limit: int) -> dict[str, Any]:
+        """A page centred on `seq` (search and replies jump there): limit // 2 events before it and
+        the rest from it on, or more before it near the end of the log. `has_more` is about older events, as on every page; `has_more_after`
+        says whether newer ones follow the page."""
+        older = await event_store.before(conn, room.id, seq, limit + 1)
+        newer = await event_store.after(conn, room.id, seq - 1, limit + 1)
+        n_old = min(len(older), max(limit // 2, limit - len(newer)))  # near the end: more older ones
+        n_new = min(len(newer), limit - n_old)
+        has_more, has_after = len(older) > n_old, len(newer) > n_new
+        older, newer = older[len(older) - n_old:], newer[:n_new]
+        return {"messages": [e.wire() for e in older + newer], "has_more": has_more,
+                "has_more_after": has_after, "last_seq": room.last_seq}
 
     async def replay(self, room_id: int, after: int, limit: int = 500) -> list[Event]:
         """Events after a cursor, for a caller that has checked membership (the realtime hub)."""

@@ -164,7 +164,9 @@ class Rooms:
             others, owners = await store.other_members(conn, room_id, user.id)
             permissions.require_leave(room, membership, others, owners)
             emitted = await self._append(conn, room_id, user, [(EventType.MEMBER_LEFT, {"user": user.public()})])
-            await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock())
+            # search: a member who leaves keeps finding what they could read until now
+            left_seq = emitted[-1].seq if membership.state is MemberState.JOINED else None
+            await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock(), left_seq=left_seq)
         await self.emitter.room_events(emitted)
 
     async def invite(self, user: User, room_id: int, usernames: object) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 // What a person can do, as functions the views call: each talks to the server and updates the store.
 import { api } from './api.js';
+import { notePage } from './messages.js';
 import { discard, queue, retry } from './pending.js';
 import { markRead } from './reads.js';
 import { emit, rememberUser, removeRoom, store, timeline, updateUser, upsertRoom } from './state.js';
@@ -27,6 +28,7 @@ async function loadLatest(roomId) {
   line.loading = true;
   try {
     const page = await api.messages(roomId, { limit: PAGE_SIZE });
+    notePage(roomId, page);
     line.add(page.messages);
     line.hasMore = page.has_more;
     line.loaded = true;
@@ -48,6 +50,7 @@ export async function loadOlder(roomId) {
   let change = null;
   try {
     const page = await api.messages(roomId, { before: line.events[0]?.seq, limit: PAGE_SIZE });
+    notePage(roomId, page);
     change = line.add(page.messages);
     line.hasMore = page.has_more;
   } finally {
@@ -58,12 +61,13 @@ export async function loadOlder(roomId) {
 
 /**
  * Shows the message at once as pending and sends it (now, or after the next reconnect).
- * `attachments`: stored upload objects (issue 9); with them the text may be empty (a caption).
+ * `extra`: more fields of the send frame (`reply_to`, `thread_root`, issue 10); `attachments`:
+ * stored upload objects (issue 9); with them the text may be empty (a caption).
  */
-export function sendMessage(roomId, text, attachments = []) {
+export function sendMessage(roomId, text, extra = {}, attachments = []) {
   if (!text.trim() && !attachments.length) return;
   lastTyping.delete(roomId);
-  queue(roomId, attachments.length && !text.trim() ? '' : text, attachments);
+  queue(roomId, attachments.length && !text.trim() ? '' : text, extra, attachments);
 }
 
 export const retryMessage = retry;
@@ -132,9 +136,10 @@ export async function setRole(roomId, userId, role) {
   return member;
 }
 
-export async function updateProfile(displayName) {
-  const user = await api.updateMe({ display_name: displayName });
-  updateUser({ id: user.id, username: user.username, display_name: user.display_name });
+/** Changes my profile: {display_name, status} (what the server takes); others see it live. */
+export async function updateProfile(changes) {
+  const user = await api.updateMe(changes);
+  updateUser(user);
   return user;
 }
 

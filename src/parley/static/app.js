@@ -1,6 +1,7 @@
 // Parley's browser client: boots the language, checks the session and shows either the log-in
 // screen or the chat. Served as ES modules with no build step.
 import { api, setUnauthorizedHandler } from './api.js';
+import { setTheme, theme } from './prefs.js';
 import { detectLanguage, setLanguage, t } from './i18n.js';
 import { on, resetStore, store, totalUnread, upsertRoom } from './state.js';
 import { startSync, stopSync } from './sync.js';
@@ -67,7 +68,14 @@ function updateTitle() {
 
 async function boot() {
   setLanguage(detectLanguage());
+  setTheme(theme(), { save: false });
   setUnauthorizedHandler(endSession);
+  // Issue 10: the settings dialog switches the language.
+  on('language', (code) => {
+    setLanguage(code, { save: true });
+    if (store.me) showShell();
+    updateTitle();
+  });
   on('rooms', updateTitle);
   on('signed-out', endSession);
   let me = null;

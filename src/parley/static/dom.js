@@ -74,6 +74,17 @@ const ICONS = {
   next: 'M9 5l7 7-7 7',
   retry: 'M4 12a8 8 0 1 0 3-6.2M4 4v5h5',
   stop: 'M7 7h10v10H7z',
+  // -- message actions (issue 10) --
+  reply: 'M10 8L5 12l5 4M5 12h9a5 5 0 0 1 5 5v1',
+  thread: 'M5 5h14v10H10l-4 4v-4H5z',
+  trash: 'M5 7h14M10 7V5h4v2M7 7l1 12h8l1-12',
+  pin: 'M9 4h6l-1 6 3 3H7l3-3zM12 13v7',
+  link: 'M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1',
+  more: 'M6 12h.01M12 12h.01M18 12h.01',
+  smile: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM8 14s1.5 2 4 2 4-2 4-2M9 9.5h.01M15 9.5h.01',
+  bell: 'M6 16V11a6 6 0 0 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0',
+  bellOff: 'M6 16V11a6 6 0 0 1 9-5.2M18 11v5l2 2H8M10 20a2 2 0 0 0 4 0M4 4l16 16',
+  search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM20 20l-4-4',
 };
 
 /** A decorative line icon; the button around it carries the label. */

@@ -1,5 +1,6 @@
 // A small, safe Markdown subset rendered straight to DOM nodes: **bold**, *italic*, ~~strike~~,
-// `code`, ``` code blocks ```, [links](https://...), bare URLs and @mentions. Nothing here ever
+// `code`, ``` code blocks ```, [links](https://...), bare URLs and @mentions; and as blocks:
+// > quotes, - / * / + bullet lists, 1. numbered lists and # headings (shown as bold lines). Nothing here ever
 // produces an HTML string; unknown or unsafe syntax simply stays visible as the text it was.
 import { h } from './dom.js';
 
@@ -40,36 +41,77 @@ export function mentions(text, username) {
  */
 export function renderMarkdown(text, { me = '', mentioned = new Set() } = {}) {
   const fragment = document.createDocumentFragment();
-  for (const block of splitBlocks(text)) {
-    fragment.append(block.code !== undefined
-      ? h('pre', {}, h('code', {}, block.code))
-      : h('p', {}, ...inline(block.text, { me: me.toLowerCase(), mentioned, depth: 0, links: true })));
-  }
+  fragment.append(...renderBlocks(text, { me: me.toLowerCase(), mentioned, depth: 0, links: true }));
   return fragment;
 }
 
-/** Splits text into paragraphs and ``` fenced code blocks (an unclosed fence runs to the end). */
-function splitBlocks(text) {
+const QUOTE = /^ {0,3}> ?(.*)$/;
+const BULLET = /^ {0,3}[-*+][ \t]+(\S.*)$/;
+const NUMBERED = /^ {0,3}(\d{1,9})[.)][ \t]+(\S.*)$/;
+const HEADING = /^ {0,3}(#{1,6})[ \t]+(\S.*?)(?:[ \t]+#+)?[ \t]*$/;
+const FENCE = /^\s*```/;
+const MAX_QUOTE_DEPTH = 4;
+
+/** Turns text into block nodes: code, quotes (rendered again inside), lists, headings, paragraphs. */
+function renderBlocks(text, ctx) {
+  return splitBlocks(text, ctx.depth < MAX_QUOTE_DEPTH).map((block) => {
+    const inlineNodes = (src) => inline(src, ctx);
+    switch (block.kind) {
+      case 'code': return h('pre', {}, h('code', {}, block.text));
+      case 'quote': return h('blockquote', {}, ...renderBlocks(block.text, { ...ctx, depth: ctx.depth + 1 }));
+      case 'ul': return h('ul', {}, ...block.items.map((item) => h('li', {}, ...inlineNodes(item))));
+      case 'ol': return h('ol', { start: block.start === 1 ? null : block.start }, ...block.items.map((item) => h('li', {}, ...inlineNodes(item))));
+      case 'heading': return h('p', { class: 'md-heading' }, h('strong', {}, ...inlineNodes(block.text)));
+      default: return h('p', {}, ...inlineNodes(block.text));
+    }
+  });
+}
+
+/**
+ * Splits text into blocks. A ``` fence runs to its closing fence (or the end); consecutive `>`
+ * lines make a quote, consecutive `- ` / `1. ` lines a list (a list's kind is set by its first
+ * item); a `# ` line is a heading; other lines, blank ones included, stay together as a paragraph.
+ */
+function splitBlocks(text, quotes = true) {
   const blocks = [];
   let lines = [];
-  let code = null;
   const flushText = () => {
     const joined = lines.join('\n').replace(/^\n+|\n+$/g, '');
-    if (joined) blocks.push({ text: joined });
+    if (joined) blocks.push({ kind: 'p', text: joined });
     lines = [];
   };
-  for (const line of text.split('\n')) {
-    if (code === null && /^\s*```/.test(line)) {
+  const all = text.split('\n');
+  for (let i = 0; i < all.length; i += 1) {
+    const line = all[i];
+    if (FENCE.test(line)) {
       flushText();
-      code = [];
-    } else if (code !== null && /^\s*```\s*$/.test(line)) {
-      blocks.push({ code: code.join('\n') });
-      code = null;
+      const code = [];
+      for (i += 1; i < all.length && !/^\s*```\s*$/.test(all[i]); i += 1) code.push(all[i]);
+      blocks.push({ kind: 'code', text: code.join('\n') });
+      continue;
+    }
+    const last = blocks.at(-1);
+    const joinsLast = lines.length === 0;
+    let match;
+    if (quotes && (match = line.match(QUOTE))) {
+      flushText();
+      if (joinsLast && last?.kind === 'quote') last.text += `\n${match[1]}`;
+      else blocks.push({ kind: 'quote', text: match[1] });
+    } else if ((match = line.match(BULLET))) {
+      flushText();
+      if (joinsLast && last?.kind === 'ul') last.items.push(match[1]);
+      else blocks.push({ kind: 'ul', items: [match[1]] });
+    } else if ((match = line.match(NUMBERED))) {
+      flushText();
+      if (joinsLast && last?.kind === 'ol') last.items.push(match[2]);
+      else blocks.push({ kind: 'ol', start: Number(match[1]), items: [match[2]] });
+    } else if ((match = line.match(HEADING))) {
+      flushText();
+      blocks.push({ kind: 'heading', text: match[2] });
     } else {
-      (code ?? lines).push(line);
+      lines.push(line);
     }
   }
-  if (code !== null) blocks.push({ code: code.join('\n') });
   flushText();
   return blocks;
 }

@@ -2,6 +2,7 @@
 // shown only while the tab is hidden.
 import { t } from './i18n.js';
 import { personLabel, roomLabel } from './people.js';
+import { wantsNotification } from './prefs.js';
 import { attachmentSummary } from './views/media.js';
 
 export function notificationsAvailable() {
@@ -17,12 +18,16 @@ export async function requestNotifications() {
   return notificationPermission();
 }
 
-/** A new message from someone else, in a room I am not looking at. */
-export function notifyMessage(room, event, mentioned) {
-  if (!mentioned && room.kind !== 'direct') return;
-  const title = room.kind === 'direct'
-    ? personLabel(event.sender)
-    : t('notify.mention', { user: personLabel(event.sender), room: roomLabel(room) });
+/**
+ * A new message from someone else, in a room I am not looking at. The room's setting (prefs.js:
+ * all / mentions / none, mute) decides; by default direct messages and mentions notify. A reply
+ * in a thread I take part in counts as a mention (issue 10, `threadReply`).
+ */
+export function notifyMessage(room, event, mentioned, threadReply = false) {
+  if (!wantsNotification(room, mentioned)) return;
+  const names = { user: personLabel(event.sender), room: roomLabel(room) };
+  const key = threadReply ? 'notify.thread' : mentioned ? 'notify.mention' : 'notify.message';
+  const title = room.kind === 'direct' ? names.user : t(key, names);
   notify(title, event.text || attachmentSummary(event), room.id);
 }
 

@@ -17,7 +17,7 @@ function newClientId() {
 }
 
 function transmit(roomId, pending) {
-  const frame = { type: 'send', room: roomId, text: pending.text, client_msg_id: pending.cid, ref: pending.cid };
+  const frame = { type: 'send', room: roomId, text: pending.text, ...pending.extra, client_msg_id: pending.cid, ref: pending.cid };
   // uploads (issue 9): the upload objects stay on the pending message for display; their ids are sent
   if (pending.attachments?.length) frame.attachments = pending.attachments.map((upload) => upload.id);
   if (!frame.text) delete frame.text;
@@ -30,10 +30,11 @@ function find(roomId, cid) {
 
 /**
  * Queues a message: it shows at once as pending and goes out now or after the next reconnect.
+ * `extra`: more fields of the send frame (`reply_to`, `thread_root`).
  * `attachments`: upload objects already stored by the server (views/uploads.js).
  */
-export function queue(roomId, text, attachments = []) {
-  const pending = { cid: newClientId(), text, attachments, ts: Date.now(), status: 'pending' };
+export function queue(roomId, text, extra = {}, attachments = []) {
+  const pending = { cid: newClientId(), text, extra, attachments, ts: Date.now(), status: 'pending' };
   timeline(roomId).pending.push(pending);
   emit('pending', roomId);
   transmit(roomId, pending);

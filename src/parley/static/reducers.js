@@ -4,6 +4,7 @@
 // (SYSTEM_LINES, plus `message`). A new event type gets a reducer here, a line there, and its
 // strings (`event.<type>`) in every locale.
 import { mentions } from './markdown.js';
+import { applyAnnotation, noteMessage } from './messages.js';
 import { notifyMessage } from './notify.js';
 import { settle } from './pending.js';
 import { markRead } from './reads.js';
@@ -43,50 +44,14 @@ export const REDUCERS = {
     Object.assign(room, event.changes);
     emit('room', room.id);
   }),
-  // -- message actions (issue 10): each changes the message whose seq is `event.target` --
-  message_edited: onMessage((message, event) => {
-    Object.assign(message, { text: event.text, edited_at: event.edited_at, mentions: event.mentions ?? [] });
-    if (event.mentions_room) message.mentions_room = true;
-    else delete message.mentions_room;
-  }),
-  message_deleted: onMessage((message) => {
-    Object.assign(message, { text: '', mentions: [], deleted: true, reactions: [], pinned: false });
-    delete message.attachments;
-    delete message.mentions_room;
-  }),
-  reaction_added: onMessage((message, event) => react(message, event, 1)),
-  reaction_removed: onMessage((message, event) => react(message, event, -1)),
-  message_pinned: onMessage((message) => { message.pinned = true; }),
-  message_unpinned: onMessage((message) => { message.pinned = false; }),
+  // -- message actions (issue 10): they change the message they name, see messages.js --
+  message_edited: applyAnnotation,
+  message_deleted: applyAnnotation,
+  reaction_added: applyAnnotation,
+  reaction_removed: applyAnnotation,
+  message_pinned: applyAnnotation,
+  message_unpinned: applyAnnotation,
 };
-
-/**
- * A message action: applied to the target message if this client holds it (an older one arrives
- * as it is now, from history), once (a replay at or below the cursor was applied already).
- */
-function onMessage(change) {
-  return fresh((room, event) => {
-    const message = timeline(room.id).events.find((item) => item.seq === event.target && item.type === 'message');
-    if (!message) return;
-    change(message, event);
-    emit('message-changed', { roomId: room.id, seq: message.seq });
-  });
-}
-
-/** Reaction counts as history pages carry them: [{emoji, count, me}], in order of first use. */
-function react(message, event, delta) {
-  const list = message.reactions ?? [];
-  const mine = event.user === store.me.id;
-  let entry = list.find((item) => item.emoji === event.emoji);
-  if (!entry && delta > 0) {
-    entry = { emoji: event.emoji, count: 0, me: false };
-    list.push(entry);
-  }
-  if (!entry) return;
-  entry.count = Math.max(0, entry.count + delta);
-  if (mine) entry.me = delta > 0;
-  message.reactions = list.filter((item) => item.count > 0);
-}
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */
 function fresh(reducer) {
@@ -128,6 +93,7 @@ export function mentionsMe(event) {
 
 function applyMessage(room, event, isFresh) {
   const mine = event.sender?.id === store.me.id;
+  const myThread = noteMessage(room, event, isFresh);
   stopTyping(room.id, event.sender?.id);
   if (mine) settle(room.id, event.client_msg_id);
   if (!isFresh || mine) return;
@@ -136,7 +102,8 @@ function applyMessage(room, event, isFresh) {
     return;
   }
   room.unread = (room.unread ?? 0) + 1;
-  const mentioned = mentionsMe(event);
+  const mentioned = mentionsMe(event) || myThread;
   room.mention ||= mentioned;
-  notifyMessage(room, event, mentioned);
+  // A thread reply says so in its notification, unless it names me as well.
+  notifyMessage(room, event, mentioned, myThread && !event.mentions?.includes(store.me.id) && !event.mentions_room);
 }

@@ -23,12 +23,18 @@ export const store = {
   typing: new Map(),
   members: new Map(),
   drafts: new Map(),
+  // message actions (issue 10, messages.js): messages held outside timelines, recent changes, pins, replies
+  heldMessages: new Map(),
+  recentChanges: new Map(),
+  pins: new Map(),
+  replying: new Map(),
   connection: 'connecting',
   currentRoom: null,
 };
 
 export function resetStore() {
-  for (const key of ['rooms', 'timelines', 'users', 'presence', 'typing', 'members', 'drafts']) store[key].clear();
+  for (const key of ['rooms', 'timelines', 'users', 'presence', 'typing', 'members', 'drafts',
+    'heldMessages', 'recentChanges', 'pins', 'replying']) store[key].clear();
   Object.assign(store, { me: null, connection: 'connecting', currentRoom: null });
 }
 
@@ -122,6 +128,18 @@ class Timeline {
     this.hasMore = true;
     this.loaded = false;
     this.loading = false;
+    // search (jump.js): a page around an older message replaced the run; newer ones are fetched
+    // page by page (live events that do not follow on are left to that catch-up).
+    this.newerMissing = false;
+  }
+
+  /** search (jump.js): start again from one page of consecutive events. */
+  replaceWith(events, hasMore, newerMissing) {
+    this.events = [...events].sort((a, b) => a.seq - b.seq);
+    this.seqs = new Set(this.events.map((event) => event.seq));
+    this.hasMore = hasMore;
+    this.newerMissing = newerMissing;
+    this.loaded = true;
   }
 
   get lastSeq() {
@@ -132,6 +150,7 @@ class Timeline {
   add(events) {
     const fresh = events.filter((event) => !this.seqs.has(event.seq)).sort((a, b) => a.seq - b.seq);
     if (!fresh.length) return null;
+    if (this.newerMissing && fresh[0].seq > this.lastSeq + 1) return null; // search: not yet caught up
     for (const event of fresh) this.seqs.add(event.seq);
     const first = this.events[0]?.seq ?? Infinity;
     if (fresh[0].seq > this.lastSeq) {

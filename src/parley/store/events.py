@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core import search
 from parley.core.models import Event, EventType
 from parley.core.uploads import avatar_url
 from parley.store.tables import events, users
@@ -99,6 +100,41 @@ _PG_BUMP = ("UPDATE rooms SET last_seq = rooms.last_seq + n.count FROM "
 _PG_ARRAYS = ", ".join(f"${i}::{events.c[name].type.compile(dialect=postgresql.dialect())}[]"
                        for i, name in enumerate(INSERTED, 1))
 _PG_INSERT = f"INSERT INTO events ({', '.join(INSERTED)}) SELECT * FROM unnest({_PG_ARRAYS}) RETURNING id, room_id, seq"
+# The search index (store/search.py reads it), written with the messages it indexes: SQLite's FTS5
+# table keyed by the event id as rowid, PostgreSQL's tsvector rows keyed by event_id.
+INDEX_SQL = "INSERT INTO message_search (rowid, body) VALUES (?, ?)"
+# PostgreSQL indexes in the statement that inserts the events (a round trip less per batch).
+_N = len(INSERTED)
+_PG_INSERT_INDEXED = (
+    f"WITH ins AS ({_PG_INSERT}), "
+    "idx AS (INSERT INTO message_search (event_id, tsv) SELECT ins.id, CAST(b.body AS tsvector) FROM ins "
+    f"JOIN unnest(${_N + 1}::bigint[], ${_N + 2}::bigint[], ${_N + 3}::text[]) AS b(room, seq, body) "
+    "ON b.room = ins.room_id AND b.seq = ins.seq) "
+    "SELECT id, room_id, seq FROM ins")
+
+
+def index_body(dialect: str, text: str, room_id: int, sender_id: int | None) -> str | None:
+    """What the index stores for a message text (its words, then its room's and sender's facets),
+    or None when it has no words to find."""
+    toks = search.tokens(text)
+    if not toks:
+        return None
+    facets = [search.room_facet(room_id)] if sender_id is None else [search.room_facet(room_id),
+                                                                       search.user_facet(sender_id)]
+    if dialect == "postgresql":
+        return search.tsvector(toks + facets + search.pg_prefixes(toks))
+    return " ".join(toks + facets)
+
+
+def _bodies(dialect: str, drafts: Sequence[Draft]) -> list[tuple[int, str]]:
+    """(draft index, index body) of the drafts that are messages with words."""
+    out = []
+    for i, d in enumerate(drafts):
+        text = d.data.get("text") if d.type is EventType.MESSAGE else None
+        body = index_body(dialect, text, d.room_id, d.sender_id) if isinstance(text, str) else None
+        if body is not None:
+            out.append((i, body))
+    return out
 
 
 def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
@@ -123,7 +159,10 @@ def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
             for k, i in enumerate(by_room[room]):
                 seqs[i] = first + k
         columns = [list(c) for c in zip(*(_values(d, seqs[i], ts) for i, d in enumerate(drafts)), strict=True)]
-        ids = {(r[1], r[2]): r[0] for r in (yield Stmt(_PG_INSERT, columns))}
+        bodies = _bodies(dialect, drafts)
+        if bodies:
+            columns += [[drafts[i].room_id for i, _ in bodies], [seqs[i] for i, _ in bodies], [b for _, b in bodies]]
+        ids = {(r[1], r[2]): r[0] for r in (yield Stmt(_PG_INSERT_INDEXED if bodies else _PG_INSERT, columns))}
         return [(ids[(d.room_id, seqs[i])], seqs[i]) for i, d in enumerate(drafts)]
     placed: Placed = [(0, 0)] * len(drafts)
     for room in rooms:
@@ -134,6 +173,9 @@ def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
         ids = dict(map(tuple, (yield Stmt(_IDS, (room, first, end)))))
         for k, i in enumerate(indexes):
             placed[i] = (ids[first + k], first + k)
+    bodies = _bodies(dialect, drafts)
+    if bodies:
+        yield Stmt(INDEX_SQL, [(placed[i][0], body) for i, body in bodies], many=True)
     return placed
 
 

@@ -123,9 +123,15 @@ async def sharing(conn: AsyncConnection, user_id: int) -> list[int]:
     return sorted({user_id, *(r.user_id for r in rows)})
 
 
-async def set_state(conn: AsyncConnection, room_id: int, user_id: int, state: MemberState, now: int) -> None:
+async def set_state(conn: AsyncConnection, room_id: int, user_id: int, state: MemberState, now: int,
+                    left_seq: int | None = None) -> None:
+    """Change a membership's state; `left_seq`, when given, is the seq up to which a member who left
+    may still search the room."""
+    values: dict[str, object] = {"state": state.value, "updated_at": now}
+    if left_seq is not None:
+        values["left_seq"] = left_seq
     await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
-                       .values(state=state.value, updated_at=now))
+                       .values(**values))
 
 
 async def set_role(conn: AsyncConnection, room_id: int, user_id: int, role: Role, now: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 metadata = sa.MetaData()
 
@@ -66,6 +67,9 @@ members = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("read_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("joined_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # The seq of the member's latest `member_left` after being joined (0: never left a joined
+    # membership): a member who left still finds, by search, what they could read until then.
+    sa.Column("left_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Index("ix_members_user_state", "user_id", "state"),
 )
@@ -164,3 +168,15 @@ uploads = sa.Table(
     sa.Index("ix_uploads_thumb", "thumb"),
     sa.Index("ix_uploads_created_at", "created_at"),
 )
+# The message search index (store/search.py), written by the one writer with the messages it
+# indexes. On PostgreSQL, this table: a tsvector of the message's tokens (core/search.py) under a
+# GIN index. On SQLite the migration creates an FTS5 virtual table of the same name instead
+# (rowid = event id, `body` = the tokens separated by spaces); its shadow tables are not described
+# here (see SQLITE_ONLY in store/search.py).
+message_search = sa.Table(
+    "message_search",
+    metadata,
+    sa.Column("event_id", sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    sa.Column("tsv", sa.Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
+)
+sa.Index("ix_message_search_tsv", message_search.c.tsv, postgresql_using="gin")

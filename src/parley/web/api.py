@@ -156,7 +156,7 @@ async def history(request: web.Request) -> web.StreamResponse:
     params = query(request, req.HistoryQuery)
     page = await ctx(request).messages.history(
         user, room_id(request), before=params.given("before"), after=params.given("after"),
-        limit=params.limit)
+        around=params.given("around"), limit=params.limit)
     return json(page)
 
 

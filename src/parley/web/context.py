@@ -13,6 +13,7 @@ from parley.services.actions import Actions
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
+from parley.services.search import Search
 from parley.services.uploads import Uploads
 from parley.store.db import Database
 
@@ -28,6 +29,7 @@ class Context:
     hub: Hub
     uploads: Uploads
     actions: Actions
+    search: Search
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

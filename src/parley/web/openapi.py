@@ -36,7 +36,7 @@ SCHEMAS: dict[str, Any] = {
                    role={"enum": ["owner", "admin", "moderator", "member"]},
                    state={"enum": ["joined", "invited"]}, online=_BOOL),
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
-                    has_more=_BOOL, last_seq=_INT),
+                    has_more=_BOOL, last_seq=_INT, has_more_after=_BOOL),
     "UploadAnswer": _obj(["upload"], upload=_ref("Attachment")),
     "RoomFiles": _obj(["uploads", "has_more"], has_more=_BOOL, uploads={"type": "array", "items": _ref("RoomFile")}),
     "FileBody": _obj(["file"], file={"type": "string", "format": "binary"}),
@@ -48,6 +48,12 @@ SCHEMAS: dict[str, Any] = {
         ["message", "pinned_by", "pinned_at"], message=_ref("Event"), pinned_by=_NULLABLE_INT, pinned_at=_INT)}),
     "Thread": _obj(["root", "replies", "has_more"], root=_ref("Event"),
                    replies={"type": "array", "items": _ref("Event")}, has_more=_BOOL),
+    # search: a snippet is [text, highlighted] parts, to be put in text nodes (never parsed as HTML)
+    "SearchAnswer": _obj(["hits", "has_more", "next_before"], hits={"type": "array", "items": _obj(
+        ["room", "seq", "snippet", "message"], room=_INT, seq=_INT,
+        snippet={"type": "array", "items": {"type": "array", "prefixItems": [_STR, _BOOL], "minItems": 2,
+                                            "maxItems": 2}},
+        message=_ref("Event"))}, has_more=_BOOL, next_before={"type": ["string", "null"]}),
 }
 
 
@@ -105,7 +111,7 @@ def _op(summary: str, answer: tuple[str, Any] | None, *, body: type | None = Non
     if params is not None:
         props = msgspec.json.schema(params)["$defs"][params.__name__]["properties"]
         op["parameters"] = [{"name": p, "in": "query", "required": False, "schema": props[p]}
-                            for p in params.__struct_fields__]
+                            for p in params.__struct_encode_fields__]
     if not auth:
         op["security"] = []
     return op
@@ -151,7 +157,8 @@ def _paths() -> dict[str, Any]:
             "Change a member's role (admins and owners, for roles below their own); `owner` hands ownership over", ("200", _ref("Member")),
             body=api.RoleBody)},
         "/api/v1/rooms/{room_id}/messages": {
-            "get": _op("History, oldest first, at most 100 a page", ("200", _ref("History")),
+            "get": _op("History, oldest first, at most 100 a page; around=S: a page centred on seq S",
+                       ("200", _ref("History")),
                        params=api.HistoryQuery),
             "post": _op("Send a message (idempotent with client_msg_id)", ("201", _ref("Event")),
                         body=api.MessageBody)},
@@ -170,6 +177,11 @@ def _paths() -> dict[str, Any]:
             "put": _op("Set my avatar from an image (cropped square)", ("200", _ref("User")), multipart=True),
             "delete": _op("Remove my avatar", ("200", _ref("User")))},
         **_action_paths(),
+        "/api/v1/search": {"get": _op(
+            "Search messages in the rooms I may read (a room I left: up to my leave), newest first. Words match "
+            "by prefix ignoring case and accents; Chinese and Japanese by character pairs. before/after: a seq "
+            "(with room), a date or ISO 8601 time, or (before) the next_before of the previous page",
+            ("200", _ref("SearchAnswer")), params=api.SearchQuery)},
     }
     for path, ops in paths.items():
         if "{room_id}" in path:

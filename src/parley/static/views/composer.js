@@ -16,21 +16,28 @@ function textLength(text) {
   return [...text.normalize('NFC')].length;
 }
 
-/** onSent() runs after a message goes out (the room view scrolls to it). */
-export function createComposer(roomId, label, onSent) {
+/**
+ * onSent() runs after a message goes out (the room view scrolls to it). Options (message actions,
+ * issue 10): `extra()` gives more fields of the send (reply_to, thread_root); `keys(event, input)`
+ * sees each key first and returns true when it handled it (Up-arrow edits, Escape cancels a reply);
+ * `above` is shown over the box (the reply bar); `draftKey` keeps the draft apart (a thread's);
+ * `files`: whether files may be attached (uploads, issue 9; the room's composer, not a thread's).
+ */
+export function createComposer(roomId, label, onSent, { extra = () => ({}), keys = () => false, above = null, draftKey = roomId, files = draftKey === roomId } = {}) {
   const input = h('textarea', {
     class: 'composer-input', rows: 1, 'aria-label': label, placeholder: label,
-    value: store.drafts.get(roomId) ?? '', enterkeyhint: 'send',
+    value: store.drafts.get(draftKey) ?? '', enterkeyhint: 'send',
   });
   const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
-  // uploads (issue 9): the tray above, the attach/record buttons before the text; the text is the caption
+  // uploads (issue 9): the tray above, the attach/record buttons before the text; the text is the
+  // caption. Only the room's own composer takes files (a thread's does not).
   let waiting = false;
   const showError = (text) => {
     error.textContent = text;
     error.hidden = !text;
   };
-  const uploads = createUploads(roomId, {
+  const uploads = files ? createUploads(roomId, {
     onError: showError,
     onChange: () => {
       if (!waiting || uploads.busy) return;
@@ -38,8 +45,20 @@ export function createComposer(roomId, label, onSent) {
       if (uploads.failed) uploads.setStatus(t('uploads.waitFailed'));
       else submit();
     },
+  }) : null;
+  // Issue 10: the emoji button inserts at the cursor; the picker loads on first use.
+  const emojiButton = h('button', { type: 'button', class: 'icon-btn composer-emoji', 'aria-label': t('composer.emoji'),
+    title: t('composer.emoji'), 'aria-haspopup': 'dialog' }, icon('smile'));
+  emojiButton.addEventListener('click', async () => {
+    const { start, end } = { start: input.selectionStart, end: input.selectionEnd };
+    const { pickEmoji } = await import('./emoji.js');
+    const chosen = await pickEmoji(emojiButton);
+    if (!chosen) return;
+    input.focus();
+    input.setRangeText(chosen, start, end, 'end');
+    input.dispatchEvent(new Event('input', { bubbles: true }));
   });
-  const form = h('form', { class: 'composer' }, uploads.buttons, input, count,
+  const form = h('form', { class: 'composer' }, uploads?.buttons ?? null, input, count, emojiButton,
     h('button', { type: 'submit', class: 'send-btn', 'aria-label': t('composer.send'), title: t('composer.send') }, icon('send')));
 
   const grow = () => {
@@ -58,38 +77,55 @@ export function createComposer(roomId, label, onSent) {
     return over;
   };
   const submit = () => {
-    if (!input.value.trim() && !uploads.count) return;
+    if (!input.value.trim() && !uploads?.count) return;
     if (measure()) {
       error.textContent = t('composer.tooLong', { max: formatNumber(MAX_TEXT) });
       error.hidden = false;
       return;
     }
     // uploads (issue 9): send once every file is stored; a failed one must be retried or removed
-    if (uploads.failed) {
+    if (uploads?.failed) {
       uploads.setStatus(t('uploads.waitFailed'));
       return;
     }
-    if (uploads.busy) {
+    if (uploads?.busy) {
       waiting = true;
       uploads.setStatus(t('uploads.waiting'));
       return;
     }
-    sendMessage(roomId, input.value, uploads.take());
+    sendMessage(roomId, input.value, extra(), uploads ? uploads.take() : []);
     input.value = '';
-    store.drafts.delete(roomId);
+    store.drafts.delete(draftKey);
     grow();
     measure();
     onSent();
   };
+  const wrap = h('div', { class: 'composer-wrap' }, above, error, uploads?.tray ?? null, form);
+  // Issue 10: @mention and :shortcode: completion, loaded when the text first has an @ or a colon.
+  let completion = null;
+  const complete = () => {
+    if (completion || !/[@:]/.test(input.value)) return;
+    completion = import('./complete.js').then((module) => {
+      const attached = module.attachCompletion(input, wrap, roomId);
+      attached.update();
+      return attached;
+    });
+  };
   input.addEventListener('keydown', (event) => {
+    if (!event.isComposing && input.getAttribute('aria-expanded') !== 'true' && keys(event, input)) {
+      event.preventDefault();
+      return;
+    }
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    if (input.getAttribute('aria-expanded') === 'true') return;
     event.preventDefault();
     submit();
   });
   input.addEventListener('input', () => {
-    store.drafts.set(roomId, input.value);
+    store.drafts.set(draftKey, input.value);
     grow();
     measure();
+    complete();
     if (input.value.trim()) typing(roomId);
   });
   form.addEventListener('submit', (event) => {
@@ -99,10 +135,11 @@ export function createComposer(roomId, label, onSent) {
   });
   /** uploads (issue 9): files dropped on or pasted into `area` (the room) join the tray. */
   const acceptFiles = (area) => {
+    if (!uploads) return;
     enableDrop(area, uploads.add);
     area.addEventListener('paste', (event) => {
       if (uploads.paste(event.clipboardData) && !event.clipboardData.getData('text/plain')) event.preventDefault();
     });
   };
-  return { el: h('div', { class: 'composer-wrap' }, error, uploads.tray, form), input, acceptFiles, mounted: () => { grow(); measure(); } };
+  return { el: wrap, input, acceptFiles, mounted: () => { grow(); measure(); } };
 }

@@ -1,6 +1,6 @@
 // The dialogs: create a room, edit a topic, leave a room, and pick users (direct chat, invite).
 import {
-  changePassword, createRoom, invite, leaveRoom, loadMembers, searchUsers, setRole, startDirect, updateProfile, updateRoom,
+  createRoom, invite, leaveRoom, loadMembers, searchUsers, setRole, startDirect, updateRoom,
 } from '../actions.js';
 import { h, iconButton } from '../dom.js';
 import { t } from '../i18n.js';
@@ -94,25 +94,6 @@ function heirField(room, label, hint) {
   if (store.members.has(room.id)) fill();
   else loadMembers(room.id).then(fill, () => {});
   return { el: field(label, select, hint), value: () => (select.value ? Number(select.value) : null) };
-}
-
-/** My display name and password. The server's own words explain a refusal. */
-export function profileDialog() {
-  const name = h('input', { name: 'display_name', maxlength: 64, value: store.me.display_name ?? '', autocomplete: 'nickname' });
-  const current = h('input', { name: 'current_password', type: 'password', autocomplete: 'current-password' });
-  const next = h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', minlength: 8 });
-  openDialog({
-    title: t('profile.title'),
-    submitLabel: t('common.save'),
-    body: [field(t('profile.displayName'), name), h('fieldset', { class: 'choices' },
-      h('legend', {}, t('profile.password')),
-      field(t('profile.currentPassword'), current), field(t('profile.newPassword'), next, t('profile.passwordHint')))],
-    describe: (err) => ([403, 409, 422].includes(err?.status) && err.message ? err.message : describeError(err)),
-    onSubmit: async () => {
-      if (name.value.trim() !== (store.me.display_name ?? '')) await updateProfile(name.value.trim());
-      if (next.value) await changePassword(current.value, next.value);
-    },
-  });
 }
 
 export function directDialog() {

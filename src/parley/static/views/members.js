@@ -4,6 +4,7 @@ import { h, iconButton, srOnly } from '../dom.js';
 import { t } from '../i18n.js';
 import { personParts } from '../people.js';
 import { displayName, on, store } from '../state.js';
+import { avatar, profileButton } from './avatar.js';
 
 const ROLE_ORDER = ['owner', 'admin', 'moderator', 'member'];
 
@@ -22,7 +23,7 @@ export function createMemberPanel(roomId, onClose) {
       return;
     }
     const sorted = [...members].sort((a, b) => rank(a) - rank(b) || displayName(a.user).localeCompare(displayName(b.user)));
-    list.replaceChildren(...sorted.map(memberRow));
+    list.replaceChildren(...sorted.map((member) => memberRow(member, roomId)));
   };
   const offs = [
     on('members', (id) => id === roomId && render()),
@@ -38,12 +39,14 @@ function rank(member) {
   return online * 10 + ROLE_ORDER.indexOf(member.role);
 }
 
-function memberRow(member) {
+function memberRow(member, roomId) {
   const online = Boolean(store.presence.get(member.user.id));
+  // Issue 10: avatar and name in one button that opens the profile card.
   return h('li', { class: `member${online ? ' online' : ''}`, dataset: { userId: member.user.id } },
     h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
     srOnly(online ? t('presence.online') : t('presence.offline')),
-    h('span', { class: 'member-names' }, personParts(member.user, 'member-name')),
-    member.role !== 'member' ? h('span', { class: `role role-${member.role}` }, t(`role.${member.role}`)) : null,
-    member.state === 'invited' ? h('span', { class: 'role' }, t('members.invited')) : null);
+    profileButton(member.user, roomId, [avatar(member.user, 28),
+      h('span', { class: 'member-names' }, personParts(member.user, 'member-name')),
+      member.role !== 'member' ? h('span', { class: `role role-${member.role}` }, t(`role.${member.role}`)) : null,
+      member.state === 'invited' ? h('span', { class: 'role' }, t('members.invited')) : null], 'member-btn'));
 }

@@ -11,6 +11,10 @@ import { createMemberPanel } from './members.js';
 import { uploadStyles } from './media.js';
 import { TimelineView } from './timeline.js';
 import { describeError } from './ui.js';
+import { roomNotifySettings } from '../prefs.js';
+// -- message actions (issue 10) --
+import { roomComposerOptions } from './msgparts.js';
+import { pinsButton } from './pins.js';
 
 const WIDE_SCREEN = '(min-width: 1100px)';
 let membersWanted = true;
@@ -44,9 +48,11 @@ function createJoinedView(room) {
   const timelineView = new TimelineView(roomId);
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const label = t('composer.label', { room: roomLabel(room) });
+  const composerOptions = roomComposerOptions(roomId, () => timelineView.editLast());
   const composer = room.archived
     ? { el: h('p', { class: 'archived-note' }, t('room.archived')), mounted: () => {} }
-    : createComposer(roomId, label, () => timelineView.jumpToLatest());
+    : createComposer(roomId, label, () => timelineView.jumpToLatest(), composerOptions);
+  const pins = pinsButton(roomId);
   const main = h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el);
   const body = h('div', { class: 'room-body' }, main);
   composer.acceptFiles?.(main); // uploads (issue 9): drop and paste anywhere in the room
@@ -71,8 +77,13 @@ function createJoinedView(room) {
     filesPanel = createFilesPanel(roomId, () => { toggleFiles(false); filesButton.focus(); });
     body.append(filesPanel.el);
   }
+  // Issue 10: per-room notifications and mute (the dialog loads on first use).
+  const notifyButton = iconButton('bell', t('roomNotify.open'), async () => {
+    const { roomNotifyDialog } = await import('./roomnotify.js');
+    roomNotifyDialog(store.rooms.get(roomId));
+  }, { class: 'icon-btn notify-btn' });
   const actions = h('div', { class: 'room-actions' },
-    filesButton, membersButton, inviteButton, ownerButton,
+    pins.el, filesButton, notifyButton, membersButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -99,6 +110,9 @@ function createJoinedView(room) {
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
     replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
     editTopic.hidden = !canEdit;
+    const muted = roomNotifySettings(current).muted;
+    notifyButton.replaceChildren(icon(muted ? 'bellOff' : 'bell'));
+    notifyButton.dataset.muted = String(muted);
   }
 
   function renderTyping() {
@@ -130,6 +144,8 @@ function createJoinedView(room) {
     },
     destroy() {
       offs.forEach((off) => off());
+      composerOptions.destroy();
+      pins.destroy();
       document.removeEventListener('visibilitychange', onVisible);
       timelineView.destroy();
       panel?.destroy();

@@ -3,17 +3,22 @@
 import { h } from '../dom.js';
 import { t, tError } from '../i18n.js';
 import { emit, on } from '../state.js';
+import { openMessageLink } from './msgparts.js';
 import { createBrowseView } from './browse.js';
 import { createRoomDialog, directDialog } from './dialogs.js';
 import { createRoomView, roomViewKind } from './room.js';
+import { createSearchView } from './search.js'; // search
 import { createSidebar } from './sidebar.js';
 
 const NOTICE_MS = 5000;
 
 function parseRoute(hash) {
-  const room = hash.match(/^#\/room\/(\d+)$/);
-  if (room) return { name: 'room', id: Number(room[1]) };
+  const room = hash.match(/^#\/room\/(\d+)(?:\/(\d+))?$/);
+  if (room) return { name: 'room', id: Number(room[1]), seq: room[2] ? Number(room[2]) : null };
   if (hash === '#/browse') return { name: 'browse' };
+  // search: #/search?q=...&room=...&from=...&has=file
+  const search = hash.match(/^#\/search\?(.*)$/);
+  if (search) return { name: 'search', params: Object.fromEntries(new URLSearchParams(search[1])) };
   return { name: 'home' };
 }
 
@@ -32,9 +37,11 @@ export function createShell({ onLanguage, onLogout }) {
     view?.destroy?.();
     if (route.name === 'room') view = createRoomView(route.id);
     else if (route.name === 'browse') view = createBrowseView();
+    else if (route.name === 'search') view = createSearchView(route.params);
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();
+    if (route.seq) openMessageLink(route.id, route.seq);
     el.dataset.pane = route.name === 'home' ? 'sidebar' : 'main';
     emit('route', route);
   }
@@ -58,17 +65,31 @@ export function createShell({ onLanguage, onLogout }) {
     on('notice', showNotice),
   ];
   window.addEventListener('hashchange', render);
+  // Issue 10: Ctrl/Cmd+K opens the quick switcher (loaded on first use).
+  const onKey = (event) => {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 'k') {
+      event.preventDefault();
+      openSwitcher();
+    }
+  };
+  document.addEventListener('keydown', onKey);
   return {
     el,
     mounted: render,
     destroy() {
       window.removeEventListener('hashchange', render);
+      document.removeEventListener('keydown', onKey);
       offs.forEach((off) => off());
       clearTimeout(noticeTimer);
       sidebar.destroy();
       view?.destroy?.();
     },
   };
+}
+
+export async function openSwitcher() {
+  const switcher = await import('./switcher.js');
+  switcher.openSwitcher();
 }
 
 function createHome() {

@@ -5,8 +5,12 @@ import { formatNumber, t } from '../i18n.js';
 import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
 import { personParts, roomTitleNodes } from '../people.js';
 import { on, roomTitle, store } from '../state.js';
-import { createRoomDialog, directDialog, profileDialog } from './dialogs.js';
+import { createRoomDialog, directDialog } from './dialogs.js';
+import { createSearchBox } from './search.js'; // search
+import { openSwitcher } from './shell.js';
 import { languageSelect, uid } from './ui.js';
+import { avatar } from './avatar.js';
+import { roomNotifySettings } from '../prefs.js';
 
 /** onLanguage(code) switches the language; onLogout() logs out. */
 export function createSidebar({ onLanguage, onLogout }) {
@@ -16,12 +20,14 @@ export function createSidebar({ onLanguage, onLogout }) {
     invites: h('ul', { class: 'room-list', 'aria-label': t('sidebar.invites') }),
     direct: h('ul', { class: 'room-list', 'aria-label': t('sidebar.direct') }),
   };
-  const me = h('button', { type: 'button', class: 'me', title: t('profile.open'), on: { click: profileDialog } });
-  const renderMe = () => replace(me, personParts(store.me, 'me-name'), srOnly(`, ${t('profile.open')}`));
+  const me = h('button', { type: 'button', class: 'me', title: t('profile.open'), on: { click: openSettings } });
+  const renderMe = () => replace(me, avatar(store.me, 28), personParts(store.me, 'me-name'), srOnly(`, ${t('profile.open')}`));
   renderMe();
   const inviteSection = section(t('sidebar.invites'), null, lists.invites);
   const el = h('aside', { class: 'sidebar', 'aria-label': t('sidebar.label') },
-    h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), status),
+    h('div', { class: 'sidebar-head' }, h('h1', { class: 'brand', translate: 'no' }, t('app.name')), status,
+      iconButton('search', t('switcher.open'), openSwitcher, { class: 'icon-btn small switcher-btn', 'aria-keyshortcuts': 'Control+K Meta+K' })),
+    createSearchBox(), // search
     h('nav', { class: 'sidebar-nav', 'aria-label': t('sidebar.conversations') },
       section(t('sidebar.rooms'), iconButton('plus', t('createRoom.open'), createRoomDialog), lists.rooms,
         h('a', { class: 'browse-link', href: '#/browse' }, t('browse.open'))),
@@ -70,7 +76,11 @@ function fillList(list, rooms, items) {
 }
 
 function roomPrefix(room) {
-  if (room.kind === 'direct') return '@';
+  // Issue 10: a direct chat shows the other person's avatar.
+  if (room.kind === 'direct') {
+    const other = (room.members ?? []).find((user) => user.id !== store.me?.id);
+    return other ? avatar(other, 20) : '@';
+  }
   return room.visibility === 'private' ? icon('lock') : '#';
 }
 
@@ -79,8 +89,8 @@ function roomItem(room) {
   const marker = h('span', { class: 'mention-marker', 'aria-hidden': 'true' }, '@');
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true' });
   const sr = srOnly('');
-  const link = h('a', { class: 'room-link', href: `#/room/${room.id}` },
-    h('span', { class: 'room-prefix', 'aria-hidden': 'true' }, roomPrefix(room)), name, marker, badge, sr);
+  const prefix = h('span', { class: 'room-prefix', 'aria-hidden': 'true' }, roomPrefix(room));
+  const link = h('a', { class: 'room-link', href: `#/room/${room.id}` }, prefix, name, marker, badge, sr);
   const li = h('li', { dataset: { roomId: room.id } }, link);
   const update = (current) => {
     const title = roomTitleNodes(current);
@@ -90,6 +100,10 @@ function roomItem(room) {
     badge.hidden = !unread;
     marker.hidden = !current.mention;
     const notes = [];
+    if (current.kind === 'direct') replace(prefix, roomPrefix(current));
+    const muted = roomNotifySettings(current).muted;
+    link.classList.toggle('muted-room', muted);
+    if (muted) notes.push(t('sidebar.muted'));
     if (current.my_state === 'invited') notes.push(t('sidebar.invited'));
     if (unread) notes.push(t('sidebar.unread', { count: formatNumber(unread) }));
     if (current.mention) notes.push(t('sidebar.mentioned'));
@@ -101,6 +115,12 @@ function roomItem(room) {
     else link.removeAttribute('aria-current');
   };
   return { li, update };
+}
+
+/** Settings (display name, status, picture, password, language, theme) load on first use. */
+async function openSettings() {
+  const settings = await import('./settings.js');
+  settings.openSettings();
 }
 
 /** `me` is my name, a button that opens my profile. */

@@ -8,13 +8,19 @@ import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { on, store, timeline } from '../state.js';
 import { attachmentSummary, renderAttachments } from './media.js';
+import { avatar, profileButton } from './avatar.js';
 import { describeError } from './ui.js';
+// -- message actions (issue 10) --
+import { ANNOTATIONS, findMessage } from '../messages.js';
+import { attachActions, decorateMessage, editLast } from './msgparts.js';
+import { backToLatest, loadNewer, takeJump } from '../jump.js'; // search: jumping to a message
 
 const MAX_ROWS = 150;
 const STEP = 50;
 const EDGE_PX = 600;
 const STICK_PX = 48;
 const GROUP_MS = 5 * 60_000;
+const JUMP_HIGHLIGHT_MS = 2500;
 
 export class TimelineView {
   constructor(roomId) {
@@ -23,6 +29,10 @@ export class TimelineView {
     this.lo = 0;
     this.hi = 0;
     this.stuck = true;
+    // Issue 10: the "new messages" divider goes before the first event past my read marker, as it
+    // was when the room was opened with unread messages.
+    const room = store.rooms.get(roomId);
+    this.ctx = { roomId, marker: room?.unread && typeof room.read_seq === 'number' ? room.read_seq : null };
     this.edge = h('div', { class: 'timeline-edge', 'aria-live': 'polite' });
     this.list = h('ol', { class: 'events' });
     this.pendingList = h('ol', { class: 'events pending-events' });
@@ -37,9 +47,10 @@ export class TimelineView {
       on('timeline', ({ roomId: id, change }) => id === roomId && this.onChange(change)),
       on('pending', (id) => id === roomId && this.renderPending()),
       on('user', (id) => this.shows(id) && this.redraw()),
-      // message actions (issue 10): an edited, deleted or reacted-to message is drawn again
       on('message-changed', ({ roomId: id, seq }) => id === roomId && this.redrawMessage(seq)),
+      on('jump', ({ roomId: id }) => id === roomId && this.applyJump()), // search
     ];
+    attachActions(this.list, (seq) => findMessage(roomId, seq));
     this.resizeObserver = new ResizeObserver(() => this.stuck && this.scrollToBottom());
     this.resizeObserver.observe(this.scroller);
   }
@@ -47,6 +58,7 @@ export class TimelineView {
   /** Called once the view is in the document, where it can measure itself. */
   mounted() {
     if (this.line.loaded) this.showLatest();
+    this.applyJump(); // search
     this.updateEdge();
   }
 
@@ -61,7 +73,7 @@ export class TimelineView {
 
   rows(from, to) {
     const rows = [];
-    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i));
+    for (let i = from; i < to; i += 1) rows.push(eventRow(this.line.events, i, this.ctx));
     return rows;
   }
 
@@ -73,30 +85,92 @@ export class TimelineView {
 
   /** Renders the same rows again (a name changed), keeping what the reader sees in place. */
   redraw() {
+    // message actions (issue 10): a focused message keeps the focus (keyboard use, a jump)
+    const focused = this.list.querySelector(':scope > li:focus-within')?.dataset.seq;
     this.keepingPosition(() => this.list.replaceChildren(...this.rows(this.lo, this.hi)));
+    if (focused) this.list.querySelector(`:scope > li[data-seq="${focused}"]`)?.focus({ preventScroll: true });
     this.renderPending();
   }
 
-  /** Draws one rendered message again (message actions, issue 10). */
+  /** One message changed (edited, deleted, reacted to...): its row is drawn again in place. */
   redrawMessage(seq) {
-    const row = this.list.querySelector(`[data-seq="${CSS.escape(String(seq))}"]`);
+    const row = this.list.querySelector(`li[data-seq="${seq}"]`);
     const i = this.line.events.findIndex((event) => event.seq === seq);
-    if (row && i >= 0) this.keepingPosition(() => row.replaceWith(eventRow(this.line.events, i)));
+    if (!row || i < 0 || (row.querySelector('.edit-box') && !this.line.events[i].deleted)) return;
+    const focused = row.contains(document.activeElement);
+    this.keepingPosition(() => row.replaceWith(eventRow(this.line.events, i, this.ctx)));
+    if (focused) this.list.querySelector(`li[data-seq="${seq}"]`)?.focus({ preventScroll: true });
+  }
+
+  /** Up-arrow in the empty composer. */
+  editLast() {
+    return editLast(this.list, this.roomId);
   }
 
   /** Renders the newest rows and scrolls to the bottom. */
   showLatest() {
     this.hi = this.count;
     this.lo = Math.max(0, this.hi - STEP);
+    // Issue 10: the first unread message (under the divider) is rendered too, within MAX_ROWS.
+    const firstUnread = this.dividerShown || this.ctx.marker === null ? -1
+      : this.line.events.findIndex((event) => event.seq > this.ctx.marker);
+    if (firstUnread >= 0) this.lo = Math.max(0, this.hi - MAX_ROWS, Math.min(this.lo, firstUnread - 3));
     this.list.replaceChildren(...this.rows(this.lo, this.hi));
     this.renderPending();
     this.stuck = true;
     this.scrollToBottom();
+    this.showDivider();
     this.extendUp();
   }
 
+  /** Once, on opening: if the "new messages" divider is above the screen, scroll up to it. */
+  showDivider() {
+    if (this.dividerShown) return;
+    const divider = this.list.querySelector('.new-divider');
+    if (!divider) return;
+    this.dividerShown = true;
+    const top = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
+    if (top >= 0) return;
+    this.scroller.scrollTop += top - 8;
+    this.stuck = false;
+    this.updateJump();
+  }
+
   jumpToLatest() {
-    if (this.hi !== this.count || !this.stuck) this.showLatest();
+    this.focusSeq = undefined; // search
+    if (this.line.newerMissing) backToLatest(this.roomId).catch(() => {}); // search: left a jumped-to page
+    else if (this.hi !== this.count || !this.stuck) this.showLatest();
+  }
+
+  /** search: shows the message a jump asked for (jump.js), if it is held, centred and highlighted. */
+  applyJump() {
+    const seq = takeJump(this.roomId);
+    if (seq === null) return;
+    this.focusSeq = seq;
+    this.focusUntil = Date.now() + JUMP_HIGHLIGHT_MS;
+    this.showAround(seq);
+    this.list.querySelector(`[data-seq="${seq}"]`)?.focus({ preventScroll: true });
+  }
+
+  /** search: renders the rows around a held message and scrolls it to the middle. */
+  showAround(seq) {
+    const index = this.line.events.findIndex((event) => event.seq === seq);
+    this.lo = Math.max(0, index - STEP / 2);
+    this.hi = Math.min(this.count, this.lo + STEP);
+    this.list.replaceChildren(...this.rows(this.lo, this.hi));
+    this.renderPending();
+    this.stuck = false;
+    const row = this.list.querySelector(`[data-seq="${seq}"]`);
+    row.setAttribute('tabindex', '-1');
+    const left = this.focusUntil - Date.now();
+    if (left > 0) {
+      row.classList.add('jumped');
+      setTimeout(() => row.classList.remove('jumped'), left);
+    }
+    row.scrollIntoView({ block: 'center' });
+    this.pinnedTop = this.scroller.scrollTop;
+    this.updateJump();
+    this.updateEdge();
   }
 
   scrollToBottom() {
@@ -111,7 +185,7 @@ export class TimelineView {
     // Only the reader scrolling up unsticks: content growing under a reader at the bottom (the
     // member panel opening, rows wrapping anew) moves the end away without moving scrollTop.
     const movedUp = scrollTop < (this.pinnedTop ?? 0) - 1;
-    this.stuck = this.hi === this.count && (gap < STICK_PX || (this.stuck && !movedUp));
+    this.stuck = !this.line.newerMissing && this.hi === this.count && (gap < STICK_PX || (this.stuck && !movedUp));
     if (this.stuck && gap > 1) this.scrollToBottom();
     else if (this.stuck) this.pinnedTop = scrollTop;
     if (scrollTop < EDGE_PX) this.extendUp();
@@ -130,7 +204,7 @@ export class TimelineView {
         const from = Math.max(0, this.lo - STEP);
         const oldFirst = this.list.firstElementChild;
         this.list.prepend(...this.rows(from, this.lo));
-        oldFirst?.replaceWith(eventRow(this.line.events, this.lo));
+        oldFirst?.replaceWith(eventRow(this.line.events, this.lo, this.ctx));
         this.lo = from;
         this.trim('bottom');
       });
@@ -140,6 +214,7 @@ export class TimelineView {
   }
 
   extendDown() {
+    if (this.hi >= this.count && this.line.newerMissing) loadNewer(this.roomId).catch(() => {}); // search
     if (this.hi >= this.count) return;
     this.keepingPosition(() => {
       const to = Math.min(this.count, this.hi + STEP);
@@ -178,8 +253,11 @@ export class TimelineView {
   onChange(change) {
     this.updateEdge();
     if (!change || change.kind === 'loading') return;
-    if (change.kind === 'reset') {
-      this.showLatest();
+    if (change.kind === 'reset' || change.kind === 'jump') {
+      // search: a page loaded under a message jumped to keeps it on screen
+      if (this.focusSeq !== undefined && !this.stuck && this.line.seqs.has(this.focusSeq)) this.showAround(this.focusSeq);
+      else this.showLatest();
+      this.applyJump();
     } else if (change.kind === 'prepend') {
       this.lo += change.count;
       this.hi += change.count;
@@ -210,7 +288,7 @@ export class TimelineView {
     const atEnd = this.hi === this.count;
     const lastEvent = atEnd ? this.line.events.at(-1) : null;
     let prev = lastEvent;
-    const rows = atEnd ? this.line.pending.map((pending) => {
+    const rows = atEnd ? this.line.pending.filter((pending) => !pending.extra?.thread_root).map((pending) => {
       const event = { type: 'message', sender: store.me, text: pending.text, attachments: pending.attachments, ts: pending.ts };
       const row = pendingRow(this.roomId, pending, event, prev);
       prev = event;
@@ -234,17 +312,38 @@ export class TimelineView {
   }
 
   updateJump() {
-    this.jumpButton.hidden = this.stuck && this.hi === this.count;
+    this.jumpButton.hidden = this.stuck && this.hi === this.count && !this.line.newerMissing;
   }
 }
 
-function eventRow(events, i) {
+function eventRow(events, i, ctx = {}) {
   const event = events[i];
-  const prev = events[i - 1];
-  const row = event.type === 'message' ? messageRow(event, prev) : systemRow(event);
+  // -- message actions (issue 10): changes to messages and thread replies have no row of their own --
+  if (hiddenEvent(event)) return h('li', { class: 'hidden-event', hidden: true, dataset: { seq: event.seq } });
+  let back = i - 1;
+  while (back >= 0 && hiddenEvent(events[back])) back -= 1;
+  const prev = events[back];
+  const firstUnread = isFirstUnread(events, i, ctx.marker);
+  const row = event.type === 'message'
+    ? decorateMessage(messageRow(event, firstUnread ? null : prev, ctx.roomId), event) : systemRow(event);
   row.dataset.seq = event.seq;
+  if (firstUnread) row.prepend(h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, t('timeline.newMessages'))));
   if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
   return row;
+}
+
+function hiddenEvent(event) {
+  return ANNOTATIONS.has(event.type) && !SYSTEM_LINES[event.type]?.(event).length
+    || (event.type === 'message' && Boolean(event.thread_root));
+}
+
+/** Whether events[i] is the first message past my read marker (system lines are not counted as unread). */
+function isFirstUnread(events, i, marker) {
+  if (marker === null || marker === undefined || events[i].type !== 'message' || events[i].seq <= marker) return false;
+  let j = i - 1;
+  for (; j >= 0 && events[j].seq > marker; j -= 1) if (events[j].type === 'message' && !hiddenEvent(events[j])) return false;
+  // Events before the marker are not all held: the first unread one may be older than these.
+  return j >= 0 || events[0].seq === marker + 1;
 }
 
 function daySeparator(ts) {
@@ -260,7 +359,7 @@ function timeElement(ts) {
   return h('time', { class: 'msg-time', datetime: new Date(ts).toISOString(), title: formatDateTime(ts) }, formatTime(ts));
 }
 
-function messageRow(event, prev) {
+export function messageRow(event, prev, roomId = null) {
   const grouped = isGrouped(prev, event);
   const mine = event.sender?.id === store.me.id;
   const row = h('li', { class: `msg${grouped ? ' grouped' : ''}${mine ? ' mine' : ''}` });
@@ -268,12 +367,9 @@ function messageRow(event, prev) {
     row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, personLabel(event.sender)),
       timeElement(event.ts)));
   } else {
-    row.append(h('div', { class: 'msg-head' }, personParts(event.sender, 'msg-sender'), timeElement(event.ts)));
-  }
-  // message actions (issue 10): a tombstone, an edited mark, reaction counts (the full UI: actionsui)
-  if (event.deleted) {
-    row.append(h('div', { class: 'msg-body msg-deleted' }, t('actions.deleted')));
-    return row;
+    // Issue 10: the first message of a run shows the sender's avatar; both open the profile card.
+    row.append(h('div', { class: 'msg-head' }, avatarButton(event.sender, roomId),
+      profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
   if (event.text || !event.attachments?.length) {
     row.append(h('div', { class: 'msg-body', 'data-user': true },
@@ -281,13 +377,16 @@ function messageRow(event, prev) {
   }
   const attachments = renderAttachments(event.attachments); // uploads (issue 9)
   if (attachments) row.append(attachments);
-  if (event.edited_at) row.append(h('span', { class: 'msg-edited', title: formatDateTime(event.edited_at) }, t('actions.edited')));
-  if (event.reactions?.length) {
-    row.append(h('div', { class: 'msg-reactions' }, ...event.reactions.map((r) => h('span', {
-      class: `reaction${r.me ? ' mine' : ''}`, 'aria-label': t('actions.reaction', { emoji: r.emoji, count: formatNumber(r.count) }),
-    }, `${r.emoji} ${formatNumber(r.count)}`))));
-  }
   return row;
+}
+
+/** The avatar beside a run of messages: a pointer shortcut to the card (the name is the keyboard's). */
+function avatarButton(user, roomId) {
+  const button = profileButton(user, roomId, avatar(user, 36), 'msg-avatar');
+  button.tabIndex = -1;
+  button.setAttribute('aria-label', personLabel(user));
+  button.setAttribute('translate', 'no');
+  return button;
 }
 
 /** The lower-case usernames of the people the server says the message mentions. */
@@ -297,7 +396,7 @@ function mentionedNames(event) {
 }
 
 function pendingRow(roomId, pending, event, prev) {
-  const row = messageRow(event, prev);
+  const row = messageRow(event, prev, roomId);
   row.classList.add(pending.status);
   row.dataset.cid = pending.cid;
   if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
@@ -325,7 +424,7 @@ const SYSTEM_LINES = {
     user: person(event.sender), member: person(event.user), role: t(`role.${event.role}`),
   }]],
   room_updated: (event) => roomChanges(event),
-  // message actions (issue 10): shown on the message itself, no line of their own
+  // -- message actions (issue 10): pins are told, the other changes show on the message itself --
   message_edited: () => [],
   message_deleted: () => [],
   reaction_added: () => [],

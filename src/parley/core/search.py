@@ -1,0 +1,257 @@
+"""Message search, the pure part: how a text becomes index tokens, how a query becomes terms, and
+how a snippet is cut and highlighted. Both databases index the same tokens and are asked the same
+terms, so SQLite (FTS5) and PostgreSQL (tsvector) give the same answers.
+
+- Latin and other spaced scripts: words of letters and digits, accents removed (NFKD without
+  combining marks) and case folded; a query word matches by prefix ("cafe" finds "Café", "cafés").
+- Chinese, Japanese, Korean: a run of such characters is indexed as its overlapping bigrams
+  ("咖啡店" -> "咖啡", "啡店"); a query run of two or more characters is the phrase of its bigrams,
+  so it matches exactly where the run occurs, never through a substring scan. A run of one
+  character is indexed as itself; a one-character query matches bigrams starting with it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from parley.core.errors import Invalid
+
+QUERY_MAX = 200  # characters
+TERMS_MAX = 16
+TOKEN_MAX = 64  # longer words are cut: an index row never holds an unbounded token
+SNIPPET_CHARS = 160
+
+_CJK = ("\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+        "\U00020000-\U0002ebef")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+# A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
+_RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
+_PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+
+
+def fold(text: str) -> str:
+    """Case and accents away: what a Latin word is indexed and queried as."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _bigrams(run: str) -> list[str]:
+    return [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
+
+
+def _runs(text: str) -> list[tuple[bool, str, int, int]]:
+    """(is_cjk, text, start, end) of each word or CJK run of the ORIGINAL text, in order."""
+    if text.isascii():
+        return [(False, m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return [(m.group(1) is not None, m.group(0), m.start(), m.end()) for m in _RUN.finditer(text)]
+
+
+def _latin_tokens(word: str) -> list[str]:
+    if word.isascii():
+        return [word.lower()[:TOKEN_MAX]]
+    # Folding can reveal separators ("½" -> "1⁄2" is not one word).
+    return [t[:TOKEN_MAX] for t in _WORD.findall(fold(word))]
+
+
+def tokens(text: str) -> list[str]:
+    """The index tokens of a message text, in text order (phrases rely on the order)."""
+    if text.isascii():  # the common case, without the per-word work
+        return [t[:TOKEN_MAX] for t in _ASCII_WORD.findall(text.lower())]
+    out: list[str] = []
+    for cjk, other in _PAIRS.findall(text):  # tuples are cheaper than match objects
+        if cjk:
+            out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
+        elif len(other) <= TOKEN_MAX and other.isascii():
+            out.append(other.lower())
+        else:
+            out.extend(_latin_tokens(other))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One query term: a Latin word matched by prefix, or a phrase of CJK bigrams."""
+
+    tokens: tuple[str, ...]
+    prefix: bool
+    source: str  # what to highlight: the folded word, or the CJK run as typed
+
+
+def parse(q: str) -> list[Term]:
+    """A query as terms that must all match; 422 `invalid` when empty, too long or without words."""
+    q = q.strip()
+    if not q:
+        raise Invalid("the search query q is empty")
+    if len(q) > QUERY_MAX:
+        raise Invalid(f"the search query q is longer than {QUERY_MAX} characters")
+    terms: list[Term] = []
+    for cjk, run, _, _ in _runs(q):
+        if cjk:
+            bigrams = _bigrams(run)
+            terms.append(Term(tuple(bigrams), len(run) == 1, run))
+        else:
+            terms.extend(Term((t,), True, t) for t in _latin_tokens(run))
+    if not terms:
+        raise Invalid("the search query q has no letters or digits to search for")
+    unique = list(dict.fromkeys(terms))
+    if len(unique) > TERMS_MAX:
+        raise Invalid(f"the search query q has more than {TERMS_MAX} words")
+    return unique
+
+
+# Facets: tokens no text can produce ("§" is not a letter), appended after the words, so that a
+# room or sender filter, or the few rooms a user may read, narrow the search inside the index.
+def room_facet(room_id: int) -> str:
+    return f"§r{room_id}"
+
+
+def user_facet(user_id: int) -> str:
+    return f"§u{user_id}"
+
+
+def facet(token: str) -> Term:
+    return Term((token,), False, "")
+
+
+def fts5_query(terms: list[Term], any_of: list[str] | None = None) -> str:
+    """SQLite FTS5 MATCH syntax; `any_of`: facets of which one must match. Tokens hold only
+    letters, digits and "§", so quoting is safe."""
+    parts = []
+    for t in terms:
+        phrase = '"' + " ".join(t.tokens) + '"'
+        parts.append(phrase + " *" if t.prefix else phrase)
+    if any_of:
+        parts.append("(" + " OR ".join(f'"{tok}"' for tok in any_of) + ")")
+    return " AND ".join(parts)
+
+
+def tsquery(terms: list[Term], any_of: list[str] | None = None) -> str:
+    """PostgreSQL tsquery input syntax (lexemes taken as they are, no parser or dictionary). A Latin
+    word of 2 or 3 characters asks for its prefix lexeme (`pg_prefixes`), which matches exactly
+    the words that `:*` would, without GIN scanning every lexeme that starts with it."""
+    parts = []
+    for t in terms:
+        if t.prefix and len(t.tokens) == 1 and len(t.tokens[0]) in PG_PREFIXES and not _is_cjk(t.tokens[0]):
+            parts.append(f"'§{len(t.tokens[0])}{t.tokens[0]}'")
+            continue
+        phrase = " <-> ".join(f"'{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
+        parts.append(f"({phrase})" if len(t.tokens) > 1 else phrase)
+    if any_of:
+        parts.append("(" + " | ".join(f"'{tok}'" for tok in any_of) + ")")
+    return " & ".join(parts)
+
+
+# PostgreSQL's counterpart of FTS5's prefix indexes: each Latin word also stands as lexemes of its
+# first 2 and 3 characters ("§2de", "§3dep"), after the words so that phrases keep their positions.
+PG_PREFIXES = (2, 3)
+
+
+def pg_prefixes(toks: list[str]) -> list[str]:
+    out = {f"§{n}{tok[:n]}" for tok in toks if not _is_cjk(tok) for n in PG_PREFIXES if len(tok) >= n}
+    return sorted(out)
+
+
+def tsvector(toks: list[str]) -> str:
+    """PostgreSQL tsvector input syntax with positions (phrases need them); at most 16383."""
+    positions = range(1, len(toks) + 1) if len(toks) < 16383 else (min(i, 16383) for i in range(1, len(toks) + 1))
+    return " ".join(map("'{}':{}".format, toks, positions))
+
+
+def _spans(text: str, terms: list[Term]) -> list[tuple[int, int]]:
+    """Where the query's terms occur in the original text, as character ranges."""
+    found: list[tuple[int, int]] = []
+    latin = [t.source for t in terms if t.prefix and t.source and not _is_cjk(t.source)]
+    cjk = [t.source for t in terms if t.source and _is_cjk(t.source)]
+    for is_cjk, run, start, end in _runs(text):
+        if is_cjk:
+            for needle in cjk:
+                at = run.find(needle)
+                while at >= 0:
+                    found.append((start + at, start + at + len(needle)))
+                    at = run.find(needle, at + 1)
+        elif any(tok.startswith(w) for tok in _latin_tokens(run) for w in latin):
+            found.append((start, end))
+    return _merged(found)
+
+
+def _is_cjk(s: str) -> bool:
+    return bool(s) and re.match(rf"[{_CJK}]", s) is not None
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def snippet(text: str, terms: list[Term], width: int = SNIPPET_CHARS) -> list[tuple[str, bool]]:
+    """A window of the text around its first match, as [text, highlighted] parts (never markup):
+    the client puts each part in a text node, highlighted ones inside <mark>."""
+    spans = _spans(text, terms)
+    start = 0
+    if spans and spans[0][0] > width // 3:
+        start = spans[0][0] - width // 3
+        while start > 0 and not text[start - 1].isspace() and spans[0][0] - start < width // 2:
+            start -= 1
+    end = min(len(text), start + width)
+    parts: list[tuple[str, bool]] = []
+    at = start
+    for s, e in spans:
+        s, e = max(s, start), min(e, end)
+        if s >= e:
+            continue
+        if s > at:
+            parts.append((text[at:s], False))
+        parts.append((text[s:e], True))
+        at = e
+    if at < end:
+        parts.append((text[at:end], False))
+    if start > 0 and parts:
+        parts[0] = ("…" + parts[0][0], parts[0][1]) if not parts[0][1] else parts[0]
+        if parts[0][1]:
+            parts.insert(0, ("…", False))
+    if end < len(text):
+        parts.append(("…", False))
+    return parts
+
+
+CURSOR_PREFIX = "c"
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A `before`/`after` value: a seq (with a room), a time in ms, or a page cursor (an event id)."""
+
+    seq: int | None = None
+    ts: int | None = None
+    cursor: int | None = None
+
+
+def bound(raw: str, name: str) -> Bound:
+    """`123` (a seq), `c456` (the `next_before` of a previous page; `before` only), `2026-12-01`
+    (midnight UTC) or an ISO 8601 time (UTC unless it has an offset)."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return Bound(seq=int(raw))
+    if raw.startswith(CURSOR_PREFIX) and raw[1:].isascii() and raw[1:].isdigit() and 1 < len(raw) <= 19:
+        return Bound(cursor=int(raw[1:]))
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be a seq, a date (2026-12-01), an ISO 8601 time or a page cursor") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return Bound(ts=int(when.timestamp() * 1000))
+
+
+def cursor(event_id: int) -> str:
+    return f"{CURSOR_PREFIX}{event_id}"

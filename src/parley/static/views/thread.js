@@ -1,0 +1,102 @@
+// A thread (issue 10): its root, its replies and a composer of its own, in a side panel on the
+// desktop and over the whole room on a phone. Loaded on first use (views/msgparts.js openThread).
+import { h, iconButton } from '../dom.js';
+import { t } from '../i18n.js';
+import { api } from '../api.js';
+import { cursorOf, findMessage, holdMessages, threadReplies } from '../messages.js';
+import { emit, on, store, timeline } from '../state.js';
+import './msgtools.js'; // the toolbar's code and the panel's styles
+import { attachActions, decorateMessage, editLast } from './msgparts.js';
+import { createComposer } from './composer.js';
+import { messageRow } from './timeline.js';
+
+let open = null;
+
+export function closeThread() {
+  open?.destroy();
+  open = null;
+}
+
+/** Shows the thread of `rootSeq` beside the room's history (the room must be on screen). */
+export function openThread(roomId, rootSeq) {
+  const body = document.querySelector(`.room[data-room-id="${roomId}"] .room-body`);
+  if (!body) return;
+  closeThread();
+  open = createThreadPanel(roomId, rootSeq);
+  body.append(open.el);
+  open.mounted();
+}
+
+function createThreadPanel(roomId, rootSeq) {
+  const title = h('h3', { id: `thread-title-${roomId}` }, t('thread.title'));
+  const list = h('ol', { class: 'events thread-events' });
+  const scroller = h('div', { class: 'thread-scroll', tabindex: 0, role: 'region', 'aria-label': t('thread.title') }, list);
+  const room = store.rooms.get(roomId);
+  const composer = room?.my_state === 'joined' && !room.archived
+    ? createComposer(roomId, t('thread.reply'), () => { scroller.scrollTop = scroller.scrollHeight; }, {
+      extra: () => ({ thread_root: rootSeq }),
+      keys: (event, input) => event.key === 'ArrowUp' && !input.value && editLast(list, roomId, rootSeq),
+      draftKey: `${roomId}/thread/${rootSeq}`,
+    })
+    : null;
+  const el = h('aside', { class: 'thread-panel', 'aria-labelledby': title.id, dataset: { root: rootSeq } },
+    h('div', { class: 'panel-head' }, title, iconButton('close', t('thread.close'), () => closeThread(), { class: 'icon-btn thread-close' })),
+    scroller, composer?.el);
+  el.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !event.defaultPrevented && !event.target.closest('.edit-box')) closeThread();
+  });
+  attachActions(list, (seq) => findMessage(roomId, seq));
+
+  const render = () => {
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    const root = findMessage(roomId, rootSeq);
+    const rows = [];
+    if (root) rows.push(decorateMessage(messageRow(root, null, roomId), root, { inThread: true }), h('li', { class: 'thread-divider' }));
+    let prev = null;
+    for (const reply of threadReplies(roomId, rootSeq)) {
+      rows.push(decorateMessage(messageRow(reply, prev, roomId), reply, { inThread: true }));
+      prev = reply;
+    }
+    for (const pending of timeline(roomId).pending.filter((p) => p.extra?.thread_root === rootSeq)) {
+      const event = { type: 'message', sender: store.me, text: pending.text, ts: pending.ts };
+      const row = messageRow(event, prev);
+      row.classList.add(pending.status);
+      rows.push(row);
+      prev = event;
+    }
+    if (list.querySelector('.edit-box')) return;
+    list.replaceChildren(...rows);
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  };
+  const offs = [
+    on('thread', ({ roomId: id, root }) => id === roomId && root === rootSeq && render()),
+    on('message-changed', ({ roomId: id, seq }) => id === roomId && (seq === rootSeq || findMessage(roomId, seq)?.thread_root === rootSeq) && render()),
+    on('pending', (id) => id === roomId && render()),
+    on('route', () => closeThread()),
+  ];
+  return {
+    el,
+    mounted() {
+      render();
+      loadThread(roomId, rootSeq).catch(() => {}).then(render);
+      composer?.mounted();
+      (composer?.input ?? scroller).focus();
+    },
+    destroy() {
+      offs.forEach((off) => off());
+      el.remove();
+    },
+  };
+}
+
+/** Loads a thread's root and replies from the server (page by page, up to a bound). */
+async function loadThread(roomId, rootSeq) {
+  let after = 0;
+  for (let pages = 0; pages < 20; pages += 1) {
+    const page = await api.thread(roomId, rootSeq, after);
+    holdMessages(roomId, [page.root, ...page.replies], cursorOf(roomId));
+    if (!page.has_more || !page.replies.length) break;
+    after = page.replies.at(-1).seq;
+  }
+  emit('thread', { roomId, root: rootSeq });
+}

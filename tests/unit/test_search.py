@@ -1,0 +1,55 @@
+"""core.search: the tokens both databases index, the terms they are asked, snippets and bounds."""
+
+from __future__ import annotations
+
+import pytest
+
+from parley.core import search
+from parley.core.errors import Invalid
+
+
+def test_latin_words_fold_case_and_accents_and_cjk_runs_become_bigrams() -> None:
+    assert search.tokens("Café au LAIT, ok_go İstanbul Straße") == [
+        "cafe", "au", "lait", "ok", "go", "istanbul", "strasse"]
+    assert search.tokens("我们去咖啡店吧") == ["我们", "们去", "去咖", "咖啡", "啡店", "店吧"]
+    assert search.tokens("東京に行く and 好") == ["東京", "京に", "に行", "行く", "and", "好"]
+    assert search.tokens("x" * 100) == ["x" * search.TOKEN_MAX]
+    assert search.tokens("!!! ...") == []
+
+
+def test_queries_become_prefix_words_and_bigram_phrases_for_both_databases() -> None:
+    terms = search.parse("  Cafe 咖啡店 ")
+    assert search.fts5_query(terms) == '"cafe" * AND "咖啡 啡店"'
+    assert search.tsquery(terms) == "'cafe':* & ('咖啡' <-> '啡店')"
+    assert search.fts5_query(terms, ["§r1", "§r2"]).endswith('AND ("§r1" OR "§r2")')
+    assert search.tsquery(terms, ["§r1"]).endswith("& ('§r1')")
+    assert search.tsvector(["cafe", "咖啡"]) == "'cafe':1 '咖啡':2"
+    assert all("§" not in t for t in search.tokens("§r1 §u2"))  # no text can forge a facet
+
+
+@pytest.mark.parametrize("q", ["", " ", "?!", "x" * 201, " ".join(f"w{i}" for i in range(17))])
+def test_bad_queries(q: str) -> None:
+    with pytest.raises(Invalid):
+        search.parse(q)
+
+
+def test_snippet_parts_cover_the_window_and_mark_the_matches() -> None:
+    parts = search.snippet("<b>Café</b> and cafés, 咖啡店", search.parse("cafe 咖啡"))
+    assert "".join(p for p, _ in parts) == "<b>Café</b> and cafés, 咖啡店"
+    assert [p for p, marked in parts if marked] == ["Café", "cafés", "咖啡"]
+    assert search.snippet("nothing here", search.parse("zebra")) == [("nothing here", False)]
+
+
+def test_bounds_are_seqs_cursors_or_times() -> None:
+    assert search.bound("42", "before") == search.Bound(seq=42)
+    assert search.bound("c99", "before") == search.Bound(cursor=99)
+    assert search.bound("2026-12-01", "after") == search.Bound(ts=1_796_083_200_000)
+    assert search.bound("2026-12-01T08:00:00+08:00", "after") == search.Bound(ts=1_796_083_200_000)
+    for bad in ("yesterday", "c", "c1x", "-5"):
+        with pytest.raises(Invalid):
+            search.bound(bad, "before")
+
+
+def test_postgresql_asks_short_words_by_their_prefix_lexemes() -> None:
+    assert search.pg_prefixes(["deploy", "a", "咖啡", "ok"]) == ["§2de", "§2ok", "§3dep"]
+    assert search.tsquery(search.parse("ok dep deplo 咖")) == "'§2ok' & '§3dep' & 'deplo':* & '咖':*"
