@@ -159,9 +159,6 @@ class MessageEvent(RoomEvent, tag="message", forbid_unknown_fields=True, gc=Fals
     thread: ThreadSummary | UnsetType = UNSET  # on a thread root that has replies
     pinned: bool | UnsetType = UNSET
     reply: ReplyPreview | UnsetType = UNSET  # on a reply: the message it answers
-    # search: `has=file` finds messages whose attachments are non-empty (the uploads part defines
-    # the upload object; until then any objects)
-    attachments: list[dict[str, Any]] | UnsetType = UNSET
 
 
 class MemberJoinedEvent(RoomEvent, tag="member_joined", forbid_unknown_fields=True, gc=False):

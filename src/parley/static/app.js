@@ -24,8 +24,8 @@ function showAuth(mode = 'login') {
   show(createAuthView({
     mode,
     onSignedIn: startSession,
-    onLanguage: (code, currentMode) => {
-      setLanguage(code, { save: true });
+    onLanguage: async (code, currentMode) => {
+      await setLanguage(code, { save: true });
       showAuth(currentMode);
     },
   }));
@@ -33,8 +33,8 @@ function showAuth(mode = 'login') {
 
 function showShell() {
   show(createShell({
-    onLanguage: (code) => {
-      setLanguage(code, { save: true });
+    onLanguage: async (code) => {
+      await setLanguage(code, { save: true });
       showShell();
       updateTitle();
     },
@@ -67,12 +67,12 @@ function updateTitle() {
 }
 
 async function boot() {
-  setLanguage(detectLanguage());
+  await setLanguage(detectLanguage());
   setTheme(theme(), { save: false });
   setUnauthorizedHandler(endSession);
   // Issue 10: the settings dialog switches the language.
-  on('language', (code) => {
-    setLanguage(code, { save: true });
+  on('language', async (code) => {
+    await setLanguage(code, { save: true });
     if (store.me) showShell();
     updateTitle();
   });

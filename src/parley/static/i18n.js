@@ -1,11 +1,11 @@
 // Translations and locale-aware formatting. Strings live in locales/<code>.js; a key missing there
 // falls back to English, and a key missing everywhere shows as itself so it is easy to spot.
 import en from './locales/en.js';
-import zhCN from './locales/zh-CN.js';
 
+// English ships with the first screen (it is every key's fallback); the others load when chosen.
 export const LANGUAGES = [
   { code: 'en', name: 'English', strings: en },
-  { code: 'zh-CN', name: '中文', strings: zhCN },
+  { code: 'zh-CN', name: '中文', strings: null, load: () => import('./locales/zh-CN.js') },
 ];
 const STORAGE_KEY = 'parley.lang';
 let current = LANGUAGES[0];
@@ -26,8 +26,11 @@ export function language() {
   return current.code;
 }
 
-export function setLanguage(code, { save = false } = {}) {
-  current = LANGUAGES.find((lang) => lang.code === code) ?? LANGUAGES[0];
+/** Switch language (loading its strings the first time); resolves once `t` speaks it. */
+export async function setLanguage(code, { save = false } = {}) {
+  const lang = LANGUAGES.find((candidate) => candidate.code === code) ?? LANGUAGES[0];
+  if (!lang.strings) lang.strings = (await lang.load()).default;
+  current = lang;
   if (save) localStorage.setItem(STORAGE_KEY, current.code);
   document.documentElement.lang = current.code;
   formatters.clear();

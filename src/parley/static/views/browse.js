@@ -3,8 +3,10 @@ import { joinRoom, publicRooms } from '../actions.js';
 import { h, iconButton, userText } from '../dom.js';
 import { t, tCount } from '../i18n.js';
 import { store } from '../state.js';
-import { createRoomDialog } from './dialogs.js';
-import { describeError, field } from './ui.js';
+import { describeError, dialog, field } from './ui.js';
+
+// The dialogs load on first use.
+const createRoomDialog = dialog('createRoomDialog');
 
 const SEARCH_DELAY_MS = 200;
 

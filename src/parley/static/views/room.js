@@ -6,15 +6,20 @@ import { person, roomLabel, roomTitleNodes } from '../people.js';
 import { canInvite, on, roleAtLeast, store } from '../state.js';
 import { markRead } from '../reads.js';
 import { createComposer } from './composer.js';
-import { inviteDialog, leaveDialog, ownerDialog, topicDialog } from './dialogs.js';
 import { createMemberPanel } from './members.js';
 import { uploadStyles } from './media.js';
 import { TimelineView } from './timeline.js';
-import { describeError } from './ui.js';
+import { describeError, dialog } from './ui.js';
 import { roomNotifySettings } from '../prefs.js';
 // -- message actions (issue 10) --
 import { roomComposerOptions } from './msgparts.js';
 import { pinsButton } from './pins.js';
+
+// The dialogs load on first use.
+const inviteDialog = dialog('inviteDialog');
+const leaveDialog = dialog('leaveDialog');
+const ownerDialog = dialog('ownerDialog');
+const topicDialog = dialog('topicDialog');
 
 const WIDE_SCREEN = '(min-width: 1100px)';
 let membersWanted = true;

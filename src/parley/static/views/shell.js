@@ -5,10 +5,14 @@ import { t, tError } from '../i18n.js';
 import { emit, on } from '../state.js';
 import { openMessageLink } from './msgparts.js';
 import { createBrowseView } from './browse.js';
-import { createRoomDialog, directDialog } from './dialogs.js';
 import { createRoomView, roomViewKind } from './room.js';
 import { createSearchView } from './search.js'; // search
 import { createSidebar } from './sidebar.js';
+import { dialog } from './ui.js';
+
+// The dialogs load on first use.
+const createRoomDialog = dialog('createRoomDialog');
+const directDialog = dialog('directDialog');
 
 const NOTICE_MS = 5000;
 

@@ -5,12 +5,15 @@ import { formatNumber, t } from '../i18n.js';
 import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
 import { personParts, roomTitleNodes } from '../people.js';
 import { on, roomTitle, store } from '../state.js';
-import { createRoomDialog, directDialog } from './dialogs.js';
 import { createSearchBox } from './search.js'; // search
 import { openSwitcher } from './shell.js';
-import { languageSelect, uid } from './ui.js';
+import { dialog, languageSelect, uid } from './ui.js';
 import { avatar } from './avatar.js';
 import { roomNotifySettings } from '../prefs.js';
+
+// The dialogs load on first use.
+const createRoomDialog = dialog('createRoomDialog');
+const directDialog = dialog('directDialog');
 
 /** onLanguage(code) switches the language; onLogout() logs out. */
 export function createSidebar({ onLanguage, onLogout }) {

@@ -78,3 +78,11 @@ export function openDialog({ title, body, submitLabel, onSubmit, danger = false,
   dialog.showModal();
   return dialog;
 }
+
+/**
+ * A dialog of views/dialogs.js that loads on first use (the first screen stays small):
+ * `dialog('topicDialog')` is a function with the same arguments, returning a promise.
+ */
+export function dialog(name) {
+  return async (...args) => (await import('./dialogs.js'))[name](...args);
+}
