@@ -50,6 +50,8 @@ def test_bounds_are_seqs_cursors_or_times() -> None:
             search.bound(bad, "before")
 
 
-def test_postgresql_asks_short_words_by_their_prefix_lexemes() -> None:
+def test_postgresql_prefix_lexemes_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert search.pg_prefixes(["deploy"]) == [] and search.tsquery(search.parse("ok")) == "'ok':*"
+    monkeypatch.setattr(search, "PG_PREFIXES", (2, 3))
     assert search.pg_prefixes(["deploy", "a", "咖啡", "ok"]) == ["§2de", "§2ok", "§3dep"]
     assert search.tsquery(search.parse("ok dep deplo 咖")) == "'§2ok' & '§3dep' & 'deplo':* & '咖':*"
