@@ -344,3 +344,30 @@ async def test_uploads_are_rate_limited_per_user(server, http, names):
         assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
         assert (await resp.json())["error"]["code"] == "rate_limited"
     await bob.upload(rid, "mine.txt", b"bob has his own bucket")
+
+
+async def test_deleting_a_message_erases_its_files(server, http, names):
+    """Issue 10 meets issue 9: a deleted message's uploads are gone from storage, not just hidden;
+    a blob another upload still names stays."""
+    ann, bob, rid = await _room(http, server, names)
+    own = b"only in the deleted message " + names("x").encode()
+    shared = b"also sent by bob " + names("y").encode()
+    first = await ann.upload(rid, "own.txt", own)
+    second = await ann.upload(rid, "shared.txt", shared)
+    kept = await bob.upload(rid, "shared-too.txt", shared)
+    sent = await ann.call("POST", f"/api/v1/rooms/{rid}/messages",
+                          {"text": "files", "attachments": [first["id"], second["id"]]}, expect=201)
+    await bob.call("POST", f"/api/v1/rooms/{rid}/messages", {"attachments": [kept["id"]]}, expect=201)
+    seq = sent["seq"]
+    assert (await bob.fetch(first["url"]))[0] == 200
+    await ann.call("DELETE", f"/api/v1/rooms/{rid}/messages/{seq}")
+
+    assert (await bob.fetch(first["url"]))[0] == 404
+    assert (await ann.fetch(second["url"]))[0] == 404
+    assert (await bob.fetch(kept["url"]))[2] == shared
+    stored = [p.read_bytes() for p in media_files(server)]
+    assert own not in stored and stored.count(shared) == 1
+    files = await bob.call("GET", f"/api/v1/rooms/{rid}/uploads")
+    assert [f["id"] for f in files["uploads"]] == [kept["id"]]
+    tomb = next(m for m in (await bob.history(rid))["messages"] if m["seq"] == seq)
+    assert tomb["deleted"] is True and "attachments" not in tomb and tomb["text"] == ""
