@@ -96,15 +96,22 @@ class Server(ServerProcess):
     def upload(self, user: User, room_id: int, name: str, data: bytes,
                content_type: str = "application/octet-stream") -> dict[str, Any]:
         """Uploads a file (multipart, part `file`); returns the stored upload object."""
+        return self._multipart("POST", f"/rooms/{room_id}/uploads", user, name, data, content_type)["upload"]
+
+    def set_avatar(self, user: User, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
+        """`PUT /me/avatar`; returns the user object."""
+        return self._multipart("PUT", "/me/avatar", user, "avatar.png", data, content_type)
+
+    def _multipart(self, method: str, path: str, user: User, name: str, data: bytes, content_type: str) -> Any:
         boundary = f"parley-{time.monotonic_ns()}"
         quoted = name.replace('"', "%22")
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
                 f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        request = urllib.request.Request(f"{self.url}/api/v1/rooms/{room_id}/uploads", data=body, method="POST",
+        request = urllib.request.Request(f"{self.url}/api/v1{path}", data=body, method=method,
                                          headers={"Authorization": f"Bearer {user.token}",
                                                   "Content-Type": f"multipart/form-data; boundary={boundary}"})
         with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())["upload"]
+            return json.loads(response.read())
 
     def post_many(self, user: User, room_id: int, texts: list[str]) -> None:
         """Sends many messages fast over one WebSocket (pipelined), waiting for every ack."""

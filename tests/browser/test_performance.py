@@ -19,7 +19,8 @@ MAX_ROWS = 150
 # Modules loaded with import() on first use, not with the first screen.
 LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "roomnotify.js",
         "msgtools.js", "thread.js", "actions-tools.css",  # message actions: toolbar, editor, dialogs, thread
-        "tray.js", "recorder.js", "lightbox.js", "files.js", "uploads.css"}  # uploads
+        "tray.js", "recorder.js", "lightbox.js", "files.js", "uploads.css",  # uploads
+        "dialogs.js", "browse.js", "search.js", "jump.js", "zh-CN.js"}  # dialogs, public rooms, search, jumps, Chinese
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

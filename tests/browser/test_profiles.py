@@ -10,6 +10,7 @@ from playwright.sync_api import Route, expect
 
 from tests.browser.harness import PASSWORD, Server
 from tests.browser.ui import STORED, expect_message, open_room, room_item, send
+from tests.support import media
 
 
 def test_avatars_show_initials_once_per_run_and_pictures_when_set(open_app, live_server: Server) -> None:
@@ -44,20 +45,14 @@ def test_avatars_show_initials_once_per_run_and_pictures_when_set(open_app, live
     contrast = 1.05 / (0.2126 * lum(r) + 0.7152 * lum(g) + 0.0722 * lum(b) + 0.05)
     assert contrast >= 4.5, (rgb, contrast)
 
-    # A user with a picture (the field comes from the uploads branch): the image replaces initials.
-    def with_picture(route: Route) -> None:
-        answer = route.fetch()
-        page_data = answer.json()
-        for message in page_data["messages"]:
-            if message.get("sender", {}).get("id") == ann.id:
-                message["sender"]["avatar_url"] = "/static/icon.svg"
-        route.fulfill(response=answer, body=json.dumps(page_data))
-
+    # A user with a picture: the image replaces the initials.
+    me = live_server.set_avatar(ann, media.png(300, 200))
+    avatar_url = (me.get("user") or me)["avatar_url"]
+    assert avatar_url
     other = open_app(bob, path=None)
-    other.route(re.compile(rf".*/api/v1/rooms/{room['id']}/messages.*"), with_picture)
     other.goto(f"/#/room/{room['id']}")
     picture = other.locator(f"{STORED}:not(.grouped) .avatar img").first
-    expect(picture).to_have_attribute("src", re.compile(r"/static/icon\.svg$"))
+    expect(picture).to_have_attribute("src", re.compile(re.escape(avatar_url.split("?")[0])))
     expect(other.locator(f"{STORED}:not(.grouped)").nth(1).locator(".avatar")).to_have_text("B")
 
 
@@ -145,46 +140,37 @@ def test_settings_change_name_live_password_and_theme(open_app, live_server: Ser
 
 
 def test_status_and_picture_controls_follow_what_the_server_offers(open_app, live_server: Server) -> None:
-    """This server has neither `status` nor avatar uploads yet (other branches add them): the controls
-    stay hidden. When the OpenAPI document lists them they show, and a status on a user shows in
-    the card."""
+    """This server offers `status` and avatar uploads: the controls show, and a status someone set
+    shows, as text, on their card. A server whose OpenAPI document lacks them gets no controls."""
     ann = live_server.register("ann", "Ann")
     bob = live_server.register("bob", "Bob")
     room = live_server.create_room(ann, "status", members=(bob,))
+    live_server.call("PATCH", "/me", {"status": "On holiday until <b>Monday</b>"}, bob)
     page = open_app(ann)
     open_room(page, room["id"])
     page.get_by_role("button", name="Your profile").click()
     dialog = page.get_by_role("dialog", name="Settings")
-    expect(dialog.get_by_label("Display name")).to_be_visible()
-    page.wait_for_load_state("networkidle")
-    expect(dialog.get_by_label("Status")).to_be_hidden()
-    expect(dialog.get_by_label("Picture")).to_be_hidden()
+    expect(dialog.get_by_label("Status")).to_be_visible()
+    expect(dialog.get_by_label("Picture")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.locator(f'.member[data-user-id="{bob.id}"] button').click()
+    card = page.get_by_role("dialog", name="Bob")
+    expect(card.locator(".card-status")).to_have_text("On holiday until <b>Monday</b>")
     page.keyboard.press("Escape")
 
-    def richer_openapi(route: Route) -> None:
+    def poorer_openapi(route: Route) -> None:
         answer = route.fetch()
         doc = answer.json()
-        doc["paths"]["/api/v1/me/avatar"] = {"put": {"summary": "Set my picture"}}
-        doc["components"]["schemas"]["ProfileBody"]["properties"]["status"] = {"type": "string"}
+        doc["paths"].pop("/api/v1/me/avatar")
+        doc["components"]["schemas"]["ProfileBody"]["properties"].pop("status")
         route.fulfill(response=answer, body=json.dumps(doc))
 
-    def with_status(route: Route) -> None:
-        answer = route.fetch()
-        data = answer.json()
-        for member in data["members"]:
-            if member["user"]["id"] == bob.id:
-                member["user"]["status"] = "On holiday until <b>Monday</b>"
-        route.fulfill(response=answer, body=json.dumps(data))
-
     other = open_app(ann, path=None)
-    other.route("**/api/openapi.json", richer_openapi)
-    other.route(re.compile(rf".*/api/v1/rooms/{room['id']}/members$"), with_status)
+    other.route("**/api/openapi.json", poorer_openapi)
     other.goto(f"/#/room/{room['id']}")
     other.get_by_role("button", name="Your profile").click()
     dialog = other.get_by_role("dialog", name="Settings")
-    expect(dialog.get_by_label("Status")).to_be_visible()
-    expect(dialog.get_by_label("Picture")).to_be_visible()
-    other.keyboard.press("Escape")
-    other.locator(f'.member[data-user-id="{bob.id}"] button').click()
-    card = other.get_by_role("dialog", name="Bob")
-    expect(card.locator(".card-status")).to_have_text("On holiday until <b>Monday</b>")
+    expect(dialog.get_by_label("Display name")).to_be_visible()
+    other.wait_for_load_state("networkidle")
+    expect(dialog.get_by_label("Status")).to_be_hidden()
+    expect(dialog.get_by_label("Picture")).to_be_hidden()

@@ -132,7 +132,7 @@ async def test_filters_room_sender_file_and_bounds(ctx: Context) -> None:
     # Attachments come from another part: crafted here in the stored data.
     async with ctx.db.write() as conn:
         await conn.execute(events.update().where(events.c.room_id == one, events.c.seq == a2).values(
-            data=orjson.dumps({"attachments": [{"id": 1, "name": "final.pdf"}]}).decode()))
+            data=orjson.dumps({"attachments": [{"id": 1, "name": "final.pdf", "size": 9, "content_type": "application/pdf", "url": "/media/1/final.pdf", "thumbnail_url": None, "width": None, "height": None, "duration_ms": None, "waveform": None}]}).decode()))
         await conn.execute(events.update().where(events.c.room_id == one, events.c.seq == a1).values(
             data=orjson.dumps({"attachments": []}).decode()))
     assert await _texts(ctx, ann, "report", has="file") == ["report final"]

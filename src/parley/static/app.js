@@ -5,7 +5,6 @@ import { setTheme, theme } from './prefs.js';
 import { detectLanguage, setLanguage, t } from './i18n.js';
 import { on, resetStore, store, totalUnread, upsertRoom } from './state.js';
 import { startSync, stopSync } from './sync.js';
-import { createAuthView } from './views/auth.js';
 import { createShell } from './views/shell.js';
 
 const root = document.getElementById('app');
@@ -19,8 +18,10 @@ function show(next) {
   next.mounted?.();
 }
 
-function showAuth(mode = 'login') {
+/** The sign-in screen; its module loads only when someone is signed out. */
+async function showAuth(mode = 'login') {
   updateTitle();
+  const { createAuthView } = await import('./views/auth.js');
   show(createAuthView({
     mode,
     onSignedIn: startSession,

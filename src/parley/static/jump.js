@@ -1,9 +1,9 @@
 // Jumping to a message in its room's context (search results, reply quotes): opens the room,
 // loads the page around the message unless it is held already, then asks the room's timeline to
-// scroll to it and highlight it briefly.
+// scroll to it and highlight it briefly. Loaded with the first jump (not on the first screen).
 import { api } from './api.js';
 import { notePage } from './messages.js'; // message actions: what a page's messages are current to
-import { emit, store, timeline } from './state.js';
+import { emit, loaded, store, timeline } from './state.js';
 
 const PAGE_SIZE = 50;
 const NEWER_PAGE = 100;
@@ -70,3 +70,5 @@ export async function backToLatest(roomId) {
   line.replaceWith(page.messages, page.has_more, false);
   emit('timeline', { roomId, change: { kind: 'reset' } });
 }
+
+loaded.jump = { takeJump, loadNewer, backToLatest };

@@ -14,6 +14,10 @@ export function emit(topic, detail) {
   for (const fn of [...(listeners.get(topic) ?? [])]) fn(detail);
 }
 
+/** Modules loaded on first use register their hooks here, for the views that must not load them
+ * (jump.js: a view asks for a pending jump only once some jump has loaded it). */
+export const loaded = {};
+
 export const store = {
   me: null,
   rooms: new Map(),

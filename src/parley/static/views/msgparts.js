@@ -3,7 +3,6 @@
 // long-press sheet and the keys, whose code (views/msgtools.js) loads on first use.
 import { h, icon, iconButton } from '../dom.js';
 import { formatDateTime, formatTime, t, tCount } from '../i18n.js';
-import { jumpTo } from '../jump.js';
 import { fetchMessage, findMessage, lastOwnMessage, replyTarget, setReply, takeReply, toggleReaction } from '../messages.js';
 import { personLabel, personParts } from '../people.js';
 import { on, roleAtLeast, store, timeline } from '../state.js';
@@ -139,7 +138,7 @@ export function react(message, emoji) {
 }
 
 /** Opens the room at a message (search's jumpTo: loads the page around it when not held). */
-export const jump = jumpTo;
+export const jump = async (roomId, seq) => (await import('../jump.js')).jumpTo(roomId, seq);
 
 /** A link to a message (`#/room/<id>/<seq>`) was opened: once the room is loaded, jump there. */
 export function openMessageLink(roomId, seq) {

@@ -1,4 +1,4 @@
-// Message search: the box in the sidebar's head, and the results view at #/search?q=... with
+// Message search: the results view (loaded on first use; the box is in sidebar.js) at #/search?q=... with
 // filters (room, from, has a file). Snippets arrive as [text, highlighted] parts and are built as
 // text nodes, highlighted ones inside <mark>: nothing from a message is ever parsed as HTML.
 // Choosing a result jumps to the message in its room (jump.js).
@@ -8,27 +8,8 @@ import { formatDateTime, t } from '../i18n.js';
 import { jumpTo } from '../jump.js';
 import { personParts, roomLabel } from '../people.js';
 import { roomTitle, store } from '../state.js';
+import { searchHash } from './sidebar.js';
 import { describeError, field } from './ui.js';
-
-const FIELDS = ['q', 'room', 'from', 'has'];
-
-/** The hash of a search: #/search?q=...&room=... */
-export function searchHash(params) {
-  const pairs = FIELDS.filter((name) => params[name]).map((name) => [name, params[name]]);
-  return `#/search?${new URLSearchParams(pairs)}`;
-}
-
-/** The search box of the sidebar's head. */
-export function createSearchBox() {
-  const input = h('input', { type: 'search', class: 'search-input', name: 'q', autocomplete: 'off', maxlength: 200,
-    placeholder: t('search.placeholder'), 'aria-label': t('search.label') });
-  const form = h('form', { class: 'search-box', role: 'search', on: { submit: (event) => {
-    event.preventDefault();
-    const q = input.value.trim();
-    if (q) location.hash = searchHash({ q });
-  } } }, input);
-  return form;
-}
 
 /** The results view; `params` come from the hash. */
 export function createSearchView(params) {

@@ -4,9 +4,7 @@ import { h } from '../dom.js';
 import { t, tError } from '../i18n.js';
 import { emit, on } from '../state.js';
 import { openMessageLink } from './msgparts.js';
-import { createBrowseView } from './browse.js';
 import { createRoomView, roomViewKind } from './room.js';
-import { createSearchView } from './search.js'; // search
 import { createSidebar } from './sidebar.js';
 import { dialog } from './ui.js';
 
@@ -26,6 +24,23 @@ function parseRoute(hash) {
   return { name: 'home' };
 }
 
+/** A view whose module loads on first use: an empty busy pane now, the view once it arrives. */
+function lazyView(make) {
+  const el = h('div', { class: 'lazy-view', 'aria-busy': 'true' });
+  let made = null;
+  let gone = false;
+  make().then((view) => {
+    if (gone) {
+      view.destroy?.();
+      return;
+    }
+    made = view;
+    el.replaceWith(view.el);
+    view.mounted?.();
+  });
+  return { el, destroy: () => { gone = true; made?.destroy?.(); } };
+}
+
 export function createShell({ onLanguage, onLogout }) {
   const sidebar = createSidebar({ onLanguage, onLogout });
   const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
@@ -40,8 +55,11 @@ export function createShell({ onLanguage, onLogout }) {
     route = parseRoute(location.hash);
     view?.destroy?.();
     if (route.name === 'room') view = createRoomView(route.id);
-    else if (route.name === 'browse') view = createBrowseView();
-    else if (route.name === 'search') view = createSearchView(route.params);
+    else if (route.name === 'browse') view = lazyView(async () => (await import('./browse.js')).createBrowseView());
+    else if (route.name === 'search') {
+      const { params } = route;
+      view = lazyView(async () => (await import('./search.js')).createSearchView(params));
+    }
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();

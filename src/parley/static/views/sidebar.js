@@ -5,7 +5,6 @@ import { formatNumber, t } from '../i18n.js';
 import { notificationPermission, notificationsAvailable, requestNotifications } from '../notify.js';
 import { personParts, roomTitleNodes } from '../people.js';
 import { on, roomTitle, store } from '../state.js';
-import { createSearchBox } from './search.js'; // search
 import { openSwitcher } from './shell.js';
 import { dialog, languageSelect, uid } from './ui.js';
 import { avatar } from './avatar.js';
@@ -137,4 +136,25 @@ function footer(onLanguage, onLogout, me) {
     me,
     h('div', { class: 'foot-actions' }, languageSelect(onLanguage), notifyButton,
       h('button', { type: 'button', class: 'btn small', on: { click: onLogout } }, t('auth.logout'))));
+}
+
+// -- search: the box in the sidebar's head (the results view, search.js, loads on first use) --
+const FIELDS = ['q', 'room', 'from', 'has'];
+
+/** The hash of a search: #/search?q=...&room=... */
+export function searchHash(params) {
+  const pairs = FIELDS.filter((name) => params[name]).map((name) => [name, params[name]]);
+  return `#/search?${new URLSearchParams(pairs)}`;
+}
+
+/** The search box of the sidebar's head. */
+function createSearchBox() {
+  const input = h('input', { type: 'search', class: 'search-input', name: 'q', autocomplete: 'off', maxlength: 200,
+    placeholder: t('search.placeholder'), 'aria-label': t('search.label') });
+  const form = h('form', { class: 'search-box', role: 'search', on: { submit: (event) => {
+    event.preventDefault();
+    const q = input.value.trim();
+    if (q) location.hash = searchHash({ q });
+  } } }, input);
+  return form;
 }

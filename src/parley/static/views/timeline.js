@@ -6,14 +6,13 @@ import { h, userText } from '../dom.js';
 import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
-import { on, store, timeline } from '../state.js';
+import { loaded, on, store, timeline } from '../state.js';
 import { attachmentSummary, renderAttachments } from './media.js';
 import { avatar, profileButton } from './avatar.js';
 import { describeError } from './ui.js';
 // -- message actions (issue 10) --
 import { ANNOTATIONS, findMessage } from '../messages.js';
 import { attachActions, decorateMessage, editLast } from './msgparts.js';
-import { backToLatest, loadNewer, takeJump } from '../jump.js'; // search: jumping to a message
 
 const MAX_ROWS = 150;
 const STEP = 50;
@@ -138,13 +137,13 @@ export class TimelineView {
 
   jumpToLatest() {
     this.focusSeq = undefined; // search
-    if (this.line.newerMissing) backToLatest(this.roomId).catch(() => {}); // search: left a jumped-to page
+    if (this.line.newerMissing) loaded.jump?.backToLatest(this.roomId).catch(() => {}); // search: left a jumped-to page
     else if (this.hi !== this.count || !this.stuck) this.showLatest();
   }
 
   /** search: shows the message a jump asked for (jump.js), if it is held, centred and highlighted. */
   applyJump() {
-    const seq = takeJump(this.roomId);
+    const seq = loaded.jump?.takeJump(this.roomId) ?? null; // no jump before jump.js loads
     if (seq === null) return;
     this.focusSeq = seq;
     this.focusUntil = Date.now() + JUMP_HIGHLIGHT_MS;
@@ -214,7 +213,7 @@ export class TimelineView {
   }
 
   extendDown() {
-    if (this.hi >= this.count && this.line.newerMissing) loadNewer(this.roomId).catch(() => {}); // search
+    if (this.hi >= this.count && this.line.newerMissing) loaded.jump?.loadNewer(this.roomId).catch(() => {}); // search
     if (this.hi >= this.count) return;
     this.keepingPosition(() => {
       const to = Math.min(this.count, this.hi + STEP);
