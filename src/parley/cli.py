@@ -179,15 +179,16 @@ def media() -> None:
 @media.command("collect")
 @click.option("--database-url", default=None)
 def media_collect(database_url: str | None) -> None:
-    """Remove uploads never attached to a message within a day, and the files nothing uses any more
-    (each server also does it every hour)."""
+    """Remove uploads never attached to a message within a day, the files nothing uses any more, and
+    files older than a day that no upload names (left by a crash mid-upload). Each server also does
+    it every hour."""
 
     async def action(ctx: Any) -> Any:
         await ctx.uploads.start(collect=False)
         return await ctx.uploads.collect()
 
-    removed = asyncio.run(_with_context(_settings(database_url=database_url), action))
-    click.echo(f"removed {removed} unattached upload(s)")
+    done = asyncio.run(_with_context(_settings(database_url=database_url), action))
+    click.echo(f"removed {done.uploads} unattached upload(s) and {done.orphans} orphan file(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

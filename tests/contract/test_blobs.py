@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from parley.blobs import s3 as s3_blobs
 from parley.blobs.base import Blob, BlobStore
 from parley.blobs.local import LocalBlobs, sweep_temporary
 from parley.blobs.s3 import PART, S3Blobs
@@ -118,6 +120,52 @@ async def test_concurrent_identical_puts_store_one(blobs: BlobStore) -> None:
     results = await asyncio.gather(*(blobs.put_stream(_stream(data)) for _ in range(5)))
     assert {r.key for r in results} == {_key(data)}
     assert await _read(blobs, _key(data)) == data
+
+
+async def _older_than(store: BlobStore, cutoff: float) -> set[str]:
+    return {k async for k in store.keys_older_than(cutoff)}
+
+
+async def test_keys_older_than_lists_stored_blobs_only(blobs: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing the orphan sweep walks: every stored blob older than the cut-off, never a
+    younger one nor a temporary file; a conditional delete keeps a blob stored again since."""
+    keys = {(await blobs.put_stream(_stream(f"blob {i}".encode()))).key for i in range(3)}
+    big = await blobs.put_stream(_stream(os.urandom(PART + 1)))  # through the temporary area on S3
+    keys.add(big.key)
+    if isinstance(blobs, LocalBlobs):
+        (blobs.tmp / "1-stray.part").write_bytes(b"half a file")
+        (blobs.root / "ab").mkdir(exist_ok=True)
+        (blobs.root / "ab" / "not-a-key").write_bytes(b"x")
+    else:
+        assert isinstance(blobs, S3Blobs)
+        await blobs._client.put_object(Bucket=blobs.bucket, Key="tmp/stray", Body=b"half a file")
+    later, earlier = time.time() + 60, time.time() - 60
+    assert await _older_than(blobs, later) == keys
+    assert await _older_than(blobs, earlier) == set()
+    victim, *_ = sorted(keys)
+    assert not await blobs.delete(victim, older_than=earlier)  # younger than that: kept
+    assert await blobs.exists(victim)
+    assert await blobs.delete(victim, older_than=later)
+    assert not await blobs.exists(victim) and await _older_than(blobs, later) == keys - {victim}
+    assert not await blobs.delete(victim, older_than=later)  # gone already
+
+    # Storing bytes that are there already makes their blob young again.
+    again = sorted(keys - {victim})[0]
+    if isinstance(blobs, LocalBlobs):
+        os.utime(blobs.path(again), (1000, 1000))
+        assert again in await _older_than(blobs, 2000)
+    else:  # LastModified cannot be set back: make every blob count as old enough to be touched
+        monkeypatch.setattr(s3_blobs, "TOUCH_AFTER_S", -1.0)
+    before = await _read(blobs, again)
+    assert (await blobs.put_stream(_stream(before))).key == again
+    if isinstance(blobs, LocalBlobs):
+        assert again not in await _older_than(blobs, 2000)
+        os.utime(blobs.path(again), (1000, 1000))
+        path = blobs.root / "again.bin"
+        path.write_bytes(before)
+        await blobs.put_file(str(path))
+        assert again not in await _older_than(blobs, 2000)
+    assert await _read(blobs, again) == before and again in await _older_than(blobs, time.time() + 60)
 
 
 def test_sweep_removes_what_dead_processes_left(tmp_path: Path) -> None:

@@ -4,11 +4,14 @@ hand-written attach path exists once per database."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from parley.blobs.local import LocalBlobs
 from parley.core.errors import Invalid, NotFound
 from parley.store import uploads as upload_store
 from parley.web.context import Context
@@ -78,11 +81,34 @@ async def test_collect_removes_only_old_unattached_uploads(ctx: Context) -> None
     dropped = await ctx.uploads.receive(ann, room["id"], "dropped.txt", _chunks(b"same bytes"))
     fresh = await ctx.uploads.receive(ann, room["id"], "fresh.txt", _chunks(b"other bytes"))
     await ctx.messages.send(ann, room["id"], "", "k", attachments=[kept.id])
-    assert await ctx.uploads.collect(now=fresh.created_at + 1000) == 0
-    assert await ctx.uploads.collect(now=fresh.created_at + 86_400_001) == 2
+    assert (await ctx.uploads.collect(now=fresh.created_at + 1000)).uploads == 0
+    assert (await ctx.uploads.collect(now=fresh.created_at + 86_400_001)).uploads == 2
     assert await ctx.uploads.blobs.exists(kept.blob)  # shared with the removed one: still named
     assert not await ctx.uploads.blobs.exists(fresh.blob)
     with pytest.raises(NotFound):
         await ctx.uploads.readable(ann, dropped.id)
     with pytest.raises(Invalid):
         await ctx.messages.send(ann, room["id"], "", "late", attachments=[fresh.id])
+
+
+async def test_collect_sweeps_old_blobs_no_row_names(ctx: Context) -> None:
+    """A blob stored just before a crash, before its row was committed: collected once a day old,
+    never while young, and never one a row names however old."""
+    (ann,) = await register(ctx, "ann")
+    room = await ctx.rooms.create(ann, "orphans", "", "public")
+    named = await ctx.uploads.receive(ann, room["id"], "named.txt", _chunks(b"a row names me"))
+    waiting = await ctx.uploads.receive(ann, room["id"], "waiting.txt", _chunks(b"not sent yet"))
+    await ctx.messages.send(ann, room["id"], "", "n", attachments=[named.id])
+    orphan = await ctx.uploads.blobs.put_stream(_chunks(b"my row never came"))
+    fresh = await ctx.uploads.blobs.put_stream(_chunks(b"an upload in progress"))
+    blobs = ctx.uploads.blobs
+    assert isinstance(blobs, LocalBlobs)
+    two_days_ago = time.time() - 2 * 86_400
+    for key in (named.blob, waiting.blob, orphan.key):
+        os.utime(blobs.path(key), (two_days_ago, two_days_ago))
+    done = await ctx.uploads.collect()
+    assert (done.uploads, done.orphans) == (0, 1)
+    assert not await blobs.exists(orphan.key)
+    for key in (named.blob, waiting.blob, fresh.key):
+        assert await blobs.exists(key)
+    assert (await ctx.uploads.collect()).orphans == 0

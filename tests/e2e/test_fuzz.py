@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import media
 from tests.support.server import FAST_LIMITS, ServerProcess
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -41,14 +42,28 @@ def _post(base: str, path: str, body: dict[str, Any], token: str | None = None) 
         return json.load(resp)
 
 
+def _upload(base: str, room_id: int, token: str) -> dict[str, Any]:
+    boundary = "fuzzseed"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"seed.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + media.png(40, 30) + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{base}/api/v1/rooms/{room_id}/uploads", data=body, method="POST", headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.load(resp)["upload"]
+
+
 def _seed(base: str, workdir: Path) -> tuple[str, Path]:
-    """A fuzzing user who owns a room with one other member; returns its token and the config."""
+    """A fuzzing user who owns a room with one other member and an image sent in it (so the media
+    paths serve real bytes, ranges and thumbnail); returns its token and the config."""
     owner = _post(base, "/api/v1/auth/register", {"username": "fuzzer", "password": "fuzzing is fun 123"})
     mate = _post(base, "/api/v1/auth/register", {"username": "fuzzmate", "password": "fuzzing is fun 456"})
     room = _post(base, "/api/v1/rooms", {"name": "fuzzed", "topic": "by schemathesis"}, owner["token"])
     _post(base, f"/api/v1/rooms/{room['id']}/join", {}, mate["token"])
+    image = _upload(base, room["id"], owner["token"])
+    _post(base, f"/api/v1/rooms/{room['id']}/messages", {"attachments": [image["id"]]}, owner["token"])
     config = workdir / "schemathesis.toml"
-    config.write_text(f'[parameters]\n"path.room_id" = {room["id"]}\n"path.user_id" = {mate["user"]["id"]}\n')
+    config.write_text(f'[parameters]\n"path.room_id" = {room["id"]}\n"path.user_id" = {mate["user"]["id"]}\n'
+                      f'"path.upload_id" = {image["id"]}\n')
     return owner["token"], config
 
 

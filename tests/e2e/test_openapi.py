@@ -24,16 +24,24 @@ class Checker:
                 return template
         raise AssertionError(f"{path} is not in the OpenAPI document")
 
-    def check(self, method: str, path: str, status: int, body: Any) -> None:
+    def check(self, method: str, path: str, status: int, body: Any, headers: Any = None) -> None:
         template = self.template(path.split("?")[0])
         operation = self.spec["paths"][template].get(method.lower())
         assert operation is not None, f"{method} {template} is not documented"
         answer = operation["responses"].get(str(status))
         assert answer is not None, f"{method} {template} answered {status}, which is not documented"
         self.seen.add((method, template, str(status)))
+        for name, header in answer.get("headers", {}).items():
+            assert headers is not None, f"{method} {template} {status} documents headers: pass them"
+            assert not header.get("required") or name in headers, f"{method} {template} {status}: no {name}"
+            if name in headers:
+                jsonschema.Draft202012Validator(header["schema"]).validate(headers[name])
         content = answer.get("content")
         if content is None:
-            assert body in ("", None), f"{method} {template} {status} should have no body"
+            assert body in ("", b"", None), f"{method} {template} {status} should have no body"
+            return
+        if "application/json" not in content:  # the bytes of a file
+            assert set(content) == {"*/*"} and isinstance(body, bytes), f"{method} {template} {status}"
             return
         # The schema travels with the document's components, so `#/components/...` refs resolve.
         schema = {**content["application/json"]["schema"], "components": self.spec["components"]}
@@ -123,6 +131,29 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(b, "POST", f"/api/v1/rooms/{rid}/uploads", {"file": "not multipart"})
     await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"attachments": [up["upload"]["id"]]})
     await call(a, "GET", f"/api/v1/rooms/{rid}/uploads?limit=5")
+
+    async def fetch(token: str | None, path: str, **headers: str) -> tuple[int, Any, bytes]:
+        sent = {**({"Authorization": f"Bearer {token}"} if token else {}), **headers}
+        async with http.get(server.url + path, headers=sent) as resp:
+            raw = await resp.read()
+            body = raw if resp.status < 400 or resp.content_type != "application/json" else await resp.json()
+            checker.check("GET", path, resp.status, body, resp.headers)
+            return resp.status, resp.headers, raw
+
+    url, thumb = up["upload"]["url"], up["upload"]["thumbnail_url"]
+    assert url.startswith("/media/") and thumb.endswith("/thumbnail")
+    status, headers, whole = await fetch(a, url)
+    assert status == 200 and whole[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (await fetch(a, url, Range="bytes=0-3"))[::2] == (206, whole[:4])
+    assert (await fetch(a, url, **{"If-None-Match": headers["ETag"]}))[0] == 304
+    assert (await fetch(a, url, Range=f"bytes={len(whole) + 10}-"))[0] == 416
+    assert (await fetch(None, url))[0] == 404
+    assert (await fetch(a, "/media/1234567890123456789012/f.png"))[0] == 422
+    status, thumb_headers, _ = await fetch(a, thumb)
+    assert status == 200 and thumb_headers["ETag"] != headers["ETag"]
+    assert (await fetch(a, thumb, Range="bytes=-2"))[0] == 206
+    assert (await fetch(a, thumb, **{"If-None-Match": f'"other", {thumb_headers["ETag"]}'}))[0] == 304
+    assert (await fetch(None, thumb))[0] == 404
     await send_file(a, "PUT", "/api/v1/me/avatar", media.png(300, 200))
     await send_file(a, "PUT", "/api/v1/me/avatar", b"not an image")
     await call(a, "DELETE", "/api/v1/me/avatar")

@@ -4,9 +4,12 @@ who may fetch what, hostile files, limits, quota and collection."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
+import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -251,15 +254,54 @@ async def test_identical_files_are_stored_once_and_gc_collects_unattached(server
     db.execute("UPDATE uploads SET created_at = created_at - 90000000 WHERE id IN (?, ?)", (first["id"], second["id"]))
     db.commit()
     db.close()
+    out = await _collect(server)
+    assert b"removed 1 " in out, out
+    assert (await ann.fetch(first["url"]))[0] == 404
+    assert (await bob.fetch(second["url"]))[2] == data
+    assert len([p for p in media_files(server) if p.read_bytes() == data]) == 1
+
+
+async def _collect(server: ServerProcess) -> bytes:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "parley", "media", "collect", "--database-url", server.database_url,
         cwd=server.workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     assert proc.returncode == 0, out
-    assert b"removed 1 " in out, out
-    assert (await ann.fetch(first["url"]))[0] == 404
-    assert (await bob.fetch(second["url"]))[2] == data
-    assert len([p for p in media_files(server) if p.read_bytes() == data]) == 1
+    return out
+
+
+async def test_collect_sweeps_blobs_a_crash_left_without_a_row(server, http, names):
+    """A blob written just before a kill -9, before its row was committed, is never served: once a
+    day old it is collected. A fresh one (an upload in progress) stays, and so does every blob a row
+    names, however old."""
+    ann, bob, rid = await _room(http, server, names)
+    image = await ann.upload(rid, "kept.png", media.png(64, 48), "image/png")
+    await ann.call("POST", f"/api/v1/rooms/{rid}/messages", {"attachments": [image["id"]]}, expect=201)
+    waiting = await bob.upload(rid, "not-sent-yet.txt", b"attached later " + names("w").encode())
+    root = server.workdir / "var" / "media"
+    day_old = time.time() - 2 * 86_400
+
+    def blob_file(data: bytes, mtime: float | None = None) -> Path:
+        key = hashlib.sha256(data).hexdigest()
+        path = root / key[:2] / key[2:4] / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        return path
+
+    orphan = blob_file(b"killed before the commit " + names("o").encode(), day_old)
+    fresh = blob_file(b"an upload in progress " + names("f").encode())
+    named = [p for p in media_files(server) if p not in (orphan, fresh)]
+    for path in named:  # every blob a row names (the image, its thumbnail, bob's file...) is old too
+        os.utime(path, (day_old, day_old))
+    out = await _collect(server)
+    assert b"and 1 orphan file(s)" in out, out
+    assert not orphan.exists() and fresh.exists()
+    assert all(p.exists() for p in named)
+    assert (await bob.fetch(image["url"]))[0] == 200 and (await bob.fetch(image["thumbnail_url"]))[0] == 200
+    assert (await bob.fetch(waiting["url"]))[0] == 200
+    await bob.call("POST", f"/api/v1/rooms/{rid}/messages", {"attachments": [waiting["id"]]}, expect=201)
 
 
 async def test_quota_is_per_user(server, http, names):

@@ -1,6 +1,10 @@
 """The blob store interface. Blobs are content-addressed: the key is the SHA-256 of the bytes (hex),
 so identical files are stored once and a key never changes meaning. Whoever deletes a blob must know
-that nothing refers to it any more (the services count references in the database)."""
+that nothing refers to it any more (the services count references in the database).
+
+Every blob has an age (a file's mtime, an object's LastModified): storing bytes that are stored
+already makes the blob young again, so a sweep of old blobs nobody names (`keys_older_than`, used by
+`Uploads.collect`) never takes one that an upload in progress is about to name."""
 
 from __future__ import annotations
 
@@ -72,5 +76,12 @@ class BlobStore(ABC):
         return await self.size(key) is not None
 
     @abstractmethod
-    async def delete(self, key: str) -> None:
-        """Remove a blob; removing one that does not exist is not an error."""
+    async def delete(self, key: str, *, older_than: float | None = None) -> bool:
+        """Remove a blob; removing one that does not exist is not an error. `older_than` (epoch
+        seconds): only if the blob is older than that (it was not stored again since it was listed).
+        False when it was kept for being younger, or found absent."""
+
+    @abstractmethod
+    def keys_older_than(self, cutoff_epoch_s: float) -> AsyncIterator[str]:
+        """The keys of the stored blobs last stored before `cutoff_epoch_s`, in no set order (never
+        the temporary files of puts in progress)."""

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
-from parley.blobs.base import CHUNK, Blob, BlobStore, check_key, file_sha256
+from parley.blobs.base import CHUNK, KEY, Blob, BlobStore, check_key, file_sha256
 
 STALE_TMP_S = 3600
 
@@ -62,7 +62,7 @@ class LocalBlobs(BlobStore):
 
     def _put_file(self, path: str, known: Blob | None) -> Blob:
         key, size = (known.key, known.size) if known else file_sha256(path)
-        if self.path(key).exists():
+        if _touch(self.path(key)):
             return Blob(key, size)
         temp = self._temp()
         try:
@@ -78,7 +78,7 @@ class LocalBlobs(BlobStore):
     def _place(self, temp: Path, key: str) -> None:
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # stored already: identical bytes, keep the one there
+        if _touch(final):  # stored already: identical bytes, keep the one there (young again)
             temp.unlink()
             return
         os.replace(temp, final)
@@ -109,15 +109,66 @@ class LocalBlobs(BlobStore):
         except FileNotFoundError:
             return None
 
-    async def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(self.path(key).unlink)
+    async def delete(self, key: str, *, older_than: float | None = None) -> bool:
+        return await asyncio.to_thread(self._delete, self.path(key), older_than)
+
+    @staticmethod
+    def _delete(path: Path, older_than: float | None) -> bool:
+        try:
+            if older_than is not None and path.stat().st_mtime >= older_than:
+                return False
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    async def keys_older_than(self, cutoff_epoch_s: float) -> AsyncIterator[str]:
+        # One two-level folder at a time, so a large store is never listed whole in memory.
+        for top in await asyncio.to_thread(_subfolders, self.root):
+            for sub in await asyncio.to_thread(_subfolders, top):
+                for key in await asyncio.to_thread(_old_keys, sub, cutoff_epoch_s):
+                    yield key
 
 
 def _sync_close(f: object) -> None:
     f.flush()  # type: ignore[attr-defined]
     os.fsync(f.fileno())  # type: ignore[attr-defined]
     f.close()  # type: ignore[attr-defined]
+
+
+def _touch(path: Path) -> bool:
+    """Make a stored blob young again; False when it is not there."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The `ab/` (then `cd/`) levels of the layout; `tmp/` and anything else is not a blob folder."""
+    try:
+        return sorted(e for e in folder.iterdir() if len(e.name) == 2 and e.name == e.name.lower()
+                      and all(c in "0123456789abcdef" for c in e.name) and e.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+def _old_keys(folder: Path, cutoff: float) -> list[str]:
+    keys = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if not KEY.match(entry.name) or not entry.name.startswith(folder.parent.name + folder.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                keys.append(entry.name)
+        except FileNotFoundError:
+            continue
+    return keys
 
 
 def _fsync_dir(path: Path) -> None:

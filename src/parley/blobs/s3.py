@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
@@ -23,9 +24,12 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from parley.blobs.base import CHUNK, Blob, BlobError, BlobStore, check_key, file_sha256
+from parley.blobs.base import CHUNK, KEY, Blob, BlobError, BlobStore, check_key, file_sha256
 
 PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB
+# Storing a blob that is there already makes it young again (see base.py) by copying it onto itself,
+# a request done only when it is older than this: far younger than any sweep's cut-off.
+TOUCH_AFTER_S = 3600.0
 
 
 def parse_url(url: str) -> dict[str, str]:
@@ -97,14 +101,14 @@ class S3Blobs(BlobStore):
                     buffer.clear()
             key = digest.hexdigest()
             if upload is None:  # small: one request straight into place
-                if not await self.exists(key):
+                if not await self._keep(key):
                     await self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=bytes(buffer))
                 return Blob(key, size)
             if buffer:
                 await upload.part(bytes(buffer))
             await upload.complete()
             try:
-                if not await self.exists(key):
+                if not await self._keep(key):
                     await self._client.copy_object(Bucket=self.bucket, Key=self._key(key),
                                                    CopySource={"Bucket": self.bucket, "Key": upload.key})
             finally:
@@ -118,7 +122,7 @@ class S3Blobs(BlobStore):
 
     async def put_file(self, path: str, known: Blob | None = None) -> Blob:
         key, size = (known.key, known.size) if known else await asyncio.to_thread(file_sha256, path)
-        if await self.exists(key):
+        if await self._keep(key):
             return Blob(key, size)
         with open(path, "rb") as f:
             if size <= PART:
@@ -153,16 +157,43 @@ class S3Blobs(BlobStore):
             body.close()
 
     async def size(self, key: str) -> int | None:
+        head = await self._head(key)
+        return None if head is None else int(head["ContentLength"])
+
+    async def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            head = await self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return await self._client.head_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[no-any-return]
         except ClientError as exc:
             if _missing(exc):
                 return None
             raise
-        return int(head["ContentLength"])
 
-    async def delete(self, key: str) -> None:
-        await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+    async def _keep(self, key: str) -> bool:
+        """Is the blob stored already? If so and it is not young, make it young again."""
+        head = await self._head(key)
+        if head is None:
+            return False
+        if head["LastModified"].timestamp() < time.time() - TOUCH_AFTER_S:
+            await self._client.copy_object(Bucket=self.bucket, Key=self._key(key), MetadataDirective="REPLACE",
+                                           CopySource={"Bucket": self.bucket, "Key": self._key(key)})
+        return True
+
+    async def delete(self, key: str, *, older_than: float | None = None) -> bool:
+        if older_than is not None:
+            head = await self._head(key)
+            if head is None or head["LastModified"].timestamp() >= older_than:
+                return False
+        await self._client.delete_object(Bucket=self.bucket, Key=self._key(key))  # absent: S3 does not say
+        return True
+
+    async def keys_older_than(self, cutoff_epoch_s: float) -> AsyncIterator[str]:
+        prefix = f"{self.prefix}blobs/"
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        async for page in pages:
+            for item in page.get("Contents", ()):
+                key = item["Key"][len(prefix):]
+                if KEY.match(key) and item["LastModified"].timestamp() < cutoff_epoch_s:
+                    yield key
 
 
 class _Multipart:

@@ -30,7 +30,14 @@ log = logging.getLogger(__name__)
 UNATTACHED_TTL_MS = 86_400_000
 GC_EVERY_S = 3600.0
 LIST_MAX = 100
+ORPHAN_BATCH = 500  # blob keys checked against the database at once
 NO_FILE = "no such file, or you may not see it"
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    uploads: int  # uploads never attached, removed with the blobs only they named
+    orphans: int  # old blobs no row names (stored just before a crash, before their row was committed)
 
 
 @dataclass(frozen=True)
@@ -217,18 +224,41 @@ class Uploads:
             await self.blobs.delete(key)
         return len(gone)
 
-    async def collect(self, now: int | None = None) -> int:
-        """Remove uploads never attached to a message within a day, and their blobs. Returns how
-        many uploads were removed."""
+    async def collect(self, now: int | None = None) -> Collected:
+        """Remove uploads never attached to a message within a day, and their blobs; then the
+        blobs older than a day that no row names (see `collect_orphans`)."""
         now = self.deps.clock() if now is None else now
         removed = 0
         while True:
             async with self.deps.db.write() as conn:
                 count, keys = await store.delete_unattached(conn, now - UNATTACHED_TTL_MS)
             if not count:
-                return removed
+                break
             removed += count
             await self.collect_blobs(keys)
+        return Collected(removed, await self.collect_orphans((now - UNATTACHED_TTL_MS) / 1000))
+
+    async def collect_orphans(self, cutoff_epoch_s: float) -> int:
+        """Delete the blobs stored before `cutoff_epoch_s` that no upload and no avatar names: those
+        written just before a crash, before the row naming them was committed. A blob an upload in
+        progress is about to name is young (storing bytes again makes their blob young), and each
+        is checked to still be old right before it goes. Returns how many were deleted."""
+        removed, batch = 0, []
+        async for key in self.blobs.keys_older_than(cutoff_epoch_s):
+            batch.append(key)
+            if len(batch) >= ORPHAN_BATCH:
+                removed += await self._drop_orphans(batch, cutoff_epoch_s)
+                batch = []
+        if batch:
+            removed += await self._drop_orphans(batch, cutoff_epoch_s)
+        if removed:
+            log.info("removed %d blob(s) no row named", removed)
+        return removed
+
+    async def _drop_orphans(self, keys: list[str], cutoff_epoch_s: float) -> int:
+        async with self.deps.db.read() as conn:
+            gone = await store.unreferenced(conn, keys)
+        return sum([await self.blobs.delete(key, older_than=cutoff_epoch_s) for key in gone])
 
     async def _collect_loop(self) -> None:
         while True:

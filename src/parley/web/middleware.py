@@ -28,7 +28,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except ParleyError as exc:
         return error_response(exc)
     except web.HTTPException as exc:
-        if exc.status < 400 or not request.path.startswith("/api"):
+        # The API and the media URLs (whose own 404s are JSON) answer errors in JSON, the router's too
+        # (`/media/-1/x` matches no route); the web client's pages keep aiohttp's plain ones.
+        if exc.status < 400 or not request.path.startswith(("/api", "/media/")):
             raise
         code = HTTP_CODES.get(exc.status, "error")
         response = json({"error": {"code": code, "message": exc.reason}}, exc.status)

@@ -173,6 +173,9 @@ def _paths() -> dict[str, Any]:
                         ("201", _ref("UploadAnswer")), multipart=True),
             "get": _op("The room's attached files, newest first", ("200", _ref("RoomFiles")),
                        params=api.UploadsQuery)},
+        # Before `{name}`: a path that is both goes to the thumbnail, as on the server.
+        "/media/{upload_id}/thumbnail": _media("An image's or a video's thumbnail (WebP, at most 480 px)", False),
+        "/media/{upload_id}/{name}": _media("An uploaded file (the `url` of its upload)", True),
         "/api/v1/me/avatar": {
             "put": _op("Set my avatar from an image (cropped square)", ("200", _ref("User")), multipart=True),
             "delete": _op("Remove my avatar", ("200", _ref("User")))},
@@ -200,6 +203,48 @@ def _paths() -> dict[str, Any]:
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {
         "description": "the existing chat", "content": {"application/json": {"schema": _ref("Room")}}}
     return paths
+
+
+_MEDIA_HEADERS = {
+    "ETag": {"description": "names the bytes; send it back in If-None-Match", "required": True, "schema": _STR},
+    "Accept-Ranges": {"schema": {"const": "bytes"}},
+    "Content-Disposition": {"description": "`inline` for raster images, audio and video; `attachment` else",
+                            "schema": _STR},
+    "X-Content-Type-Options": {"schema": {"const": "nosniff"}},
+    "Content-Security-Policy": {"schema": _STR},
+}
+_BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _media(summary: str, name: bool) -> dict[str, Any]:
+    """The bytes of an upload (issue 9): not JSON, so written out here rather than through `_op`."""
+    ranged = {**_MEDIA_HEADERS, "Content-Range": {"description": "bytes a-b/size", "required": True, "schema": _STR}}
+    params = [{"name": "upload_id", "in": "path", "required": True, "schema": _INT_ID}]
+    if name:
+        params.append({"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+                       "description": "the file's name, as in the upload's `url` (any name serves the file)"})
+    params += [
+        {"name": "Range", "in": "header", "required": False, "schema": _STR,
+         "description": "one byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`"},
+        {"name": "If-Range", "in": "header", "required": False, "schema": _STR,
+         "description": "an ETag: the range applies only if the bytes are still these"},
+        {"name": "If-None-Match", "in": "header", "required": False, "schema": _STR,
+         "description": "ETags the client holds: 304 if one names these bytes"}]
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    return {"get": {
+        "summary": summary + "; for the room's joined members once attached, its uploader before that (HEAD "
+                   "too). Served in a sandbox (`Content-Security-Policy: sandbox`, nosniff)",
+        "parameters": params,
+        "responses": {
+            "200": {"description": "the bytes", "headers": _MEDIA_HEADERS, "content": _BINARY},
+            "206": {"description": "the range asked for", "headers": ranged, "content": _BINARY},
+            "304": {"description": "not modified (If-None-Match)", "headers": _MEDIA_HEADERS},
+            "404": {"description": "no such file, or not yours to see (the anonymous included)", **error},
+            "416": {"description": "the range is past the end; Content-Range: bytes */size",
+                    "headers": {"Content-Range": {"required": True, "schema": _STR}}},
+            "422": {"description": "the upload id is not a number of at most "
+                                   f"{api.PATH_ID_DIGITS} digits", **error},
+            "503": _ERRORS["503"]}}}
 
 
 _MESSAGE = "/api/v1/rooms/{room_id}/messages/{seq}"
