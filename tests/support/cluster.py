@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from parley.blobs.local import process_alive
 from tests.support.server import FAST_LIMITS, ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,16 +143,6 @@ def _run_as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_orphan_clusters() -> None:
     """pg_ctl's server outlives a test process killed outright (SIGKILL, a cancelled CI job):
     stop and remove clusters whose test process is gone."""
@@ -160,7 +151,7 @@ def reap_orphan_clusters() -> None:
             pid = int(owner.read_text())
         except (OSError, ValueError):
             continue
-        if _alive(pid):
+        if process_alive(pid):
             continue
         data = owner.parent / "data"
         if (data / "postmaster.pid").exists():

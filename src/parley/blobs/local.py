@@ -179,7 +179,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid is running (ours or another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -199,7 +200,7 @@ def sweep_temporary(folder: Path, now: float | None = None, *, by_pid: bool = Tr
         pid_text = entry.name.split("-", 1)[0]
         try:
             stale = now - entry.stat().st_mtime > STALE_TMP_S
-            dead = by_pid and pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text))
+            dead = by_pid and pid_text.isdigit() and int(pid_text) != os.getpid() and not process_alive(int(pid_text))
             if stale or dead:
                 entry.unlink()
                 removed += 1
