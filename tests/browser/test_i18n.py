@@ -107,7 +107,11 @@ KEY = re.compile(r"^\s*'([\w.]+)': '(.*)',$", re.MULTILINE)
 
 
 def strings(locale: str) -> dict[str, str]:
-    return dict(KEY.findall((STATIC / "locales" / f"{locale}.js").read_text()))
+    """A language's strings: locales/<code>.js plus the bundles loaded on first use (<bundle>-<code>.js)."""
+    found = dict(KEY.findall((STATIC / "locales" / f"{locale}.js").read_text()))
+    for bundle in (STATIC / "locales").glob(f"*-{locale}.js"):
+        found |= dict(KEY.findall(bundle.read_text()))
+    return found
 
 
 def test_every_key_used_exists_and_both_languages_match() -> None:

@@ -8,7 +8,7 @@
 //            with the same cid, Discard drops it
 //
 // Resending a cid the server has stored is harmless: it answers with the original ack.
-import { emit, timeline } from './state.js';
+import { emit, store, timeline } from './state.js';
 import { sendFrame } from './ws.js';
 
 function newClientId() {
@@ -49,9 +49,13 @@ export function resendAll(timelines) {
 }
 
 /** The ack: the message is stored; it stays on screen as sent until its event arrives. */
-export function acked({ room, client_msg_id: cid, seq, ts }) {
+export function acked({ room, client_msg_id: cid, seq, ts, held, held_id: heldId }) {
   const pending = find(room, cid);
   if (!pending) return;
+  if (held) { // moderation (issue 11): held for review, until held_resolved
+    Object.assign(pending, { status: 'held', heldId });
+    return emit('pending', room);
+  }
   if (timeline(room).seqs.has(seq)) {
     settle(room, cid);
     return;
@@ -80,6 +84,14 @@ export function settle(roomId, cid) {
   const before = line.pending.length;
   line.pending = line.pending.filter((pending) => pending.cid !== cid);
   if (line.pending.length !== before) emit('pending', roomId);
+}
+
+/** My held message was approved (its event follows) or rejected ("Not delivered"). */
+export function heldResolved({ id, approved }) {
+  for (const [roomId, line] of store.timelines) {
+    for (const pending of line.pending) if (pending.heldId === id) pending.status = approved ? 'sent' : 'rejected';
+    emit('pending', roomId);
+  }
 }
 
 export function retry(roomId, cid) {

@@ -114,6 +114,13 @@ export function canInvite(room) {
   return roleAtLeast(room, room.visibility === 'private' ? 'moderator' : 'member');
 }
 
+/** moderation (issue 11): whether I have queues to see (sync.js keeps their ids). */
+export function moderatesAny() {
+  return store.me?.is_admin || [...store.rooms.values()].some((room) => room.my_state === 'joined' && roleAtLeast(room, 'moderator'));
+}
+
+export const queues = { reports: new Set(), held: new Set() };
+
 export function totalUnread() {
   let total = 0;
   for (const room of store.rooms.values()) if (room.my_state === 'joined') total += room.unread ?? 0;

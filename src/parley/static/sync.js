@@ -2,10 +2,10 @@
 // routes each frame. Room events go to their reducer (reducers.js), my messages' acks and errors
 // to pending.js, read markers to reads.js.
 import { api } from './api.js';
-import { acked, refused, resendAll } from './pending.js';
+import { acked, heldResolved, refused, resendAll } from './pending.js';
 import { applyRead, cancelReads } from './reads.js';
 import { applyEvent, REDUCERS } from './reducers.js';
-import { emit, rememberUser, stopTyping, store, updateUser, upsertRoom } from './state.js';
+import { emit, moderatesAny, queues, rememberUser, stopTyping, store, updateUser, upsertRoom } from './state.js';
 import { Connection, sendFrame } from './ws.js';
 
 const TYPING_SHOWN_MS = 6000;
@@ -46,7 +46,31 @@ const HANDLERS = {
   read: applyRead,
   user_updated: ({ user }) => updateUser(user),
   done: () => {}, // an edit/delete/react frame carried out: its event arrives like any other
+  // moderation (issue 11): open reports and held messages, to the moderators (and held_resolved to its sender)
+  report_added: onQueue,
+  report_resolved: onQueue,
+  held_added: onQueue,
+  held_resolved: onQueue,
 };
+
+function onQueue(frame) {
+  const { type, report, held, id } = frame;
+  const ids = queues[type[0] === 'r' ? 'reports' : 'held'];
+  if (type.endsWith('added')) ids.add((report ?? held).id);
+  else ids.delete(report?.id ?? id);
+  if (type === 'held_resolved') heldResolved(frame);
+  emit('queue', frame);
+}
+
+/** After each (re)connect, as frames are not replayed: the open queues' ids (the badge). */
+async function loadQueues() {
+  if (!moderatesAny()) return;
+  for (const kind of ['reports', 'held']) {
+    const answer = await api.call('GET', kind === 'held' ? '/held' : '/reports?state=open').catch(() => null);
+    if (answer) queues[kind] = new Set(answer[kind].map((item) => item.id));
+  }
+  emit('queue', {});
+}
 
 function handleFrame(frame) {
   const handler = HANDLERS[frame.type] ?? (frame.type in REDUCERS ? onEvent : null);
@@ -81,6 +105,7 @@ function onHello({ rooms, user }) {
   }
   resendAll(store.timelines);
   for (const id of unknown) fetchRoom(id);
+  loadQueues();
 }
 
 /**

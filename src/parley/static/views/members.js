@@ -3,7 +3,7 @@ import { loadMembers } from '../actions.js';
 import { h, iconButton, srOnly } from '../dom.js';
 import { t } from '../i18n.js';
 import { personParts } from '../people.js';
-import { displayName, on, store } from '../state.js';
+import { displayName, on, roleAtLeast, store } from '../state.js';
 import { avatar, profileButton } from './avatar.js';
 
 const ROLE_ORDER = ['owner', 'admin', 'moderator', 'member'];
@@ -42,11 +42,21 @@ function rank(member) {
 function memberRow(member, roomId) {
   const online = Boolean(store.presence.get(member.user.id));
   // Issue 10: avatar and name in one button that opens the profile card.
+  const muted = member.muted_until > Date.now();
   return h('li', { class: `member${online ? ' online' : ''}`, dataset: { userId: member.user.id } },
     h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
     srOnly(online ? t('presence.online') : t('presence.offline')),
     profileButton(member.user, roomId, [avatar(member.user, 28),
       h('span', { class: 'member-names' }, personParts(member.user, 'member-name')),
       member.role !== 'member' ? h('span', { class: `role role-${member.role}` }, t(`role.${member.role}`)) : null,
-      member.state === 'invited' ? h('span', { class: 'role' }, t('members.invited')) : null], 'member-btn'));
+      member.state === 'invited' ? h('span', { class: 'role' }, t('members.invited')) : null,
+      muted ? h('span', { class: 'role role-muted' }, t('members.muted')) : null], 'member-btn'),
+    canModerate(store.rooms.get(roomId), member) ? iconButton('more', t('members.actions', { user: displayName(member.user) }),
+      () => import('./modtools.js').then((m) => m.memberMenu(roomId, member.user)), { class: 'icon-btn small' }) : null);
+}
+
+/** moderation (issue 11): moderators and up act on members below them; server admins on anyone. */
+export function canModerate(room, member) {
+  return room?.kind === 'room' && !room.archived && member.user.id !== store.me.id
+    && (store.me.is_admin || (roleAtLeast(room, 'moderator') && !roleAtLeast({ my_role: member.role ?? 'member' }, room.my_role)));
 }

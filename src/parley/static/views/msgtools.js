@@ -6,7 +6,9 @@ import { formatDateTime, t } from '../i18n.js';
 import { api } from '../api.js';
 import { copies, findMessage, loadPins, setReply } from '../messages.js';
 import { personParts } from '../people.js';
-import { emit, on } from '../state.js';
+import { emit, on, store } from '../state.js';
+import { canModerate } from './members.js';
+import { modTools } from './room.js';
 import { canDelete, canEdit, canPin, jump, openThread, react, roomOf, snippet, toast, writable } from './msgparts.js';
 import { describeError, openDialog } from './ui.js';
 
@@ -94,6 +96,15 @@ function actionsFor(message) {
   if (canPin(message)) list.push({ key: message.pinned ? 'unpin' : 'pin', icon: 'pin', run: () => setPinned(message.room, message.seq, !message.pinned).catch(failed) });
   list.push({ key: 'copyLink', icon: 'link', run: () => copyLink(message) });
   if (canDelete(message)) list.push({ key: 'delete', icon: 'trash', run: () => confirmDelete(message), danger: true });
+  // moderation (issue 11): anyone reports someone else's message; moderators act on its sender
+  const sender = message.sender;
+  if (room?.my_state === 'joined' && !message.deleted && sender && sender.id !== store.me.id) {
+    list.push({ key: 'report', icon: 'flag', run: () => modTools().then((m) => m.reportDialog(message)) });
+    const member = store.members.get(room.id)?.find((item) => item.user.id === sender.id) ?? { user: sender };
+    if (canModerate(room, member)) {
+      list.push({ key: 'moderate', icon: 'shield', run: (row) => modTools().then((m) => m.memberMenu(room.id, sender, row)) });
+    }
+  }
   return list;
 }
 

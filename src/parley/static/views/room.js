@@ -3,7 +3,7 @@ import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
 import { h, icon, iconButton, replace, srOnly, userText } from '../dom.js';
 import { t, tNodes } from '../i18n.js';
 import { person, roomLabel, roomTitleNodes } from '../people.js';
-import { canInvite, on, roleAtLeast, store } from '../state.js';
+import { canInvite, moderatesAny, on, queues, roleAtLeast, store } from '../state.js';
 import { markRead } from '../reads.js';
 import { createComposer } from './composer.js';
 import { createMemberPanel } from './members.js';
@@ -21,6 +21,9 @@ const leaveDialog = dialog('leaveDialog');
 const ownerDialog = dialog('ownerDialog');
 const topicDialog = dialog('topicDialog');
 
+// moderation (issue 11): settings, queues, the composer's gate and the removed notice load on first use
+export const modTools = () => import('./modtools.js');
+
 const WIDE_SCREEN = '(min-width: 1100px)';
 let membersWanted = true;
 
@@ -29,6 +32,7 @@ export function roomViewKind(roomId) {
   const room = store.rooms.get(roomId);
   if (!room) return 'missing';
   if (room.my_state === 'invited') return 'invited';
+  if (room.my_state === 'removed') return 'removed'; // kicked or banned
   return room.archived ? 'archived' : 'joined';
 }
 
@@ -54,8 +58,9 @@ function createJoinedView(room) {
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const label = t('composer.label', { room: roomLabel(room) });
   const composerOptions = roomComposerOptions(roomId, () => timelineView.editLast());
-  const composer = room.archived
-    ? { el: h('p', { class: 'archived-note' }, t('room.archived')), mounted: () => {} }
+  const removed = room.my_state === 'removed';
+  const composer = room.archived || removed
+    ? { el: h('p', { class: 'archived-note' }, removed ? '' : t('room.archived')), mounted: () => {} }
     : createComposer(roomId, label, () => timelineView.jumpToLatest(), composerOptions);
   const pins = pinsButton(roomId);
   const main = h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el);
@@ -87,8 +92,15 @@ function createJoinedView(room) {
     const { roomNotifyDialog } = await import('./roomnotify.js');
     roomNotifyDialog(store.rooms.get(roomId));
   }, { class: 'icon-btn notify-btn' });
-  const actions = h('div', { class: 'room-actions' },
-    pins.el, filesButton, notifyButton, membersButton, inviteButton, ownerButton,
+  const settingsButton = iconButton('sliders', t('roomSettings.open'), () => modTools().then((m) => m.roomSettings(store.rooms.get(roomId))));
+  const queueButton = h('button', { type: 'button', class: 'icon-btn queue-btn', title: t('mod.open'),
+    on: { click: () => modTools().then((m) => m.openQueues()) } }, icon('shield'), h('span', { class: 'badge' }));
+  const gate = (id) => {
+    const r = store.rooms.get(roomId);
+    if (id === roomId && (removed || r?.muted_until || r?.slow_mode_s || r?.post_policy === 'moderators')) composer.gate ??= modTools().then((m) => m.gate(roomId, composer));
+  };
+  const actions = h('div', { class: 'room-actions', hidden: removed },
+    pins.el, filesButton, notifyButton, membersButton, queueButton, settingsButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -115,6 +127,11 @@ function createJoinedView(room) {
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
     replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
     editTopic.hidden = !canEdit;
+    settingsButton.hidden = current.kind !== 'room' || current.archived || !(roleAtLeast(current, 'admin') || store.me.is_admin);
+    const count = queues.reports.size + queues.held.size;
+    queueButton.hidden = !moderatesAny();
+    queueButton.lastChild.textContent = count || '';
+    queueButton.setAttribute('aria-label', `${t('mod.open')} ${count || ''}`.trim());
     const muted = roomNotifySettings(current).muted;
     notifyButton.replaceChildren(icon(muted ? 'bellOff' : 'bell'));
     notifyButton.dataset.muted = String(muted);
@@ -135,9 +152,12 @@ function createJoinedView(room) {
     on('room', (id) => id === roomId && renderHeader()),
     on('user', () => renderHeader()),
     on('typing', (id) => id === roomId && renderTyping()),
-    on('connection', (status) => status === 'connected' && openRoom(roomId).catch(() => {})),
+    on('connection', (status) => status === 'connected' && !removed && openRoom(roomId).catch(() => {})),
+    on('queue', renderHeader),
+    on('room', gate),
   ];
   renderHeader();
+  gate(roomId);
   openRoom(roomId).catch(() => {});
   return {
     el,
@@ -149,6 +169,7 @@ function createJoinedView(room) {
     },
     destroy() {
       offs.forEach((off) => off());
+      composer.gate?.then((g) => g.destroy());
       composerOptions.destroy();
       pins.destroy();
       document.removeEventListener('visibilitychange', onVisible);

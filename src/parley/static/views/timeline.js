@@ -399,6 +399,12 @@ function pendingRow(roomId, pending, event, prev) {
   row.classList.add(pending.status);
   row.dataset.cid = pending.cid;
   if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
+  // moderation (issue 11): held by the spam filter until a moderator decides
+  if (pending.status === 'held') row.append(h('div', { class: 'msg-status' }, t('msg.held')));
+  if (pending.status === 'rejected') {
+    row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.rejected'), ' ',
+      h('button', { type: 'button', class: 'link-btn', on: { click: () => discardMessage(roomId, pending.cid) } }, t('msg.discard'))));
+  }
   if (pending.status === 'failed') {
     row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.failed', { reason: failureReason(pending.error) }), ' ',
       h('button', { type: 'button', class: 'link-btn', on: { click: () => retryMessage(roomId, pending.cid) } }, t('msg.retry')),
@@ -430,7 +436,21 @@ const SYSTEM_LINES = {
   reaction_removed: () => [],
   message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
   message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
+  // -- moderation (issue 11) --
+  member_kicked: sanction,
+  member_banned: sanction,
+  member_unbanned: sanction,
+  member_muted: sanction,
+  member_unmuted: sanction,
 };
+
+/** "Ann banned Bob until …", then the reason when one was given. */
+function sanction({ type, by, sender, user, reason, until }) {
+  const timed = until && /ban|mut/.test(type) ? '.until' : '';
+  const lines = [[`event.${type}${timed}`, { by: person(by ?? sender), user: person(user), until: timed && formatDateTime(until) }]];
+  if (reason) lines.push(['event.member_kicked.reason', { reason: userText(reason, 'q') }]);
+  return lines;
+}
 
 function roomChanges({ sender, changes = {} }) {
   const user = person(sender);
