@@ -476,7 +476,7 @@ function reportRow(report, done) {
     queueHead(report, h('span', { class: `queue-reason reason-${report.reason}` }, t(`report.${report.reason}`))),
     h('p', { class: 'queue-who' }, ...tNodes('queues.reported', { reporter: person(report.reporter ?? report.by), sender: person(sender) })),
     h('button', { type: 'button', class: 'queue-quote', title: t('queues.openMessage'), on: { click: () => openAt(room.id, message.seq ?? report.seq) } },
-      userText(snippet(message.text !== undefined || message.deleted ? message : null), 'span')),
+      userText(report.snippet ?? snippet(message), 'span'), message.deleted ? h('span', { class: 'muted' }, ` · ${t('actions.deleted')}`) : null),
     report.note ? h('p', { class: 'queue-note' }, ...tNodes('queues.note', { note: userText(report.note, 'q') })) : null,
     h('div', { class: 'queue-actions' }, action, duration.el, resolve), error);
 }
