@@ -52,26 +52,21 @@ export const REDUCERS = {
   message_pinned: applyAnnotation,
   message_unpinned: applyAnnotation,
   // -- moderation (issue 11) --
-  member_kicked: fresh(removed),
-  member_banned: fresh(removed),
-  member_unbanned: fresh((room) => emit('bans', room.id)),
-  member_muted: fresh(muted),
-  member_unmuted: fresh(muted),
+  member_kicked: fresh(sanctioned),
+  member_banned: fresh(sanctioned),
+  member_unbanned: fresh(sanctioned),
+  member_muted: fresh(sanctioned),
+  member_unmuted: fresh(sanctioned),
 };
 
-/** Kicked or banned: I see why where the composer was (the view stops there); it leaves the sidebar. */
-function removed(room, event) {
-  emit('bans', room.id);
-  if (event.user?.id !== store.me.id) return membersChanged(room);
-  Object.assign(room, { my_state: 'removed', removal: event });
-  emit('room', room.id);
-}
-
-function muted(room, event) {
-  const until = event.type === 'member_muted' ? event.until ?? Infinity : null;
-  if (event.user?.id === store.me.id) room.muted_until = until;
-  emit('room', room.id);
+/** Kicked or banned, I see why where the composer was (the view stops), and the room leaves the sidebar. */
+function sanctioned(room, event) {
+  if (event.user?.id === store.me.id) {
+    if (/kick|_ban/.test(event.type)) Object.assign(room, { my_state: 'removed', removal: event });
+    if (/mute/.test(event.type)) room.muted_until = event.type === 'member_muted' ? event.until ?? Infinity : null;
+  }
   membersChanged(room);
+  emit('room', room.id);
 }
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */

@@ -62,14 +62,13 @@ function onQueue(frame) {
   emit('queue', frame);
 }
 
-/** After each (re)connect, as frames are not replayed: the open queues' ids (the badge). */
+/** After each (re)connect (frames are not replayed): the open queues, for the badge. */
 async function loadQueues() {
-  if (!moderatesAny()) return;
-  for (const kind of ['reports', 'held']) {
+  for (const kind of moderatesAny() ? ['reports', 'held'] : []) {
     const answer = await api.call('GET', kind === 'held' ? '/held' : '/reports?state=open').catch(() => null);
     if (answer) queues[kind] = new Set(answer[kind].map((item) => item.id));
+    emit('queue', {});
   }
-  emit('queue', {});
 }
 
 function handleFrame(frame) {

@@ -398,17 +398,13 @@ function pendingRow(roomId, pending, event, prev) {
   const row = messageRow(event, prev, roomId);
   row.classList.add(pending.status);
   row.dataset.cid = pending.cid;
-  if (pending.status === 'pending') row.append(h('div', { class: 'msg-status' }, t('msg.sending')));
-  // moderation (issue 11): held by the spam filter until a moderator decides
-  if (pending.status === 'held') row.append(h('div', { class: 'msg-status' }, t('msg.held')));
-  if (pending.status === 'rejected') {
-    row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.rejected'), ' ',
-      h('button', { type: 'button', class: 'link-btn', on: { click: () => discardMessage(roomId, pending.cid) } }, t('msg.discard'))));
-  }
+  const button = (key, run) => h('button', { type: 'button', class: 'link-btn', on: { click: () => run(roomId, pending.cid) } }, t(key));
+  // moderation (issue 11): held by the spam filter until a moderator decides; rejected, not delivered
+  const note = { pending: 'msg.sending', held: 'msg.held', rejected: 'msg.rejected' }[pending.status];
+  if (note) row.append(h('div', { class: 'msg-status' }, t(note), note === 'msg.rejected' && [' ', button('msg.discard', discardMessage)]));
   if (pending.status === 'failed') {
     row.append(h('div', { class: 'msg-status', role: 'alert' }, t('msg.failed', { reason: failureReason(pending.error) }), ' ',
-      h('button', { type: 'button', class: 'link-btn', on: { click: () => retryMessage(roomId, pending.cid) } }, t('msg.retry')),
-      h('button', { type: 'button', class: 'link-btn', on: { click: () => discardMessage(roomId, pending.cid) } }, t('msg.discard'))));
+      button('msg.retry', retryMessage), button('msg.discard', discardMessage)));
   }
   return row;
 }
