@@ -22,7 +22,8 @@ LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "
         "tray.js", "recorder.js", "lightbox.js", "files.js", "uploads.css",  # uploads
         "dialogs.js", "browse.js", "search.js", "jump.js", "zh-CN.js",  # dialogs, public rooms, search, jumps, Chinese
         "player.js",  # the voice-message player
-        "modtools.js", "moderation.css", "moderation-en.js", "moderation-zh-CN.js"}  # room moderation (issue 11)
+        "modtools.js", "moderation.css", "moderation-en.js", "moderation-zh-CN.js",  # room moderation (issue 11)
+        "later-en.js", "later-zh-CN.js"}  # the strings of the parts above
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

@@ -3,10 +3,12 @@ import {
   createRoom, invite, leaveRoom, loadMembers, searchUsers, setRole, startDirect, updateRoom,
 } from '../actions.js';
 import { h, iconButton } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { personLabel, personParts, roomLabel } from '../people.js';
 import { displayName, store } from '../state.js';
 import { describeError, field, FormError, openDialog, uid } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 const SEARCH_DELAY_MS = 200;
 

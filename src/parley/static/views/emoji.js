@@ -2,7 +2,9 @@
 // static/emoji/LICENSE-emojibase.txt) ships with the client as static/emoji/emoji.json and is
 // fetched once, on first use, so the first screen does not pay for it.
 import { h } from '../dom.js';
-import { language, t } from '../i18n.js';
+import { language, loadStrings, t } from '../i18n.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 const DATA_URL = '/static/emoji/emoji.json';
 const RECENT_KEY = 'parley.emoji.recent';

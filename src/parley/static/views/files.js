@@ -2,10 +2,12 @@
 // a time (GET /rooms/{id}/uploads?before=), with files sent while it is open added on top.
 import { api } from '../api.js';
 import { h, icon, iconButton, userText } from '../dom.js';
-import { formatDay, formatTime, t } from '../i18n.js';
+import { formatDay, formatTime, loadStrings, t } from '../i18n.js';
 import { on, timeline } from '../state.js';
 import { fitBox, formatDuration, formatSize, mediaKind } from './media.js';
 import { describeError } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 const PAGE = 30;
 const THUMB = { width: 48, height: 48 };

@@ -2,8 +2,10 @@
 // stays inside it (the page behind is inert), Escape closes it and focus returns to the thumbnail;
 // Left and Right step through the images of the history on screen.
 import { h, icon, iconButton, userText } from '../dom.js';
-import { formatNumber, t } from '../i18n.js';
+import { formatNumber, loadStrings, t } from '../i18n.js';
 import { formatSize } from './media.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 /** Opens the image of `thumb` (a .att-image button carrying its upload as `thumb.upload`). */
 export function openLightbox(thumb) {

@@ -2,7 +2,7 @@
 // place, the delete confirm, the edit history and copying a link (issue 10). Loaded on first use
 // by views/msgparts.js, with its styles (actions-tools.css).
 import { h, icon, iconButton, userText } from '../dom.js';
-import { formatDateTime, t } from '../i18n.js';
+import { formatDateTime, loadStrings, t } from '../i18n.js';
 import { api } from '../api.js';
 import { copies, findMessage, loadPins, setReply } from '../messages.js';
 import { personParts } from '../people.js';
@@ -11,6 +11,8 @@ import { canModerate } from './members.js';
 import { modTools } from './room.js';
 import { canDelete, canEdit, canPin, jump, openThread, react, roomOf, snippet, toast, writable } from './msgparts.js';
 import { describeError, openDialog } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 

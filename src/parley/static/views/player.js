@@ -1,8 +1,10 @@
 // The voice-message player (issue 9): play/pause, the waveform (click or arrow keys to seek), time,
 // 1x / 1.5x / 2x. Loaded with the first voice message on screen (views/media.js).
 import { h, icon, userText } from '../dom.js';
-import { formatNumber, t } from '../i18n.js';
+import { formatNumber, loadStrings, t } from '../i18n.js';
 import { downloadLink, formatDuration } from './media.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 const SPEEDS = [1, 1.5, 2];
 const BARS = 48;

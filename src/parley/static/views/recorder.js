@@ -3,8 +3,10 @@
 // MediaRecorder (Opus in WebM or Ogg), stops by itself at the limit, and resolves with a File for
 // the upload tray, or null when cancelled. The microphone and camera are released when it closes.
 import { h, icon } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { formatDuration } from './media.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 export const LIMITS_MS = { audio: 5 * 60_000, video: 2 * 60_000 };
 const TYPES = {

@@ -1,9 +1,11 @@
 // A room's notification setting (all / mentions / none) and mute, kept in this browser (prefs.js).
 import { h } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { roomLabel } from '../people.js';
 import { NOTIFY_LEVELS, roomNotifySettings, setRoomNotifySettings } from '../prefs.js';
 import { openDialog, uid } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 export function roomNotifyDialog(room) {
   const current = roomNotifySettings(room);

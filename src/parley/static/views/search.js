@@ -4,12 +4,14 @@
 // Choosing a result jumps to the message in its room (jump.js).
 import { api } from '../api.js';
 import { h, iconButton, userText } from '../dom.js';
-import { formatDateTime, t } from '../i18n.js';
+import { formatDateTime, loadStrings, t } from '../i18n.js';
 import { jumpTo } from '../jump.js';
 import { personParts, roomLabel } from '../people.js';
 import { roomTitle, store } from '../state.js';
 import { searchHash } from './sidebar.js';
 import { describeError, field } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 /** The results view; `params` come from the hash. */
 export function createSearchView(params) {

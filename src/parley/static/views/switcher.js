@@ -2,11 +2,13 @@
 // arrow keys choose, Enter opens (a person: our direct chat, started if need be), Escape closes.
 import { searchUsers, startDirect } from '../actions.js';
 import { h, icon, userText } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { personLabel, roomLabel } from '../people.js';
 import { displayName, store } from '../state.js';
 import { avatar } from './avatar.js';
 import { describeError, uid } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 const MAX_ITEMS = 12;
 const SEARCH_DELAY_MS = 150;

@@ -1,7 +1,7 @@
 // A thread (issue 10): its root, its replies and a composer of its own, in a side panel on the
 // desktop and over the whole room on a phone. Loaded on first use (views/msgparts.js openThread).
 import { h, iconButton } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { api } from '../api.js';
 import { cursorOf, findMessage, holdMessages, threadReplies } from '../messages.js';
 import { emit, on, store, timeline } from '../state.js';
@@ -9,6 +9,8 @@ import './msgtools.js'; // the toolbar's code and the panel's styles
 import { attachActions, decorateMessage, editLast } from './msgparts.js';
 import { createComposer } from './composer.js';
 import { messageRow } from './timeline.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 let open = null;
 

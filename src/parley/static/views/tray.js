@@ -2,9 +2,11 @@
 // (XMLHttpRequest, for its progress) and shows a bar, Cancel and, after a failure, Retry and the
 // reason (too large, over quota, interrupted...). views/uploads.js holds the always-present part.
 import { h, icon, iconButton, userText } from '../dom.js';
-import { formatNumber, t } from '../i18n.js';
+import { formatNumber, loadStrings, t } from '../i18n.js';
 import { formatSize } from './media.js';
 import { describeError } from './ui.js';
+
+await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
 export const MAX_ATTACHMENTS = 10;
 
