@@ -79,7 +79,7 @@ def test_profile_card_opens_from_a_name_and_message_starts_a_direct_chat(open_ap
 
     # Again from the member list of the room: the same direct chat, not a new one.
     open_room(page, room["id"])
-    page.locator(f'.member[data-user-id="{bob.id}"] button').click()
+    page.locator(f'.member[data-user-id="{bob.id}"] .member-btn').click()
     card = page.get_by_role("dialog", name="Bob")
     expect(card.get_by_role("button", name="Message")).to_be_focused()
     page.keyboard.press("Enter")
@@ -89,7 +89,7 @@ def test_profile_card_opens_from_a_name_and_message_starts_a_direct_chat(open_ap
 
     # Escape closes the card; my own card offers to edit my profile instead.
     open_room(page, room["id"])
-    page.locator(f'.member[data-user-id="{ann.id}"] button').click()
+    page.locator(f'.member[data-user-id="{ann.id}"] .member-btn').click()
     card = page.get_by_role("dialog", name="Ann")
     expect(card.get_by_role("button", name="Edit profile")).to_be_visible()
     expect(card.get_by_role("button", name="Message")).to_have_count(0)
@@ -153,7 +153,7 @@ def test_status_and_picture_controls_follow_what_the_server_offers(open_app, liv
     expect(dialog.get_by_label("Status")).to_be_visible()
     expect(dialog.get_by_label("Picture")).to_be_visible()
     page.keyboard.press("Escape")
-    page.locator(f'.member[data-user-id="{bob.id}"] button').click()
+    page.locator(f'.member[data-user-id="{bob.id}"] .member-btn').click()
     card = page.get_by_role("dialog", name="Bob")
     expect(card.locator(".card-status")).to_have_text("On holiday until <b>Monday</b>")
     page.keyboard.press("Escape")

@@ -138,7 +138,7 @@ def test_hostile_text_is_shown_as_text_and_never_runs(open_app, live_server: Ser
     assert_inert(page, dialogs)
 
     # Issue 10: hostile names in the profile card, the member list's avatars and completion.
-    page.locator(f'.member[data-user-id="{attackers[0].id}"] button').click()
+    page.locator(f'.member[data-user-id="{attackers[0].id}"] .member-btn').click()
     card = page.get_by_role("dialog", name=DISPLAY_NAMES[0])
     expect(card).to_contain_text(f"@{attackers[0].username}")
     assert_inert(page, dialogs)

@@ -63,7 +63,7 @@ export const REDUCERS = {
 function sanctioned(room, event) {
   if (event.user?.id === store.me.id) {
     if (/kick|_ban/.test(event.type)) Object.assign(room, { my_state: 'removed', removal: event });
-    if (/mute/.test(event.type)) room.muted_until = event.type === 'member_muted' ? event.until ?? Infinity : null;
+    if (/mute/.test(event.type)) room.my_muted_until = event.type === 'member_muted' ? event.until : null;
   }
   membersChanged(room);
   emit('room', room.id);

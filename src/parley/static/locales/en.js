@@ -134,6 +134,7 @@ export default {
   'error.unavailable': 'The server is unavailable; try again soon.',
   'error.network': 'No connection to the server.',
   'error.unknown': 'Something went wrong.',
+  'error.muted': 'You are muted in this room.',
   'error.pick_someone': 'Pick at least one person.',
 
   'invalid.username': 'Usernames have 3 to 32 letters, digits, “_”, “-” or “.”.',
@@ -160,6 +161,10 @@ export default {
   'uploads.playVideo': 'Play {name}',
   'uploads.toggle': 'Show files',
   // -- message actions (issue 10) --
+  'actions.reactedCount.one': '{count} person reacted with {emoji}',
+  'actions.reactedCount.other': '{count} people reacted with {emoji}',
+  'actions.replies.one': '{count} reply',
+  'actions.replies.other': '{count} replies',
   'actions.react': 'Add reaction',
   'actions.deleted': 'Message deleted',
   'actions.edited': '(edited)',

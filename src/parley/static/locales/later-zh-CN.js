@@ -82,8 +82,6 @@ export default {
   'actions.editHint': '按 Enter 保存 · 按 Esc 取消',
   'actions.versions': '编辑记录',
   'actions.current': '当前',
-  'actions.reactedCount.other': '{count} 人用 {emoji} 回应了',
-  'actions.replies.other': '{count} 条回复',
   'actions.replyingTo': '回复',
   'actions.cancelReply': '取消回复',
   'pins.title': '置顶消息',

@@ -75,7 +75,6 @@ export default {
   'roomSettings.bans': 'Banned',
   'roomSettings.noBans': 'Nobody is banned.',
 
-  'gate.muted': 'You are muted in this room.',
   'gate.mutedUntil': 'You are muted until {until}.',
   'gate.moderatorsOnly': 'Only moderators can post here.',
   'gate.slow': 'Slow mode: one message every {time}.',

@@ -75,7 +75,6 @@ export default {
   'roomSettings.bans': '已封禁',
   'roomSettings.noBans': '没有被封禁的人。',
 
-  'gate.muted': '你在本房间被禁言了。',
   'gate.mutedUntil': '你被禁言至 {until}。',
   'gate.moderatorsOnly': '只有协管员及以上可以在这里发言。',
   'gate.slow': '慢速模式：每 {time} 可发一条消息。',

@@ -133,6 +133,7 @@ export default {
   'error.unavailable': '服务器暂时不可用，请稍后再试。',
   'error.network': '无法连接到服务器。',
   'error.unknown': '出了点问题。',
+  'error.muted': '你在本房间被禁言了。',
   'error.pick_someone': '请至少选择一个人。',
 
   'invalid.username': '用户名须为 3 到 32 个字母、数字、“_”、“-”或“.”。',
@@ -159,6 +160,8 @@ export default {
   'uploads.playVideo': '播放 {name}',
   'uploads.toggle': '显示文件',
   // -- message actions (issue 10) --
+  'actions.reactedCount.other': '{count} 人用 {emoji} 回应了',
+  'actions.replies.other': '{count} 条回复',
   'actions.react': '添加表情回应',
   'actions.deleted': '消息已删除',
   'actions.edited': '（已编辑）',

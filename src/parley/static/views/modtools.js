@@ -257,10 +257,10 @@ export function gate(roomId, composer) {
     let text = '';
     let closed = false;
     waiting = false;
-    if (room.muted_until > now) {
+    if (room.my_muted_until > now) {
       closed = true;
-      text = room.muted_until === Infinity ? t('gate.muted') : t('gate.mutedUntil', { until: formatWhen(room.muted_until) });
-      timer = setTimeout(render, Math.min(room.muted_until - now + 500, MAX_TIMER_MS));
+      text = t('gate.mutedUntil', { until: formatWhen(room.my_muted_until) });
+      timer = setTimeout(render, Math.min(room.my_muted_until - now + 500, MAX_TIMER_MS));
     } else if (room.post_policy === 'moderators' && !staff) {
       closed = true;
       text = t('gate.moderatorsOnly');

@@ -97,7 +97,7 @@ function createJoinedView(room) {
     on: { click: () => modTools().then((m) => m.openQueues()) } }, icon('shield'), h('span', { class: 'badge' }));
   const gate = (id) => {
     const r = store.rooms.get(roomId);
-    if (id === roomId && (removed || r?.muted_until || r?.slow_mode_s || r?.post_policy === 'moderators')) composer.gate ??= modTools().then((m) => m.gate(roomId, composer));
+    if (id === roomId && (removed || r?.my_muted_until || r?.slow_mode_s || r?.post_policy === 'moderators')) composer.gate ??= modTools().then((m) => m.gate(roomId, composer));
   };
   const actions = h('div', { class: 'room-actions', hidden: removed },
     pins.el, filesButton, notifyButton, membersButton, queueButton, settingsButton, inviteButton, ownerButton,
