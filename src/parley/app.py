@@ -26,6 +26,7 @@ from parley.services.audit import Audit
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -122,9 +123,10 @@ def build(settings: Settings) -> Context:
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
+    actions = Actions(deps, emitter, uploads)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps), audit=Audit(deps))
+                   messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
+                   search=Search(deps), audit=Audit(deps), moderation=Moderation(deps, emitter, actions))
 
 
 def claim_sqlite(settings: Settings) -> Any:

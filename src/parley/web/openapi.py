@@ -34,7 +34,7 @@ SCHEMAS: dict[str, Any] = {
     "SessionAnswer": _obj(["user", "token"], user=_ref("User"), token=_STR),
     "Member": _obj(["user", "role", "state", "online"], user=_ref("UserPublic"),
                    role={"enum": ["owner", "admin", "moderator", "member"]},
-                   state={"enum": ["joined", "invited"]}, online=_BOOL),
+                   state={"enum": ["joined", "invited"]}, online=_BOOL, muted_until=_NULLABLE_INT),
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
                     has_more=_BOOL, last_seq=_INT, has_more_after=_BOOL),
     "UploadAnswer": _obj(["upload"], upload=_ref("Attachment")),
