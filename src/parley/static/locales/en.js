@@ -178,6 +178,8 @@ export default {
   'error.invalid': 'Some of that is not valid.',
   'error.unauthorized': 'Please log in again.',
   'error.forbidden': 'You are not allowed to do that.',
+  'error.muted': 'You are muted in this room.',
+  'error.banned': 'Banned from this room.',
   'error.not_found': 'Not found, or not visible to you.',
   'error.conflict': 'That name is already taken.',
   'error.rate_limited': 'Too fast: wait a moment and try again.',

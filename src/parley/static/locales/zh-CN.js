@@ -177,6 +177,8 @@ export default {
   'error.invalid': '输入的内容有误。',
   'error.unauthorized': '请重新登录。',
   'error.forbidden': '你没有权限这样做。',
+  'error.muted': '你在此聊天室中已被禁言。',
+  'error.banned': '已被此聊天室封禁。',
   'error.not_found': '不存在，或你无权查看。',
   'error.conflict': '这个名字已被占用。',
   'error.rate_limited': '操作太快了，请稍后再试。',
