@@ -22,10 +22,12 @@ from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
@@ -124,11 +126,12 @@ def build(settings: Settings) -> Context:
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     actions = Actions(deps, emitter, uploads)
-    # HOOK(i11-mod, i11-spam): Reports(..., moderation=ctx.moderation, spam=ctx.spam) once merged
-    reports = Reports(deps, emitter, actions)
+    moderation = Moderation(deps, emitter, actions)
+    # HOOK(i11-spam): Reports(..., spam=ctx.spam) once merged
+    reports = Reports(deps, emitter, actions, moderation=moderation)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
-                   search=Search(deps), reports=reports, blocks=Blocks(deps))
+                   search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation)
 
 
 def claim_sqlite(settings: Settings) -> Any:

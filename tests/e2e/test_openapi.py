@@ -132,6 +132,11 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(a, "GET", "/api/v1/me")
     await call(a, "DELETE", f"/api/v1/me/blocks/{bob['user']['id']}")
     await call(a, "PATCH", "/api/v1/me", {"status": "checking the spec"})
+    # The audit log (issue 11): ann's role change and topic are entries of her room.
+    log = await call(a, "GET", f"/api/v1/audit?room={rid}&limit=1")
+    assert log["entries"][0]["room"]["id"] == rid and log["has_more"] is True
+    await call(b, "GET", f"/api/v1/audit?room={rid}")  # a moderator: 403
+    await call(a, "GET", "/api/v1/audit?action=nonsense")
     async def send_file(token: str, method: str, path: str, data: bytes) -> Any:
         form = aiohttp.FormData()
         form.add_field("file", data, filename="f.png", content_type="image/png")
@@ -172,6 +177,24 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await send_file(a, "PUT", "/api/v1/me/avatar", media.png(300, 200))
     await send_file(a, "PUT", "/api/v1/me/avatar", b"not an image")
     await call(a, "DELETE", "/api/v1/me/avatar")
+    # Moderation (issue 11): ann owns the room (and, first on this server, is its admin).
+    bob_id, room = bob["user"]["id"], f"/api/v1/rooms/{rid}"
+    muted = await call(a, "POST", f"{room}/mutes", {"user_id": bob_id, "duration_s": 60, "reason": "calm"})
+    assert muted["user"]["id"] == bob_id
+    await call(b, "POST", f"{room}/messages", {"text": "muted?"})
+    await call(a, "DELETE", f"{room}/mutes/{bob_id}")
+    await call(b, "POST", f"{room}/members/{ann['user']['id']}/kick", {"reason": "coup"})
+    await call(a, "POST", f"{room}/members/{bob_id}/kick", {"reason": "out"})
+    await call(b, "POST", f"{room}/join")
+    assert (await call(a, "POST", f"{room}/bans", {"user_id": bob_id, "duration_s": 3600}))["ban"]["until"]
+    await call(a, "POST", f"{room}/bans", {"user_id": bob_id, "duration_s": 0})
+    assert [x["user"]["id"] for x in (await call(a, "GET", f"{room}/bans"))["bans"]] == [bob_id]
+    await call(b, "POST", f"{room}/join")
+    await call(a, "DELETE", f"{room}/bans/{bob_id}")
+    await call(b, "POST", f"{room}/join")
+    await call(a, "PATCH", room, {"slow_mode_s": 5, "post_policy": "moderators"})
+    assert (await call(a, "POST", f"/api/v1/admin/users/{bob_id}/purge", {"since_s": 3600}))["deleted"] >= 1
+    await call(b, "POST", f"/api/v1/admin/users/{bob_id}/purge", {"since_s": 3600})
     await call(a, "POST", "/api/v1/direct", {"usernames": [bob_name]})
     await call(b, "POST", "/api/v1/direct", {"usernames": [ann_name]})
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")

@@ -60,6 +60,23 @@ class EventType(enum.StrEnum):
     REACTION_REMOVED = "reaction_removed"
     MESSAGE_PINNED = "message_pinned"
     MESSAGE_UNPINNED = "message_unpinned"
+    # moderation (issue 11): `user` is the member acted on, `sender` the moderator
+    MEMBER_KICKED = "member_kicked"
+    MEMBER_BANNED = "member_banned"
+    MEMBER_UNBANNED = "member_unbanned"
+    MEMBER_MUTED = "member_muted"
+    MEMBER_UNMUTED = "member_unmuted"
+
+
+# The events that end their `user`'s membership: delivery of the room to that user stops with them.
+ENDS_MEMBERSHIP = frozenset({EventType.MEMBER_LEFT, EventType.MEMBER_KICKED, EventType.MEMBER_BANNED})
+
+
+class PostPolicy(enum.StrEnum):
+    """Who may post in a room: everyone, or (announcement rooms) moderators and up."""
+
+    EVERYONE = "everyone"
+    MODERATORS = "moderators"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +120,8 @@ class Room:
     archived: bool
     created_at: int
     last_seq: int
+    slow_mode_s: int = 0  # moderation (issue 11): a member posts at most once per this many seconds
+    post_policy: PostPolicy = PostPolicy.EVERYONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +132,10 @@ class Membership:
     state: MemberState
     read_seq: int
     joined_seq: int
+    muted_until: int | None = None  # ms; the member reads but neither posts nor types until then
+
+    def muted(self, now: int) -> bool:
+        return self.muted_until is not None and self.muted_until > now
 
 
 @dataclass(slots=True)

@@ -19,15 +19,7 @@ export const REDUCERS = {
     room.member_count = (room.member_count ?? 0) + 1;
     membersChanged(room);
   }),
-  member_left: fresh((room, event) => {
-    room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
-    if (event.user?.id === store.me.id) {
-      removeRoom(room.id);
-      emit('room-removed', room.id);
-      return;
-    }
-    membersChanged(room);
-  }),
+  member_left: fresh(removed),
   member_invited: fresh((room) => membersChanged(room)),
   member_updated: fresh((room, event) => {
     const members = store.members.get(room.id);
@@ -59,10 +51,19 @@ export const REDUCERS = {
   member_unmuted: fresh(sanctioned),
 };
 
-/** Kicked or banned, I see why where the composer was (the view stops), and the room leaves the sidebar. */
+function removed(room, event) {
+  room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
+  if (event.user?.id !== store.me.id) return membersChanged(room);
+  removeRoom(room.id);
+  emit('room-removed', room.id);
+}
+
+/** Kicked or banned, I see why where the composer was (the view stops) and the room leaves the sidebar. */
 function sanctioned(room, event) {
+  const out = /kick|_ban/.test(event.type);
+  if (out) room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
   if (event.user?.id === store.me.id) {
-    if (/kick|_ban/.test(event.type)) Object.assign(room, { my_state: 'removed', removal: event });
+    if (out) Object.assign(room, { my_state: 'removed', removal: event });
     if (/mute/.test(event.type)) room.my_muted_until = event.type === 'member_muted' ? event.until : null;
   }
   membersChanged(room);

@@ -6,7 +6,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.web import actions, api, blocks, live, openapi, reports, search, sse, uploads, ws
+from parley.web import (
+    actions,
+    api,
+    audit,
+    blocks,
+    live,
+    moderation,
+    openapi,
+    reports,
+    search,
+    sse,
+    uploads,
+    ws,
+)
 from parley.web.context import CTX, Context
 from parley.web.middleware import errors, on_response_prepare
 from parley.web.server import HANDLER_ARGS
@@ -49,6 +62,8 @@ def create(context: Context) -> web.Application:
     app.add_routes(search.routes)
     app.add_routes(reports.routes)
     app.add_routes(blocks.routes)
+    app.add_routes(audit.routes)
+    app.add_routes(moderation.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)

@@ -10,8 +10,10 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
@@ -34,6 +36,8 @@ class Context:
     search: Search
     reports: Reports
     blocks: Blocks
+    audit: Audit
+    moderation: Moderation
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -3,7 +3,7 @@
 // drops rows far away on the other, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
-import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNodes } from '../i18n.js';
+import { formatDateTime, formatDay, formatNumber, formatSpan, formatTime, startOfDay, t, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { loaded, on, store, timeline } from '../state.js';
@@ -433,19 +433,18 @@ const SYSTEM_LINES = {
   message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
   message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
   // -- moderation (issue 11) --
-  member_kicked: sanction,
-  member_banned: sanction,
-  member_unbanned: sanction,
-  member_muted: sanction,
-  member_unmuted: sanction,
+  member_kicked: moderation,
+  member_banned: moderation,
+  member_unbanned: moderation,
+  member_muted: moderation,
+  member_unmuted: moderation,
 };
 
-/** "Ann banned Bob until …", then the reason when one was given. */
-function sanction({ type, by, sender, user, reason, until }) {
-  const timed = until && /ban|mut/.test(type) ? '.until' : '';
-  const lines = [[`event.${type}${timed}`, { by: person(by ?? sender), user: person(user), until: timed && formatDateTime(until) }]];
-  if (reason) lines.push(['event.member_kicked.reason', { reason: userText(reason, 'q') }]);
-  return lines;
+/** "Ana banned Bob for 1 day: spamming": the string by whether the event has an end and a reason. */
+function moderation({ type, sender, user, until, reason, ts }) {
+  return [[`event.${type}${until ? '.for' : ''}${reason ? '.reason' : ''}`, {
+    user: person(sender), member: person(user), span: until && formatSpan(until - ts), reason: reason && userText(reason, 'q'),
+  }]];
 }
 
 function roomChanges({ sender, changes = {} }) {
@@ -456,6 +455,9 @@ function roomChanges({ sender, changes = {} }) {
     lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
   }
   if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
+  const slow = changes.slow_mode_s;
+  if (slow !== undefined) lines.push([slow ? 'event.room_updated.slow' : 'event.room_updated.slowOff', { user, span: slow && formatSpan(slow * 1000) }]);
+  if ('post_policy' in changes) lines.push([`event.room_updated.${changes.post_policy}`, { user }]);
   return lines.length ? lines : [['event.room_updated', { user }]];
 }
 
