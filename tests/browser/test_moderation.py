@@ -4,10 +4,12 @@ and says why); room settings; a held message approved and shown to everyone in o
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.harness import Server
 from tests.browser.ui import STORED, expect_message, open_room, send
+from tests.support.client import ApiError
 
 
 def row(page: Page, text: str):
@@ -86,3 +88,119 @@ def test_a_report_reaches_the_moderators_queue_live_and_is_resolved(open_app, li
     expect(queue).to_be_focused()
     send(ann_page, "all clean")
     expect_message(bob_page, "all clean")
+
+
+def member_menu(page: Page, user, action: str) -> None:
+    """The moderator's member panel: the actions button beside a member, then one of them."""
+    page.locator(f'.member[data-user-id="{user.id}"]').get_by_role("button", name=f"Actions for {user.display_name}").click()
+    page.locator("dialog.mod-menu").get_by_role("button", name=action).click()
+
+
+def test_a_kicked_then_banned_member_sees_why_and_nothing_more(open_app, live_server: Server) -> None:
+    ann = live_server.register("ann", "Ann")
+    bob = live_server.register("bob", "Bob")
+    room = live_server.create_room(ann, f"kicks-{ann.username}", members=(bob,))
+    lobby = live_server.create_room(ann, f"lobby-{ann.username}", members=(bob,))
+    live_server.post(bob, room["id"], "hello from bob")
+    ann_page, bob_page = open_app(ann), open_app(bob)
+    open_room(ann_page, room["id"])
+    open_room(bob_page, room["id"])
+
+    member_menu(ann_page, bob, "Remove from the room…")
+    dialog = ann_page.locator("dialog[open]")
+    expect(dialog.get_by_role("heading")).to_have_text(f"Remove Bob (@{bob.username})")
+    dialog.get_by_label("Reason (optional)").fill("off topic <i>again</i>")
+    dialog.get_by_role("button", name="Remove", exact=True).click()
+    note = bob_page.locator(".removed-note")
+    expect(note).to_contain_text("Ann")
+    expect(note).to_contain_text("removed you from this room.")
+    expect(note.locator("q")).to_have_text("off topic <i>again</i>")
+    expect(bob_page.locator(".composer-input")).to_have_count(0)
+    expect(bob_page.locator(f'.sidebar a[href="#/room/{room["id"]}"]')).to_have_count(0)
+    expect(ann_page.locator("li.sys").last).to_contain_text("removed")
+    # Nothing more of the room reaches Bob: Ann writes there, then in the lobby; the lobby's line
+    # arriving is the barrier.
+    send(ann_page, "said after the kick")
+    expect_message(ann_page, "said after the kick")
+    live_server.post(ann, lobby["id"], "lobby barrier")
+    expect(bob_page.locator(f'.sidebar li[data-room-id="{lobby["id"]}"]')).to_have_attribute("data-unread", "1")
+    expect(bob_page.locator(STORED, has_text="said after the kick")).to_have_count(0)
+
+    # Bob joins again; Ann bans him from his message's menu, for a day.
+    live_server.call("POST", f"/rooms/{room['id']}/join", user=bob)
+    expect_message(bob_page, "said after the kick")  # his view starts again, live
+    expect(bob_page.locator(".composer-input")).to_be_visible()
+    act(ann_page, "hello from bob", "Moderate the sender…")
+    ann_page.locator("dialog.mod-menu").get_by_role("button", name="Ban…").click()
+    dialog = ann_page.locator("dialog[open]")
+    dialog.get_by_label("For how long").select_option(label="1 day")
+    dialog.get_by_label("Reason (optional)").fill("spam links")
+    dialog.get_by_role("button", name="Ban", exact=True).click()
+    expect(note).to_contain_text("banned you from this room until")
+    expect(note.locator("q")).to_have_text("spam links")
+    expect(ann_page.locator("li.sys").last).to_contain_text("banned")
+    expect(ann_page.locator("li.sys").last).to_contain_text("for 1 day")
+    with pytest.raises(ApiError) as refused:
+        live_server.call("POST", f"/rooms/{room['id']}/join", user=bob)
+    assert refused.value.status in (403, 404)
+
+    # The room settings list the ban; Unban lifts it and Bob may join again.
+    ann_page.get_by_role("button", name="Room settings").click()
+    settings = ann_page.locator("dialog.room-settings")
+    ban = settings.locator(".mod-ban")
+    expect(ban).to_contain_text("Bob")
+    expect(ban).to_contain_text("spam links")
+    ban.get_by_role("button", name=f"Unban Bob (@{bob.username})").click()
+    expect(settings.locator(".mod-bans")).to_contain_text("Nobody is banned.")
+    ann_page.keyboard.press("Escape")
+    live_server.call("POST", f"/rooms/{room['id']}/join", user=bob)
+
+
+def test_mute_slow_mode_and_announcement_rooms_in_the_composer(open_app, live_server: Server) -> None:
+    ann = live_server.register("ann", "Ann")
+    cat = live_server.register("cat", "Cat")
+    room = live_server.create_room(ann, f"rules-{ann.username}", members=(cat,))
+    ann_page, cat_page = open_app(ann), open_app(cat)
+    open_room(ann_page, room["id"])
+    open_room(cat_page, room["id"])
+
+    member_menu(ann_page, cat, "Mute…")
+    dialog = ann_page.locator("dialog[open]")
+    dialog.get_by_label("For how long").select_option(label="10 minutes")
+    dialog.get_by_role("button", name="Mute", exact=True).click()
+    gate = cat_page.locator(".composer-gate")
+    expect(gate).to_contain_text("You are muted until")
+    expect(cat_page.locator(".composer-input")).to_be_disabled()
+    expect(ann_page.locator(f'.member[data-user-id="{cat.id}"] .role-muted')).to_have_text("muted")
+    member_menu(ann_page, cat, "Unmute")
+    expect(cat_page.locator(".composer-input")).to_be_enabled()
+    expect(gate).to_be_hidden()
+
+    # Slow mode, set in the room settings: after a message, a countdown; moderators are not slowed.
+    ann_page.get_by_role("button", name="Room settings").click()
+    settings = ann_page.locator("dialog.room-settings")
+    settings.get_by_label("Slow mode").select_option(label="30 seconds")
+    settings.get_by_role("button", name="Save").click()
+    expect(settings).to_have_count(0)
+    expect(gate).to_have_text("Slow mode: one message every 30 s.")
+    send(cat_page, "first in slow mode")
+    expect_message(ann_page, "first in slow mode")
+    expect(gate).to_contain_text("Slow mode: you can send again in")
+    expect(cat_page.locator(".send-btn")).to_be_disabled()
+    cat_page.locator(".composer-input").fill("too soon")
+    cat_page.locator(".composer-input").press("Enter")
+    expect(cat_page.locator(".composer-input")).to_have_value("too soon")  # kept, not sent
+    send(ann_page, "moderators are not slowed")
+    send(ann_page, "not at all")
+    expect_message(cat_page, "not at all")
+    expect(ann_page.locator(".composer-gate")).to_be_hidden()
+
+    # Announcements: only moderators post.
+    live_server.call("PATCH", f"/rooms/{room['id']}", {"post_policy": "moderators", "slow_mode_s": 0}, ann)
+    expect(gate).to_have_text("Only moderators can post here.")
+    expect(cat_page.locator(".composer-input")).to_be_disabled()
+    expect(ann_page.locator(".composer-input")).to_be_enabled()
+    live_server.call("PATCH", f"/rooms/{room['id']}", {"post_policy": "everyone"}, ann)
+    expect(cat_page.locator(".composer-input")).to_be_enabled()
+    send(cat_page, "back to normal")
+    expect_message(ann_page, "back to normal")

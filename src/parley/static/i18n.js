@@ -103,7 +103,8 @@ export function formatNumber(n) {
 
 /** A length of time in its largest whole unit: "1 day", "30 seconds". */
 export function formatSpan(ms) {
-  const s = Math.max(1, Math.round(ms / 1000));
+  // (a ban's `until` minus its event's `ts` falls a few ms short of the duration: whole minutes from 1 min)
+  const s = ms >= 60_000 ? Math.round(ms / 60_000) * 60 : Math.max(1, Math.round(ms / 1000));
   const [unit, size] = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]].find(([, n]) => s >= n);
   return new Intl.NumberFormat(locale(), { style: 'unit', unit, unitDisplay: 'long' }).format(Math.round(s / size));
 }

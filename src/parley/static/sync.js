@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { acked, heldResolved, refused, resendAll } from './pending.js';
 import { applyRead, cancelReads } from './reads.js';
 import { applyEvent, REDUCERS } from './reducers.js';
-import { emit, moderatesAny, queues, rememberUser, stopTyping, store, updateUser, upsertRoom } from './state.js';
+import { emit, moderatesAny, queues, rememberUser, removeRoom, stopTyping, store, updateUser, upsertRoom } from './state.js';
 import { Connection, sendFrame } from './ws.js';
 
 const TYPING_SHOWN_MS = 6000;
@@ -133,6 +133,7 @@ async function fetchRoom(id, event) {
 }
 
 function onEvent(event) {
+  if (store.rooms.get(event.room)?.my_state === 'removed') removeRoom(event.room); // back after a kick: afresh
   const room = store.rooms.get(event.room);
   if (room) applyEvent(room, event);
   else fetchRoom(event.room, event);

@@ -179,10 +179,10 @@ export function roomSettings(room) {
   const visibility = h('p', { class: 'mod-visibility' }, h('strong', {}, t(`roomSettings.visibility.${room.visibility}`)), ' ',
     h('span', { class: 'field-hint' }, t('roomSettings.visibilityHint')));
   const bans = h('ul', { class: 'mod-bans', 'aria-label': t('roomSettings.bans') });
-  const loadBans = () => mod.bans(room.id).then(({ bans: list }) => bans.replaceChildren(...(list.length ? list.map((ban) => banRow(room, ban))
+  const loadBans = () => mod.bans(room.id).then(({ bans: list }) => bans.replaceChildren(...(list.length ? list.map((ban) => banRow(room, ban, loadBans))
     : [h('li', { class: 'muted' }, t('roomSettings.noBans'))])), (err) => bans.replaceChildren(h('li', { class: 'form-error' }, describeError(err))));
   bans.append(h('li', { class: 'muted' }, t('common.loading')));
-  const off = on('bans', (id) => id === room.id && loadBans());
+  const off = on('room', (id) => id === room.id && loadBans()); // bans and unbans are room events
   const dialog = openDialog({
     title: t('roomSettings.title', { room: room.name }),
     submitLabel: t('common.save'),
@@ -205,7 +205,7 @@ export function roomSettings(room) {
 
 const defaults = { topic: '', post_policy: 'everyone', slow_mode_s: 0, retention_days: 0 };
 
-function banRow(room, ban) {
+function banRow(room, ban, reload) {
   const lines = [h('span', { class: 'mod-ban-who' }, personParts(ban.user)),
     h('span', { class: 'field-hint' }, untilText(ban.until), ban.by ? [' · ', ...tNodes('mod.by', { by: person(ban.by) })] : null),
     ban.reason ? userText(ban.reason, 'span', { class: 'mod-reason' }) : null];
@@ -213,7 +213,7 @@ function banRow(room, ban) {
     unban.disabled = true;
     try {
       await mod.unban(room.id, ban.user.id);
-      row.remove();
+      reload();
       toast(t('mod.unban.done', { user: personLabel(ban.user) }));
     } catch (err) {
       unban.disabled = false;
@@ -221,8 +221,7 @@ function banRow(room, ban) {
     }
   } } }, t('mod.menu.unban'));
   unban.setAttribute('aria-label', t('mod.unban.label', { user: personLabel(ban.user) }));
-  const row = h('li', { class: 'mod-ban' }, h('div', { class: 'mod-ban-text' }, lines), unban);
-  return row;
+  return h('li', { class: 'mod-ban' }, h('div', { class: 'mod-ban-text' }, lines), unban);
 }
 
 // -- the composer: muted, only moderators post, slow mode --
