@@ -22,6 +22,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.audit import Audit
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -123,7 +124,7 @@ def build(settings: Settings) -> Context:
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps))
+                   uploads=uploads, search=Search(deps), audit=Audit(deps))
 
 
 def claim_sqlite(settings: Settings) -> Any:

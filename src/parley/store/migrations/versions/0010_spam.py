@@ -1,7 +1,7 @@
 """The spam filter: its model, and the messages held for review.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
