@@ -15,6 +15,7 @@ from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
 from parley.services.search import Search
+from parley.services.spam import Spam
 from parley.services.uploads import Uploads
 from parley.store.db import Database
 
@@ -32,6 +33,7 @@ class Context:
     actions: Actions
     search: Search
     audit: Audit
+    spam: Spam
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
