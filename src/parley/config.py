@@ -68,7 +68,7 @@ class Settings:
         "help": "score every message with the spam filter (on) or not (off); see docs/operations.md"})
     spam_hold: float = field(default=0.5, metadata={
         "help": "spam score (0-1) from which a message is held for a moderator's review", "min": 0.0, "max": 1.0})
-    spam_reject: float = field(default=0.98, metadata={
+    spam_reject: float = field(default=0.99, metadata={
         "help": "spam score (0-1) from which a message is refused outright (above 1: never)", "min": 0.0,
         "max": 1.01})
     spam_new_account_s: int = field(default=86_400, metadata={

@@ -153,7 +153,7 @@ _RUN = re.compile(r"(.)\1{7,}", re.DOTALL)  # one character 8 times or more: "!!
 @dataclass(frozen=True)
 class Policy:
     hold: float = 0.5
-    reject: float = 0.98
+    reject: float = 0.99
     new_account_ms: int = 86_400_000
     window_ms: int = 600_000  # the same text in several rooms counts within this window
     rooms_flood: int = 3  # ... in this many rooms or more

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from parley.core import permissions, spam, wire
-from parley.core.errors import Forbidden, NotFound
+from parley.core import spam, wire
+from parley.core.errors import Forbidden, NotFound, RateLimited
 from parley.core.models import Event, MemberState, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
@@ -178,6 +178,9 @@ class Spam:
         await self.emitter.to_users(sorted(reviewers | {held.sender_id}), frame)
 
     async def _reviewable(self, user: User, held_id: int) -> spam.Held:
+        wait = await self.deps.bus.hit(f"action:{user.id}", self.deps.limits.action_rate)  # as message actions
+        if wait:
+            raise RateLimited(f"too many moderation actions; retry in {wait:.1f} s", wait)
         async with self.deps.db.read() as conn:
             held = await spam_store.get(conn, held_id)
             if held is None:
@@ -188,12 +191,11 @@ class Spam:
     @staticmethod
     async def _require_reviewer(conn: Any, user: User, room_id: int, missing: str = "no such room") -> None:
         """A room's held messages are its moderators' and up, and the server admins'. A room the
-        user may not see answers like one that does not exist; a member below moderator is refused."""
+        user has not joined answers like one that does not exist; a member below moderator is refused."""
         if user.is_admin:
             return
-        room = await room_store.get(conn, room_id)
         membership = await room_store.membership(conn, room_id, user.id)
-        if room is None or not permissions.can_see(room, membership):
+        if membership is None or membership.state is not MemberState.JOINED:  # as audit: members only
             raise NotFound(missing)
-        if membership is None or membership.state is not MemberState.JOINED or not spam.exempt(False, membership):
+        if not spam.exempt(False, membership):
             raise Forbidden("only the room's moderators and up review its held messages")
