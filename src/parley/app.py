@@ -18,6 +18,7 @@ from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
 from parley.core.ratelimit import Rate
+from parley.core.spam import Policy as SpamPolicy
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
@@ -32,6 +33,7 @@ from parley.services.presence import Presence
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
+from parley.services.spam import Spam
 from parley.services.uploads import UploadLimits, Uploads
 from parley.store.db import Database, is_sqlite
 from parley.web import app as web_app
@@ -120,18 +122,25 @@ def build(settings: Settings) -> Context:
     blobs = make_blobs(settings)
     deps = Deps(database, bus, make_limits(settings))
     emitter = Emitter(bus)
-    messages = Messages(deps, emitter)
+    spam = Spam(deps, emitter, make_spam_policy(settings), enabled=settings.spam)
+    messages = Messages(deps, emitter, spam)
+    spam.messages = messages
     presence = Presence(deps, emitter)
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     actions = Actions(deps, emitter, uploads)
     moderation = Moderation(deps, emitter, actions)
-    # HOOK(i11-spam): Reports(..., spam=ctx.spam) once merged
-    reports = Reports(deps, emitter, actions, moderation=moderation)
+    reports = Reports(deps, emitter, actions, moderation=moderation, spam=spam)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
-                   search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation)
+                   search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
+                   spam=spam)
+
+
+def make_spam_policy(settings: Settings) -> SpamPolicy:
+    return SpamPolicy(hold=settings.spam_hold, reject=settings.spam_reject,
+                      new_account_ms=settings.spam_new_account_s * 1000)
 
 
 def claim_sqlite(settings: Settings) -> Any:
@@ -158,6 +167,8 @@ def create_app(settings: Settings) -> web.Application:
     async def _start(app: web.Application) -> None:
         await app[CTX].uploads.start()
         await app[CTX].hub.start()
+        if settings.spam:
+            await app[CTX].spam.ready()  # loads the model (trains it on a new database) before traffic
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 

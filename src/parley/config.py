@@ -64,6 +64,15 @@ class Settings:
         "help": "largest file one upload may be, in bytes (the file itself, not the request)", "min": 1})
     upload_quota_bytes: int = field(default=1024 * 1024 * 1024, metadata={
         "help": "bytes of uploads one user may keep (every file counts, until deleted)", "min": 1})
+    spam: bool = field(default=True, metadata={
+        "help": "score every message with the spam filter (on) or not (off); see docs/operations.md"})
+    spam_hold: float = field(default=0.5, metadata={
+        "help": "spam score (0-1) from which a message is held for a moderator's review", "min": 0.0, "max": 1.0})
+    spam_reject: float = field(default=0.99, metadata={
+        "help": "spam score (0-1) from which a message is refused outright (above 1: never)", "min": 0.0,
+        "max": 1.01})
+    spam_new_account_s: int = field(default=86_400, metadata={
+        "help": "accounts younger than this many seconds that post links count as a spam signal", "min": 0})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

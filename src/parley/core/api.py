@@ -221,11 +221,17 @@ class AuditQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=audit.PAGE_MAX)] = 50
 
 
+class HeldQuery(_Body):
+    room: NonNegative | UnsetType = UNSET
+    before: NonNegative | UnsetType = UNSET  # the id of the oldest held message of the previous page
+    limit: Annotated[int, Meta(ge=1, le=100)] = 50
+
+
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
           PurgeBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
-           MyReportsQuery, AuditQuery)
+           MyReportsQuery, AuditQuery, HeldQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

@@ -57,6 +57,13 @@ class RateLimited(ParleyError):
         self.retry_after = retry_after
 
 
+class SpamRejected(ParleyError):
+    """The spam filter refused a message outright (its score passed PARLEY_SPAM_REJECT)."""
+
+    code = "spam"
+    status = 422
+
+
 class Unavailable(ParleyError):
     code = "unavailable"
     status = 503

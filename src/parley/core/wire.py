@@ -275,12 +275,17 @@ class HelloFrame(_Frame, tag="hello", kw_only=True):
 
 
 class AckFrame(_Frame, tag="ack", kw_only=True):
+    """A send was stored. `held: true` (with `held_id`) when the spam filter held it for review:
+    it is not in the room log then, and `seq` and `id` are 0 until a moderator approves it."""
+
     client_msg_id: str | None
     room: int
     seq: int
     id: int
     ts: int
     ref: Ref = None
+    held: bool | UnsetType = UNSET
+    held_id: int | UnsetType = UNSET
 
 
 class DoneFrame(_Frame, tag="done", kw_only=True):
@@ -376,6 +381,38 @@ class ReportResolvedFrame(_Frame, tag="report_resolved", kw_only=True):
     report: Report
 
 
+class HeldMessage(msgspec.Struct, kw_only=True):
+    """A message the spam filter held for review, as its room's moderators see it."""
+
+    id: int
+    room: int
+    sender: UserPublic
+    text: str
+    client_msg_id: str | None
+    score: float
+    reasons: list[str]  # "classifier:0.93", "link_flood", "link_from_new_account", ...
+    ts: int
+    attachments: list[int] | UnsetType = UNSET  # upload ids as sent
+    reply_to: int | UnsetType = UNSET
+    thread_root: int | UnsetType = UNSET
+
+
+class HeldAddedFrame(_Frame, tag="held_added", kw_only=True):
+    """To the room's moderators and up and the server admins: a message was held for review."""
+
+    held: HeldMessage
+
+
+class HeldResolvedFrame(_Frame, tag="held_resolved", kw_only=True):
+    """To the reviewers and the sender: a held message was approved (then `seq` is its place in
+    the room log) or rejected."""
+
+    id: int
+    room: int
+    approved: bool
+    seq: int | None = None
+
+
 def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
     return {s.__struct_config__.tag: s for s in structs}
 
@@ -387,7 +424,7 @@ EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     MemberMutedEvent, MemberUnmutedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
-    UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame)
+    UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame, HeldAddedFrame, HeldResolvedFrame)
 ServerFrame = _Frame | RoomEvent
 
 # -- encoding ----------------------------------------------------------------------------------------

@@ -7,12 +7,21 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import actions, blocks, moderation, permissions, uploads, validation, wire
-from parley.core.errors import Forbidden, Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
+from parley.core import actions, blocks, moderation, permissions, spam, uploads, validation, wire
+from parley.core.errors import (
+    Forbidden,
+    Invalid,
+    ParleyError,
+    RateLimited,
+    SpamRejected,
+    Unauthorized,
+    Unavailable,
+)
 from parley.core.models import Event, EventType, User
 from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.services.spam import Spam
 from parley.store import actions as action_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
@@ -21,8 +30,12 @@ from parley.store.messagelog import DuplicateClientMessage, Snapshot
 
 HISTORY_MAX = 100
 REVOKED = "the session is unknown, expired or revoked; log in again"
+REFUSED = "the spam filter refused this message; if it is not spam, ask a moderator of the room"
 STOPPING = "the server is shutting down; send again once reconnected (with the same client_msg_id)"
 log = logging.getLogger(__name__)
+
+
+Sent = Event | spam.Held  # a stored message, or one the spam filter held for review
 
 
 @dataclass(slots=True)
@@ -33,7 +46,8 @@ class _Send:
     client_msg_id: str | None
     session_id: int | None
     slowed: bool = False  # moderation: took its slow-mode token already (see Messages._slow_down)
-    future: asyncio.Future[tuple[Event, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    screened: bool = False  # a held message a moderator approved: not scored again
+    future: asyncio.Future[tuple[Sent, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def key(self) -> tuple[int, int, str] | None:
@@ -41,24 +55,26 @@ class _Send:
 
 
 class Messages:
-    def __init__(self, deps: Deps, emitter: Emitter) -> None:
+    def __init__(self, deps: Deps, emitter: Emitter, spam_filter: Spam | None = None) -> None:
         self.deps = deps
         self.emitter = emitter
+        self.spam = spam_filter
         self._pending: list[_Send] = []
         self._flushing: asyncio.Task[None] | None = None
         self._stopping = False
 
     async def send(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
                    session_id: int | None = None, attachments: object = None, reply_to: object = None,
-                   thread_root: object = None) -> tuple[Event, bool]:
+                   thread_root: object = None) -> tuple[Sent, bool]:
         """Store a message; returns (event, created). A retry of a stored client_msg_id returns the
-        original with created=False. Concurrent sends share one transaction."""
+        original with created=False. Concurrent sends share one transaction. A message the spam
+        filter holds for review returns (Held, True) instead; one it refuses raises SpamRejected."""
         return await (await self.submit(user, room_id, text, client_msg_id, session_id=session_id,
                                         attachments=attachments, reply_to=reply_to, thread_root=thread_root))
 
     async def submit(self, user: User, room_id: int, text: object, client_msg_id: object = None, *,
                      session_id: int | None = None, attachments: object = None, reply_to: object = None,
-                     thread_root: object = None) -> asyncio.Future[tuple[Event, bool]]:
+                     thread_root: object = None) -> asyncio.Future[tuple[Sent, bool]]:
         """Validate and queue a message; the future settles once its batch has committed.
 
         With `session_id` (every client's send) the batch refuses the message with Unauthorized
@@ -83,11 +99,25 @@ class Messages:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
         if self._stopping:  # checked after the last await: nothing is queued once stop() began
             raise Unavailable(STOPPING)
-        request = _Send(user, room_id, data, cmid, session_id)
+        return self._queue(_Send(user, room_id, data, cmid, session_id))
+
+    def _queue(self, request: _Send) -> asyncio.Future[tuple[Sent, bool]]:
         self._pending.append(request)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_loop())
         return request.future
+
+    async def deliver_held(self, sender: User, held: spam.Held) -> Event:
+        """Send a held message a moderator approved, through the batch like any other (the next seq
+        of its room, delivered in order), without scoring it again. Its client_msg_id (or one made
+        from the held id) makes a second approval return the same event."""
+        if self._stopping:
+            raise Unavailable(STOPPING)
+        request = _Send(sender, held.room_id, dict(held.data), held.client_msg_id or f"held-{held.id}", None,
+                        screened=True)
+        event, _ = await self._queue(request)
+        assert isinstance(event, Event)
+        return event
 
     async def stop(self) -> None:
         """Shutdown: refuse every new send with `unavailable`, and return once each one already
@@ -136,12 +166,16 @@ class Messages:
 
     async def _write(self, batch: list[_Send]) -> list[Event]:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
+        scores = await self._scores(batch)
         now = self.deps.clock()
-        plan = _Plan(batch, now)
+        plan = _Plan(batch, now, scores, self.spam.policy if self.spam else None)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        events = plan.settle(stored, now, snapshot.resolved)
+        events = plan.place(stored, now, snapshot.resolved)
+        if plan.held:
+            await self._hold(plan)
+        plan.finish()
         if plan.deferred:
             await self._slow_down(plan.deferred)
         return events
@@ -158,6 +192,37 @@ class Messages:
             else:
                 request.slowed = True
                 self._pending.append(request)
+
+    async def _scores(self, batch: list[_Send]) -> list[spam.Score | None] | None:
+        """The spam filter's score of each message of the batch (the text only; one vectorizer
+        call for all), before the transaction; None with the filter off."""
+        if self.spam is None or not self.spam.enabled:
+            return None
+        await self.spam.ready()
+        now = self.deps.clock()
+        wanted = [i for i, r in enumerate(batch) if not r.screened and r.data["text"]]
+        found = self.spam.score([spam.Candidate(batch[i].data["text"], batch[i].user.id, batch[i].room_id,
+                                                now - batch[i].user.created_at) for i in wanted])
+        scores: list[spam.Score | None] = [None] * len(batch)
+        for i, score in zip(wanted, found, strict=True):
+            scores[i] = score
+        return scores
+
+    async def _hold(self, plan: _Plan) -> None:
+        assert self.spam is not None
+        rows = [{"room_id": r.room_id, "sender_id": r.user.id, "client_msg_id": r.client_msg_id, "data": r.data,
+                 "score": score.value, "reasons": score.reasons}
+                for r, score in ((plan.batch[i], plan.scores[i]) for i in plan.held) if score is not None]
+        try:
+            held = await self.spam.hold(rows)
+        except Exception as exc:  # nothing of these was stored: their senders may send again
+            log.exception("could not store %d held messages", len(rows))
+            error = exc if isinstance(exc, ParleyError) else Unavailable("the message could not be stored; retry")
+            for i in plan.held:
+                plan.outcomes[i] = error
+            return
+        for i, h in zip(plan.held, held, strict=True):
+            plan.outcomes[i] = (h, True)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       around: int | None = None, limit: int = 50) -> dict[str, Any]:
@@ -233,12 +298,16 @@ class _Plan:
     """The decision about each request of a batch, taken inside the batch's transaction from what
     it read there (pure: on SQLite it runs on the writer thread), and settled after the commit."""
 
-    def __init__(self, batch: list[_Send], now: int) -> None:
+    def __init__(self, batch: list[_Send], now: int, scores: list[spam.Score | None] | None = None,
+                 policy: spam.Policy | None = None) -> None:
         self.batch = batch
         self.now = now
         self.deferred: list[tuple[_Send, int]] = []  # (request, the room's slow_mode_s)
-        self.outcomes: list[tuple[Event, bool] | ParleyError | None] = [None] * len(batch)
+        self.outcomes: list[tuple[Sent, bool] | ParleyError | None] = [None] * len(batch)
         self.dup_of: dict[int, int] = {}
+        self.scores = scores or [None] * len(batch)
+        self.policy = policy
+        self.held: list[int] = []  # indexes the spam filter holds for review
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
@@ -283,8 +352,20 @@ class _Plan:
                     continue
             if key is not None:
                 first_of[key] = i
-            chosen.append(i)
+            verdict = self._verdict(i, membership)
+            if verdict is spam.Verdict.REJECT:
+                self.outcomes[i] = SpamRejected(REFUSED)
+            elif verdict is spam.Verdict.HOLD:
+                self.held.append(i)
+            else:
+                chosen.append(i)
         return chosen
+
+    def _verdict(self, i: int, membership: Any) -> spam.Verdict:
+        score = self.scores[i]
+        if score is None or self.policy is None or spam.exempt(self.batch[i].user.is_admin, membership):
+            return spam.Verdict.DELIVER
+        return score.verdict(self.policy)
 
     @staticmethod
     def _attachment_problem(request: _Send, snapshot: Snapshot, attached: set[int]) -> str | None:
@@ -298,8 +379,8 @@ class _Plan:
         attached.update(ids)
         return None
 
-    def settle(self, stored: dict[int, tuple[int, int]], now: int, resolved: dict[int, dict[str, Any]]) -> list[Event]:
-        """Resolve every request's future; returns the new events in commit order."""
+    def place(self, stored: dict[int, tuple[int, int]], now: int, resolved: dict[int, dict[str, Any]]) -> list[Event]:
+        """The outcome of each stored request; returns the new events in commit order."""
         events: list[Event] = []
         for i, (event_id, seq) in sorted(stored.items(), key=lambda item: (self.batch[item[0]].room_id, item[1][1])):
             request = self.batch[i]
@@ -308,6 +389,10 @@ class _Plan:
                           request.client_msg_id)
             self.outcomes[i] = (event, True)
             events.append(event)
+        return events
+
+    def finish(self) -> None:
+        """Resolve every request's future (once the held ones have their outcome too)."""
         for i, first in self.dup_of.items():
             original = self.outcomes[first]
             self.outcomes[i] = (original[0], False) if isinstance(original, tuple) else original
@@ -316,4 +401,3 @@ class _Plan:
                 request.future.set_exception(outcome)
             elif outcome is not None:
                 request.future.set_result(outcome)
-        return events

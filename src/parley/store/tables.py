@@ -223,6 +223,34 @@ blocks = sa.Table(
     sa.Index("ix_blocks_blocked", "blocked_id"),
 )
 
+# The spam filter's classifier (core/spam.py): one row, its state and a version bumped by every
+# change, so that each node reloads it when the version moves (store/spam.py).
+spam_model = sa.Table(
+    "spam_model",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# Messages the spam filter held for review: not in the room log until a moderator approves them.
+# `data` is the message's fields as sent ({"text", "attachments", "reply_to", "thread_root"}).
+held_messages = sa.Table(
+    "held_messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("sender_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("client_msg_id", sa.String(64), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_held_messages_room", "room_id", "id"),
+    sa.Index("uq_held_messages_client", "room_id", "sender_id", "client_msg_id", unique=True),
+)
+
 # -- moderation (issue 11) ---------------------------------------------------------------------------
 # Every moderation and administration action, written in the transaction of the action itself.
 # Read newest first by id: a room's entries (ix_audit_log_room), an actor's (ix_audit_log_actor), or all.

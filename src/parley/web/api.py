@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from parley.core import api as req
+from parley.core.spam import Held, held_view
 from parley.web.http import (
     COOKIE,
     auth,
@@ -167,6 +168,8 @@ async def post_message(request: web.Request) -> web.StreamResponse:
     event, created = await ctx(request).messages.send(user, room_id(request), data.text, data.client_msg_id,
                                                       session_id=session.id, attachments=data.attachments,
                                                       reply_to=data.reply_to, thread_root=data.thread_root)
+    if isinstance(event, Held):  # the spam filter holds it for a moderator's review
+        return json({"held": held_view(event)}, 202)
     return json(event.wire(), 201 if created else 200)
 
 

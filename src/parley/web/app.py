@@ -16,6 +16,7 @@ from parley.web import (
     openapi,
     reports,
     search,
+    spam,
     sse,
     uploads,
     ws,
@@ -64,6 +65,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(blocks.routes)
     app.add_routes(audit.routes)
     app.add_routes(moderation.routes)
+    app.add_routes(spam.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)

@@ -18,6 +18,7 @@ from parley.services.presence import Presence
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
+from parley.services.spam import Spam
 from parley.services.uploads import Uploads
 from parley.store.db import Database
 
@@ -38,6 +39,7 @@ class Context:
     blocks: Blocks
     audit: Audit
     moderation: Moderation
+    spam: Spam
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

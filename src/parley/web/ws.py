@@ -15,6 +15,7 @@ from parley.core.cursors import decode_cursors
 from parley.core.errors import ParleyError, RateLimited, TooManyConnections, Unauthorized
 from parley.core.protocol import ProtocolError
 from parley.core.ratelimit import Bucket, Rate
+from parley.core.spam import Held
 from parley.realtime.connection import Connection
 from parley.realtime.slots import Claim
 from parley.web.http import WS_PATH, Identity, authenticate, ctx, from_trusted_proxy
@@ -236,6 +237,10 @@ class _Dispatcher:
     async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:
         try:
             event, _ = await future
+            if isinstance(event, Held):  # held for review: in no room log (yet)
+                self.conn.send(wire.AckFrame(client_msg_id=event.client_msg_id, room=event.room_id, seq=0, id=0,
+                                             ts=event.created_at, ref=frame.ref, held=True, held_id=event.id))
+                return
             self.conn.send(wire.AckFrame(client_msg_id=event.client_msg_id, room=event.room_id, seq=event.seq,
                                          id=event.id, ts=event.ts, ref=frame.ref))
         except ParleyError as exc:

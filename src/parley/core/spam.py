@@ -1,0 +1,281 @@
+"""The spam filter's pure part: features, the classifier and its saved state, the cheap signals a
+classifier misses, and the verdict from the combined score.
+
+Features are character n-grams (2-4, inside word boundaries) hashed into 2**18 columns, so that
+Chinese needs no tokenizer and the model has a fixed size whatever it learns. The classifier is
+scikit-learn's SGDClassifier with the logistic loss, trained online (`partial_fit`): on the held-out
+set it beat MultinomialNB (docs/performance.md, "Spam filter"), and its probabilities are
+calibrated enough to put thresholds on. Its state is saved without pickle (numpy arrays only), so a
+database row can never run code.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import re
+import unicodedata
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from parley.core import wire
+from parley.core.models import Membership, Role
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sklearn.linear_model import SGDClassifier
+
+# numpy and scikit-learn are imported on first use (1.5 s of CPU for scikit-learn): a server with
+# PARLEY_SPAM=off, and the commands that never score, do not pay for them.
+
+N_FEATURES = 2**18
+NGRAMS = (2, 4)
+SCORED_CHARS = 1000  # the start of a long text says enough, and bounds the cost of one message
+EPOCHS = 20  # passes over the starter set when a model is first trained
+ALPHA = 1e-5
+# Online updates (moderators' decisions) take fixed steps: the schedule the starter set ends on
+# would let one decision swing the model (one message learned moved a similar one 0.002 -> 0.91).
+ONLINE_ETA = 1.0
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+class Verdict(enum.StrEnum):
+    DELIVER = "deliver"
+    HOLD = "hold"
+    REJECT = "reject"
+
+
+def normalise(text: str) -> str:
+    """Full-width letters to ASCII (NFKC), one case, no zero-width characters: the usual disguises."""
+    return unicodedata.normalize("NFKC", text[:SCORED_CHARS]).casefold().translate(_ZERO_WIDTH)
+
+
+@cache
+def _vectorizer() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer="char_wb", ngram_range=NGRAMS, n_features=N_FEATURES,
+                             alternate_sign=False, preprocessor=normalise)
+
+
+def features(texts: Sequence[str]) -> Any:
+    """One sparse row per text (l2-normalised), in one call for a whole batch."""
+    return _vectorizer().transform(texts)
+
+
+def _classifier() -> SGDClassifier:
+    from sklearn.linear_model import SGDClassifier
+
+    return SGDClassifier(loss="log_loss", alpha=ALPHA, random_state=0)
+
+
+class Model:
+    """The classifier and its version; `learn` changes it in place (the caller saves it)."""
+
+    def __init__(self, clf: SGDClassifier, version: int = 0) -> None:
+        self.clf = clf
+        self.version = version
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[bool]) -> Model:
+        import numpy as np
+
+        clf = _classifier()
+        x, y = features(texts), np.asarray(labels, dtype=bool)
+        for _ in range(EPOCHS):
+            clf.partial_fit(x, y, classes=[False, True])
+        return cls(clf)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
+        return self.clf.predict_proba(features(texts))[:, 1]  # type: ignore[no-any-return]
+
+    def learn(self, texts: Sequence[str], spam: bool) -> None:
+        import numpy as np
+
+        if texts:
+            self.clf.set_params(learning_rate="constant", eta0=ONLINE_ETA)
+            self.clf.partial_fit(features(texts), np.full(len(texts), spam, dtype=bool))
+
+    def dump(self) -> bytes:
+        """The learned state as compressed numpy arrays (the weights are sparse: only n-grams seen)."""
+        import numpy as np
+
+        coef = self.clf.coef_[0]
+        nz = np.flatnonzero(coef).astype(np.int32)
+        out = io.BytesIO()
+        np.savez(out, index=nz, weight=coef[nz], intercept=self.clf.intercept_, t=np.array([self.clf.t_]))
+        return zlib.compress(out.getvalue(), 6)
+
+    @classmethod
+    def load(cls, blob: bytes, version: int) -> Model:
+        import numpy as np
+
+        arrays = np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
+        coef = np.zeros((1, N_FEATURES))
+        coef[0, arrays["index"]] = arrays["weight"]
+        clf = _classifier()
+        clf.coef_, clf.intercept_, clf.t_ = coef, arrays["intercept"].copy(), float(arrays["t"][0])
+        clf.classes_, clf.n_features_in_ = np.array([False, True]), N_FEATURES
+        return cls(clf, version)
+
+
+@cache
+def starter_state() -> bytes:
+    """The model trained on the starter set, saved: what a database without a model starts from
+    (trained once per process; the same bytes every time)."""
+    return Model.train(*read_set("spam-starter.tsv")).dump()
+
+
+def read_set(name: str) -> tuple[list[str], list[bool]]:
+    """A labelled set shipped in core/data: `spam-starter.tsv` or `spam-heldout.tsv`."""
+    texts, labels = [], []
+    for line in resources.files("parley.core.data").joinpath(name).read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            label, text = line.split("\t", 1)
+            texts.append(text)
+            labels.append(label == "spam")
+    return texts, labels
+
+
+# -- signals a classifier misses ------------------------------------------------------------------
+
+_LINK = re.compile(r"https?://|www\.|\b(?:t|wa)\.me/|\b[a-z0-9-]{2,}\.(?:com|net|org|top|xyz|cc|cn|io|app|"
+                   r"bet|vip|live|club|shop|click|info|site|win|gift|work|date|pro|ru)\b", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w.])@\w")
+_RUN = re.compile(r"(.)\1{7,}", re.DOTALL)  # one character 8 times or more: "!!!!!!!!", "💰💰💰💰💰💰💰💰"
+
+
+@dataclass(frozen=True)
+class Policy:
+    hold: float = 0.5
+    reject: float = 0.99
+    new_account_ms: int = 86_400_000
+    window_ms: int = 600_000  # the same text in several rooms counts within this window
+    rooms_flood: int = 3  # ... in this many rooms or more
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What scoring needs of one message."""
+
+    text: str
+    sender_id: int
+    room_id: int
+    account_age_ms: int
+
+
+@dataclass
+class Score:
+    value: float
+    reasons: list[str] = field(default_factory=list)
+
+    def verdict(self, policy: Policy) -> Verdict:
+        if self.value >= policy.reject:
+            return Verdict.REJECT
+        return Verdict.HOLD if self.value >= policy.hold else Verdict.DELIVER
+
+
+def signals(c: Candidate, policy: Policy, rooms_with_text: int) -> list[tuple[str, float]]:
+    """(reason, strength in 0-1) of each signal that fires; combined with the classifier's
+    probability as a noisy-or, so that each one alone cannot hold an ordinary message."""
+    out: list[tuple[str, float]] = []
+    text = c.text
+    links = len(_LINK.findall(text)) if "." in text else 0
+    if links >= 3:
+        out.append(("link_flood", 0.5 if links < 5 else 0.8))
+    if links and c.account_age_ms < policy.new_account_ms:
+        out.append(("link_from_new_account", 0.35))
+    if "@" in text and (mentions := len(_MENTION.findall(text))) >= 5:
+        out.append(("mention_flood", 0.5 if mentions < 10 else 0.8))
+    if (run := _RUN.search(text)) is not None:
+        out.append(("repeated_characters", 0.3 if run.end() - run.start() < 20 else 0.6))
+    if rooms_with_text >= policy.rooms_flood:
+        out.append(("same_text_in_rooms", 0.7))
+    elif rooms_with_text == 2:
+        out.append(("same_text_in_rooms", 0.25))
+    return out
+
+
+def combine(probability: float, fired: Iterable[tuple[str, float]]) -> Score:
+    keep, reasons = 1.0 - probability, [f"classifier:{probability:.2f}"]
+    for reason, strength in fired:
+        keep *= 1.0 - strength
+        reasons.append(reason)
+    return Score(round(1.0 - keep, 4), reasons)
+
+
+class Recent:
+    """Which rooms each sender posted each text to lately (this node's view): the cross-room signal."""
+
+    def __init__(self, window_ms: int, limit: int = 100_000) -> None:
+        self.window_ms = window_ms
+        self.limit = limit
+        self._seen: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)  # (sender, text hash) -> {room: ts}
+        self._order: deque[tuple[int, tuple[int, int]]] = deque()
+
+    def note(self, sender_id: int, text: str, room_id: int, now: int) -> int:
+        """Record the post; returns in how many rooms this sender posted this text in the window."""
+        self._expire(now)
+        key = (sender_id, zlib.crc32(" ".join(normalise(text).split()).encode()))
+        rooms = self._seen[key]
+        rooms[room_id] = now
+        self._order.append((now, key))
+        return sum(1 for ts in rooms.values() if now - ts <= self.window_ms)
+
+    def _expire(self, now: int) -> None:
+        while self._order and (now - self._order[0][0] > self.window_ms or len(self._order) > self.limit):
+            ts, key = self._order.popleft()
+            rooms = self._seen.get(key)
+            if rooms is not None:
+                for room, seen in list(rooms.items()):
+                    if seen <= ts:
+                        del rooms[room]
+                if not rooms:
+                    del self._seen[key]
+
+
+def score(model: Model, candidates: Sequence[Candidate], policy: Policy, recent: Recent, now: int) -> list[Score]:
+    """Every message of a batch, with one vectorizer call for all of them."""
+    if not candidates:
+        return []
+    probabilities = model.probabilities([c.text for c in candidates])
+    return [combine(float(p), signals(c, policy, recent.note(c.sender_id, c.text, c.room_id, now)))
+            for c, p in zip(candidates, probabilities, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A message held for review (table held_messages)."""
+
+    id: int
+    room_id: int
+    sender: dict[str, object]  # the sender's public profile
+    client_msg_id: str | None
+    data: dict[str, object]  # the message's fields as sent
+    score: float
+    reasons: list[str]
+    created_at: int
+
+    @property
+    def sender_id(self) -> int:
+        return int(self.sender["id"])  # type: ignore[call-overload]
+
+
+def held_view(held: Held) -> wire.HeldMessage:
+    data, sender = held.data, held.sender
+    extra = {k: data[k] for k in ("attachments", "reply_to", "thread_root") if k in data}
+    return wire.HeldMessage(id=held.id, room=held.room_id, text=str(data.get("text", "")),
+                            sender=wire.UserPublic(held.sender_id, str(sender["username"]),
+                                                   str(sender["display_name"]), sender.get("avatar_url")),  # type: ignore[arg-type]
+                            client_msg_id=held.client_msg_id, score=held.score, reasons=held.reasons,
+                            ts=held.created_at, **extra)  # type: ignore[arg-type]
+
+
+def exempt(is_server_admin: bool, membership: Membership | None) -> bool:
+    """Moderators and up of the room, and server admins, are never held nor refused."""
+    return is_server_admin or (membership is not None and membership.role >= Role.MODERATOR)

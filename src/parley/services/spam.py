@@ -1,0 +1,201 @@
+"""The spam filter: scoring each send batch, the held-for-review queue, learning from moderators.
+
+The model lives in the database (store/spam.py) with a version: every node scores with the
+version it loaded and checks for a newer one at most every REFRESH_MS; learning (a moderator's
+approval or rejection, a report upheld or dismissed) steps the model locked in its row and saves
+the next version. A database without a model gets the one trained on the starter set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from parley.core import spam, wire
+from parley.core.errors import Forbidden, NotFound, RateLimited
+from parley.core.models import Event, MemberState, User
+from parley.services.deps import Deps
+from parley.services.emitter import Emitter
+from parley.store import audit as audit_store
+from parley.store import rooms as room_store
+from parley.store import spam as spam_store
+from parley.store import users as user_store
+
+if TYPE_CHECKING:
+    from parley.services.messages import Messages
+
+REFRESH_MS = 5_000
+LIST_MAX = 100
+NOT_FOUND = "no such held message"
+log = logging.getLogger(__name__)
+
+
+class Spam:
+    def __init__(self, deps: Deps, emitter: Emitter, policy: spam.Policy, *, enabled: bool = True) -> None:
+        self.deps = deps
+        self.emitter = emitter
+        self.policy = policy
+        self.enabled = enabled
+        self.model: spam.Model | None = None
+        self.recent = spam.Recent(policy.window_ms)
+        self.messages: Messages | None = None  # set by the composition root: approval sends through it
+        self._checked = 0
+        self._loading: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- the model ---------------------------------------------------------------------------------
+
+    async def ready(self) -> spam.Model:
+        """The model, loaded from the database on first use (or trained from the starter set and
+        stored, when the database has none); a newer version is picked up every REFRESH_MS."""
+        if self.model is not None:
+            now = self.deps.clock()
+            if now - self._checked >= REFRESH_MS:
+                self._checked = now
+                self._spawn(self._refresh())
+            return self.model
+        self._loading = self._loading or asyncio.Lock()
+        async with self._loading:
+            if self.model is None:
+                self.model = await self._load()
+                self._checked = self.deps.clock()
+        return self.model
+
+    async def _load(self) -> spam.Model:
+        async with self.deps.db.read() as conn:
+            found = await spam_store.load_model(conn)
+        if found is None:
+            state = spam.starter_state()
+            async with self.deps.db.write() as conn:
+                await spam_store.create_model(conn, state, self.deps.clock())
+                found = await spam_store.load_model(conn)
+            assert found is not None
+        return spam.Model.load(found[1], found[0])
+
+    async def _refresh(self) -> None:
+        try:
+            async with self.deps.db.read() as conn:
+                version = await spam_store.model_version(conn)
+                if self.model is not None and version is not None and version != self.model.version:
+                    found = await spam_store.load_model(conn)
+                    if found is not None:
+                        self.model = spam.Model.load(found[1], found[0])
+        except Exception:  # an outage: keep scoring with the model at hand
+            log.warning("could not check for a newer spam model", exc_info=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def learn(self, texts: Sequence[str], spam_: bool) -> int:
+        """Teach the shared model that these texts are spam (or not); returns the new version.
+        For moderators' decisions: a held message approved or rejected, a report upheld or
+        dismissed, a message deleted as spam."""
+        texts = [t for t in texts if t.strip()]
+        await self.ready()
+        if not texts:
+            return self.model.version if self.model else 0
+        async with self.deps.db.write() as conn:
+            found = await spam_store.load_model(conn, lock=True)
+            assert found is not None  # ready() stored one
+            model = spam.Model.load(found[1], found[0])
+            model.learn(texts, spam_)
+            await spam_store.save_model(conn, found[0], model.dump(), self.deps.clock())
+        model.version = found[0] + 1
+        self.model = model
+        return model.version
+
+    # -- scoring -----------------------------------------------------------------------------------
+
+    def score(self, candidates: Sequence[spam.Candidate]) -> list[spam.Score]:
+        """Scores of a batch's messages (one vectorizer call); `ready()` must have run."""
+        assert self.model is not None
+        return spam.score(self.model, candidates, self.policy, self.recent, self.deps.clock())
+
+    async def hold(self, rows: list[dict[str, Any]]) -> list[spam.Held]:
+        """Store held messages and tell their rooms' reviewers."""
+        async with self.deps.db.write() as conn:
+            held = await spam_store.hold(conn, rows, self.deps.clock())
+            reviewers = await spam_store.reviewers(conn, {h.room_id for h in held})
+        for h in held:
+            await self.emitter.to_users(sorted(reviewers.get(h.room_id, ())),
+                                        wire.HeldAddedFrame(held=spam.held_view(h)))
+        return held
+
+    # -- the queue ---------------------------------------------------------------------------------
+
+    async def list(self, user: User, room_id: int | None, before: int | None = None,
+                   limit: int = 50) -> dict[str, Any]:
+        """Held messages of one room (its moderators and up, server admins), or of every room the
+        user reviews."""
+        limit = max(1, min(limit, LIST_MAX))
+        async with self.deps.db.read() as conn:
+            if room_id is not None:
+                await self._require_reviewer(conn, user, room_id)
+                rooms: list[int] | None = [room_id]
+            else:
+                rooms = None if user.is_admin else await spam_store.moderated_rooms(conn, user.id)
+            found = await spam_store.of_rooms(conn, rooms, before, limit + 1) if rooms != [] else []
+        return {"held": [spam.held_view(h) for h in found[:limit]], "has_more": len(found) > limit}
+
+    async def approve(self, user: User, held_id: int) -> Event:
+        """Send the held message to its room (the next seq, delivered to everyone in order), then
+        drop it from the queue, learn it as ham and tell the reviewers and the sender."""
+        held = await self._reviewable(user, held_id)
+        assert self.messages is not None
+        async with self.deps.db.read() as conn:
+            found = await user_store.by_id(conn, held.sender_id)
+        if found is None:
+            raise NotFound(NOT_FOUND)
+        event = await self.messages.deliver_held(found[0], held)
+        async with self.deps.db.write() as conn:
+            if await spam_store.delete(conn, held.id):
+                await audit_store.record(conn, actor_id=user.id, action="approve_message", room_id=held.room_id,
+                                         target_id=held.sender_id, now=self.deps.clock(),
+                                         data={"held": held.id, "seq": event.seq})
+        await self._resolved(held, True, event.seq)
+        await self.learn([str(held.data.get("text", ""))], False)
+        return event
+
+    async def reject(self, user: User, held_id: int) -> None:
+        """Discard a held message (nothing reaches the room log), learn it as spam."""
+        held = await self._reviewable(user, held_id)
+        async with self.deps.db.write() as conn:
+            if not await spam_store.delete(conn, held.id):
+                raise NotFound(NOT_FOUND)
+            await audit_store.record(conn, actor_id=user.id, action="reject_message", room_id=held.room_id,
+                                     target_id=held.sender_id, now=self.deps.clock(), data={"held": held.id})
+        await self._resolved(held, False, None)
+        await self.learn([str(held.data.get("text", ""))], True)
+
+    async def _resolved(self, held: spam.Held, approved: bool, seq: int | None) -> None:
+        async with self.deps.db.read() as conn:
+            reviewers = (await spam_store.reviewers(conn, [held.room_id]))[held.room_id]
+        frame = wire.HeldResolvedFrame(id=held.id, room=held.room_id, approved=approved, seq=seq)
+        await self.emitter.to_users(sorted(reviewers | {held.sender_id}), frame)
+
+    async def _reviewable(self, user: User, held_id: int) -> spam.Held:
+        wait = await self.deps.bus.hit(f"action:{user.id}", self.deps.limits.action_rate)  # as message actions
+        if wait:
+            raise RateLimited(f"too many moderation actions; retry in {wait:.1f} s", wait)
+        async with self.deps.db.read() as conn:
+            held = await spam_store.get(conn, held_id)
+            if held is None:
+                raise NotFound(NOT_FOUND)
+            await self._require_reviewer(conn, user, held.room_id, NOT_FOUND)
+        return held
+
+    @staticmethod
+    async def _require_reviewer(conn: Any, user: User, room_id: int, missing: str = "no such room") -> None:
+        """A room's held messages are its moderators' and up, and the server admins'. A room the
+        user has not joined answers like one that does not exist; a member below moderator is refused."""
+        if user.is_admin:
+            return
+        membership = await room_store.membership(conn, room_id, user.id)
+        if membership is None or membership.state is not MemberState.JOINED:  # as audit: members only
+            raise NotFound(missing)
+        if not spam.exempt(False, membership):
+            raise Forbidden("only the room's moderators and up review its held messages")

@@ -1,0 +1,31 @@
+"""REST handlers of the spam filter's held-for-review queue (issue 11)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from parley.core import api as req
+from parley.web.http import auth, ctx, json, path_id, query
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/held")
+async def held(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    params = query(request, req.HeldQuery)
+    return json(await ctx(request).spam.list(user, params.given("room"), params.given("before"), params.limit))
+
+
+@routes.post(r"/api/v1/held/{held_id:\d+}/approve")
+async def approve(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    event = await ctx(request).spam.approve(user, path_id(request, "held_id", "the held message id"))
+    return json({"approved": True, "message": event.wire()})
+
+
+@routes.post(r"/api/v1/held/{held_id:\d+}/reject")
+async def reject(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    await ctx(request).spam.reject(user, path_id(request, "held_id", "the held message id"))
+    return json({"approved": False})

@@ -1,0 +1,153 @@
+"""The spam filter's held-for-review queue (issue 11) on SQLite and PostgreSQL: held messages stay
+out of the room log until approved, then take the next seq; rejected ones leave nothing; who may
+review; the model lives in the database and keeps what it learned across a restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from parley.core.errors import SpamRejected
+from parley.core.spam import Held
+from parley.store import audit as audit_store
+from parley.store import spam as spam_store
+from parley.web.context import Context
+from tests.contract.helpers import close_context, log_rows, open_context, outcome, register
+
+SPAM = "🚀 Turn $100 into $10,000 in 7 days with our AI crypto trading bot! Join now: https://cryptoprofit-x.top/join"
+SPAM_ZH = "兼职日结，在家用手机就能做，每天轻松赚 300-800，有意加微信 abc88866"
+
+
+@pytest.fixture
+async def sctx(database_url: str) -> Any:
+    context = await open_context(database_url, spam=True, spam_reject=1.01)  # hold, never refuse
+    try:
+        yield context
+    finally:
+        await close_context(context)
+
+
+async def _room(ctx: Context) -> tuple[Any, ...]:
+    """root (server admin), ann (owner), mod (moderator), eve and bob (members) in one public room."""
+    root, ann, mod, eve, bob = await register(ctx, "root", "ann", "mod", "eve", "bob")
+    rid = (await ctx.rooms.create(ann, "lobby"))["id"]
+    for user in (mod, eve, bob):
+        await ctx.rooms.join(user, rid)
+    await ctx.rooms.set_role(ann, rid, mod.id, "moderator")
+    return root, ann, mod, eve, bob, rid
+
+
+async def test_held_messages_wait_for_review_then_arrive_in_order(sctx: Context) -> None:
+    ctx = sctx
+    root, ann, mod, eve, bob, rid = await _room(ctx)
+    first, _ = await ctx.messages.send(bob, rid, "morning all, coffee machine is fixed", "b1")
+    held, created = await ctx.messages.send(eve, rid, SPAM, "e1")
+    assert isinstance(held, Held) and created and held.room_id == rid and held.score >= 0.5
+    again, _ = await ctx.messages.send(eve, rid, SPAM, "e1")  # a retry: the same held message
+    assert isinstance(again, Held) and again.id == held.id
+    other, _ = await ctx.messages.send(eve, rid, SPAM_ZH)
+    assert isinstance(other, Held)
+    later, _ = await ctx.messages.send(bob, rid, "see you at lunch", "b2")
+    assert [(r.sender_id, r.text) for r in await log_rows(ctx, rid) if r.type == "message"] == [
+        (bob.id, "morning all, coffee machine is fixed"), (bob.id, "see you at lunch")]
+    assert later.seq == first.seq + 1  # nothing of eve's took a seq
+
+    listed = await ctx.spam.list(mod, rid)
+    assert [h.id for h in listed["held"]] == [other.id, held.id] and listed["has_more"] is False
+    assert listed["held"][1].text == SPAM and listed["held"][1].sender.username == "eve"
+    assert listed["held"][1].client_msg_id == "e1" and listed["held"][1].reasons[0].startswith("classifier:")
+    assert [h.id for h in (await ctx.spam.list(root, None))["held"]] == [other.id, held.id]
+    assert [h.id for h in (await ctx.spam.list(mod, None, limit=1))["held"]] == [other.id]
+
+    version = ctx.spam.model.version
+    event = await ctx.spam.approve(mod, held.id)
+    assert event.seq == later.seq + 1 and event.sender["id"] == eve.id and event.data["text"] == SPAM
+    assert event.client_msg_id == "e1"
+    rows = [r for r in await log_rows(ctx, rid) if r.type == "message"]
+    assert [r.seq for r in rows] == sorted(r.seq for r in rows) and rows[-1].text == SPAM
+    assert [h.id for h in (await ctx.spam.list(ann, rid))["held"]] == [other.id]
+    assert ctx.spam.model.version == version + 1  # learned as ham
+    assert await outcome(ctx.spam.approve(ann, held.id)) == "not_found"  # gone from the queue
+    retried, created = await ctx.messages.send(eve, rid, SPAM, "e1")  # the sender's late retry
+    assert (retried.seq, created) == (event.seq, False)
+
+    await ctx.spam.reject(ann, other.id)
+    assert not [r for r in await log_rows(ctx, rid) if r.text == SPAM_ZH]
+    assert (await ctx.spam.list(ann, rid))["held"] == []
+    assert ctx.spam.model.version == version + 2  # learned as spam
+    async with ctx.db.read() as conn:
+        entries = await audit_store.entries(conn, room=rid)
+    assert [(e["action"], e["actor"]["id"], e["target"]["id"]) for e in entries[:2]] == [
+        ("reject_message", ann.id, eve.id), ("approve_message", mod.id, eve.id)]
+    assert entries[1]["data"] == {"held": held.id, "seq": event.seq}
+
+
+async def test_who_reviews_and_who_is_never_held(sctx: Context) -> None:
+    ctx = sctx
+    root, ann, mod, eve, bob, rid = await _room(ctx)
+    secret = (await ctx.rooms.create(ann, "secret", visibility="private"))["id"]
+    held, _ = await ctx.messages.send(eve, rid, SPAM)
+    assert isinstance(held, Held)
+    assert await outcome(ctx.spam.list(bob, rid)) == "forbidden"  # a member
+    assert await outcome(ctx.spam.approve(bob, held.id)) == "forbidden"
+    assert await outcome(ctx.spam.reject(eve, held.id)) == "forbidden"
+    assert (await ctx.spam.list(bob, None))["held"] == []  # moderates nothing
+    assert await outcome(ctx.spam.list(bob, secret)) == "not_found"  # may not see it
+    assert await outcome(ctx.spam.list(bob, 99999)) == "not_found"
+    assert await outcome(ctx.spam.approve(ann, 99999)) == "not_found"
+    # Moderators and up, and server admins, are never held.
+    for user in (mod, ann, root):
+        if user is root:
+            await ctx.rooms.join(root, rid)
+        sent, _ = await ctx.messages.send(user, rid, SPAM)
+        assert not isinstance(sent, Held) and sent.data["text"] == SPAM
+    # Direct chats are scored too.
+    direct = (await ctx.rooms.direct(eve, ["bob"]))[0]["id"]
+    assert isinstance((await ctx.messages.send(eve, direct, SPAM_ZH))[0], Held)
+    assert [h.room for h in (await ctx.spam.list(root, direct))["held"]] == [direct]
+
+
+async def test_refused_outright_past_the_reject_threshold(database_url: str) -> None:
+    ctx = await open_context(database_url, spam=True, spam_hold=0.3, spam_reject=0.5)
+    try:
+        _, ann, _, eve, _, rid = await _room(ctx)
+        with pytest.raises(SpamRejected) as refused:
+            await ctx.messages.send(eve, rid, SPAM, "x1")
+        assert refused.value.code == "spam" and refused.value.status == 422
+        assert [r for r in await log_rows(ctx, rid) if r.type == "message"] == []
+        assert (await ctx.spam.list(ann, rid))["held"] == []
+        ok, _ = await ctx.messages.send(eve, rid, "thanks for the notes from yesterday")
+        assert ok.seq > 0
+    finally:
+        await close_context(ctx)
+
+
+async def test_the_model_is_shared_through_the_database_and_survives_a_restart(database_url: str) -> None:
+    text = "limited edition sneaker drop, only today, order at kicks-sale dot shop"
+    first = await open_context(database_url, spam=True)
+    second = await open_context(database_url, spam=True)  # another node on the same database
+    try:
+        await first.spam.ready()
+        await second.spam.ready()
+        assert first.spam.model.version == second.spam.model.version == 1  # one model, trained once
+        before = float(first.spam.model.probabilities([text])[0])
+        version = await first.spam.learn([text] * 3, True)
+        assert version == 2
+        after = float(first.spam.model.probabilities([text])[0])
+        assert after > before + 0.05
+        await second.spam._refresh()  # what every node does every REFRESH_MS
+        assert second.spam.model.version == 2
+        assert float(second.spam.model.probabilities([text])[0]) == pytest.approx(after)
+    finally:
+        await close_context(first)
+        await close_context(second)
+    restarted = await open_context(database_url, spam=True)
+    try:
+        await restarted.spam.ready()
+        assert restarted.spam.model.version == 2
+        assert float(restarted.spam.model.probabilities([text])[0]) == pytest.approx(after)
+        async with restarted.db.read() as conn:
+            assert await spam_store.model_version(conn) == 2
+    finally:
+        await close_context(restarted)
