@@ -276,6 +276,13 @@ def held_view(held: Held) -> wire.HeldMessage:
                             ts=held.created_at, **extra)  # type: ignore[arg-type]
 
 
+def held_json(held: Held) -> dict[str, Any]:
+    """The held message as REST shows it (the same fields as the `held_added` frame's)."""
+    import msgspec
+
+    return msgspec.to_builtins(held_view(held))  # type: ignore[no-any-return]
+
+
 def exempt(is_server_admin: bool, membership: Membership | None) -> bool:
     """Moderators and up of the room, and server admins, are never held nor refused."""
     return is_server_admin or (membership is not None and membership.role >= Role.MODERATOR)
