@@ -147,7 +147,7 @@ def read_set(name: str) -> tuple[list[str], list[bool]]:
 _LINK = re.compile(r"https?://|www\.|\b(?:t|wa)\.me/|\b[a-z0-9-]{2,}\.(?:com|net|org|top|xyz|cc|cn|io|app|"
                    r"bet|vip|live|club|shop|click|info|site|win|gift|work|date|pro|ru)\b", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w.])@\w")
-_RUN = re.compile(r"(.)\1{7,}", re.DOTALL)  # one character 8 times or more: "!!!!!!!!", "💰💰💰💰💰💰💰💰"
+_RUN = re.compile(r"(\S)\1{7,}")  # one character 8 times or more: "!!!!!!!!", "💰💰💰💰💰💰💰💰" (not spaces)
 
 
 @dataclass(frozen=True)
