@@ -23,6 +23,22 @@ import _wsgen as g
 
 ACK_RE = re.compile(rb'"type":\s*"ack"')
 PROSE = "notes: the quick brown fox jumps over 懒狗 while we review cost and latency".encode()[:89].ljust(89)
+# The default text: lines of ordinary chat, which the spam filter (on by default) delivers. The
+# earlier default, a 10-digit number and 89 times "y", reads as spam to it (a long number, a
+# repeated character) and was held for review: `--filler` still sends it, with PARLEY_SPAM=off.
+CHAT = [b"morning all, I pushed the fix for the login redirect, please pull before testing the new build today",
+        b"can we move the retro to thursday afternoon? half the team is at the customer workshop on wednesday",
+        b"the slides from the lecture are in the shared drive, the exercises for chapter seven are at the end",
+        "大家好，明天的例会改到十点半，请提前看一下会议纪要和上周的进度，有问题在群里说".encode()]
+
+
+def message_text(idx: int, mode: str = "chat") -> bytes:
+    """100 bytes (a character may be cut at the end of Chinese), unique per message."""
+    if mode == "filler":
+        return b"%010d " % idx + b"y" * 89
+    body = PROSE if mode == "prose" else CHAT[idx % len(CHAT)]
+    head = b"#%d " % idx
+    return (head + body)[:100].decode("utf-8", "ignore").encode()
 ID_RE = re.compile(rb'"client_msg_id":\s*"i(\d+)"')
 
 
@@ -64,8 +80,7 @@ async def setup(args, base_url: str) -> tuple[list[str], list[int]]:
 class Ingest:
     def __init__(self, args, homes: list[int]):
         self.args, self.homes = args, homes
-        # --prose: words (English and Chinese) as a chat line has, so that indexing costs what it would
-        self.filler = (PROSE if args.prose else b"y" * 89)
+        self.mode = "prose" if args.prose else "filler" if args.filler else "chat"
         self.conns: list[g.Conn] = []
         self.pending: dict[int, tuple[int, float]] = {}  # idx -> (user, sent_at)
         self.next_idx = 0
@@ -107,7 +122,7 @@ class Ingest:
     def send(self, user: int) -> None:
         idx = self.next_idx
         self.next_idx += 1
-        text = b"%010d " % idx + self.filler  # 100 bytes
+        text = message_text(idx, self.mode)
         frame = b'{"type":"send","room":%d,"text":"%s","client_msg_id":"i%d"}' % (self.homes[user], text, idx)
         self.pending[idx] = (user, time.monotonic())
         self.sent += 1
@@ -235,6 +250,9 @@ def main() -> None:
     p.add_argument("-W", "--in-flight", type=int, default=2, help="messages in flight per user")
     p.add_argument("--window", type=float, default=6.0)
     p.add_argument("--prose", action="store_true", help="message text of words rather than one long token")
+    p.add_argument("--filler", action="store_true",
+                   help="the text of the figures before issue 11: a number and 89 times y (held as spam unless "
+                        "PARLEY_SPAM=off)")
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--settle", type=float, default=1.0)
     p.add_argument("--stall", type=float, default=15.0)

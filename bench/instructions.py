@@ -51,8 +51,8 @@ async def drive(args, ws_url: str, tokens: list[str], homes: list[int], pid: int
     def send(u: int) -> None:
         remaining[u] -= 1
         idx = next(seq)
-        conns[u].send(b'{"type":"send","room":%d,"text":"%010d %s","client_msg_id":"i%d"}'
-                      % (homes[u], idx, b"y" * 89, idx))
+        conns[u].send(b'{"type":"send","room":%d,"text":"%s","client_msg_id":"i%d"}'
+                      % (homes[u], ingest.message_text(idx, args.text), idx))
 
     def handler(u: int):
         def on_payload(data: bytes) -> None:
@@ -89,6 +89,8 @@ def main() -> None:
     p.add_argument("--members", type=int, default=3)
     p.add_argument("--in-flight", type=int, default=2)
     p.add_argument("--messages", type=int, default=40, help="messages per user")
+    p.add_argument("--text", choices=("chat", "prose", "filler"), default="chat",
+                   help="message text (bench/ingest.py message_text); filler is held as spam unless PARLEY_SPAM=off")
     p.add_argument("--timeout", type=float, default=900)
     args = p.parse_args()
     if not shutil.which("valgrind"):

@@ -54,11 +54,11 @@ async def test_held_messages_wait_for_review_then_arrive_in_order(sctx: Context)
     assert later.seq == first.seq + 1  # nothing of eve's took a seq
 
     listed = await ctx.spam.list(mod, rid)
-    assert [h.id for h in listed["held"]] == [other.id, held.id] and listed["has_more"] is False
-    assert listed["held"][1].text == SPAM and listed["held"][1].sender.username == "eve"
-    assert listed["held"][1].client_msg_id == "e1" and listed["held"][1].reasons[0].startswith("classifier:")
-    assert [h.id for h in (await ctx.spam.list(root, None))["held"]] == [other.id, held.id]
-    assert [h.id for h in (await ctx.spam.list(mod, None, limit=1))["held"]] == [other.id]
+    assert [h["id"] for h in listed["held"]] == [other.id, held.id] and listed["has_more"] is False
+    assert listed["held"][1]["text"] == SPAM and listed["held"][1]["sender"]["username"] == "eve"
+    assert listed["held"][1]["client_msg_id"] == "e1" and listed["held"][1]["reasons"][0].startswith("classifier:")
+    assert [h["id"] for h in (await ctx.spam.list(root, None))["held"]] == [other.id, held.id]
+    assert [h["id"] for h in (await ctx.spam.list(mod, None, limit=1))["held"]] == [other.id]
 
     version = ctx.spam.model.version
     event = await ctx.spam.approve(mod, held.id)
@@ -66,7 +66,7 @@ async def test_held_messages_wait_for_review_then_arrive_in_order(sctx: Context)
     assert event.client_msg_id == "e1"
     rows = [r for r in await log_rows(ctx, rid) if r.type == "message"]
     assert [r.seq for r in rows] == sorted(r.seq for r in rows) and rows[-1].text == SPAM
-    assert [h.id for h in (await ctx.spam.list(ann, rid))["held"]] == [other.id]
+    assert [h["id"] for h in (await ctx.spam.list(ann, rid))["held"]] == [other.id]
     assert ctx.spam.model.version == version + 1  # learned as ham
     assert await outcome(ctx.spam.approve(ann, held.id)) == "not_found"  # gone from the queue
     retried, created = await ctx.messages.send(eve, rid, SPAM, "e1")  # the sender's late retry
@@ -105,7 +105,7 @@ async def test_who_reviews_and_who_is_never_held(sctx: Context) -> None:
     # Direct chats are scored too.
     direct = (await ctx.rooms.direct(eve, ["bob"]))[0]["id"]
     assert isinstance((await ctx.messages.send(eve, direct, SPAM_ZH))[0], Held)
-    assert [h.room for h in (await ctx.spam.list(root, direct))["held"]] == [direct]
+    assert [h["room"] for h in (await ctx.spam.list(root, direct))["held"]] == [direct]
 
 
 async def test_refused_outright_past_the_reject_threshold(database_url: str) -> None:

@@ -147,7 +147,7 @@ def read_set(name: str) -> tuple[list[str], list[bool]]:
 _LINK = re.compile(r"https?://|www\.|\b(?:t|wa)\.me/|\b[a-z0-9-]{2,}\.(?:com|net|org|top|xyz|cc|cn|io|app|"
                    r"bet|vip|live|club|shop|click|info|site|win|gift|work|date|pro|ru)\b", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w.])@\w")
-_RUN = re.compile(r"(.)\1{7,}", re.DOTALL)  # one character 8 times or more: "!!!!!!!!", "💰💰💰💰💰💰💰💰"
+_RUN = re.compile(r"(\S)\1{7,}")  # one character 8 times or more: "!!!!!!!!", "💰💰💰💰💰💰💰💰" (not spaces)
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,13 @@ def held_view(held: Held) -> wire.HeldMessage:
                                                    str(sender["display_name"]), sender.get("avatar_url")),  # type: ignore[arg-type]
                             client_msg_id=held.client_msg_id, score=held.score, reasons=held.reasons,
                             ts=held.created_at, **extra)  # type: ignore[arg-type]
+
+
+def held_json(held: Held) -> dict[str, Any]:
+    """The held message as REST shows it (the same fields as the `held_added` frame's)."""
+    import msgspec
+
+    return msgspec.to_builtins(held_view(held))  # type: ignore[no-any-return]
 
 
 def exempt(is_server_admin: bool, membership: Membership | None) -> bool:

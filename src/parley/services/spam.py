@@ -139,7 +139,7 @@ class Spam:
             else:
                 rooms = None if user.is_admin else await spam_store.moderated_rooms(conn, user.id)
             found = await spam_store.of_rooms(conn, rooms, before, limit + 1) if rooms != [] else []
-        return {"held": [spam.held_view(h) for h in found[:limit]], "has_more": len(found) > limit}
+        return {"held": [spam.held_json(h) for h in found[:limit]], "has_more": len(found) > limit}
 
     async def approve(self, user: User, held_id: int) -> Event:
         """Send the held message to its room (the next seq, delivered to everyone in order), then

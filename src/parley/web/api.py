@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from parley.core import api as req
-from parley.core.spam import Held, held_view
+from parley.core.spam import Held, held_json
 from parley.web.http import (
     COOKIE,
     auth,
@@ -169,7 +169,7 @@ async def post_message(request: web.Request) -> web.StreamResponse:
                                                       session_id=session.id, attachments=data.attachments,
                                                       reply_to=data.reply_to, thread_root=data.thread_root)
     if isinstance(event, Held):  # the spam filter holds it for a moderator's review
-        return json({"held": held_view(event)}, 202)
+        return json({"held": held_json(event)}, 202)
     return json(event.wire(), 201 if created else 200)
 
 
