@@ -4,12 +4,24 @@ and says why); room settings; a held message approved and shown to everyone in o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.harness import Server
 from tests.browser.ui import STORED, expect_message, open_room, send
 from tests.support.client import ApiError
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """This module's server runs the spam filter (the suite's servers turn it off)."""
+    server = Server(tmp_path_factory.mktemp("parley-moderation"), env={"PARLEY_SPAM": "on"}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def row(page: Page, text: str):
@@ -28,7 +40,7 @@ def test_a_report_reaches_the_moderators_queue_live_and_is_resolved(open_app, li
     bob = live_server.register("bob", "Bob")  # reports
     cat = live_server.register("cat", "Cat")  # is reported
     room = live_server.create_room(ann, f"reports-{ann.username}", members=(bob, cat))
-    live_server.post(cat, room["id"], "buy cheap watches at example.com")
+    live_server.post(cat, room["id"], "nobody asked you, go away")
     live_server.post(bob, room["id"], "my own words")
     ann_page, bob_page = open_app(ann), open_app(bob)
     open_room(ann_page, room["id"])
@@ -43,7 +55,7 @@ def test_a_report_reaches_the_moderators_queue_live_and_is_resolved(open_app, li
     expect(mine.locator(".msg-tools")).to_be_visible()
     expect(mine.get_by_role("button", name="Report", exact=True)).to_have_count(0)
 
-    act(bob_page, "cheap watches", "Report")
+    act(bob_page, "nobody asked you", "Report")
     dialog = bob_page.locator("dialog[open]")
     expect(dialog.get_by_role("heading")).to_have_text("Report this message")
     dialog.get_by_label("Abuse").check()
@@ -60,12 +72,12 @@ def test_a_report_reaches_the_moderators_queue_live_and_is_resolved(open_app, li
     item = panel.locator(".queue-item")
     expect(item).to_have_count(1)
     expect(item.locator(".queue-reason")).to_have_text("Abuse")
-    expect(item.locator(".queue-quote")).to_contain_text("buy cheap watches")
+    expect(item.locator(".queue-quote")).to_contain_text("nobody asked you, go away")
     expect(item.locator(".queue-note q")).to_have_text("third time <b>today</b>")
     expect(item.locator(".queue-note b")).to_have_count(0)
 
     # Reporting again is refused with a clear message.
-    act(bob_page, "cheap watches", "Report")
+    act(bob_page, "nobody asked you", "Report")
     bob_page.locator("dialog[open]").get_by_role("button", name="Send report").click()
     expect(bob_page.locator("dialog[open] .form-error")).to_have_text("You have already reported this message.")
     bob_page.keyboard.press("Escape")
@@ -183,8 +195,8 @@ def test_mute_slow_mode_and_announcement_rooms_in_the_composer(open_app, live_se
     settings.get_by_role("button", name="Save").click()
     expect(settings).to_have_count(0)
     expect(gate).to_have_text("Slow mode: one message every 30 s.")
-    send(cat_page, "first in slow mode")
-    expect_message(ann_page, "first in slow mode")
+    send(cat_page, "lunch at noon?")
+    expect_message(ann_page, "lunch at noon?")
     expect(gate).to_contain_text("Slow mode: you can send again in")
     expect(cat_page.locator(".send-btn")).to_be_disabled()
     cat_page.locator(".composer-input").fill("too soon")
@@ -204,3 +216,60 @@ def test_mute_slow_mode_and_announcement_rooms_in_the_composer(open_app, live_se
     expect(cat_page.locator(".composer-input")).to_be_enabled()
     send(cat_page, "back to normal")
     expect_message(ann_page, "back to normal")
+
+
+LINKS = " ".join(f"https://{host}.example/{i}" for i, host in enumerate("abcde"))
+
+
+def test_a_held_message_is_approved_into_place_for_everyone_or_rejected(open_app, live_server: Server) -> None:
+    ann = live_server.register("ann", "Ann")  # moderates (and, first on the server, is its admin)
+    bob = live_server.register("bob", "Bob")  # a new account posting links: held
+    cat = live_server.register("cat", "Cat")
+    room = live_server.create_room(ann, f"held-{ann.username}", members=(bob, cat))
+    ann_page, bob_page, cat_page = open_app(ann), open_app(bob), open_app(cat)
+    for page in (ann_page, bob_page, cat_page):
+        open_room(page, room["id"])
+    queue = ann_page.locator(".room-header .queue-btn")
+
+    send(bob_page, f"Notes for Friday {LINKS}")
+    held_row = bob_page.locator("ol.pending-events li.msg.held")
+    expect(held_row.locator(".msg-status")).to_have_text("Held for review: only you see it until a moderator approves it")
+    expect(queue.locator(".badge")).to_have_text("1")
+    send(cat_page, "meanwhile, a normal message")
+    expect_message(bob_page, "meanwhile, a normal message")
+    expect(cat_page.locator(STORED, has_text="Notes for Friday")).to_have_count(0)
+    expect(held_row).to_have_count(1)
+
+    queue.click()
+    panel = ann_page.locator("dialog.mod-panel")
+    panel.get_by_role("tab", name="Held for review").click()
+    item = panel.locator(".mod-queue[data-kind=held] .queue-item")
+    expect(item).to_have_count(1)
+    expect(item.locator(".queue-text")).to_have_text(f"Notes for Friday {LINKS}")
+    expect(item).to_contain_text("many links")
+    item.get_by_role("button", name="Approve").click()
+    expect(item).to_have_count(0)
+    expect(queue.locator(".badge")).to_have_text("")
+
+    # Delivered to everyone after what was posted meanwhile, and Bob's held copy became the real one.
+    for page in (cat_page, bob_page, ann_page):
+        expect_message(page, "Notes for Friday")
+        bodies = page.locator(f"{STORED} .msg-body").all_inner_texts()
+        assert bodies.index("meanwhile, a normal message") < len(bodies) - 1, bodies
+        assert bodies[-1].startswith("Notes for Friday"), bodies
+    expect(bob_page.locator("ol.pending-events li.msg")).to_have_count(0)
+    history = live_server.call("GET", f"/rooms/{room['id']}/messages", user=cat)["messages"]
+    texts = [m["text"] for m in history if m["type"] == "message"]
+    assert texts[-2:] == ["meanwhile, a normal message", f"Notes for Friday {LINKS}"]
+
+    # Rejected: Bob's copy says it was not delivered; nobody else ever saw it.
+    send(bob_page, f"Second batch {LINKS}")
+    expect(panel.locator(".mod-queue[data-kind=held] .queue-item")).to_have_count(1)
+    panel.locator(".mod-queue[data-kind=held] .queue-item").get_by_role("button", name="Reject").click()
+    rejected = bob_page.locator("ol.pending-events li.msg.rejected")
+    expect(rejected.locator(".msg-status")).to_contain_text("Not delivered: a moderator rejected it.")
+    rejected.get_by_role("button", name="Discard").click()
+    expect(rejected).to_have_count(0)
+    send(cat_page, "after the rejection")
+    expect_message(ann_page, "after the rejection")
+    expect(cat_page.locator(STORED, has_text="Second batch")).to_have_count(0)

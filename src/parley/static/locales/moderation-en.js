@@ -106,6 +106,11 @@ export default {
   'queues.do.ban': 'Ban the sender',
   'queues.resolve': 'Resolve',
   'queues.score': 'spam score {score} %',
+  'queues.why.link_flood': 'many links',
+  'queues.why.link_from_new_account': 'a link from a new account',
+  'queues.why.mention_flood': 'many mentions',
+  'queues.why.repeated_characters': 'repeated characters',
+  'queues.why.same_text_in_rooms': 'the same text in several rooms',
   'queues.approve': 'Approve',
   'queues.reject': 'Reject',
 };

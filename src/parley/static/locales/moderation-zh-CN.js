@@ -106,6 +106,11 @@ export default {
   'queues.do.ban': '封禁发送者',
   'queues.resolve': '处理',
   'queues.score': '垃圾评分 {score}%',
+  'queues.why.link_flood': '链接过多',
+  'queues.why.link_from_new_account': '新账号发送的链接',
+  'queues.why.mention_flood': '提及过多',
+  'queues.why.repeated_characters': '重复字符',
+  'queues.why.same_text_in_rooms': '在多个房间发送相同内容',
   'queues.approve': '通过',
   'queues.reject': '拒绝',
 };

@@ -494,7 +494,11 @@ function heldRow(held, done) {
       button.disabled = false;
     }
   };
-  const why = [].concat(held.reasons ?? held.signals ?? []).filter((reason) => typeof reason === 'string');
+  // The signals that fired ("link_flood"...), named; the classifier's probability is the score.
+  const why = (held.reasons ?? []).filter((reason) => !reason.startsWith('classifier')).map((reason) => {
+    const named = t(`queues.why.${reason}`);
+    return named.startsWith('queues.why.') ? reason : named;
+  });
   const score = typeof held.score === 'number' ? t('queues.score', { score: formatNumber(Math.round(held.score * 100)) }) : null;
   return h('li', { class: 'queue-item', dataset: { heldId: held.id } },
     queueHead(held, h('span', { class: 'queue-sender' }, personParts(held.sender ?? held.user))),
