@@ -17,6 +17,7 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
@@ -26,6 +27,7 @@ from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.presence import Presence
+from parley.services.privacy import Privacy
 from parley.services.rooms import Rooms
 from parley.services.search import Search
 from parley.services.uploads import UploadLimits, Uploads
@@ -121,9 +123,13 @@ def build(settings: Settings) -> Context:
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
-    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
+    accounts = Accounts(deps, emitter)
+    privacy = Privacy(deps, emitter, accounts, uploads,
+                      deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
+                      retention_days=settings.retention_days)
+    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps))
+                   uploads=uploads, search=Search(deps), privacy=privacy)
 
 
 def claim_sqlite(settings: Settings) -> Any:
@@ -150,10 +156,12 @@ def create_app(settings: Settings) -> web.Application:
     async def _start(app: web.Application) -> None:
         await app[CTX].uploads.start()
         await app[CTX].hub.start()
+        await app[CTX].privacy.start()  # the retention sweep: now, then hourly
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].privacy.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

@@ -60,6 +60,8 @@ class EventType(enum.StrEnum):
     REACTION_REMOVED = "reaction_removed"
     MESSAGE_PINNED = "message_pinned"
     MESSAGE_UNPINNED = "message_unpinned"
+    # retention (issue 11): every message below `before_seq` is erased in place (tombstones)
+    HISTORY_PURGED = "history_purged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class Room:
     archived: bool
     created_at: int
     last_seq: int
+    retention_days: int | None = None  # None: the server's PARLEY_RETENTION_DAYS; 0: forever
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,9 +111,9 @@ class Rooms:
         return [room_view(room, member_count=count) for room, count in rows]
 
     async def update(self, user: User, room_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"name", "topic", "archived"}
+        allowed = {"name", "topic", "archived", "retention_days"}
         if not changes or not set(changes) <= allowed:
-            raise Invalid("send one or more of: name, topic, archived")
+            raise Invalid("send one or more of: name, topic, archived, retention_days")
         clean: dict[str, Any] = {}
         if "name" in changes:
             clean["name"] = validation.room_name(changes["name"])
@@ -123,6 +123,8 @@ class Rooms:
             if not isinstance(changes["archived"], bool):
                 raise Invalid("archived must be true or false")
             clean["archived"] = changes["archived"]
+        if "retention_days" in changes:
+            clean["retention_days"] = validation.retention_days(changes["retention_days"])
         async with self.deps.db.write() as conn:
             found = await store.get(conn, room_id, lock=True)
             membership = await store.membership(conn, room_id, user.id)

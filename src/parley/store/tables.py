@@ -23,6 +23,9 @@ users = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("avatar", sa.String(64), nullable=True),  # blob key of the square avatar (uploads)
     sa.Column("status", sa.String(80), nullable=False, server_default=""),
+    # When the account was deleted (issue 11): the row stays as the "deleted user" its kept
+    # messages name, with its name, profile, password and sessions gone.
+    sa.Column("deleted_at", sa.BigInteger, nullable=True),
 )
 
 sessions = sa.Table(
@@ -50,6 +53,10 @@ rooms = sa.Table(
     sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
     # Sorted participant ids of a direct chat, so that finding-or-creating it is idempotent.
     sa.Column("direct_key", sa.String(200), nullable=True, unique=True),
+    # Retention (issue 11): days the room keeps its messages (null: PARLEY_RETENTION_DAYS; 0: forever),
+    # and the seq below which every message has been erased by it.
+    sa.Column("retention_days", sa.Integer, nullable=True),
+    sa.Column("purged_seq", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # Two public rooms may not share a name, ignoring case; the index (not a read before the write)

@@ -12,6 +12,7 @@ from parley.services.accounts import Accounts
 from parley.services.actions import Actions
 from parley.services.messages import Messages
 from parley.services.presence import Presence
+from parley.services.privacy import Privacy
 from parley.services.rooms import Rooms
 from parley.services.search import Search
 from parley.services.uploads import Uploads
@@ -30,6 +31,7 @@ class Context:
     uploads: Uploads
     actions: Actions
     search: Search
+    privacy: Privacy
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
