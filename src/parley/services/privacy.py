@@ -143,7 +143,7 @@ class Privacy:
             ghost = found[0]
             carried, blob_keys = await store.delete_uploads(conn, user.id)
             if not erase:
-                await self._drop_files(conn, carried)
+                emitted += await self._drop_files(conn, carried, ghost)
             for room_id in sorted(mine):
                 emitted += await self._leave(conn, room_id, ghost, mine[room_id])
             for room_id in sorted(with_reactions):
@@ -186,13 +186,19 @@ class Privacy:
             return None
         return min(rows, key=lambda um: (-um[1].role, um[1].joined_seq))[0]
 
-    async def _drop_files(self, conn: AsyncConnection, carried: list[tuple[int, int]]) -> None:
+    async def _drop_files(self, conn: AsyncConnection, carried: list[tuple[int, int]], ghost: User) -> list[Event]:
+        """Kept messages lose the files erased with the account; one left with nothing is a
+        tombstone, told as a `message_deleted`."""
         by_room: dict[int, list[int]] = {}
         for room_id, seq in carried:
             by_room.setdefault(room_id, []).append(seq)
-        for room_id, seqs in by_room.items():
-            live = dict(await store.messages_in(conn, room_id, seqs))
-            await store.rewrite_many(conn, room_id, [(s, rules.without_files(d)) for s, d in live.items()])
+        emitted: list[Event] = []
+        for room_id, seqs in sorted(by_room.items()):
+            changed = [(s, rules.without_files(d)) for s, d in await store.messages_in(conn, room_id, seqs)]
+            await store.rewrite_many(conn, room_id, changed)
+            emitted += await self._append(conn, room_id, ghost, [
+                (EventType.MESSAGE_DELETED, {"target": s, "by": ghost.id}) for s, d in changed if d.get("deleted")])
+        return emitted
 
     async def _erase_messages(self, conn: AsyncConnection, room_id: int, ghost: User) -> list[Event]:
         found = await store.live_messages_in(conn, room_id, ghost.id)
