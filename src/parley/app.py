@@ -23,6 +23,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.audit import Audit
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -129,7 +130,7 @@ def build(settings: Settings) -> Context:
                       retention_days=settings.retention_days)
     return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps), privacy=privacy)
+                   uploads=uploads, search=Search(deps), audit=Audit(deps), privacy=privacy)
 
 
 def claim_sqlite(settings: Settings) -> Any:

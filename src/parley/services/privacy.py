@@ -36,6 +36,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.uploads import Uploads
 from parley.store import actions as actions_store
+from parley.store import audit as audit_store
 from parley.store import events as event_store
 from parley.store import privacy as store
 from parley.store import rooms as room_store
@@ -141,6 +142,8 @@ class Privacy:
             found = await user_store.by_id(conn, user.id)
             assert found is not None
             ghost = found[0]
+            await audit_store.record(conn, actor_id=user.id, action="delete_account", target_id=user.id, now=now,
+                                     data={"messages": self.deleted_messages.value})
             carried, blob_keys = await store.delete_uploads(conn, user.id)
             if not erase:
                 emitted += await self._drop_files(conn, carried, ghost)

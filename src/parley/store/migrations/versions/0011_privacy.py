@@ -1,7 +1,7 @@
 """Privacy (issue 11): per-room retention, and deleted accounts.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0007"
 
 
 def upgrade() -> None:
