@@ -171,7 +171,7 @@ class AuditQuery(_Body):
 
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody, EditBody)
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, DeleteAccountBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, AuditQuery)
 
 
