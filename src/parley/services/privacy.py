@@ -91,16 +91,19 @@ class Privacy:
             names = {f[0]: rules.upload_file_name(f[0], f[2]) for f in files}
             with zf.open("messages.json", "w") as entry:
                 entry.write(b"[")
-                first = True
-                async with self.deps.db.read() as conn:
-                    async for page in store.messages_of(conn, user.id):
+                after = 0
+                while True:  # a page per read: a slow download holds no database connection
+                    async with self.deps.db.read() as conn:
+                        page = await store.messages_page(conn, user.id, after)
                         edits = await store.versions_of(conn, [(m.room_id, m.seq) for m in page])
-                        for message in page:
-                            item = rules.exported_message(message.wire(), edits.get((message.room_id, message.seq), []),
-                                                          names)
-                            entry.write((b"\n" if first else b",\n") + orjson.dumps(item))
-                            first = False
-                        yield out.take()
+                    if not page:
+                        break
+                    for message in page:
+                        item = rules.exported_message(message.wire(), edits.get((message.room_id, message.seq), []),
+                                                      names)
+                        entry.write((b"\n" if after == 0 and message is page[0] else b",\n") + orjson.dumps(item))
+                    after = page[-1].id
+                    yield out.take()
                 entry.write(b"\n]\n")
             yield out.take()
             for upload_id, _room, _name, size, _type, blob, _seq in files:

@@ -3,7 +3,6 @@ retention sweep's erasures. Each function runs in the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -29,19 +28,13 @@ async def rooms_of(conn: AsyncConnection, user_id: int) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r._mapping.items()} for r in rows]  # str: orjson refuses str subclasses
 
 
-async def messages_of(conn: AsyncConnection, user_id: int) -> AsyncIterator[list[Event]]:
-    """The user's messages, by room and seq, a page at a time (keyset on the event id)."""
-    after = 0
-    while True:
-        rows = await conn.execute(
-            sa.select(*COLUMNS).select_from(FROM)
-            .where(events.c.sender_id == user_id, events.c.type == "message", events.c.id > after)
-            .order_by(events.c.id).limit(EXPORT_PAGE))
-        page = [event_from_row(r) for r in rows]
-        if not page:
-            return
-        yield page
-        after = page[-1].id
+async def messages_page(conn: AsyncConnection, user_id: int, after_id: int) -> list[Event]:
+    """A page of the user's messages after an event id, in id (commit) order."""
+    rows = await conn.execute(
+        sa.select(*COLUMNS).select_from(FROM)
+        .where(events.c.sender_id == user_id, events.c.type == "message", events.c.id > after_id)
+        .order_by(events.c.id).limit(EXPORT_PAGE))
+    return [event_from_row(r) for r in rows]
 
 
 async def versions_of(conn: AsyncConnection, keys: list[tuple[int, int]]) -> dict[tuple[int, int], list[dict[str, Any]]]:
