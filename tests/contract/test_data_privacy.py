@@ -13,6 +13,7 @@ import pytest
 from parley.core.errors import Unauthorized
 from parley.core.models import EventType, User
 from parley.core.privacy import DAY_MS, DELETED_DISPLAY_NAME, DeletedMessages
+from parley.store import audit as audit_store
 from parley.web.context import Context
 from tests.contract.helpers import (
     PASSWORD,
@@ -99,6 +100,14 @@ async def test_delete_account(ctx: Context) -> None:
     members = {m["user"]["id"]: m["role"] for m in await ctx.rooms.members(bob, rid)}
     assert members == {bob.id: "member", cy.id: "owner"}  # the admin took the room over
     assert await outcome(ctx.privacy.delete_account(ann, PASSWORD)) in ("forbidden", "unauthorized")
+    logged = await _audit(ctx, "delete_account")
+    assert [(e["actor"]["id"], e["target"]["id"], e["data"]) for e in logged] == [
+        (ann.id, ann.id, {"messages": ctx.privacy.deleted_messages.value})]
+
+
+async def _audit(ctx: Context, action: str) -> list[dict[str, Any]]:
+    async with ctx.db.read() as conn:
+        return await audit_store.entries(conn, action=action)
 
 
 # -- retention ---------------------------------------------------------------------------------------
@@ -163,3 +172,6 @@ async def test_retention_erases_old_messages_in_place(plain: Context) -> None:
     assert _by_seq(await whole_history(ctx, bob, by_default))[old[2].seq]["deleted"]
     updated = [e for e in await whole_history(ctx, bob, rid) if e["type"] == "room_updated"]
     assert updated[0]["changes"] == {"retention_days": 1}
+    logged = [(e["room"]["id"], e["data"]) for e in await _audit(ctx, "retention")]
+    assert sorted(logged) == [(rid, {"days": 1, "was": None}), (kept_forever, {"days": 0, "was": None})]
+    assert await _audit(ctx, "room_settings") == []  # retention alone is its own action
