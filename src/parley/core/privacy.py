@@ -13,8 +13,8 @@ from parley.core.actions import tombstone
 DAY_MS = 86_400_000
 DELETED_DISPLAY_NAME = "Deleted user"
 # The placeholder's username matches the username pattern (clients and the OpenAPI document expect
-# it to) but is random, so nobody registered it before and nobody guesses it; login needs a password
-# and the row has none.
+# it to) and core.validation.DELETED_USERNAME_RE, which registration refuses; random, so that two
+# placeholders never collide. Login needs a password and the row has none.
 DELETED_PREFIX = "deleted-"
 
 README = """Your data from Parley

@@ -32,9 +32,16 @@ INT_MAX = 2**62
 RETENTION_DAYS_MAX = 36500  # a century: "keep" in all but name; 0 keeps forever
 
 
+# The placeholder a deleted account becomes (core/privacy.py): nobody registers one, so clients may
+# name it "deleted user" in their own language.
+DELETED_USERNAME_RE = re.compile(r"deleted-[0-9a-f]{16}", re.IGNORECASE)
+
+
 def username(value: Any) -> str:
     if not isinstance(value, str) or not USERNAME_RE.fullmatch(value):
         raise Invalid("username must be 3 to 32 letters, digits, '_', '-' or '.'")
+    if DELETED_USERNAME_RE.fullmatch(value):
+        raise Invalid("usernames of the form deleted-<16 hex digits> are reserved for deleted accounts")
     return value
 
 

@@ -80,6 +80,7 @@ export default {
   'picker.remove': 'Remove {user}',
 
   'person.label': '{name} (@{username})',
+  'person.deleted': 'Deleted user',
 
   'leave.open': 'Leave room',
   'leave.title': 'Leave this conversation?',

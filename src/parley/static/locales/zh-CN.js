@@ -79,6 +79,7 @@ export default {
   'picker.remove': '移除 {user}',
 
   'person.label': '{name}（@{username}）',
+  'person.deleted': '已注销用户',
 
   'leave.open': '退出聊天室',
   'leave.title': '要退出这个会话吗？',
