@@ -104,12 +104,14 @@ async def test_a_ban_keeps_out_until_it_ends_or_is_lifted(ctx: Context) -> None:
 async def test_mute_slow_mode_and_post_policy(ctx: Context) -> None:
     _, ann, bob, mod = await register(ctx, "root", "ann", "bob", "mod")
     rid = await _room(ctx, ann, bob, mod, mod="moderator")
+    said, _ = await ctx.messages.send(bob, rid, "before the mute")
     muted = await ctx.moderation.mute(mod, rid, bob.id, 600, "cool down")
     event = (await _log(ctx, rid))[-1]
     assert (event["type"], event["until"], event["reason"]) == ("member_muted", muted["until"], "cool down")
     assert (await ctx.rooms.get(bob, rid))["my_muted_until"] == muted["until"]
     assert await outcome(ctx.messages.send(bob, rid, "let me speak")) == "muted"
     assert await outcome(ctx.messages.typing(bob, rid)) == "muted"
+    assert await outcome(ctx.actions.edit(bob, rid, said.seq, "edited to say it anyway")) == "muted"
     assert (await ctx.messages.history(bob, rid))["messages"]  # still reads
     await ctx.rooms.leave(bob, rid)
     await ctx.rooms.join(bob, rid)

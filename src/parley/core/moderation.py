@@ -109,11 +109,16 @@ def exempt(membership: Membership) -> bool:
     return membership.role >= Role.MODERATOR
 
 
-def require_sender(room: Room, membership: Membership, now: int) -> None:
-    """After `permissions.require_poster`: a mute, and an announcement room, refuse the member."""
+def require_unmuted(membership: Membership, now: int) -> None:
+    """A muted member neither sends, types nor edits."""
     if membership.muted_until is not None and membership.muted_until > now:
         raise Forbidden(f"you are muted in this room for {_seconds(membership.muted_until - now)} more seconds",
                         code="muted")
+
+
+def require_sender(room: Room, membership: Membership, now: int) -> None:
+    """After `permissions.require_poster`: a mute, and an announcement room, refuse the member."""
+    require_unmuted(membership, now)
     if room.post_policy is PostPolicy.MODERATORS and not exempt(membership):
         raise Forbidden("only moderators post in this room", code="forbidden")
 
