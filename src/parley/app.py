@@ -27,6 +27,7 @@ from parley.services.audit import Audit
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.privacy import Privacy
 from parley.services.rooms import Rooms
@@ -124,13 +125,15 @@ def build(settings: Settings) -> Context:
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
+    actions = Actions(deps, emitter, uploads)
     accounts = Accounts(deps, emitter)
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
                       retention_days=settings.retention_days)
     return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps), audit=Audit(deps), privacy=privacy)
+                   messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
+                   search=Search(deps), audit=Audit(deps), moderation=Moderation(deps, emitter, actions),
+                   privacy=privacy)
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -12,6 +12,7 @@ from parley.services.accounts import Accounts
 from parley.services.actions import Actions
 from parley.services.audit import Audit
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.privacy import Privacy
 from parley.services.rooms import Rooms
@@ -33,6 +34,7 @@ class Context:
     actions: Actions
     search: Search
     audit: Audit
+    moderation: Moderation
     privacy: Privacy
 
 
