@@ -17,6 +17,7 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.core.spam import Policy as SpamPolicy
 from parley.realtime.hub import Hub
@@ -30,6 +31,7 @@ from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
+from parley.services.privacy import Privacy
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -132,10 +134,14 @@ def build(settings: Settings) -> Context:
     actions = Actions(deps, emitter, uploads)
     moderation = Moderation(deps, emitter, actions)
     reports = Reports(deps, emitter, actions, moderation=moderation, spam=spam)
-    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
+    accounts = Accounts(deps, emitter)
+    privacy = Privacy(deps, emitter, accounts, uploads,
+                      deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
+                      retention_days=settings.retention_days)
+    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
-                   spam=spam)
+                   spam=spam, privacy=privacy)
 
 
 def make_spam_policy(settings: Settings) -> SpamPolicy:
@@ -169,10 +175,12 @@ def create_app(settings: Settings) -> web.Application:
         await app[CTX].hub.start()
         if settings.spam:
             await app[CTX].spam.ready()  # loads the model (trains it on a new database) before traffic
+        await app[CTX].privacy.start()  # the retention sweep: now, then hourly
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].privacy.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

@@ -175,3 +175,11 @@ def test_serve_refuses_redis_broker_with_sqlite(tmp_path: Path) -> None:
     result = parley("serve", "--host", "127.0.0.1", "--port", "0", "--database-url", f"sqlite:///{tmp_path / 'p.db'}",
                     "--broker-url", "redis://127.0.0.1:6379/0", cwd=tmp_path, timeout=30)
     refused(result, "postgresql://")
+
+
+def test_serve_refuses_a_certificate_it_cannot_use(tmp_path: Path) -> None:
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    result = parley("serve", "--port", "0", "--database-url", f"sqlite:///{tmp_path / 'p.db'}",
+                    "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "missing.pem"),
+                    cwd=tmp_path, timeout=30)
+    refused(result, "PARLEY_TLS_CERT")

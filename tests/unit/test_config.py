@@ -149,3 +149,15 @@ def test_trusted_proxies_default_to_loopback_and_are_checked() -> None:
     assert from_env({"PARLEY_TRUSTED_PROXIES": "10.0.0.5, 192.0.2.0/24"}).trusted_proxies == "10.0.0.5, 192.0.2.0/24"
     with pytest.raises(ValueError, match="PARLEY_TRUSTED_PROXIES: 'nginx' is not an IP address"):
         from_env({"PARLEY_TRUSTED_PROXIES": "127.0.0.1,nginx"})
+
+
+def test_privacy_and_tls_settings() -> None:
+    s = from_env({"PARLEY_DELETED_ACCOUNT_MESSAGES": "erase", "PARLEY_RETENTION_DAYS": "90",
+                  "PARLEY_TLS_CERT": "/c.pem", "PARLEY_TLS_KEY": "/k.pem"})
+    assert (s.deleted_account_messages, s.retention_days, s.tls_cert, s.tls_key) == ("erase", 90, "/c.pem", "/k.pem")
+    with pytest.raises(ValueError, match="PARLEY_DELETED_ACCOUNT_MESSAGES"):
+        from_env({"PARLEY_DELETED_ACCOUNT_MESSAGES": "shred"})
+    with pytest.raises(ValueError, match="PARLEY_RETENTION_DAYS"):
+        from_env({"PARLEY_RETENTION_DAYS": "-1"})
+    with pytest.raises(ValueError, match="go together"):
+        from_env({"PARLEY_TLS_CERT": "/c.pem"})

@@ -80,7 +80,8 @@ def test_room_view_for_a_member_matches_the_protocol_example() -> None:
         "id": 7, "kind": "room", "name": "general", "topic": "Say hi", "visibility": "public",
         "archived": False, "created_at": 1764222000000, "last_seq": 42, "member_count": 3,
         "my_role": "owner", "my_state": "joined", "read_seq": 40, "unread": 2, "mentions": 1, "members": None,
-        "slow_mode_s": 0, "post_policy": "everyone", "my_muted_until": None}
+        "slow_mode_s": 0, "post_policy": "everyone", "retention_days": None,
+        "my_muted_until": None}
 
 
 def test_room_view_without_membership_has_no_my_fields() -> None:

@@ -7,6 +7,7 @@ import pytest
 from parley.core import glyphs
 from parley.core import validation as v
 from parley.core.errors import Invalid
+from parley.core.privacy import placeholder_username, upload_file_name
 
 # --- usernames ------------------------------------------------------------------------------
 
@@ -333,3 +334,14 @@ def test_usernames_list() -> None:
         v.usernames(["ann", "bob", "cid"], max_count=2)
     with pytest.raises(Invalid, match="username"):
         v.usernames(["ann", "x"], max_count=9)
+
+
+def test_deleted_account_placeholders_cannot_be_registered() -> None:
+    taken = placeholder_username()
+    assert v.USERNAME_RE.fullmatch(taken)  # a valid username on the wire...
+    for name in (taken, taken.upper()):
+        with pytest.raises(Invalid):  # ...that nobody can register
+            v.username(name)
+    assert v.username("deleted-bob") == "deleted-bob"
+    assert upload_file_name(7, "../a/b\\c.txt") == "uploads/7-_a_b_c.txt"  # never a path out of uploads/
+    assert upload_file_name(8, "..") == "uploads/8-file"

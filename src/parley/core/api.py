@@ -63,6 +63,10 @@ class PasswordBody(_Body):
     new_password: Password
 
 
+class DeleteAccountBody(_Body):
+    password: Annotated[str, Meta(max_length=1024)]
+
+
 class RoomCreateBody(_Body):
     name: RoomName
     topic: Topic | None = ""
@@ -75,6 +79,7 @@ class RoomUpdateBody(_Body, forbid_unknown_fields=True):
     archived: bool | UnsetType = UNSET
     slow_mode_s: Annotated[int, Meta(ge=0, le=moderation.SLOW_MODE_MAX_S)] | UnsetType = UNSET  # 0: off
     post_policy: Literal["everyone", "moderators"] | UnsetType = UNSET
+    retention_days: Annotated[int, Meta(ge=0, le=validation.RETENTION_DAYS_MAX)] | UnsetType = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}
@@ -229,7 +234,7 @@ class HeldQuery(_Body):
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
-          PurgeBody)
+          PurgeBody, DeleteAccountBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
            MyReportsQuery, AuditQuery, HeldQuery)
 

@@ -29,11 +29,19 @@ CLIENT_MSG_ID_MAX = 64
 DIRECT_MAX_OTHERS = 9
 INVITE_MAX = 50
 INT_MAX = 2**62
+RETENTION_DAYS_MAX = 36500  # a century: "keep" in all but name; 0 keeps forever
+
+
+# The placeholder a deleted account becomes (core/privacy.py): nobody registers one, so clients may
+# name it "deleted user" in their own language.
+DELETED_USERNAME_RE = re.compile(r"deleted-[0-9a-f]{16}", re.IGNORECASE)
 
 
 def username(value: Any) -> str:
     if not isinstance(value, str) or not USERNAME_RE.fullmatch(value):
         raise Invalid("username must be 3 to 32 letters, digits, '_', '-' or '.'")
+    if DELETED_USERNAME_RE.fullmatch(value):
+        raise Invalid("usernames of the form deleted-<16 hex digits> are reserved for deleted accounts")
     return value
 
 
@@ -121,6 +129,12 @@ def client_msg_id(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= CLIENT_MSG_ID_MAX:
         raise Invalid(f"client_msg_id must be a string of 1 to {CLIENT_MSG_ID_MAX} characters")
+    return value
+
+
+def retention_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= RETENTION_DAYS_MAX:
+        raise Invalid(f"retention_days must be 0 (keep forever) to {RETENTION_DAYS_MAX} days")
     return value
 
 

@@ -68,6 +68,7 @@ class Room(msgspec.Struct, kw_only=True):
     archived: bool
     created_at: int
     last_seq: int
+    retention_days: int | None = None  # days messages are kept (0: forever); null: the server's default
     member_count: int | None = None
     members: list[UserPublic] | None = None
     my_role: RoleLabel | UnsetType = UNSET
@@ -186,6 +187,7 @@ class RoomChanges(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     archived: bool | UnsetType = UNSET
     slow_mode_s: int | UnsetType = UNSET
     post_policy: PostPolicyLabel | UnsetType = UNSET
+    retention_days: int | UnsetType = UNSET
 
 
 class RoomUpdatedEvent(RoomEvent, tag="room_updated", forbid_unknown_fields=True, gc=False):
@@ -258,6 +260,12 @@ class MemberMutedEvent(_Moderation, tag="member_muted", forbid_unknown_fields=Tr
 
 class MemberUnmutedEvent(_Moderation, tag="member_unmuted", forbid_unknown_fields=True, gc=False):
     pass
+
+
+class HistoryPurgedEvent(RoomEvent, tag="history_purged", forbid_unknown_fields=True, gc=False):
+    """Retention (issue 11) erased every message below `before_seq` in place: tombstones now."""
+
+    before_seq: int
 
 
 # -- the other server frames -------------------------------------------------------------------------
@@ -421,7 +429,7 @@ EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     RoomCreatedEvent, MessageEvent, MemberJoinedEvent, MemberLeftEvent, MemberInvitedEvent, RoomUpdatedEvent,
     MemberUpdatedEvent, MessageEditedEvent, MessageDeletedEvent, ReactionAddedEvent, ReactionRemovedEvent,
     MessagePinnedEvent, MessageUnpinnedEvent, MemberKickedEvent, MemberBannedEvent, MemberUnbannedEvent,
-    MemberMutedEvent, MemberUnmutedEvent)
+    MemberMutedEvent, MemberUnmutedEvent, HistoryPurgedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
     UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame, HeldAddedFrame, HeldResolvedFrame)

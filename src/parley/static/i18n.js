@@ -101,7 +101,7 @@ export function formatNumber(n) {
   return new Intl.NumberFormat(locale()).format(n);
 }
 
-/** A length of time in its largest whole unit: "1 day", "30 seconds". */
+/** "1 day", "30 seconds" */
 export function formatSpan(ms) {
   // (a ban's `until` minus its event's `ts` falls a few ms short of the duration: whole minutes from 1 min)
   const s = ms >= 60_000 ? Math.round(ms / 60_000) * 60 : Math.max(1, Math.round(ms / 1000));

@@ -5,14 +5,21 @@ import { h, userText } from './dom.js';
 import { t } from './i18n.js';
 import { currentUser, displayName, store } from './state.js';
 
+// A deleted account's placeholder (the server refuses these names at registration).
+const DELETED = /^deleted-[0-9a-f]{16}$/i;
+
 function handleShown(user) {
-  return Boolean(user?.username) && displayName(user) !== user.username;
+  return Boolean(user?.username) && !DELETED.test(user.username) && displayName(user) !== user.username;
+}
+
+function nameOf(user) {
+  return DELETED.test(user?.username ?? '') ? t('person.deleted') : displayName(user);
 }
 
 /** The display name (in a span of class nameClass) and, if different, a muted @username. */
 export function personParts(user, nameClass = 'person-name') {
   user = currentUser(user);
-  const name = userText(displayName(user), 'span', { class: nameClass });
+  const name = userText(nameOf(user), 'span', { class: nameClass });
   return handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
 }
 
@@ -24,7 +31,7 @@ export function person(user, nameClass) {
 /** A person as plain text, for labels, announcements and notifications. */
 export function personLabel(user) {
   user = currentUser(user);
-  return handleShown(user) ? t('person.label', { name: displayName(user), username: user.username }) : displayName(user);
+  return handleShown(user) ? t('person.label', { name: displayName(user), username: user.username }) : nameOf(user);
 }
 
 function others(room) {

@@ -4,7 +4,7 @@
 // (SYSTEM_LINES, plus `message`). A new event type gets a reducer here, a line there, and its
 // strings (`event.<type>`) in every locale.
 import { mentions } from './markdown.js';
-import { applyAnnotation, noteMessage } from './messages.js';
+import { applyAnnotation, applyPurge, noteMessage } from './messages.js';
 import { notifyMessage } from './notify.js';
 import { settle } from './pending.js';
 import { markRead } from './reads.js';
@@ -49,6 +49,7 @@ export const REDUCERS = {
   member_unbanned: fresh(sanctioned),
   member_muted: fresh(sanctioned),
   member_unmuted: fresh(sanctioned),
+  history_purged: applyPurge,
 };
 
 function removed(room, event) {

@@ -14,6 +14,7 @@ from parley.web import (
     live,
     moderation,
     openapi,
+    privacy,
     reports,
     search,
     spam,
@@ -66,6 +67,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(audit.routes)
     app.add_routes(moderation.routes)
     app.add_routes(spam.routes)
+    app.add_routes(privacy.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)

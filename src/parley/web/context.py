@@ -15,6 +15,7 @@ from parley.services.blocks import Blocks
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
+from parley.services.privacy import Privacy
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -40,6 +41,7 @@ class Context:
     audit: Audit
     moderation: Moderation
     spam: Spam
+    privacy: Privacy
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
