@@ -369,7 +369,7 @@ def shoot_moderation(browser: Browser, server: Server, out: Path) -> list[Path]:
                 page.wait_for_timeout(200)
                 save(page, name % "moderation")
                 page.keyboard.press("Escape")
-                page.get_by_role("button", name="房间设置" if suffix else "Room settings").click()
+                page.get_by_role("button", name="聊天室设置" if suffix else "Room settings").click()
                 page.locator(".room-settings .mod-bans li").first.wait_for()
                 page.wait_for_timeout(200)
                 save(page, name % "room-settings")

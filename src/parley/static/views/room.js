@@ -164,7 +164,7 @@ function createJoinedView(room) {
     mounted() {
       timelineView.mounted();
       composer.mounted();
-      if (membersWanted && matchMedia(WIDE_SCREEN).matches) toggleMembers(true);
+      if (membersWanted && !removed && matchMedia(WIDE_SCREEN).matches) toggleMembers(true);
       if (matchMedia('(pointer: fine)').matches) composer.input?.focus();
     },
     destroy() {
