@@ -71,7 +71,7 @@ export default {
   'roomSettings.slow.300': '5 minutes',
   'roomSettings.slow.3600': '1 hour',
   'roomSettings.retention': 'Keep messages for (days)',
-  'roomSettings.retentionHint': '0 keeps them forever; older messages are deleted every day.',
+  'roomSettings.retentionHint': '0 keeps them forever; older messages are erased within the hour.',
   'roomSettings.bans': 'Banned',
   'roomSettings.noBans': 'Nobody is banned.',
 

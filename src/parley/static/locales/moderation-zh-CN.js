@@ -71,7 +71,7 @@ export default {
   'roomSettings.slow.300': '5 分钟',
   'roomSettings.slow.3600': '1 小时',
   'roomSettings.retention': '消息保留天数',
-  'roomSettings.retentionHint': '0 表示永久保留；更早的消息每天清理一次。',
+  'roomSettings.retentionHint': '0 表示永久保留；更早的消息会在一小时内清除。',
   'roomSettings.bans': '已封禁',
   'roomSettings.noBans': '没有被封禁的人。',
 
