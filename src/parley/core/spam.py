@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     import numpy as np
     from sklearn.linear_model import SGDClassifier
 
-# numpy and scikit-learn are imported on first use (1.5 s of CPU for scikit-learn): a server with
-# PARLEY_SPAM=off, and the commands that never score, do not pay for them.
+# numpy, scipy and scikit-learn are imported on first use (scikit-learn alone costs 1.5 s of CPU,
+# and only training and learning need it): a server with PARLEY_SPAM=off pays for none of them.
 
 N_FEATURES = 2**18
 NGRAMS = (2, 4)
@@ -108,10 +108,14 @@ def _classifier() -> SGDClassifier:
 
 
 class Model:
-    """The classifier and its version; `learn` changes it in place (the caller saves it)."""
+    """The classifier's state and its version. Scoring is the logistic model's own formula on
+    these arrays (numpy only); scikit-learn is imported to train and to learn, never to score, so a
+    node that only scores never loads it."""
 
-    def __init__(self, clf: SGDClassifier, version: int = 0) -> None:
-        self.clf = clf
+    def __init__(self, coef: np.ndarray[Any, Any], intercept: float, t: float, version: int = 0) -> None:
+        self.coef = coef  # (N_FEATURES,) weights
+        self.intercept = intercept
+        self.t = t  # the SGD step counter, so that learning continues where it stopped
         self.version = version
 
     @classmethod
@@ -122,27 +126,34 @@ class Model:
         x, y = features(texts), np.asarray(labels, dtype=bool)
         for _ in range(EPOCHS):
             clf.partial_fit(x, y, classes=[False, True])
-        return cls(clf)
+        return cls(clf.coef_[0].copy(), float(clf.intercept_[0]), float(clf.t_))
 
     def probabilities(self, texts: Sequence[str], *, prepared: bool = False) -> np.ndarray[Any, Any]:
+        """P(spam) of each text: what SGDClassifier.predict_proba answers for the same state."""
+        import numpy as np
+
         x = features_of(texts) if prepared else features(texts)
-        return self.clf.predict_proba(x)[:, 1]  # type: ignore[no-any-return]
+        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))  # type: ignore[no-any-return]
 
     def learn(self, texts: Sequence[str], spam: bool) -> None:
         import numpy as np
 
-        if texts:
-            self.clf.set_params(learning_rate="constant", eta0=ONLINE_ETA)
-            self.clf.partial_fit(features(texts), np.full(len(texts), spam, dtype=bool))
+        if not texts:
+            return
+        clf = _classifier()
+        clf.set_params(learning_rate="constant", eta0=ONLINE_ETA)
+        clf.coef_, clf.intercept_, clf.t_ = self.coef[None, :].copy(), np.array([self.intercept]), self.t
+        clf.classes_, clf.n_features_in_ = np.array([False, True]), N_FEATURES
+        clf.partial_fit(features(texts), np.full(len(texts), spam, dtype=bool))
+        self.coef, self.intercept, self.t = clf.coef_[0].copy(), float(clf.intercept_[0]), float(clf.t_)
 
     def dump(self) -> bytes:
         """The learned state as compressed numpy arrays (the weights are sparse: only n-grams seen)."""
         import numpy as np
 
-        coef = self.clf.coef_[0]
-        nz = np.flatnonzero(coef).astype(np.int32)
+        nz = np.flatnonzero(self.coef).astype(np.int32)
         out = io.BytesIO()
-        np.savez(out, index=nz, weight=coef[nz], intercept=self.clf.intercept_, t=np.array([self.clf.t_]))
+        np.savez(out, index=nz, weight=self.coef[nz], intercept=np.array([self.intercept]), t=np.array([self.t]))
         return zlib.compress(out.getvalue(), 6)
 
     @classmethod
@@ -150,12 +161,9 @@ class Model:
         import numpy as np
 
         arrays = np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
-        coef = np.zeros((1, N_FEATURES))
-        coef[0, arrays["index"]] = arrays["weight"]
-        clf = _classifier()
-        clf.coef_, clf.intercept_, clf.t_ = coef, arrays["intercept"].copy(), float(arrays["t"][0])
-        clf.classes_, clf.n_features_in_ = np.array([False, True]), N_FEATURES
-        return cls(clf, version)
+        coef = np.zeros(N_FEATURES)
+        coef[arrays["index"]] = arrays["weight"]
+        return cls(coef, float(arrays["intercept"][0]), float(arrays["t"][0]), version)
 
 
 @cache
