@@ -106,7 +106,7 @@ def main() -> None:
 
     plain = subprocess.Popen([*exe, *serve], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     srv = c.Server(base_url=base, proc=plain)
-    srv.wait_ready(port)
+    srv.wait_ready(port, timeout=120)  # a new database: the spam filter trains its starter model first
     ns = argparse.Namespace(users=args.users, rooms=args.rooms, members=args.members)
     tokens, homes = c.run(ingest.setup(ns, base))
     plain.terminate()

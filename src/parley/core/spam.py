@@ -1,8 +1,8 @@
 """The spam filter's pure part: features, the classifier and its saved state, the cheap signals a
 classifier misses, and the verdict from the combined score.
 
-Features are character n-grams (2-4, inside word boundaries) hashed into 2**18 columns, so that
-Chinese needs no tokenizer and the model has a fixed size whatever it learns. The classifier is
+Features are character n-grams (2-4) hashed into 2**18 columns, so that Chinese needs no tokenizer
+and the model has a fixed size whatever it learns. The classifier is
 scikit-learn's SGDClassifier with the logistic loss, trained online (`partial_fit`): on the held-out
 set it beat MultinomialNB (docs/performance.md, "Spam filter"), and its probabilities are
 calibrated enough to put thresholds on. Its state is saved without pickle (numpy arrays only), so a
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     import numpy as np
     from sklearn.linear_model import SGDClassifier
 
-# numpy and scikit-learn are imported on first use (1.5 s of CPU for scikit-learn): a server with
-# PARLEY_SPAM=off, and the commands that never score, do not pay for them.
+# numpy, scipy and scikit-learn are imported on first use (scikit-learn alone costs 1.5 s of CPU,
+# and only training and learning need it): a server with PARLEY_SPAM=off pays for none of them.
 
 N_FEATURES = 2**18
 NGRAMS = (2, 4)
@@ -55,17 +55,50 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text[:SCORED_CHARS]).casefold().translate(_ZERO_WIDTH)
 
 
-@cache
-def _vectorizer() -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
+_PRIME, _MIX = 1_000_003, 0x9E3779B97F4A7C15  # rolling hash of code points; Fibonacci hashing to a column
 
-    return HashingVectorizer(analyzer="char_wb", ngram_range=NGRAMS, n_features=N_FEATURES,
-                             alternate_sign=False, preprocessor=normalise)
+
+def prepare(text: str) -> str:
+    """What the features and signals read: `normalise`d, whitespace collapsed, a space at each end."""
+    return " " + " ".join(normalise(text).split()) + " "
 
 
 def features(texts: Sequence[str]) -> Any:
-    """One sparse row per text (l2-normalised), in one call for a whole batch."""
-    return _vectorizer().transform(texts)
+    return features_of([prepare(t) for t in texts])
+
+
+def features_of(docs: Sequence[str]) -> Any:
+    """One sparse row per text (l2-normalised): its character 2-, 3- and 4-grams (after
+    `normalise`, whitespace collapsed, a space at each end) hashed into N_FEATURES columns, for
+    a whole batch in a few numpy operations.
+
+    scikit-learn's HashingVectorizer(analyzer="char_wb") computes the same kind of features, but
+    builds and hashes each n-gram in Python: it cost 3.5 times as much per message (293 against
+    80 µs, docs/performance.md), which the ingest path cannot afford."""
+    import numpy as np
+    from scipy import sparse
+
+    codes = np.frombuffer("\0".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    rows_at = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d) + 1 for d in docs])[: len(codes)]
+    sentinel = codes == 0  # between two texts: no n-gram spans it
+    hashed, broken, cols, rows = codes, sentinel, [], []
+    shift, prime, mix = np.uint64(64 - N_FEATURES.bit_length() + 1), np.uint64(_PRIME), np.uint64(_MIX)
+    with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
+        for n in range(NGRAMS[0], NGRAMS[1] + 1):
+            hashed = hashed[:-1] * prime + codes[n - 1:]
+            broken = broken[:-1] | sentinel[n - 1:]
+            keep = ~broken
+            cols.append(((hashed[keep] * mix) >> shift).astype(np.int32))
+            rows.append(rows_at[: len(hashed)][keep])
+    column = np.concatenate(cols)
+    matrix = sparse.csr_matrix((np.ones(len(column)), (np.concatenate(rows), column)),
+                               shape=(len(docs), N_FEATURES))
+    matrix.sum_duplicates()
+    norms = np.sqrt(np.bincount(np.repeat(np.arange(len(docs)), np.diff(matrix.indptr)),
+                                weights=matrix.data**2, minlength=len(docs)))
+    norms[norms == 0] = 1.0
+    matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+    return matrix
 
 
 def _classifier() -> SGDClassifier:
@@ -75,10 +108,14 @@ def _classifier() -> SGDClassifier:
 
 
 class Model:
-    """The classifier and its version; `learn` changes it in place (the caller saves it)."""
+    """The classifier's state and its version. Scoring is the logistic model's own formula on
+    these arrays (numpy only); scikit-learn is imported to train and to learn, never to score, so a
+    node that only scores never loads it."""
 
-    def __init__(self, clf: SGDClassifier, version: int = 0) -> None:
-        self.clf = clf
+    def __init__(self, coef: np.ndarray[Any, Any], intercept: float, t: float, version: int = 0) -> None:
+        self.coef = coef  # (N_FEATURES,) weights
+        self.intercept = intercept
+        self.t = t  # the SGD step counter, so that learning continues where it stopped
         self.version = version
 
     @classmethod
@@ -89,26 +126,34 @@ class Model:
         x, y = features(texts), np.asarray(labels, dtype=bool)
         for _ in range(EPOCHS):
             clf.partial_fit(x, y, classes=[False, True])
-        return cls(clf)
+        return cls(clf.coef_[0].copy(), float(clf.intercept_[0]), float(clf.t_))
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
-        return self.clf.predict_proba(features(texts))[:, 1]  # type: ignore[no-any-return]
+    def probabilities(self, texts: Sequence[str], *, prepared: bool = False) -> np.ndarray[Any, Any]:
+        """P(spam) of each text: what SGDClassifier.predict_proba answers for the same state."""
+        import numpy as np
+
+        x = features_of(texts) if prepared else features(texts)
+        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))  # type: ignore[no-any-return]
 
     def learn(self, texts: Sequence[str], spam: bool) -> None:
         import numpy as np
 
-        if texts:
-            self.clf.set_params(learning_rate="constant", eta0=ONLINE_ETA)
-            self.clf.partial_fit(features(texts), np.full(len(texts), spam, dtype=bool))
+        if not texts:
+            return
+        clf = _classifier()
+        clf.set_params(learning_rate="constant", eta0=ONLINE_ETA)
+        clf.coef_, clf.intercept_, clf.t_ = self.coef[None, :].copy(), np.array([self.intercept]), self.t
+        clf.classes_, clf.n_features_in_ = np.array([False, True]), N_FEATURES
+        clf.partial_fit(features(texts), np.full(len(texts), spam, dtype=bool))
+        self.coef, self.intercept, self.t = clf.coef_[0].copy(), float(clf.intercept_[0]), float(clf.t_)
 
     def dump(self) -> bytes:
         """The learned state as compressed numpy arrays (the weights are sparse: only n-grams seen)."""
         import numpy as np
 
-        coef = self.clf.coef_[0]
-        nz = np.flatnonzero(coef).astype(np.int32)
+        nz = np.flatnonzero(self.coef).astype(np.int32)
         out = io.BytesIO()
-        np.savez(out, index=nz, weight=coef[nz], intercept=self.clf.intercept_, t=np.array([self.clf.t_]))
+        np.savez(out, index=nz, weight=self.coef[nz], intercept=np.array([self.intercept]), t=np.array([self.t]))
         return zlib.compress(out.getvalue(), 6)
 
     @classmethod
@@ -116,12 +161,9 @@ class Model:
         import numpy as np
 
         arrays = np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
-        coef = np.zeros((1, N_FEATURES))
-        coef[0, arrays["index"]] = arrays["weight"]
-        clf = _classifier()
-        clf.coef_, clf.intercept_, clf.t_ = coef, arrays["intercept"].copy(), float(arrays["t"][0])
-        clf.classes_, clf.n_features_in_ = np.array([False, True]), N_FEATURES
-        return cls(clf, version)
+        coef = np.zeros(N_FEATURES)
+        coef[arrays["index"]] = arrays["weight"]
+        return cls(coef, float(arrays["intercept"][0]), float(arrays["t"][0]), version)
 
 
 @cache
@@ -145,7 +187,7 @@ def read_set(name: str) -> tuple[list[str], list[bool]]:
 # -- signals a classifier misses ------------------------------------------------------------------
 
 _LINK = re.compile(r"https?://|www\.|\b(?:t|wa)\.me/|\b[a-z0-9-]{2,}\.(?:com|net|org|top|xyz|cc|cn|io|app|"
-                   r"bet|vip|live|club|shop|click|info|site|win|gift|work|date|pro|ru)\b", re.IGNORECASE)
+                   r"bet|vip|live|club|shop|click|info|site|win|gift|work|date|pro|ru)\b")  # on prepared text
 _MENTION = re.compile(r"(?<![\w.])@\w")
 _RUN = re.compile(r"(\S)\1{7,}")  # one character 8 times or more: "!!!!!!!!", "💰💰💰💰💰💰💰💰" (not spaces)
 
@@ -180,11 +222,11 @@ class Score:
         return Verdict.HOLD if self.value >= policy.hold else Verdict.DELIVER
 
 
-def signals(c: Candidate, policy: Policy, rooms_with_text: int) -> list[tuple[str, float]]:
-    """(reason, strength in 0-1) of each signal that fires; combined with the classifier's
-    probability as a noisy-or, so that each one alone cannot hold an ordinary message."""
+def signals(c: Candidate, text: str, policy: Policy, rooms_with_text: int) -> list[tuple[str, float]]:
+    """(reason, strength in 0-1) of each signal that fires, from the message and its `prepare`d
+    text; combined with the classifier's probability as a noisy-or, so that each one alone cannot
+    hold an ordinary message."""
     out: list[tuple[str, float]] = []
-    text = c.text
     links = len(_LINK.findall(text)) if "." in text else 0
     if links >= 3:
         out.append(("link_flood", 0.5 if links < 5 else 0.8))
@@ -218,10 +260,11 @@ class Recent:
         self._seen: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)  # (sender, text hash) -> {room: ts}
         self._order: deque[tuple[int, tuple[int, int]]] = deque()
 
-    def note(self, sender_id: int, text: str, room_id: int, now: int) -> int:
-        """Record the post; returns in how many rooms this sender posted this text in the window."""
+    def note(self, sender_id: int, prepared: str, room_id: int, now: int) -> int:
+        """Record the post (its `prepare`d text); returns in how many rooms this sender posted this
+        text in the window."""
         self._expire(now)
-        key = (sender_id, zlib.crc32(" ".join(normalise(text).split()).encode()))
+        key = (sender_id, zlib.crc32(prepared.encode()))
         rooms = self._seen[key]
         rooms[room_id] = now
         self._order.append((now, key))
@@ -243,9 +286,10 @@ def score(model: Model, candidates: Sequence[Candidate], policy: Policy, recent:
     """Every message of a batch, with one vectorizer call for all of them."""
     if not candidates:
         return []
-    probabilities = model.probabilities([c.text for c in candidates])
-    return [combine(float(p), signals(c, policy, recent.note(c.sender_id, c.text, c.room_id, now)))
-            for c, p in zip(candidates, probabilities, strict=True)]
+    docs = [prepare(c.text) for c in candidates]
+    probabilities = model.probabilities(docs, prepared=True)
+    return [combine(float(p), signals(c, doc, policy, recent.note(c.sender_id, doc, c.room_id, now)))
+            for c, doc, p in zip(candidates, docs, probabilities, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
