@@ -200,3 +200,24 @@ def test_moderation_reads_as_sentences_in_the_timeline(open_app, live_server: Se
                  f"{by} made the room announcements-only: moderators post"):
         expect(page.locator("li.sys p", has_text=text)).to_have_count(1)
     expect(room_item(bobs, rid)).to_have_count(0)
+
+
+def test_retention_and_a_deleted_account_read_plainly(open_app, live_server: Server) -> None:
+    """Privacy (issue 11): a retention change is one line; a deleted account is "Deleted user", with
+    no @handle, on its messages and its leave line, live."""
+    ann, bob = live_server.register("ann", "Ann"), live_server.register("bob", "Bob")
+    room = live_server.create_room(ann, "fading", members=(bob,))
+    rid = room["id"]
+    live_server.call("POST", f"/rooms/{rid}/messages", {"text": "remember me"}, ann)
+    page = open_app(bob)
+    open_room(page, rid)
+    said = page.locator("li.msg", has_text="remember me")
+    expect(said).to_contain_text(f"@{ann.username}")
+    live_server.call("PATCH", f"/rooms/{rid}", {"retention_days": 30}, ann)
+    expect(page.locator("li.sys p", has_text=f"Ann @{ann.username} set messages to be erased after 30 days")
+           ).to_have_count(1)
+    live_server.call("DELETE", "/me", {"password": PASSWORD}, ann)
+    expect(page.locator("li.sys p", has_text="Deleted user left")).to_have_count(1)
+    expect(said).to_contain_text("Deleted user")
+    expect(said).not_to_contain_text("@deleted-")
+    expect(said).not_to_contain_text(f"@{ann.username}")

@@ -78,6 +78,8 @@ async def test_delete_account_revokes_at_once(server, http, names):
     assert sock.ws.close_code == 4001
     left = await watcher.wait_for(lambda f: f.get("type") == "member_left")
     assert left["user"]["id"] == ann.user["id"] and left["user"]["display_name"] == "Deleted user"
+    renamed = await watcher.wait_for(lambda f: f.get("type") == "user_updated")
+    assert renamed["user"]["id"] == ann.user["id"] and renamed["user"]["display_name"] == "Deleted user"
     owner = await watcher.wait_for(lambda f: f.get("type") == "member_updated")
     assert owner["user"]["id"] == bob.user["id"] and owner["role"] == "owner"
     gone = await ann.call("GET", "/api/v1/me", expect=401)

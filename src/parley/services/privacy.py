@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import privacy as rules
+from parley.core import wire
 from parley.core.actions import tombstone
 from parley.core.errors import RateLimited
 from parley.core.models import Event, EventType, MemberState, Role, User
@@ -147,6 +148,8 @@ class Privacy:
             ghost = found[0]
             await audit_store.record(conn, actor_id=user.id, action="delete_account", target_id=user.id, now=now,
                                      data={"messages": self.deleted_messages.value})
+            # told the new name at once, as for a rename: their pages show "Deleted user" everywhere
+            recipients = [u for u in await room_store.sharing(conn, user.id) if u != user.id]
             carried, blob_keys = await store.delete_uploads(conn, user.id)
             if not erase:
                 emitted += await self._drop_files(conn, carried, ghost)
@@ -162,6 +165,7 @@ class Privacy:
                     emitted += await self._erase_messages(conn, room_id, ghost)
         await self.emitter.revoke(user.id)
         await self.emitter.room_events(emitted)
+        await self.emitter.to_users(recipients, wire.UserUpdatedFrame(user=wire.profile(ghost)))
         await self.uploads.collect_blobs([*blob_keys, *([old_avatar] if old_avatar else [])])
         log.info("deleted account %s (messages %s)", user.id, self.deleted_messages.value)
 
