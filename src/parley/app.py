@@ -22,6 +22,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
@@ -128,7 +129,7 @@ def build(settings: Settings) -> Context:
     reports = Reports(deps, emitter, actions)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
-                   search=Search(deps), reports=reports, blocks=Blocks(deps))
+                   search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps))
 
 
 def claim_sqlite(settings: Settings) -> Any:

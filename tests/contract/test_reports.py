@@ -110,6 +110,13 @@ async def test_resolving_resolves_every_open_report_of_the_message(ctx: Context)
     history = {m["seq"]: m for m in (await ctx.messages.history(own, rid))["messages"]}
     assert history[other.seq]["text"] == "a normal message"  # a dismissal leaves the message be
     assert {r["state"] for r in (await ctx.reports.mine(cat))["reports"]} == {"resolved"}
+    # Each resolution is in the audit log, next to the deletion it carried out.
+    log = (await ctx.audit.entries(own, room=rid))["entries"]
+    resolutions = [(e["target"]["id"], e["data"]["action"], sorted(e["data"]["reports"]), e["data"]["seq"])
+                   for e in log if e["action"] == "resolve_report"]
+    assert resolutions == [(bob.id, "dismiss", [unrelated["id"]], other.seq),
+                           (bob.id, "delete", [first["id"], second["id"]], sent.seq)]
+    assert [e["data"] for e in log if e["action"] == "delete_message"] == [{"seq": sent.seq}]
 
 
 async def test_reports_are_rate_limited_per_reporter(ctx: Context) -> None:

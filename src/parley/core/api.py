@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import reports, search, validation
+from parley.core import audit, reports, search, validation
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -185,10 +185,18 @@ class MyReportsQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=reports.PAGE_MAX)] = 50
 
 
+class AuditQuery(_Body):
+    room: NonNegative | UnsetType = UNSET
+    actor: NonNegative | UnsetType = UNSET
+    action: Literal[audit.ACTIONS] | UnsetType = UNSET  # type: ignore[valid-type]
+    before: NonNegative | UnsetType = UNSET  # the id of the oldest entry of the previous page
+    limit: Annotated[int, Meta(ge=1, le=audit.PAGE_MAX)] = 50
+
+
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
-           MyReportsQuery)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, AuditQuery,
+           ReportsQuery, MyReportsQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

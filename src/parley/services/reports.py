@@ -21,6 +21,7 @@ from parley.services.actions import Actions
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import actions as action_store
+from parley.store import audit as audit_store
 from parley.store import reports as store
 from parley.store import rooms as room_store
 from parley.store.reports import ReportRow
@@ -125,7 +126,9 @@ class Reports:
                                                 note=clean_note, now=self.deps.clock())
             if not resolved:
                 raise Conflict("this report was resolved meanwhile")
-            # HOOK(i11-mod): audit.record(conn, actor_id=user.id, action="resolve_report", ...) here
+            await audit_store.record(conn, actor_id=user.id, action="resolve_report", room_id=row.room_id,
+                                     target_id=row.sender_id, reason=clean_note, now=self.deps.clock(),
+                                     data={"seq": row.seq, "action": str(action), "reports": [r.id for r in resolved]})
             told = sorted({user.id, *await store.handlers(conn, row.room_id, row.sender_id)})
             full = await self._views(conn, resolved)
             theirs = await self._views(conn, resolved, reporter=True)

@@ -1,7 +1,7 @@
 """Reports of messages and their resolution; users blocking users.
 
 Revision ID: 0008
-Revises: 0006 (0007 once i11-mod's audit log is merged)
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
