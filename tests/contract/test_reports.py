@@ -8,6 +8,7 @@ import msgspec
 
 from parley.core import wire
 from parley.core.models import User
+from parley.store import reports as report_store
 from parley.web.context import Context
 from tests.contract.helpers import message_count, outcome, register
 
@@ -67,6 +68,18 @@ async def test_who_reports_who_sees_and_the_moderator_escalation(ctx: Context) -
     assert await outcome(ctx.reports.resolve(mod, about_mod["id"], "dismiss")) == "not_found"
     assert await outcome(ctx.reports.resolve(own, about_mod["id"], "delete")) == "not_found"
     assert await outcome(ctx.reports.resolve(ann, mine["id"], "dismiss")) == "not_found"  # a member
+    # Who is told live: the room's moderators and up; the server admins about a moderator, or where
+    # a room has no moderators (a direct chat, where the report is still seen by the admins only).
+    direct, _ = await ctx.rooms.direct(ann, ["bob"])
+    dm_said, _ = await ctx.messages.send(bob, direct["id"], "psst")
+    await ctx.reports.report(ann, direct["id"], dm_said.seq, "abuse")
+    async with ctx.db.read() as conn:
+        assert await report_store.handlers(conn, rid, bob.id) == sorted([own.id, mod.id])
+        assert await report_store.handlers(conn, rid, mod.id) == [adm.id]
+        assert await report_store.handlers(conn, direct["id"], bob.id) == [adm.id]
+    dm_report = (await ctx.reports.queue(adm))["reports"][0]
+    assert (dm_report["room"]["kind"], dm_report["seq"]) == ("direct", dm_said.seq)
+    await ctx.reports.resolve(adm, dm_report["id"], "dismiss")
     # The server admin, not a member of the room, deletes it through the report.
     assert (await ctx.reports.resolve(adm, about_mod["id"], "delete", note="keep it civil"))["action"] == "delete"
     after = {m["seq"]: m for m in (await ctx.messages.history(own, rid))["messages"]}
@@ -74,15 +87,16 @@ async def test_who_reports_who_sees_and_the_moderator_escalation(ctx: Context) -
     deleted_event = after[max(after)]
     assert (deleted_event["type"], deleted_event["target"], deleted_event["by"]) == (
         "message_deleted", said.seq, adm.id)
-    done = (await ctx.reports.queue(adm, "resolved"))["reports"]
+    done = (await ctx.reports.queue(adm, "resolved", rid))["reports"]
     assert [(r["id"], r["action"], r["resolved_by"]["id"], r["resolution_note"]) for r in done] == [
         (about_mod["id"], "delete", adm.id, "keep it civil")]
     assert done[0]["snippet"] == "rude words" and done[0]["message"]["deleted"] is True
 
-    # The reporter sees that both were handled (and how), not by whom.
+    # The reporter sees that those were handled (and how), not by whom.
     own_view = (await ctx.reports.mine(ann))["reports"]
     assert [(r["id"], r["state"], r["action"], r["resolved_by"]) for r in own_view] == [
-        (about_mod["id"], "resolved", "delete", None), (mine["id"], "open", None, None)]
+        (dm_report["id"], "resolved", "dismiss", None), (about_mod["id"], "resolved", "delete", None),
+        (mine["id"], "open", None, None)]
     assert (await ctx.reports.mine(bob))["reports"] == []
 
 

@@ -43,7 +43,7 @@ class Moderator(Protocol):
 class Learner(Protocol):
     """What resolving teaches the spam filter (branch i11-spam, `ctx.spam`)."""
 
-    async def learn(self, texts: list[str], spam: bool) -> None: ...
+    async def learn(self, texts: list[str], spam: bool, /) -> object: ...
 
 
 class Reports:

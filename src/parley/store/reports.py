@@ -112,12 +112,12 @@ async def of_reporter(conn: AsyncConnection, reporter_id: int, before: int | Non
 
 async def handlers(conn: AsyncConnection, room_id: int, sender_id: int | None) -> list[int]:
     """Who is told of a report now: the room's joined moderators and up, or, when the sender is one
-    of them, the server admins (enabled ones)."""
+    of them or the room has none (a direct chat), the server admins (enabled ones)."""
     staff = (sa.select(members.c.user_id).where(
         members.c.room_id == room_id, members.c.state == MemberState.JOINED.value,
         members.c.role >= int(Role.MODERATOR)))
     ids = set((await conn.execute(staff)).scalars())
-    if sender_id is None or sender_id not in ids:
+    if ids and (sender_id is None or sender_id not in ids):
         return sorted(ids)
     admins = sa.select(users.c.id).where(users.c.is_admin.is_(True), users.c.disabled.is_(False))
     return sorted((await conn.execute(admins)).scalars())
