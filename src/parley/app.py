@@ -27,6 +27,7 @@ from parley.services.blocks import Blocks
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
@@ -125,11 +126,13 @@ def build(settings: Settings) -> Context:
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     actions = Actions(deps, emitter, uploads)
-    # HOOK(i11-mod, i11-spam): Reports(..., moderation=ctx.moderation, spam=ctx.spam) once merged
-    reports = Reports(deps, emitter, actions)
+    moderation = Moderation(deps, emitter, actions)
+    # HOOK(i11-spam): spam=ctx.spam once the spam filter is merged
+    reports = Reports(deps, emitter, actions, moderation)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
-                   search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps))
+                   search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps),
+                   moderation=moderation)
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -176,3 +176,26 @@ async def test_blocking_refuses_direct_chats_from_the_blocked_user(ctx: Context)
     assert await ctx.blocks.unblock(ann, bob.id) is False
     assert await outcome(ctx.messages.send(bob, existing["id"], "hello again")) == "ok"
     assert await outcome(ctx.rooms.direct(bob, ["ann"])) == "ok"
+
+
+async def test_resolving_mutes_kicks_or_bans_the_sender_through_the_moderation_service(ctx: Context) -> None:
+    own, ann, bob, cat, dan = await register(ctx, "own", "ann", "bob", "cat", "dan")
+    rid = await _room(ctx, own, ann, bob, cat, dan)
+    said = {user.username: (await ctx.messages.send(user, rid, f"junk from {user.username}"))[0]
+            for user in (bob, cat, dan)}
+    made = {name: await ctx.reports.report(ann, rid, event.seq, "abuse") for name, event in said.items()}
+
+    muted = await ctx.reports.resolve(own, made["bob"]["id"], "mute", duration_s=600, note="cool off")
+    assert (muted["action"], muted["resolution_note"]) == ("mute", "cool off")
+    assert await outcome(ctx.messages.send(bob, rid, "still here")) == "muted"  # reads, cannot post
+    await ctx.reports.resolve(own, made["cat"]["id"], "kick")
+    assert rid not in [r["id"] for r in await ctx.rooms.mine(cat)]
+    await ctx.reports.resolve(own, made["dan"]["id"], "ban", duration_s=3600)
+    assert rid not in [r["id"] for r in await ctx.rooms.mine(dan)]
+    assert await outcome(ctx.rooms.join(dan, rid)) == "banned"  # cannot come back
+    events = [e.wire() for e in await ctx.messages.replay(rid, said["dan"].seq)]
+    assert [(e["type"], e["user"]["id"]) for e in events if e["type"].startswith("member_")] == [
+        ("member_muted", bob.id), ("member_kicked", cat.id), ("member_banned", dan.id)]
+    log = (await ctx.audit.entries(own, room=rid))["entries"]
+    assert [e["action"] for e in log] == ["resolve_report", "ban", "resolve_report", "kick", "resolve_report",
+                                          "mute"]

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import audit, reports, search, validation
+from parley.core import audit, moderation, reports, search, validation
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -73,6 +73,8 @@ class RoomUpdateBody(_Body, forbid_unknown_fields=True):
     name: RoomName | UnsetType = UNSET
     topic: Topic | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    slow_mode_s: Annotated[int, Meta(ge=0, le=moderation.SLOW_MODE_MAX_S)] | UnsetType = UNSET  # 0: off
+    post_policy: Literal["everyone", "moderators"] | UnsetType = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}
@@ -157,6 +159,32 @@ class SearchQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
+# -- moderation (issue 11) ------------------------------------------------------------------------------
+Reason = Annotated[str, Meta(max_length=validation.REASON_MAX)]
+Duration = Annotated[int, Meta(ge=1, le=moderation.DURATION_MAX_S)]
+UserId = Annotated[int, Meta(ge=1, le=validation.INT_MAX)]
+
+
+class KickBody(_Body, forbid_unknown_fields=True):
+    reason: Reason | None = ""
+
+
+class BanBody(_Body, forbid_unknown_fields=True):
+    user_id: UserId
+    reason: Reason | None = ""
+    duration_s: Duration | None = None  # left out or null: until lifted
+
+
+class MuteBody(_Body, forbid_unknown_fields=True):
+    user_id: UserId
+    duration_s: Duration
+    reason: Reason | None = ""
+
+
+class PurgeBody(_Body, forbid_unknown_fields=True):
+    since_s: Annotated[int, Meta(ge=1, le=moderation.PURGE_MAX_S)]
+
+
 # -- reports and blocks (issue 11) -------------------------------------------------------------------
 ReportNote = Annotated[str, Meta(max_length=reports.NOTE_MAX)]
 
@@ -194,7 +222,8 @@ class AuditQuery(_Body):
 
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody)
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, KickBody, BanBody, MuteBody, PurgeBody,
+          ReportBody, ResolveBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, AuditQuery,
            ReportsQuery, MyReportsQuery)
 

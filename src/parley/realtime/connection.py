@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from parley.core import wire
 from parley.core.errors import ParleyError
-from parley.core.models import Event, EventType, User
+from parley.core.models import ENDS_MEMBERSHIP, Event, User
 from parley.realtime.frames import text_frame
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class Connection:
         elif seq == st.cursor + 1:
             st.cursor = seq
             self.emit(payload, frame)
-            if etype == "member_left" and subject == self.user.id:
+            if subject == self.user.id and etype in ENDS_MEMBERSHIP:  # a leave, a kick or a ban
                 self.host.leave(self, room)
         else:
             self.catch_up(room, seq)
@@ -279,7 +279,7 @@ class Connection:
             return False
         st.cursor = event.seq
         self.emit(wire.encode_event(event))
-        if (event.type is EventType.MEMBER_LEFT and event.seq > st.joined_at
+        if (event.type in ENDS_MEMBERSHIP and event.seq > st.joined_at
                 and event.data.get("user", {}).get("id") == self.user.id):
             self.host.leave(self, room)
             return False

@@ -47,12 +47,12 @@ class Learner(Protocol):
 
 
 class Reports:
-    def __init__(self, deps: Deps, emitter: Emitter, actions: Actions, moderation: Moderator | None = None,
+    def __init__(self, deps: Deps, emitter: Emitter, actions: Actions, moderation: Moderator,
                  spam: Learner | None = None) -> None:
         self.deps = deps
         self.emitter = emitter
         self.actions = actions  # `delete` erases the message as the existing delete does
-        self.moderation = moderation
+        self.moderation = moderation  # mute, kick and ban: services/moderation.py, with its checks and audit
         self.spam = spam
 
     async def report(self, user: User, room_id: int, seq: int, reason: object, note: object = "") -> dict[str, Any]:
@@ -165,9 +165,6 @@ class Reports:
             return  # dismiss
         if row.sender_id is None:
             raise Conflict("the message's sender no longer exists; delete or dismiss instead")
-        if self.moderation is None:
-            # HOOK(i11-mod): the moderation service (ctx.moderation) carries these out once merged.
-            raise Conflict(f"{action} is not available on this server yet; delete or dismiss instead")
         if action == "mute":
             assert duration_s is not None  # checked by resolve
             await self.moderation.mute(user, row.room_id, row.sender_id, duration_s, reason=note)

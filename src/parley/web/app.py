@@ -6,7 +6,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.web import actions, api, audit, blocks, live, openapi, reports, search, sse, uploads, ws
+from parley.web import (
+    actions,
+    api,
+    audit,
+    blocks,
+    live,
+    moderation,
+    openapi,
+    reports,
+    search,
+    sse,
+    uploads,
+    ws,
+)
 from parley.web.context import CTX, Context
 from parley.web.middleware import errors, on_response_prepare
 from parley.web.server import HANDLER_ARGS
@@ -48,6 +61,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(actions.routes)
     app.add_routes(search.routes)
     app.add_routes(audit.routes)
+    app.add_routes(moderation.routes)
     app.add_routes(reports.routes)
     app.add_routes(blocks.routes)
     app.add_routes(ws.routes)

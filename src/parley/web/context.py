@@ -13,6 +13,7 @@ from parley.services.actions import Actions
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
@@ -36,6 +37,7 @@ class Context:
     reports: Reports
     blocks: Blocks
     audit: Audit
+    moderation: Moderation
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

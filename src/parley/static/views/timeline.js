@@ -3,7 +3,7 @@
 // drops rows far away on the other, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
-import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNodes } from '../i18n.js';
+import { formatDateTime, formatDay, formatNumber, formatSpan, formatTime, startOfDay, t, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { loaded, on, store, timeline } from '../state.js';
@@ -430,7 +430,20 @@ const SYSTEM_LINES = {
   reaction_removed: () => [],
   message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
   message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
+  // -- moderation (issue 11) --
+  member_kicked: moderation,
+  member_banned: moderation,
+  member_unbanned: moderation,
+  member_muted: moderation,
+  member_unmuted: moderation,
 };
+
+/** "Ana banned Bob for 1 day: spamming": the string by whether the event has an end and a reason. */
+function moderation({ type, sender, user, until, reason, ts }) {
+  return [[`event.${type}${until ? '.for' : ''}${reason ? '.reason' : ''}`, {
+    user: person(sender), member: person(user), span: until && formatSpan(until - ts), reason: reason && userText(reason, 'q'),
+  }]];
+}
 
 function roomChanges({ sender, changes = {} }) {
   const user = person(sender);
@@ -440,6 +453,9 @@ function roomChanges({ sender, changes = {} }) {
     lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
   }
   if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
+  const slow = changes.slow_mode_s;
+  if (slow !== undefined) lines.push([slow ? 'event.room_updated.slow' : 'event.room_updated.slowOff', { user, span: slow && formatSpan(slow * 1000) }]);
+  if ('post_policy' in changes) lines.push([`event.room_updated.${changes.post_policy}`, { user }]);
   return lines.length ? lines : [['event.room_updated', { user }]];
 }
 
