@@ -65,3 +65,19 @@ async def test_kicked_and_banned_users_stop_receiving_the_room_at_once(server, h
     assert refused_join.value.code == "banned"
     await sock.close()
     await stream.close()
+
+
+async def test_slow_mode_over_the_socket_says_how_long_to_wait(server, http, names):
+    ann, bob = await new_user(http, server.url, names()), await new_user(http, server.url, names())
+    rid = (await ann.create_room("slow"))["id"]
+    await bob.join(rid)
+    await ann.call("PATCH", f"/api/v1/rooms/{rid}", {"slow_mode_s": 60})
+    sock = await Socket.open(http, server.url, bob.token)
+    assert (await sock.send_message(rid, "first"))["type"] == "ack"
+    refused = await sock.send_message(rid, "second")
+    assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+    assert 58 <= refused["retry_after"] <= 60 and "60 s" in refused["message"]
+    with pytest.raises(ApiError) as rest:
+        await bob.send(rid, "over REST")
+    assert rest.value.status == 429
+    await sock.close()

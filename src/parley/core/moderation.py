@@ -49,13 +49,18 @@ def _require_over(user: User, actor: Membership | None, target_id: int, target: 
         raise Forbidden(f"a {actor.role.label} can only {action} members of a lower role")
 
 
-def require_kick(user: User, room: Room | None, actor: Membership | None, target_id: int,
-                 target: Membership | None) -> Room:
-    room = _require_moderator(user, room, actor, "removing members")
+def _require_over_member(user: User, room: Room | None, actor: Membership | None, target_id: int,
+                         target: Membership | None, action: str, verb: str) -> Room:
+    room = _require_moderator(user, room, actor, action)
     if target is None or target.state is not MemberState.JOINED:
         raise NotFound(NOT_A_MEMBER)
-    _require_over(user, actor, target_id, target, "remove")
+    _require_over(user, actor, target_id, target, verb)
     return room
+
+
+def require_kick(user: User, room: Room | None, actor: Membership | None, target_id: int,
+                 target: Membership | None) -> Room:
+    return _require_over_member(user, room, actor, target_id, target, "removing members", "remove")
 
 
 def require_ban(user: User, room: Room | None, actor: Membership | None, target_id: int,
@@ -79,11 +84,7 @@ def require_ban_reader(user: User, room: Room | None, actor: Membership | None) 
 
 def require_mute(user: User, room: Room | None, actor: Membership | None, target_id: int,
                  target: Membership | None) -> Room:
-    room = _require_moderator(user, room, actor, "muting")
-    if target is None or target.state is not MemberState.JOINED:
-        raise NotFound(NOT_A_MEMBER)
-    _require_over(user, actor, target_id, target, "mute")
-    return room
+    return _require_over_member(user, room, actor, target_id, target, "muting", "mute")
 
 
 def require_unmute(user: User, room: Room | None, actor: Membership | None, target_id: int,
@@ -109,11 +110,16 @@ def exempt(membership: Membership) -> bool:
     return membership.role >= Role.MODERATOR
 
 
-def require_sender(room: Room, membership: Membership, now: int) -> None:
-    """After `permissions.require_poster`: a mute, and an announcement room, refuse the member."""
+def require_unmuted(membership: Membership, now: int) -> None:
+    """A muted member neither sends, types nor edits."""
     if membership.muted_until is not None and membership.muted_until > now:
         raise Forbidden(f"you are muted in this room for {_seconds(membership.muted_until - now)} more seconds",
                         code="muted")
+
+
+def require_sender(room: Room, membership: Membership, now: int) -> None:
+    """After `permissions.require_poster`: a mute, and an announcement room, refuse the member."""
+    require_unmuted(membership, now)
     if room.post_policy is PostPolicy.MODERATORS and not exempt(membership):
         raise Forbidden("only moderators post in this room", code="forbidden")
 

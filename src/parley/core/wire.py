@@ -306,6 +306,7 @@ class ErrorFrame(_Frame, tag="error", kw_only=True):
     code: str
     message: str
     ref: Ref = None
+    retry_after: float | UnsetType = UNSET  # `rate_limited`: seconds to wait (a send in slow mode, say)
 
 
 class TypingFrame(_Frame, tag="typing", kw_only=True):
@@ -439,5 +440,6 @@ def private(user: models.User) -> User:
                 user.created_at, user.status)
 
 
-def error_frame(code: str, message: str, ref: Any = None) -> bytes:
-    return _encoder.encode(ErrorFrame(code=code, message=message, ref=ref))
+def error_frame(code: str, message: str, ref: Any = None, retry_after: float | None = None) -> bytes:
+    wait = UNSET if retry_after is None else round(retry_after, 1)
+    return _encoder.encode(ErrorFrame(code=code, message=message, ref=ref, retry_after=wait))

@@ -120,8 +120,8 @@ class Connection:
     def send(self, frame: wire.ServerFrame) -> None:
         self.emit(wire.encode(frame))
 
-    def write_error(self, code: str, message: str, ref: Any) -> None:
-        self.emit(wire.error_frame(code, message, ref))
+    def write_error(self, code: str, message: str, ref: Any, retry_after: float | None = None) -> None:
+        self.emit(wire.error_frame(code, message, ref, retry_after))
 
     async def close(self, code: int, reason: str) -> None:
         self.flush()

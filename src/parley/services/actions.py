@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import actions as rules
-from parley.core import mentions, permissions, validation
+from parley.core import mentions, moderation, permissions, validation
 from parley.core.errors import Conflict, NotFound, RateLimited
 from parley.core.models import Event, EventType, Membership, User
 from parley.services.deps import Deps
@@ -44,6 +44,7 @@ class Actions:
         await self._rate(user)
         async with self.deps.db.write() as conn:
             membership = await self._open(conn, user, room_id)
+            moderation.require_unmuted(membership, self.deps.clock())  # an edit says something new
             target = await self._live_message(conn, room_id, target_seq)
             permissions.require_author(membership, _author(target), "edit")
             if target.data.get("text") == clean:  # nothing changes: no version, no event

@@ -91,7 +91,7 @@ export function formatNumber(n) {
   return new Intl.NumberFormat(locale()).format(n);
 }
 
-/** A length of time in its largest whole unit: "1 day", "30 seconds". */
+/** "1 day", "30 seconds" */
 export function formatSpan(ms) {
   const s = Math.max(1, Math.round(ms / 1000));
   const [unit, size] = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]].find(([, n]) => s >= n);

@@ -43,7 +43,7 @@ export const REDUCERS = {
   reaction_removed: applyAnnotation,
   message_pinned: applyAnnotation,
   message_unpinned: applyAnnotation,
-  // -- moderation (issue 11): a kick or a ban ends the membership as a leave does --
+  // -- moderation (issue 11) --
   member_kicked: fresh(removed),
   member_banned: fresh(removed),
   member_unbanned: fresh((room) => emit('bans', room.id)),
@@ -58,16 +58,11 @@ function removed(room, event) {
   emit('room-removed', room.id);
 }
 
-/** `muted_until` on the member (and `my_muted_until` on my own room): null once unmuted. */
 function muted(room, event) {
-  const until = event.type === 'member_muted' ? event.until : null;
-  const member = store.members.get(room.id)?.find((item) => item.user.id === event.user?.id);
-  if (member) member.muted_until = until;
-  emit('members', room.id);
-  if (event.user?.id === store.me.id) {
-    room.my_muted_until = until;
-    emit('room', room.id);
-  }
+  membersChanged(room);
+  if (event.user?.id !== store.me.id) return;
+  room.my_muted_until = event.until;
+  emit('room', room.id);
 }
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core.uploads import avatar_url
 from parley.store.tables import events, members, room_bans, users
+from parley.store.users import public_columns, public_from
 
 
 def _active(now: int) -> sa.ColumnElement[bool]:
@@ -49,27 +49,13 @@ async def bans(conn: AsyncConnection, room_id: int, now: int) -> list[dict[str, 
     banned_user, moderator = users.alias("banned_user"), users.alias("moderator")
     rows = await conn.execute(
         sa.select(room_bans.c.reason, room_bans.c.until, room_bans.c.created_at,
-                  *(c.label(f"u_{c.name}") for c in _person(banned_user)),
-                  *(c.label(f"m_{c.name}") for c in _person(moderator)))
+                  *public_columns(banned_user, "u"), *public_columns(moderator, "m"))
         .select_from(room_bans.join(banned_user, banned_user.c.id == room_bans.c.user_id)
                      .outerjoin(moderator, moderator.c.id == room_bans.c.by))
         .where(room_bans.c.room_id == room_id, _active(now))
         .order_by(room_bans.c.created_at.desc(), room_bans.c.user_id))
-    return [{"user": _public(r, "u"), "by": _public(r, "m"), "reason": r.reason, "until": r.until,
+    return [{"user": public_from(r, "u"), "by": public_from(r, "m"), "reason": r.reason, "until": r.until,
              "created_at": r.created_at} for r in rows]
-
-
-def _person(table: sa.Alias) -> tuple[sa.Column, ...]:
-    return (table.c.id, table.c.username, table.c.display_name, table.c.avatar)
-
-
-def _public(row: sa.Row, prefix: str) -> dict[str, Any] | None:
-    person_id = getattr(row, f"{prefix}_id")
-    if person_id is None:
-        return None
-    return {"id": person_id, "username": getattr(row, f"{prefix}_username"),
-            "display_name": getattr(row, f"{prefix}_display_name"),
-            "avatar_url": avatar_url(person_id, getattr(row, f"{prefix}_avatar"))}
 
 
 async def set_muted(conn: AsyncConnection, room_id: int, user_id: int, until: int | None) -> None:

@@ -438,25 +438,23 @@ const SYSTEM_LINES = {
   member_unmuted: moderation,
 };
 
-/** "Ana banned Bob for 1 day: spamming": the string by whether the event has an end and a reason. */
+/** "Ana banned Bob for 1 day: spamming" */
 function moderation({ type, sender, user, until, reason, ts }) {
-  return [[`event.${type}${until ? '.for' : ''}${reason ? '.reason' : ''}`, {
-    user: person(sender), member: person(user), span: until && formatSpan(until - ts), reason: reason && userText(reason, 'q'),
-  }]];
+  return [[`event.${type}${until ? '.for' : ''}`, { user: person(sender), member: person(user), span: until && formatSpan(until - ts) }, reason]];
 }
 
+/** One line per change, each with its own node of the person (a node is in one place only). */
 function roomChanges({ sender, changes = {} }) {
-  const user = person(sender);
   const lines = [];
-  if ('name' in changes) lines.push(['event.room_updated.name', { user, name: userText(changes.name, 'q') }]);
-  if ('topic' in changes) {
-    lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
-  }
-  if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
+  const add = (key, params) => lines.push([key, { user: person(sender), ...params }]);
+  if ('name' in changes) add('event.room_updated.name', { name: userText(changes.name, 'q') });
+  if ('topic' in changes) add(changes.topic ? 'event.room_updated.topic' : 'event.room_updated.topicCleared', { topic: changes.topic && userText(changes.topic, 'q') });
+  if ('archived' in changes) add(changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived');
   const slow = changes.slow_mode_s;
-  if (slow !== undefined) lines.push([slow ? 'event.room_updated.slow' : 'event.room_updated.slowOff', { user, span: slow && formatSpan(slow * 1000) }]);
-  if ('post_policy' in changes) lines.push([`event.room_updated.${changes.post_policy}`, { user }]);
-  return lines.length ? lines : [['event.room_updated', { user }]];
+  if (slow !== undefined) add(slow ? 'event.room_updated.slow' : 'event.room_updated.slowOff', { span: slow && formatSpan(slow * 1000) });
+  if ('post_policy' in changes) add(`event.room_updated.${changes.post_policy}`);
+  if (!lines.length) add('event.room_updated');
+  return lines;
 }
 
 function person(user) {
@@ -466,6 +464,7 @@ function person(user) {
 function systemRow(event) {
   const lines = SYSTEM_LINES[event.type]?.(event) ?? [];
   if (!lines.length) return h('li', { class: 'sys', hidden: true });  // message actions show on the message
-  return h('li', { class: 'sys' }, ...lines.map(([key, nodes]) => h('p', {}, ...tNodes(key, nodes))),
+  return h('li', { class: 'sys' }, ...lines.map(([key, nodes, why]) => h('p', {}, ...tNodes(key, nodes),
+    ...(why ? tNodes('event.reason', { why: userText(why, 'q') }) : []))),
     timeElement(event.ts));
 }
