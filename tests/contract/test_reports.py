@@ -8,6 +8,7 @@ import msgspec
 
 from parley.core import wire
 from parley.core.models import User
+from parley.store import reports as report_store
 from parley.web.context import Context
 from tests.contract.helpers import message_count, outcome, register
 
@@ -67,6 +68,18 @@ async def test_who_reports_who_sees_and_the_moderator_escalation(ctx: Context) -
     assert await outcome(ctx.reports.resolve(mod, about_mod["id"], "dismiss")) == "not_found"
     assert await outcome(ctx.reports.resolve(own, about_mod["id"], "delete")) == "not_found"
     assert await outcome(ctx.reports.resolve(ann, mine["id"], "dismiss")) == "not_found"  # a member
+    # Who is told live: the room's moderators and up; the server admins about a moderator, or where
+    # a room has no moderators (a direct chat, where the report is still seen by the admins only).
+    direct, _ = await ctx.rooms.direct(ann, ["bob"])
+    dm_said, _ = await ctx.messages.send(bob, direct["id"], "psst")
+    await ctx.reports.report(ann, direct["id"], dm_said.seq, "abuse")
+    async with ctx.db.read() as conn:
+        assert await report_store.handlers(conn, rid, bob.id) == sorted([own.id, mod.id])
+        assert await report_store.handlers(conn, rid, mod.id) == [adm.id]
+        assert await report_store.handlers(conn, direct["id"], bob.id) == [adm.id]
+    dm_report = (await ctx.reports.queue(adm))["reports"][0]
+    assert (dm_report["room"]["kind"], dm_report["seq"]) == ("direct", dm_said.seq)
+    await ctx.reports.resolve(adm, dm_report["id"], "dismiss")
     # The server admin, not a member of the room, deletes it through the report.
     assert (await ctx.reports.resolve(adm, about_mod["id"], "delete", note="keep it civil"))["action"] == "delete"
     after = {m["seq"]: m for m in (await ctx.messages.history(own, rid))["messages"]}
@@ -74,15 +87,16 @@ async def test_who_reports_who_sees_and_the_moderator_escalation(ctx: Context) -
     deleted_event = after[max(after)]
     assert (deleted_event["type"], deleted_event["target"], deleted_event["by"]) == (
         "message_deleted", said.seq, adm.id)
-    done = (await ctx.reports.queue(adm, "resolved"))["reports"]
+    done = (await ctx.reports.queue(adm, "resolved", rid))["reports"]
     assert [(r["id"], r["action"], r["resolved_by"]["id"], r["resolution_note"]) for r in done] == [
         (about_mod["id"], "delete", adm.id, "keep it civil")]
     assert done[0]["snippet"] == "rude words" and done[0]["message"]["deleted"] is True
 
-    # The reporter sees that both were handled (and how), not by whom.
+    # The reporter sees that those were handled (and how), not by whom.
     own_view = (await ctx.reports.mine(ann))["reports"]
     assert [(r["id"], r["state"], r["action"], r["resolved_by"]) for r in own_view] == [
-        (about_mod["id"], "resolved", "delete", None), (mine["id"], "open", None, None)]
+        (dm_report["id"], "resolved", "dismiss", None), (about_mod["id"], "resolved", "delete", None),
+        (mine["id"], "open", None, None)]
     assert (await ctx.reports.mine(bob))["reports"] == []
 
 
@@ -110,6 +124,13 @@ async def test_resolving_resolves_every_open_report_of_the_message(ctx: Context)
     history = {m["seq"]: m for m in (await ctx.messages.history(own, rid))["messages"]}
     assert history[other.seq]["text"] == "a normal message"  # a dismissal leaves the message be
     assert {r["state"] for r in (await ctx.reports.mine(cat))["reports"]} == {"resolved"}
+    # Each resolution is in the audit log, next to the deletion it carried out.
+    log = (await ctx.audit.entries(own, room=rid))["entries"]
+    resolutions = [(e["target"]["id"], e["data"]["action"], sorted(e["data"]["reports"]), e["data"]["seq"])
+                   for e in log if e["action"] == "resolve_report"]
+    assert resolutions == [(bob.id, "dismiss", [unrelated["id"]], other.seq),
+                           (bob.id, "delete", [first["id"], second["id"]], sent.seq)]
+    assert [e["data"] for e in log if e["action"] == "delete_message"] == [{"seq": sent.seq}]
 
 
 async def test_reports_are_rate_limited_per_reporter(ctx: Context) -> None:
@@ -155,3 +176,26 @@ async def test_blocking_refuses_direct_chats_from_the_blocked_user(ctx: Context)
     assert await ctx.blocks.unblock(ann, bob.id) is False
     assert await outcome(ctx.messages.send(bob, existing["id"], "hello again")) == "ok"
     assert await outcome(ctx.rooms.direct(bob, ["ann"])) == "ok"
+
+
+async def test_resolving_mutes_kicks_or_bans_the_sender_through_the_moderation_service(ctx: Context) -> None:
+    own, ann, bob, cat, dan = await register(ctx, "own", "ann", "bob", "cat", "dan")
+    rid = await _room(ctx, own, ann, bob, cat, dan)
+    said = {user.username: (await ctx.messages.send(user, rid, f"junk from {user.username}"))[0]
+            for user in (bob, cat, dan)}
+    made = {name: await ctx.reports.report(ann, rid, event.seq, "abuse") for name, event in said.items()}
+
+    muted = await ctx.reports.resolve(own, made["bob"]["id"], "mute", duration_s=600, note="cool off")
+    assert (muted["action"], muted["resolution_note"]) == ("mute", "cool off")
+    assert await outcome(ctx.messages.send(bob, rid, "still here")) == "muted"  # reads, cannot post
+    await ctx.reports.resolve(own, made["cat"]["id"], "kick")
+    assert rid not in [r["id"] for r in await ctx.rooms.mine(cat)]
+    await ctx.reports.resolve(own, made["dan"]["id"], "ban", duration_s=3600)
+    assert rid not in [r["id"] for r in await ctx.rooms.mine(dan)]
+    assert await outcome(ctx.rooms.join(dan, rid)) == "banned"  # cannot come back
+    events = [e.wire() for e in await ctx.messages.replay(rid, said["dan"].seq)]
+    assert [(e["type"], e["user"]["id"]) for e in events if e["type"].startswith("member_")] == [
+        ("member_muted", bob.id), ("member_kicked", cat.id), ("member_banned", dan.id)]
+    log = (await ctx.audit.entries(own, room=rid))["entries"]
+    assert [e["action"] for e in log] == ["resolve_report", "ban", "resolve_report", "kick", "resolve_report",
+                                          "mute"]

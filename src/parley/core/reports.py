@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from parley.core import moderation
 from parley.core.actions import snippet
 from parley.core.errors import Conflict, Invalid
 from parley.core.models import Event, Membership, MemberState, Role
@@ -21,7 +22,7 @@ ON_SENDER: tuple[str, ...] = ("mute", "kick", "ban")
 NOTE_MAX = 500
 SNIPPET_MAX = 500  # what a report keeps of the text, for when the message is deleted
 PAGE_MAX = 100
-DURATION_MAX_S = 366 * 86_400  # a mute or a timed ban; longer: ban without a duration
+DURATION_MAX_S = moderation.DURATION_MAX_S  # a mute or a timed ban, as the moderation endpoints take
 
 
 def require_reportable(message: Event, reporter_id: int) -> str:

@@ -21,6 +21,7 @@ from parley.services.actions import Actions
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import actions as action_store
+from parley.store import audit as audit_store
 from parley.store import reports as store
 from parley.store import rooms as room_store
 from parley.store.reports import ReportRow
@@ -42,16 +43,16 @@ class Moderator(Protocol):
 class Learner(Protocol):
     """What resolving teaches the spam filter (branch i11-spam, `ctx.spam`)."""
 
-    async def learn(self, texts: list[str], spam: bool) -> None: ...
+    async def learn(self, texts: list[str], spam: bool, /) -> object: ...
 
 
 class Reports:
-    def __init__(self, deps: Deps, emitter: Emitter, actions: Actions, moderation: Moderator | None = None,
+    def __init__(self, deps: Deps, emitter: Emitter, actions: Actions, moderation: Moderator,
                  spam: Learner | None = None) -> None:
         self.deps = deps
         self.emitter = emitter
         self.actions = actions  # `delete` erases the message as the existing delete does
-        self.moderation = moderation
+        self.moderation = moderation  # mute, kick and ban: services/moderation.py, with its checks and audit
         self.spam = spam
 
     async def report(self, user: User, room_id: int, seq: int, reason: object, note: object = "") -> dict[str, Any]:
@@ -125,7 +126,9 @@ class Reports:
                                                 note=clean_note, now=self.deps.clock())
             if not resolved:
                 raise Conflict("this report was resolved meanwhile")
-            # HOOK(i11-mod): audit.record(conn, actor_id=user.id, action="resolve_report", ...) here
+            await audit_store.record(conn, actor_id=user.id, action="resolve_report", room_id=row.room_id,
+                                     target_id=row.sender_id, reason=clean_note, now=self.deps.clock(),
+                                     data={"seq": row.seq, "action": str(action), "reports": [r.id for r in resolved]})
             told = sorted({user.id, *await store.handlers(conn, row.room_id, row.sender_id)})
             full = await self._views(conn, resolved)
             theirs = await self._views(conn, resolved, reporter=True)
@@ -162,9 +165,6 @@ class Reports:
             return  # dismiss
         if row.sender_id is None:
             raise Conflict("the message's sender no longer exists; delete or dismiss instead")
-        if self.moderation is None:
-            # HOOK(i11-mod): the moderation service (ctx.moderation) carries these out once merged.
-            raise Conflict(f"{action} is not available on this server yet; delete or dismiss instead")
         if action == "mute":
             assert duration_s is not None  # checked by resolve
             await self.moderation.mute(user, row.room_id, row.sender_id, duration_s, reason=note)

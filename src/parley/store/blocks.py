@@ -8,18 +8,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core.uploads import avatar_url
 from parley.store.tables import blocks, users
+from parley.store.users import public_columns, public_from
 
 
 async def listed(conn: AsyncConnection, user_id: int) -> list[dict[str, Any]]:
     """The users `user_id` blocks, latest first: {user, created_at}."""
+    person = users.alias("person")
     rows = await conn.execute(
-        sa.select(users.c.id, users.c.username, users.c.display_name, users.c.avatar, blocks.c.created_at)
-        .join(users, users.c.id == blocks.c.blocked_id).where(blocks.c.user_id == user_id)
-        .order_by(blocks.c.created_at.desc(), users.c.id))
-    return [{"user": {"id": r.id, "username": r.username, "display_name": r.display_name,
-                      "avatar_url": avatar_url(r.id, r.avatar)}, "created_at": r.created_at} for r in rows]
+        sa.select(*public_columns(person, "p"), blocks.c.created_at)
+        .join(person, person.c.id == blocks.c.blocked_id).where(blocks.c.user_id == user_id)
+        .order_by(blocks.c.created_at.desc(), person.c.id))
+    return [{"user": public_from(r, "p"), "created_at": r.created_at} for r in rows]
 
 
 async def blocked_ids(conn: AsyncConnection, user_id: int) -> list[int]:

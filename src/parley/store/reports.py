@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import Event, MemberState, Role
-from parley.core.uploads import avatar_url
 from parley.store.events import COLUMNS, FROM, event_from_row
 from parley.store.tables import events, members, reports, rooms, users
+from parley.store.users import public_columns, public_from
 
 _COLUMNS = (reports.c.id, reports.c.room_id, reports.c.seq, reports.c.sender_id, reports.c.reporter_id,
             reports.c.reason, reports.c.note, reports.c.snippet, reports.c.state, reports.c.created_at,
@@ -112,12 +112,12 @@ async def of_reporter(conn: AsyncConnection, reporter_id: int, before: int | Non
 
 async def handlers(conn: AsyncConnection, room_id: int, sender_id: int | None) -> list[int]:
     """Who is told of a report now: the room's joined moderators and up, or, when the sender is one
-    of them, the server admins (enabled ones)."""
+    of them or the room has none (a direct chat), the server admins (enabled ones)."""
     staff = (sa.select(members.c.user_id).where(
         members.c.room_id == room_id, members.c.state == MemberState.JOINED.value,
         members.c.role >= int(Role.MODERATOR)))
     ids = set((await conn.execute(staff)).scalars())
-    if sender_id is None or sender_id not in ids:
+    if ids and (sender_id is None or sender_id not in ids):
         return sorted(ids)
     admins = sa.select(users.c.id).where(users.c.is_admin.is_(True), users.c.disabled.is_(False))
     return sorted((await conn.execute(admins)).scalars())
@@ -141,13 +141,14 @@ async def messages(conn: AsyncConnection, keys: Iterable[tuple[int, int]]) -> di
 
 
 async def people(conn: AsyncConnection, ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """{id: public user object} of everyone a page of reports names: one query."""
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    rows = await conn.execute(sa.select(users.c.id, users.c.username, users.c.display_name, users.c.avatar)
-                              .where(users.c.id.in_(wanted)))
-    return {r.id: {"id": r.id, "username": r.username, "display_name": r.display_name,
-                   "avatar_url": avatar_url(r.id, r.avatar)} for r in rows}
+    person = users.alias("person")
+    rows = await conn.execute(sa.select(*public_columns(person, "p")).where(person.c.id.in_(wanted)))
+    found = (public_from(r, "p") for r in rows)
+    return {p["id"]: p for p in found if p is not None}
 
 
 async def room_names(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
