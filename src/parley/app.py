@@ -17,11 +17,13 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core.admin import Registration
 from parley.core.ratelimit import Rate
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.admin import Admin
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -121,9 +123,11 @@ def build(settings: Settings) -> Context:
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
-    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps))
+    registration = Registration(settings.registration.lower())
+    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter, registration),
+                   rooms=Rooms(deps, emitter), messages=messages, presence=presence, hub=hub,
+                   actions=Actions(deps, emitter, uploads), uploads=uploads, search=Search(deps),
+                   admin=Admin(deps, emitter, registration))
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -10,6 +10,7 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.admin import Admin
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
@@ -30,6 +31,7 @@ class Context:
     uploads: Uploads
     actions: Actions
     search: Search
+    admin: Admin
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
