@@ -24,6 +24,7 @@ from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
 from parley.services.admin import Admin
+from parley.services.audit import Audit
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -127,7 +128,7 @@ def build(settings: Settings) -> Context:
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter, registration),
                    rooms=Rooms(deps, emitter), messages=messages, presence=presence, hub=hub,
                    actions=Actions(deps, emitter, uploads), uploads=uploads, search=Search(deps),
-                   admin=Admin(deps, emitter, registration))
+                   audit=Audit(deps), admin=Admin(deps, emitter, registration))
 
 
 def claim_sqlite(settings: Settings) -> Any:

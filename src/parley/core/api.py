@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import search, validation
+from parley.core import audit, search, validation
 from parley.core.admin import (
     INVITE_CODE_MAX,
     INVITE_TTL_DEFAULT_S,
@@ -167,6 +167,14 @@ class SearchQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
+class AuditQuery(_Body):
+    room: NonNegative | UnsetType = UNSET
+    actor: NonNegative | UnsetType = UNSET
+    action: Literal[audit.ACTIONS] | UnsetType = UNSET  # type: ignore[valid-type]
+    before: NonNegative | UnsetType = UNSET  # the id of the oldest entry of the previous page
+    limit: Annotated[int, Meta(ge=1, le=audit.PAGE_MAX)] = 50
+
+
 # -- server administration (issue 11) ----------------------------------------------------------------
 
 
@@ -192,7 +200,8 @@ class InviteCreateBody(_Body):
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, AdminUserBody, RegistrationBody, InviteCreateBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, AdminListQuery)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, AuditQuery,
+           AdminListQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

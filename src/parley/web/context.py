@@ -10,6 +10,7 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.audit import Audit
 from parley.services.admin import Admin
 from parley.services.messages import Messages
 from parley.services.presence import Presence
@@ -31,6 +32,7 @@ class Context:
     uploads: Uploads
     actions: Actions
     search: Search
+    audit: Audit
     admin: Admin
 
 

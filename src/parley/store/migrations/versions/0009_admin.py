@@ -1,7 +1,7 @@
 """Server administration: server-wide settings (the registration mode) and invite codes.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
