@@ -10,8 +10,8 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
-from parley.services.audit import Audit
 from parley.services.admin import Admin
+from parley.services.audit import Audit
 from parley.services.messages import Messages
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
