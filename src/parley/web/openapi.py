@@ -102,6 +102,7 @@ _ERRORS = {code: {"description": desc, "content": {"application/json": {"schema"
 _SERVICE_RULES: dict[str, dict[str, Any]] = {
     "RoomUpdateBody": {"minProperties": 1},
     "ProfileBody": {"minProperties": 1},
+    "AdminUserBody": {"minProperties": 1},
     "InviteBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
     "DirectBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
 }
