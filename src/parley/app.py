@@ -28,6 +28,7 @@ from parley.services.audit import Audit
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -125,10 +126,11 @@ def build(settings: Settings) -> Context:
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     registration = Registration(settings.registration.lower())
+    actions = Actions(deps, emitter, uploads)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter, registration),
-                   rooms=Rooms(deps, emitter), messages=messages, presence=presence, hub=hub,
-                   actions=Actions(deps, emitter, uploads), uploads=uploads, search=Search(deps),
-                   audit=Audit(deps), admin=Admin(deps, emitter, registration))
+                   rooms=Rooms(deps, emitter), messages=messages, presence=presence, hub=hub, actions=actions,
+                   uploads=uploads, search=Search(deps), audit=Audit(deps), moderation=Moderation(deps, emitter, actions),
+                   admin=Admin(deps, emitter, registration))
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -178,3 +178,25 @@ def test_a_server_admin_names_a_new_owner(open_app, live_server: Server) -> None
     expect(dialog).to_be_hidden()
     expect(page.locator("li.sys", has_text=f"made Bob @{bob.username} owner")).to_be_visible()
     expect(member_row(page, bob)).to_contain_text("owner")
+
+
+def test_moderation_reads_as_sentences_in_the_timeline(open_app, live_server: Server) -> None:
+    """Moderation (issue 11): each event is one plain line, each change of a room_updated too; the
+    kicked user's page drops the room."""
+    ann, bob, cat, dan = (live_server.register(n, n.title()) for n in ("ann", "bob", "cat", "dan"))
+    room = live_server.create_room(ann, "moderated", members=(bob, cat, dan))
+    rid = room["id"]
+    page, bobs = open_app(ann), open_app(bob)
+    open_room(page, rid)
+    open_room(bobs, rid)
+    live_server.call("POST", f"/rooms/{rid}/members/{bob.id}/kick", {"reason": "spamming"}, ann)
+    live_server.call("POST", f"/rooms/{rid}/bans", {"user_id": cat.id, "duration_s": 86400}, ann)
+    live_server.call("POST", f"/rooms/{rid}/mutes", {"user_id": dan.id, "duration_s": 600, "reason": "calm"}, ann)
+    live_server.call("PATCH", f"/rooms/{rid}", {"slow_mode_s": 30, "post_policy": "moderators"}, ann)
+    by = f"Ann @{ann.username}"
+    for text in (f"{by} removed Bob @{bob.username}: spamming", f"{by} banned Cat @{cat.username} for 1 day",
+                 f"{by} muted Dan @{dan.username} for 10 minutes: calm",
+                 f"{by} turned on slow mode: one message every 30 seconds",
+                 f"{by} made the room announcements-only: moderators post"):
+        expect(page.locator("li.sys p", has_text=text)).to_have_count(1)
+    expect(room_item(bobs, rid)).to_have_count(0)

@@ -43,3 +43,27 @@ async def test_cli_disable_closes_connections_on_every_node(cluster, session, db
     await asyncio.wait_for(stream._task, 5)
     assert await db.fetchval("SELECT count(*) FROM events WHERE sender_id = $1 AND type = 'message'",
                              bob.user["id"]) == 0
+
+
+async def test_a_kick_ends_the_room_for_the_users_connections_on_every_node(cluster, session):
+    """Moderation (issue 11): the kick, done on one node, reaches the kicked user's socket and SSE stream
+    on the others, and nothing of the room follows it."""
+    a, b, c = cluster.nodes[:3]
+    ann = await register(session, a.url)
+    bob = await register(session, b.url, "bob")
+    room, lobby = (await ann.create_room("kicked across nodes"))["id"], (await ann.create_room("lobby"))["id"]
+    for rid in (room, lobby):
+        await bob.join(rid)
+    socks = [await Socket.open(session, node.url, bob.token) for node in (a, b)]
+    stream = await SseStream.open(session, c.url, bob.token)
+    await stream.wait_for(lambda f: f["type"] == "hello")
+    await ann.call("POST", f"/api/v1/rooms/{room}/members/{bob.user['id']}/kick", {"reason": "bye"}, expect=204)
+    await ann.send(room, "after the kick")
+    await ann.send(lobby, "barrier")  # sent after: once it is in, the room's message would have been too
+    for frames in (*socks, stream):
+        await frames.wait_for(lambda f: f.get("text") == "barrier", timeout=15)
+        kinds = [f["type"] for f in frames.frames if f.get("room") == room and "seq" in f]
+        assert kinds[-1] == "member_kicked", kinds
+    for sock in socks:
+        await sock.close()
+    await stream.close()

@@ -162,6 +162,24 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await send_file(a, "PUT", "/api/v1/me/avatar", media.png(300, 200))
     await send_file(a, "PUT", "/api/v1/me/avatar", b"not an image")
     await call(a, "DELETE", "/api/v1/me/avatar")
+    # Moderation (issue 11): ann owns the room (and, first on this server, is its admin).
+    bob_id, room = bob["user"]["id"], f"/api/v1/rooms/{rid}"
+    muted = await call(a, "POST", f"{room}/mutes", {"user_id": bob_id, "duration_s": 60, "reason": "calm"})
+    assert muted["user"]["id"] == bob_id
+    await call(b, "POST", f"{room}/messages", {"text": "muted?"})
+    await call(a, "DELETE", f"{room}/mutes/{bob_id}")
+    await call(b, "POST", f"{room}/members/{ann['user']['id']}/kick", {"reason": "coup"})
+    await call(a, "POST", f"{room}/members/{bob_id}/kick", {"reason": "out"})
+    await call(b, "POST", f"{room}/join")
+    assert (await call(a, "POST", f"{room}/bans", {"user_id": bob_id, "duration_s": 3600}))["ban"]["until"]
+    await call(a, "POST", f"{room}/bans", {"user_id": bob_id, "duration_s": 0})
+    assert [x["user"]["id"] for x in (await call(a, "GET", f"{room}/bans"))["bans"]] == [bob_id]
+    await call(b, "POST", f"{room}/join")
+    await call(a, "DELETE", f"{room}/bans/{bob_id}")
+    await call(b, "POST", f"{room}/join")
+    await call(a, "PATCH", room, {"slow_mode_s": 5, "post_policy": "moderators"})
+    assert (await call(a, "POST", f"/api/v1/admin/users/{bob_id}/purge", {"since_s": 3600}))["deleted"] >= 1
+    await call(b, "POST", f"/api/v1/admin/users/{bob_id}/purge", {"since_s": 3600})
     await call(a, "POST", "/api/v1/direct", {"usernames": [bob_name]})
     await call(b, "POST", "/api/v1/direct", {"usernames": [ann_name]})
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")

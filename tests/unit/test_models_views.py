@@ -79,7 +79,8 @@ def test_room_view_for_a_member_matches_the_protocol_example() -> None:
     assert room_view(ROOM, m, member_count=3, unread=(2, 1)) == {
         "id": 7, "kind": "room", "name": "general", "topic": "Say hi", "visibility": "public",
         "archived": False, "created_at": 1764222000000, "last_seq": 42, "member_count": 3,
-        "my_role": "owner", "my_state": "joined", "read_seq": 40, "unread": 2, "mentions": 1, "members": None}
+        "my_role": "owner", "my_state": "joined", "read_seq": 40, "unread": 2, "mentions": 1, "members": None,
+        "slow_mode_s": 0, "post_policy": "everyone", "my_muted_until": None}
 
 
 def test_room_view_without_membership_has_no_my_fields() -> None:
@@ -109,4 +110,4 @@ def test_regular_room_never_lists_participants() -> None:
 def test_member_view() -> None:
     m = Membership(7, 2, Role.MODERATOR, MemberState.JOINED, 0, 1)
     assert member_view(BOB, m, online=True) == {"user": BOB.profile(), "role": "moderator", "state": "joined",
-                                                "online": True}
+                                                "online": True, "muted_until": None}

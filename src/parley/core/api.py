@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import audit, search, validation
+from parley.core import audit, moderation, search, validation
 from parley.core.admin import (
     INVITE_CODE_MAX,
     INVITE_TTL_DEFAULT_S,
@@ -83,6 +83,8 @@ class RoomUpdateBody(_Body, forbid_unknown_fields=True):
     name: RoomName | UnsetType = UNSET
     topic: Topic | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    slow_mode_s: Annotated[int, Meta(ge=0, le=moderation.SLOW_MODE_MAX_S)] | UnsetType = UNSET  # 0: off
+    post_policy: Literal["everyone", "moderators"] | UnsetType = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}
@@ -167,6 +169,32 @@ class SearchQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
+# -- moderation (issue 11) ------------------------------------------------------------------------------
+Reason = Annotated[str, Meta(max_length=validation.REASON_MAX)]
+Duration = Annotated[int, Meta(ge=1, le=moderation.DURATION_MAX_S)]
+UserId = Annotated[int, Meta(ge=1, le=validation.INT_MAX)]
+
+
+class KickBody(_Body, forbid_unknown_fields=True):
+    reason: Reason | None = ""
+
+
+class BanBody(_Body, forbid_unknown_fields=True):
+    user_id: UserId
+    reason: Reason | None = ""
+    duration_s: Duration | None = None  # left out or null: until lifted
+
+
+class MuteBody(_Body, forbid_unknown_fields=True):
+    user_id: UserId
+    duration_s: Duration
+    reason: Reason | None = ""
+
+
+class PurgeBody(_Body, forbid_unknown_fields=True):
+    since_s: Annotated[int, Meta(ge=1, le=moderation.PURGE_MAX_S)]
+
+
 class AuditQuery(_Body):
     room: NonNegative | UnsetType = UNSET
     actor: NonNegative | UnsetType = UNSET
@@ -199,7 +227,8 @@ class InviteCreateBody(_Body):
 
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, AdminUserBody, RegistrationBody, InviteCreateBody)
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, KickBody, BanBody, MuteBody, PurgeBody,
+          AdminUserBody, RegistrationBody, InviteCreateBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, AuditQuery,
            AdminListQuery)
 

@@ -60,6 +60,16 @@ class EventType(enum.StrEnum):
     REACTION_REMOVED = "reaction_removed"
     MESSAGE_PINNED = "message_pinned"
     MESSAGE_UNPINNED = "message_unpinned"
+    # moderation (issue 11): `user` is the member acted on, `sender` the moderator
+    MEMBER_KICKED = "member_kicked"
+    MEMBER_BANNED = "member_banned"
+    MEMBER_UNBANNED = "member_unbanned"
+    MEMBER_MUTED = "member_muted"
+    MEMBER_UNMUTED = "member_unmuted"
+
+
+# The events that end their `user`'s membership: delivery of the room to that user stops with them.
+ENDS_MEMBERSHIP = frozenset({EventType.MEMBER_LEFT, EventType.MEMBER_KICKED, EventType.MEMBER_BANNED})
 
 
 class PostPolicy(enum.StrEnum):

@@ -21,14 +21,16 @@ def room_view(room: Room, membership: Membership | None = None, *, member_count:
         "last_seq": room.last_seq,
         "member_count": member_count,
         "members": [u.public() for u in participants] if room.kind is RoomKind.DIRECT and participants else None,
+        "slow_mode_s": room.slow_mode_s,
+        "post_policy": room.post_policy.value,
     }
     if membership is not None:
         out.update(my_role=membership.role.label, my_state=membership.state.value,
                    read_seq=membership.read_seq, unread=None if unread is None else unread[0],
-                   mentions=None if unread is None else unread[1])
+                   mentions=None if unread is None else unread[1], my_muted_until=membership.muted_until)
     return out
 
 
 def member_view(user: User, membership: Membership, online: bool) -> dict[str, Any]:
     return {"user": user.profile(), "role": membership.role.label, "state": membership.state.value,
-            "online": online}
+            "online": online, "muted_until": membership.muted_until}

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 RoleLabel = Literal["owner", "admin", "moderator", "member"]
 Kind = Literal["room", "direct"]
 VisibilityLabel = Literal["public", "private"]
+PostPolicyLabel = Literal["everyone", "moderators"]
 # What a client frame may carry as `ref` (protocol.Ref), echoed as it came.
 Ref = int | float | str | None
 
@@ -73,6 +74,10 @@ class Room(msgspec.Struct, kw_only=True):
     read_seq: int | UnsetType = UNSET
     unread: int | None | UnsetType = UNSET
     mentions: int | None | UnsetType = UNSET
+    my_muted_until: int | None | UnsetType = UNSET  # ms; I may read but not post or type until then
+    # moderation (issue 11): seconds a member waits between posts (0: off); who may post
+    slow_mode_s: int = 0
+    post_policy: PostPolicyLabel = "everyone"
 
 
 # -- room events: the entries of a room's log ------------------------------------------------------
@@ -178,6 +183,8 @@ class RoomChanges(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     name: str | UnsetType = UNSET
     topic: str | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    slow_mode_s: int | UnsetType = UNSET
+    post_policy: PostPolicyLabel | UnsetType = UNSET
 
 
 class RoomUpdatedEvent(RoomEvent, tag="room_updated", forbid_unknown_fields=True, gc=False):
@@ -221,6 +228,35 @@ class MessagePinnedEvent(RoomEvent, tag="message_pinned", forbid_unknown_fields=
 
 class MessageUnpinnedEvent(RoomEvent, tag="message_unpinned", forbid_unknown_fields=True, gc=False):
     target: int
+
+
+# Moderation (issue 11). `user` is the member acted on, `by` the moderator (also the `sender`),
+# `until` when a ban or mute ends (ms; null: a kick, an unban or unmute, a ban for good).
+class _Moderation(RoomEvent, forbid_unknown_fields=True, gc=False):
+    user: UserPublic
+    by: UserPublic
+    reason: str = ""
+    until: int | None = None
+
+
+class MemberKickedEvent(_Moderation, tag="member_kicked", forbid_unknown_fields=True, gc=False):
+    """The member was removed from the room (they may join again); their delivery of it ends here."""
+
+
+class MemberBannedEvent(_Moderation, tag="member_banned", forbid_unknown_fields=True, gc=False):
+    """The member was removed and may not join or be invited until `until`."""
+
+
+class MemberUnbannedEvent(_Moderation, tag="member_unbanned", forbid_unknown_fields=True, gc=False):
+    pass
+
+
+class MemberMutedEvent(_Moderation, tag="member_muted", forbid_unknown_fields=True, gc=False):
+    """The member reads but neither posts nor types until `until`."""
+
+
+class MemberUnmutedEvent(_Moderation, tag="member_unmuted", forbid_unknown_fields=True, gc=False):
+    pass
 
 
 # -- the other server frames -------------------------------------------------------------------------
@@ -269,6 +305,7 @@ class ErrorFrame(_Frame, tag="error", kw_only=True):
     code: str
     message: str
     ref: Ref = None
+    retry_after: float | UnsetType = UNSET  # `rate_limited`: seconds to wait (a send in slow mode, say)
 
 
 class TypingFrame(_Frame, tag="typing", kw_only=True):
@@ -303,7 +340,8 @@ def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
 EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     RoomCreatedEvent, MessageEvent, MemberJoinedEvent, MemberLeftEvent, MemberInvitedEvent, RoomUpdatedEvent,
     MemberUpdatedEvent, MessageEditedEvent, MessageDeletedEvent, ReactionAddedEvent, ReactionRemovedEvent,
-    MessagePinnedEvent, MessageUnpinnedEvent)
+    MessagePinnedEvent, MessageUnpinnedEvent, MemberKickedEvent, MemberBannedEvent, MemberUnbannedEvent,
+    MemberMutedEvent, MemberUnmutedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
     UserUpdatedFrame)
@@ -358,5 +396,6 @@ def private(user: models.User) -> User:
                 user.created_at, user.status)
 
 
-def error_frame(code: str, message: str, ref: Any = None) -> bytes:
-    return _encoder.encode(ErrorFrame(code=code, message=message, ref=ref))
+def error_frame(code: str, message: str, ref: Any = None, retry_after: float | None = None) -> bytes:
+    wait = UNSET if retry_after is None else round(retry_after, 1)
+    return _encoder.encode(ErrorFrame(code=code, message=message, ref=ref, retry_after=wait))

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from parley.core import wire
 from parley.core.errors import ParleyError
-from parley.core.models import Event, EventType, User
+from parley.core.models import ENDS_MEMBERSHIP, Event, User
 from parley.realtime.frames import text_frame
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,8 @@ class Connection:
     def send(self, frame: wire.ServerFrame) -> None:
         self.emit(wire.encode(frame))
 
-    def write_error(self, code: str, message: str, ref: Any) -> None:
-        self.emit(wire.error_frame(code, message, ref))
+    def write_error(self, code: str, message: str, ref: Any, retry_after: float | None = None) -> None:
+        self.emit(wire.error_frame(code, message, ref, retry_after))
 
     async def close(self, code: int, reason: str) -> None:
         self.flush()
@@ -150,7 +150,7 @@ class Connection:
         elif seq == st.cursor + 1:
             st.cursor = seq
             self.emit(payload, frame)
-            if etype == "member_left" and subject == self.user.id:
+            if subject == self.user.id and etype in ENDS_MEMBERSHIP:  # a leave, a kick or a ban
                 self.host.leave(self, room)
         else:
             self.catch_up(room, seq)
@@ -279,7 +279,7 @@ class Connection:
             return False
         st.cursor = event.seq
         self.emit(wire.encode_event(event))
-        if (event.type is EventType.MEMBER_LEFT and event.seq > st.joined_at
+        if (event.type in ENDS_MEMBERSHIP and event.seq > st.joined_at
                 and event.data.get("user", {}).get("id") == self.user.id):
             self.host.leave(self, room)
             return False

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import actions as rules
-from parley.core import mentions, permissions, validation
+from parley.core import mentions, moderation, permissions, validation
 from parley.core.errors import Conflict, NotFound, RateLimited
 from parley.core.models import Event, EventType, Membership, User
 from parley.services.deps import Deps
@@ -44,6 +44,7 @@ class Actions:
         await self._rate(user)
         async with self.deps.db.write() as conn:
             membership = await self._open(conn, user, room_id)
+            moderation.require_unmuted(membership, self.deps.clock())  # an edit says something new
             target = await self._live_message(conn, room_id, target_seq)
             permissions.require_author(membership, _author(target), "edit")
             if target.data.get("text") == clean:  # nothing changes: no version, no event
@@ -75,12 +76,7 @@ class Actions:
             permissions.require_deleter(membership, _author(target))
             if target.data.get("deleted"):
                 return False
-            blob_keys = await upload_store.erase_message(conn, room_id, target_seq)
-            await store.erase(conn, room_id, target_seq)
-            await store.rewrite(conn, room_id, target_seq, rules.tombstone(target.data))
-            await search_store.unindex(conn, room_id, target_seq)  # nothing findable stays
-            emitted = await self._append(conn, room_id, user, EventType.MESSAGE_DELETED,
-                                         {"target": target_seq, "by": user.id})
+            emitted, blob_keys = await self.erase(conn, room_id, user, target)
             author = _author(target)
             if author != user.id:  # a moderator's deletion of someone else's message
                 await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
@@ -89,6 +85,17 @@ class Actions:
         if blob_keys:
             await self.uploads.collect_blobs(blob_keys)
         return True
+
+    async def erase(self, conn: AsyncConnection, room_id: int, user: User, target: Event) -> tuple[list[Event], list[str]]:
+        """Delete one stored message in the caller's transaction (the room locked, the permission
+        checked): returns its `message_deleted` event and the blob keys to collect after the commit."""
+        seq = target.seq
+        blob_keys = await upload_store.erase_message(conn, room_id, seq)
+        await store.erase(conn, room_id, seq)
+        await store.rewrite(conn, room_id, seq, rules.tombstone(target.data))
+        await search_store.unindex(conn, room_id, seq)  # nothing findable stays
+        emitted = await self._append(conn, room_id, user, EventType.MESSAGE_DELETED, {"target": seq, "by": user.id})
+        return emitted, blob_keys
 
     async def react(self, user: User, room_id: int, seq: object, emoji: object, on: bool = True) -> bool:
         """Add (on) or take back one's reaction; idempotent. Returns whether anything changed."""

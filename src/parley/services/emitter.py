@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
 from parley.core import wire
-from parley.core.models import Event, EventType
+from parley.core.models import ENDS_MEMBERSHIP, Event, EventType
 
-_MEMBERSHIP = {EventType.MEMBER_JOINED, EventType.MEMBER_LEFT, EventType.MEMBER_INVITED}
+_MEMBERSHIP = {EventType.MEMBER_JOINED, EventType.MEMBER_INVITED, *ENDS_MEMBERSHIP}
 
 
 class Emitter:
@@ -22,7 +22,7 @@ class Emitter:
                 Kind.ROOM_EVENT, event.room_id, event.seq, subject, event.type.value, wire.encode_event(event)))
             if event.type is EventType.MEMBER_JOINED:
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.JOINED, event.room_id, event.seq, subject))
-            elif event.type is EventType.MEMBER_LEFT:
+            elif event.type in ENDS_MEMBERSHIP:  # a leave, a kick, a ban: every node stops the room for them
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.LEFT, event.room_id, event.seq, subject))
 
     async def ephemeral(self, room_id: int, user_id: int, frame: wire.ServerFrame) -> None:

@@ -7,9 +7,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import actions, permissions, uploads, validation, wire
+from parley.core import actions, moderation, permissions, uploads, validation, wire
 from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
 from parley.core.models import Event, EventType, User
+from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import actions as action_store
@@ -31,6 +32,7 @@ class _Send:
     data: dict[str, Any]  # the message's fields: {"text": ...}
     client_msg_id: str | None
     session_id: int | None
+    slowed: bool = False  # moderation: took its slow-mode token already (see Messages._slow_down)
     future: asyncio.Future[tuple[Event, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -134,12 +136,28 @@ class Messages:
 
     async def _write(self, batch: list[_Send]) -> list[Event]:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
-        plan = _Plan(batch)
         now = self.deps.clock()
+        plan = _Plan(batch, now)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
-        return plan.settle(stored, now, snapshot.resolved)
+        events = plan.settle(stored, now, snapshot.resolved)
+        if plan.deferred:
+            await self._slow_down(plan.deferred)
+        return events
+
+    async def _slow_down(self, deferred: list[tuple[_Send, int]]) -> None:
+        """Sends the batch held back for a room's slow mode (only rooms with it on, and only their
+        members below moderator, ever come here): each takes its token from the room's bucket for
+        its sender, shared by every node through the bus, and is queued again to be stored, or is
+        refused with how long to wait."""
+        for request, slow_mode_s in deferred:
+            wait = await self.deps.bus.hit(f"slow:{request.room_id}:{request.user.id}", Rate(1, 1 / slow_mode_s))
+            if wait:
+                request.future.set_exception(moderation.slow_mode_refusal(wait, slow_mode_s))
+            else:
+                request.slowed = True
+                self._pending.append(request)
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       around: int | None = None, limit: int = 50) -> dict[str, Any]:
@@ -204,7 +222,10 @@ class Messages:
             raise RateLimited("typing notices are limited to one a second", 1.0)
         async with self.deps.db.read() as conn:
             room = await room_store.get(conn, room_id)
-            permissions.require_poster(room, await room_store.membership(conn, room_id, user.id))
+            membership = await room_store.membership(conn, room_id, user.id)
+            room = permissions.require_poster(room, membership)
+        assert membership is not None
+        moderation.require_sender(room, membership, self.deps.clock())  # a muted member types nothing
         await self.emitter.ephemeral(room_id, user.id, wire.TypingFrame(room=room_id, user=wire.public(user)))
 
 
@@ -212,8 +233,10 @@ class _Plan:
     """The decision about each request of a batch, taken inside the batch's transaction from what
     it read there (pure: on SQLite it runs on the writer thread), and settled after the commit."""
 
-    def __init__(self, batch: list[_Send]) -> None:
+    def __init__(self, batch: list[_Send], now: int) -> None:
         self.batch = batch
+        self.now = now
+        self.deferred: list[tuple[_Send, int]] = []  # (request, the room's slow_mode_s)
         self.outcomes: list[tuple[Event, bool] | ParleyError | None] = [None] * len(batch)
         self.dup_of: dict[int, int] = {}
 
@@ -230,11 +253,16 @@ class _Plan:
                 # A retry returns the original even if the room has been archived or left since.
                 self.outcomes[i] = (snapshot.existing[key], False)
                 continue
+            membership = snapshot.memberships.get((request.room_id, request.user.id))
             try:
-                permissions.require_poster(snapshot.rooms.get(request.room_id),
-                                           snapshot.memberships.get((request.room_id, request.user.id)))
+                room = permissions.require_poster(snapshot.rooms.get(request.room_id), membership)
+                assert membership is not None
+                moderation.require_sender(room, membership, self.now)  # muted; an announcement room
             except ParleyError as exc:
                 self.outcomes[i] = exc
+                continue
+            if not request.slowed and moderation.slowed(room, membership):
+                self.deferred.append((request, room.slow_mode_s))  # stored, or not, once it has a token
                 continue
             if "reply_to" in request.data or "thread_root" in request.data:  # what it names must stand
                 problem = actions.reference_error(request.data.get("reply_to"), request.data.get("thread_root"), {

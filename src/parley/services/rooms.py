@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core import permissions, validation, wire
+from parley.core import moderation, permissions, validation, wire
 from parley.core.errors import Forbidden, Invalid, NotFound
 from parley.core.models import (
     Event,
@@ -25,6 +25,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import audit as audit_store
 from parley.store import events as event_store
+from parley.store import moderation as moderation_store
 from parley.store import rooms as store
 from parley.store import users as user_store
 
@@ -112,9 +113,9 @@ class Rooms:
         return [room_view(room, member_count=count) for room, count in rows]
 
     async def update(self, user: User, room_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"name", "topic", "archived"}
+        allowed = {"name", "topic", "archived", "slow_mode_s", "post_policy"}
         if not changes or not set(changes) <= allowed:
-            raise Invalid("send one or more of: name, topic, archived")
+            raise Invalid("send one or more of: name, topic, archived, slow_mode_s, post_policy")
         clean: dict[str, Any] = {}
         if "name" in changes:
             clean["name"] = validation.room_name(changes["name"])
@@ -124,6 +125,10 @@ class Rooms:
             if not isinstance(changes["archived"], bool):
                 raise Invalid("archived must be true or false")
             clean["archived"] = changes["archived"]
+        if "slow_mode_s" in changes:
+            clean["slow_mode_s"] = moderation.slow_mode(changes["slow_mode_s"])
+        if "post_policy" in changes:
+            clean["post_policy"] = moderation.post_policy(changes["post_policy"]).value
         async with self.deps.db.write() as conn:
             found = await store.get(conn, room_id, lock=True)
             membership = await store.membership(conn, room_id, user.id)
@@ -152,6 +157,7 @@ class Rooms:
             if membership is None or membership.state is not MemberState.JOINED:
                 if not permissions.can_join(room, membership):
                     raise Forbidden("this room is invite-only or archived")
+                await self._refuse_banned(conn, room_id, [user])
                 role = membership.role if membership and membership.state is MemberState.INVITED else Role.MEMBER
                 emitted = await self._add_member(conn, room_id, user, user, role)
         await self.emitter.room_events(emitted)
@@ -186,6 +192,7 @@ class Rooms:
             current = await store.memberships(conn, [(room_id, t.id) for t in targets])
             fresh = [t for t in targets if (current.get((room_id, t.id)) is None
                                             or current[(room_id, t.id)].state is MemberState.LEFT)]
+            await self._refuse_banned(conn, room_id, fresh)
             emitted = await self._append(conn, room_id, user,
                                          [(EventType.MEMBER_INVITED, {"user": t.public()}) for t in fresh])
             for target, event in zip(fresh, emitted, strict=True):
@@ -236,6 +243,13 @@ class Rooms:
         assert target is not None
         online = await self.deps.bus.online([target_id])
         return member_view(found[0], target, target_id in online)
+
+    async def _refuse_banned(self, conn: AsyncConnection, room_id: int, people: list[User]) -> None:
+        """A ban in force keeps its user out: no join, no invitation (an ended ban counts no more)."""
+        found = await moderation_store.banned(conn, room_id, [p.id for p in people], self.deps.clock())
+        if found:
+            names = ", ".join(p.username for p in people if p.id in found)
+            raise Forbidden(f"banned from this room: {names}", code="banned")
 
     @staticmethod
     async def _ownership_changes(conn: AsyncConnection, room_id: int, person: User,

@@ -91,6 +91,13 @@ export function formatNumber(n) {
   return new Intl.NumberFormat(locale()).format(n);
 }
 
+/** "1 day", "30 seconds" */
+export function formatSpan(ms) {
+  const s = Math.max(1, Math.round(ms / 1000));
+  const [unit, size] = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]].find(([, n]) => s >= n);
+  return new Intl.NumberFormat(locale(), { style: 'unit', unit, unitDisplay: 'long' }).format(Math.round(s / size));
+}
+
 /** "Today", "Yesterday", or the full date, for day separators. */
 export function formatDay(ts) {
   const days = Math.round((startOfDay(Date.now()) - startOfDay(ts)) / 86_400_000);

@@ -19,15 +19,7 @@ export const REDUCERS = {
     room.member_count = (room.member_count ?? 0) + 1;
     membersChanged(room);
   }),
-  member_left: fresh((room, event) => {
-    room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
-    if (event.user?.id === store.me.id) {
-      removeRoom(room.id);
-      emit('room-removed', room.id);
-      return;
-    }
-    membersChanged(room);
-  }),
+  member_left: fresh(removed),
   member_invited: fresh((room) => membersChanged(room)),
   member_updated: fresh((room, event) => {
     const members = store.members.get(room.id);
@@ -51,7 +43,27 @@ export const REDUCERS = {
   reaction_removed: applyAnnotation,
   message_pinned: applyAnnotation,
   message_unpinned: applyAnnotation,
+  // -- moderation (issue 11) --
+  member_kicked: fresh(removed),
+  member_banned: fresh(removed),
+  member_unbanned: fresh((room) => emit('bans', room.id)),
+  member_muted: fresh(muted),
+  member_unmuted: fresh(muted),
 };
+
+function removed(room, event) {
+  room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
+  if (event.user?.id !== store.me.id) return membersChanged(room);
+  removeRoom(room.id);
+  emit('room-removed', room.id);
+}
+
+function muted(room, event) {
+  membersChanged(room);
+  if (event.user?.id !== store.me.id) return;
+  room.my_muted_until = event.until;
+  emit('room', room.id);
+}
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */
 function fresh(reducer) {

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.audit import check_action
 from parley.core.models import MemberState, Role
-from parley.core.uploads import avatar_url
 from parley.store.tables import audit_log, members, rooms, users
+from parley.store.users import public_columns, public_from
 
 _actor, _target = users.alias("actor"), users.alias("target")
 
@@ -41,8 +41,7 @@ async def entries(conn: AsyncConnection, *, rooms_in: list[int] | None = None, r
     the primary key alone."""
     a = audit_log.c
     stmt = (sa.select(a.id, a.ts, a.action, a.room_id, a.reason, a.data, rooms.c.name.label("room_name"),
-                      *(c.label(f"actor_{c.name}") for c in _people(_actor)),
-                      *(c.label(f"target_{c.name}") for c in _people(_target)))
+                      *public_columns(_actor, "actor"), *public_columns(_target, "target"))
             .select_from(audit_log.outerjoin(rooms, rooms.c.id == audit_log.c.room_id)
                          .outerjoin(_actor, _actor.c.id == audit_log.c.actor_id)
                          .outerjoin(_target, _target.c.id == audit_log.c.target_id)))
@@ -60,21 +59,8 @@ async def entries(conn: AsyncConnection, *, rooms_in: list[int] | None = None, r
     return [_view(r) for r in rows]
 
 
-def _people(table: sa.Alias) -> tuple[sa.Column, ...]:
-    return (table.c.id, table.c.username, table.c.display_name, table.c.avatar)
-
-
-def _person(row: sa.Row, prefix: str) -> dict[str, Any] | None:
-    person_id = getattr(row, f"{prefix}_id")
-    if person_id is None:
-        return None
-    return {"id": person_id, "username": getattr(row, f"{prefix}_username"),
-            "display_name": getattr(row, f"{prefix}_display_name"),
-            "avatar_url": avatar_url(person_id, getattr(row, f"{prefix}_avatar"))}
-
-
 def _view(row: sa.Row) -> dict[str, Any]:
-    return {"id": row.id, "ts": row.ts, "actor": _person(row, "actor"), "action": row.action,
+    return {"id": row.id, "ts": row.ts, "actor": public_from(row, "actor"), "action": row.action,
             "room": None if row.room_id is None else {"id": row.room_id, "name": row.room_name},
-            "target": _person(row, "target"), "reason": row.reason,
+            "target": public_from(row, "target"), "reason": row.reason,
             "data": orjson.loads(row.data) if row.data else {}}

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import Session, User
+from parley.core.uploads import avatar_url
 from parley.store.tables import revocations, sessions, users
 
 _USER_COLS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
               users.c.created_at, users.c.avatar, users.c.status)
+
+
+def public_columns(table: sa.Alias, prefix: str) -> tuple[sa.Label, ...]:
+    """The columns of a public user object from an alias of `users`, labelled `{prefix}_...`, for a
+    query that names several people (an actor and a target); `public_from` reads them back."""
+    return tuple(c.label(f"{prefix}_{c.name}") for c in (table.c.id, table.c.username, table.c.display_name,
+                                                          table.c.avatar))
+
+
+def public_from(row: sa.Row, prefix: str) -> dict[str, Any] | None:
+    """The public user object of `public_columns` (None when the outer join found no one)."""
+    person_id = getattr(row, f"{prefix}_id")
+    if person_id is None:
+        return None
+    return {"id": person_id, "username": getattr(row, f"{prefix}_username"),
+            "display_name": getattr(row, f"{prefix}_display_name"),
+            "avatar_url": avatar_url(person_id, getattr(row, f"{prefix}_avatar"))}
 
 
 def _user(row: sa.Row) -> User:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.web import actions, admin, api, audit, live, openapi, search, sse, uploads, ws
+from parley.web import actions, admin, api, audit, live, moderation, openapi, search, sse, uploads, ws
 from parley.web.context import CTX, Context
 from parley.web.middleware import errors, on_response_prepare
 from parley.web.server import HANDLER_ARGS
@@ -48,6 +48,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(actions.routes)
     app.add_routes(search.routes)
     app.add_routes(audit.routes)
+    app.add_routes(moderation.routes)
     app.add_routes(admin.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)

@@ -13,6 +13,7 @@ from parley.services.actions import Actions
 from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.messages import Messages
+from parley.services.moderation import Moderation
 from parley.services.presence import Presence
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -33,6 +34,7 @@ class Context:
     actions: Actions
     search: Search
     audit: Audit
+    moderation: Moderation
     admin: Admin
 
 

@@ -34,7 +34,7 @@ SCHEMAS: dict[str, Any] = {
     "SessionAnswer": _obj(["user", "token"], user=_ref("User"), token=_STR),
     "Member": _obj(["user", "role", "state", "online"], user=_ref("UserPublic"),
                    role={"enum": ["owner", "admin", "moderator", "member"]},
-                   state={"enum": ["joined", "invited"]}, online=_BOOL),
+                   state={"enum": ["joined", "invited"]}, online=_BOOL, muted_until=_NULLABLE_INT),
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
                     has_more=_BOOL, last_seq=_INT, has_more_after=_BOOL),
     "UploadAnswer": _obj(["upload"], upload=_ref("Attachment")),
@@ -55,6 +55,9 @@ SCHEMAS: dict[str, Any] = {
                                             "maxItems": 2}},
         message=_ref("Event"))}, has_more=_BOOL, next_before={"type": ["string", "null"]}),
     # moderation (issue 11)
+    "Ban": _obj(["user", "by", "reason", "until", "created_at"], user=_ref("UserPublic"),
+                by={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, reason=_STR, until=_NULLABLE_INT,
+                created_at=_INT),
     "AuditPage": _obj(["entries", "has_more"], has_more=_BOOL, entries={"type": "array", "items": _obj(
         ["id", "ts", "actor", "action", "room", "target", "reason", "data"], id=_INT, ts=_INT,
         actor={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, action=_STR,
@@ -220,8 +223,11 @@ def _paths() -> dict[str, Any]:
         if "{room_id}" in path:
             for op in ops.values():
                 op["parameters"] = _ROOM_ID + op.get("parameters", [])
-    paths["/api/v1/rooms/{room_id}/members/{user_id}"]["patch"]["parameters"].append(
-        {"name": "user_id", "in": "path", "required": True, "schema": _INT_ID})
+    for path, ops in paths.items():
+        if "{user_id}" in path:
+            for op in ops.values():
+                op.setdefault("parameters", []).append(
+                    {"name": "user_id", "in": "path", "required": True, "schema": _INT_ID})
     for path, ops in paths.items():
         for name in ("seq", "emoji"):
             if f"{{{name}}}" in path:
@@ -311,6 +317,23 @@ def _moderation_paths() -> dict[str, Any]:
             "without room= every entry (server admins) or those of the rooms I administer (403 if none). "
             "before= the id of the oldest entry of the previous page", ("200", _ref("AuditPage")),
             params=api.AuditQuery)},
+        "/api/v1/rooms/{room_id}/members/{user_id}/kick": {"post": _op(
+            "Remove a member (moderators and up, over lower roles; server admins): `member_kicked`; they may "
+            "join again", None, body=api.KickBody)},
+        "/api/v1/rooms/{room_id}/bans": {
+            "get": _op("The bans in force, latest first (moderators and up)", ("200", _obj(
+                ["bans"], bans={"type": "array", "items": _ref("Ban")}))),
+            "post": _op("Ban a user, member or not, for duration_s seconds or until lifted: `member_banned`; no "
+                        "join or invitation until it ends. Banning again replaces the ban",
+                        ("201", _obj(["ban"], ban=_ref("Ban"))), body=api.BanBody)},
+        "/api/v1/rooms/{room_id}/bans/{user_id}": {"delete": _op("Lift a ban: `member_unbanned`", None)},
+        "/api/v1/rooms/{room_id}/mutes": {"post": _op(
+            "Mute a member for duration_s seconds (reads, neither posts nor types): `member_muted`",
+            ("200", _obj(["user", "until"], user=_ref("UserPublic"), until=_INT)), body=api.MuteBody)},
+        "/api/v1/rooms/{room_id}/mutes/{user_id}": {"delete": _op("Unmute a member: `member_unmuted`", None)},
+        "/api/v1/admin/users/{user_id}/purge": {"post": _op(
+            "Delete every message the user sent in the last since_s seconds, in every room (server admins)",
+            ("200", _obj(["deleted", "rooms"], deleted=_INT, rooms=_INT)), body=api.PurgeBody)},
     }
 
 

@@ -187,7 +187,7 @@ class _Dispatcher:
         except ProtocolError as exc:
             self.conn.write_error(exc.code, exc.message, exc.ref)
         except ParleyError as exc:
-            self.conn.write_error(exc.code, exc.message, getattr(frame, "ref", None))
+            self.conn.write_error(exc.code, exc.message, getattr(frame, "ref", None), getattr(exc, "retry_after", None))
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> None:
         user = self.conn.user
@@ -239,7 +239,7 @@ class _Dispatcher:
             self.conn.send(wire.AckFrame(client_msg_id=event.client_msg_id, room=event.room_id, seq=event.seq,
                                          id=event.id, ts=event.ts, ref=frame.ref))
         except ParleyError as exc:
-            self.conn.write_error(exc.code, exc.message, frame.ref)
+            self.conn.write_error(exc.code, exc.message, frame.ref, getattr(exc, "retry_after", None))
             if isinstance(exc, Unauthorized):  # the session was revoked: nothing more from it
                 self.conn.spawn(self.conn.close(4001, "session revoked"))
         except Exception:

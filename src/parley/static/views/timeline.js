@@ -3,7 +3,7 @@
 // drops rows far away on the other, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
-import { formatDateTime, formatDay, formatNumber, formatTime, startOfDay, t, tNodes } from '../i18n.js';
+import { formatDateTime, formatDay, formatNumber, formatSpan, formatTime, startOfDay, t, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
 import { loaded, on, store, timeline } from '../state.js';
@@ -430,17 +430,31 @@ const SYSTEM_LINES = {
   reaction_removed: () => [],
   message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
   message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
+  // -- moderation (issue 11) --
+  member_kicked: moderation,
+  member_banned: moderation,
+  member_unbanned: moderation,
+  member_muted: moderation,
+  member_unmuted: moderation,
 };
 
+/** "Ana banned Bob for 1 day: spamming" */
+function moderation({ type, sender, user, until, reason, ts }) {
+  return [[`event.${type}${until ? '.for' : ''}`, { user: person(sender), member: person(user), span: until && formatSpan(until - ts) }, reason]];
+}
+
+/** One line per change, each with its own node of the person (a node is in one place only). */
 function roomChanges({ sender, changes = {} }) {
-  const user = person(sender);
   const lines = [];
-  if ('name' in changes) lines.push(['event.room_updated.name', { user, name: userText(changes.name, 'q') }]);
-  if ('topic' in changes) {
-    lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
-  }
-  if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
-  return lines.length ? lines : [['event.room_updated', { user }]];
+  const add = (key, params) => lines.push([key, { user: person(sender), ...params }]);
+  if ('name' in changes) add('event.room_updated.name', { name: userText(changes.name, 'q') });
+  if ('topic' in changes) add(changes.topic ? 'event.room_updated.topic' : 'event.room_updated.topicCleared', { topic: changes.topic && userText(changes.topic, 'q') });
+  if ('archived' in changes) add(changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived');
+  const slow = changes.slow_mode_s;
+  if (slow !== undefined) add(slow ? 'event.room_updated.slow' : 'event.room_updated.slowOff', { span: slow && formatSpan(slow * 1000) });
+  if ('post_policy' in changes) add(`event.room_updated.${changes.post_policy}`);
+  if (!lines.length) add('event.room_updated');
+  return lines;
 }
 
 function person(user) {
@@ -450,6 +464,7 @@ function person(user) {
 function systemRow(event) {
   const lines = SYSTEM_LINES[event.type]?.(event) ?? [];
   if (!lines.length) return h('li', { class: 'sys', hidden: true });  // message actions show on the message
-  return h('li', { class: 'sys' }, ...lines.map(([key, nodes]) => h('p', {}, ...tNodes(key, nodes))),
+  return h('li', { class: 'sys' }, ...lines.map(([key, nodes, why]) => h('p', {}, ...tNodes(key, nodes),
+    ...(why ? tNodes('event.reason', { why: userText(why, 'q') }) : []))),
     timeElement(event.ts));
 }
