@@ -43,6 +43,8 @@ def test_server_admins_act_on_anyone_member_or_not_but_never_in_direct_chats(che
     assert check(user(admin=True), room(), None, TARGET, member(TARGET, Role.OWNER))
     with pytest.raises(Forbidden):
         check(user(admin=True), room(kind="direct"), member(ACTOR, Role.MEMBER), TARGET, member(TARGET, Role.MEMBER))
+    with pytest.raises(NotFound):  # a direct chat one is not in does not exist, for a server admin too
+        check(user(admin=True), room(kind="direct"), None, TARGET, member(TARGET, Role.MEMBER))
     with pytest.raises(Forbidden):  # nobody moderates themselves
         check(user(admin=True), room(), member(ACTOR, Role.OWNER), ACTOR, member(ACTOR, Role.OWNER))
     with pytest.raises(Forbidden):

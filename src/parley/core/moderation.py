@@ -22,15 +22,12 @@ NOT_A_MEMBER = "that user is not a member of this room"
 
 def _require_moderator(user: User, room: Room | None, actor: Membership | None, action: str) -> Room:
     """The room, if `user` may moderate it at all: a joined moderator or up, or a server admin."""
-    if room is None:
-        raise NotFound(NO_ROOM)
+    if room is None or not (administers(user, room) or (actor is not None and actor.state is MemberState.JOINED)):
+        raise NotFound(NO_ROOM)  # a direct chat one is not in, too: it answers as no room at all
     if room.kind is RoomKind.DIRECT:
         raise Forbidden("direct chats have no moderation")
-    if not administers(user, room):
-        if actor is None or actor.state is not MemberState.JOINED:
-            raise NotFound(NO_ROOM)
-        if actor.role < Role.MODERATOR:
-            raise Forbidden(f"{action} needs the moderator role or higher")
+    if not administers(user, room) and actor is not None and actor.role < Role.MODERATOR:
+        raise Forbidden(f"{action} needs the moderator role or higher")
     if room.archived:
         raise Forbidden("the room is archived and read-only")
     return room
