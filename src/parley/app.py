@@ -17,6 +17,7 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core.admin import Registration
 from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.core.spam import Policy as SpamPolicy
@@ -24,6 +25,7 @@ from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.deps import Deps, Limits
@@ -131,17 +133,18 @@ def build(settings: Settings) -> Context:
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
+    registration = Registration(settings.registration.lower())
     actions = Actions(deps, emitter, uploads)
     moderation = Moderation(deps, emitter, actions)
     reports = Reports(deps, emitter, actions, moderation=moderation, spam=spam)
-    accounts = Accounts(deps, emitter)
+    accounts = Accounts(deps, emitter, registration)
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
                       retention_days=settings.retention_days)
     return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
-                   spam=spam, privacy=privacy)
+                   spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration))
 
 
 def make_spam_policy(settings: Settings) -> SpamPolicy:

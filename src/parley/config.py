@@ -83,6 +83,10 @@ class Settings:
         "help": "PEM certificate chain: with PARLEY_TLS_KEY, serve HTTPS and WSS directly (TLS 1.2 or later, "
                 "with HSTS)"})
     tls_key: str = field(default="", metadata={"help": "PEM private key of PARLEY_TLS_CERT"})
+    registration: str = field(default="open", metadata={
+        "help": "who may create an account until an admin changes it at run time: open, invite (with an "
+                "invite code) or closed (the first account of an empty server always may)",
+        "choices": ("OPEN", "INVITE", "CLOSED")})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

@@ -15,6 +15,14 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from parley.core import audit, moderation, reports, search, validation
+from parley.core.admin import (
+    INVITE_CODE_MAX,
+    INVITE_TTL_DEFAULT_S,
+    INVITE_TTL_MAX_S,
+    INVITE_TTL_MIN_S,
+    INVITE_USES_MAX,
+    PAGE_MAX,
+)
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -44,6 +52,8 @@ class RegisterBody(_Body):
     password: Password
     # Left out, null or "": the username is shown.
     display_name: Annotated[str, Meta(max_length=validation.DISPLAY_NAME_MAX)] | None = None
+    # Needed in the `invite` registration mode (GET /api/v1/server says which); ignored otherwise.
+    invite: Annotated[str, Meta(max_length=INVITE_CODE_MAX)] | None = None
 
 
 class LoginBody(_Body):
@@ -232,11 +242,29 @@ class HeldQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=100)] = 50
 
 
-BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
-          PurgeBody, DeleteAccountBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
-           MyReportsQuery, AuditQuery, HeldQuery)
+# -- server administration (issue 11) ----------------------------------------------------------------
+
+
+class AdminListQuery(_Body):
+    q: Annotated[str, Meta(max_length=80)] = ""
+    before: NonNegative | UnsetType = UNSET  # an id: the page below it (the last one's id of the page before)
+    limit: Annotated[int, Meta(ge=1, le=PAGE_MAX)] = 50
+
+
+class AdminUserBody(_Body, forbid_unknown_fields=True):
+    disabled: bool | UnsetType = UNSET
+    is_admin: bool | UnsetType = UNSET
+
+
+class RegistrationBody(_Body):
+    mode: Literal["open", "invite", "closed"]
+
+
+class InviteCreateBody(_Body):
+    uses: Annotated[int, Meta(ge=1, le=INVITE_USES_MAX)] = 1
+    expires_in_s: Annotated[int, Meta(ge=INVITE_TTL_MIN_S, le=INVITE_TTL_MAX_S)] = INVITE_TTL_DEFAULT_S
+
+
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:
@@ -327,3 +355,10 @@ def _invalid(detail: str) -> ParleyError:
         return BadRequest("the body must be a JSON object")
     reason = detail[: at.start()]
     return Invalid(f"{at.group(1) or 'the body'}: {reason[0].lower()}{reason[1:]}")
+
+
+BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
+          PurgeBody, DeleteAccountBody, AdminUserBody, RegistrationBody, InviteCreateBody)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
+           MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery)

@@ -288,3 +288,28 @@ room_bans = sa.Table(
     sa.Column("until", sa.BigInteger, nullable=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
+
+# -- server administration (issue 11) ---------------------------------------------------------------
+# Server-wide settings an admin changes at run time, read by every node (`registration`: the
+# registration mode; no row: PARLEY_REGISTRATION).
+server_settings = sa.Table(
+    "server_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# Invite codes for the `invite` registration mode. `used` only grows, by a conditional UPDATE
+# (`used < uses` and unexpired) in the registration's transaction, so no code admits more than `uses`.
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("uses", sa.Integer, nullable=False),
+    sa.Column("used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_invites_created_at", "created_at"),
+)

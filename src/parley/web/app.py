@@ -8,6 +8,7 @@ from aiohttp import web
 
 from parley.web import (
     actions,
+    admin,
     api,
     audit,
     blocks,
@@ -68,6 +69,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(moderation.routes)
     app.add_routes(spam.routes)
     app.add_routes(privacy.routes)
+    app.add_routes(admin.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)

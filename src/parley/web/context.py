@@ -10,6 +10,7 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.messages import Messages
@@ -42,6 +43,7 @@ class Context:
     moderation: Moderation
     spam: Spam
     privacy: Privacy
+    admin: Admin
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
