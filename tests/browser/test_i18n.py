@@ -107,7 +107,9 @@ KEY = re.compile(r"^\s*'([\w.]+)': '(.*)',$", re.MULTILINE)
 
 
 def strings(locale: str) -> dict[str, str]:
-    return dict(KEY.findall((STATIC / "locales" / f"{locale}.js").read_text()))
+    """The language's strings: those of the first screen and those loaded later (locales/lazy.js)."""
+    return {key: text for name in (locale, f"admin.{locale}")
+            for key, text in KEY.findall((STATIC / "locales" / f"{name}.js").read_text())}
 
 
 def test_every_key_used_exists_and_both_languages_match() -> None:
