@@ -22,10 +22,12 @@ from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.blocks import Blocks
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.presence import Presence
+from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
 from parley.services.uploads import UploadLimits, Uploads
@@ -121,9 +123,12 @@ def build(settings: Settings) -> Context:
     uploads = Uploads(deps, emitter, blobs, make_upload_limits(settings))
     hub = Hub(bus, messages, presence,
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
+    actions = Actions(deps, emitter, uploads)
+    # HOOK(i11-mod, i11-spam): Reports(..., moderation=ctx.moderation, spam=ctx.spam) once merged
+    reports = Reports(deps, emitter, actions)
     return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub, actions=Actions(deps, emitter, uploads),
-                   uploads=uploads, search=Search(deps))
+                   messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
+                   search=Search(deps), reports=reports, blocks=Blocks(deps))
 
 
 def claim_sqlite(settings: Settings) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import search, validation
+from parley.core import reports, search, validation
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -157,9 +157,38 @@ class SearchQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
+# -- reports and blocks (issue 11) -------------------------------------------------------------------
+ReportNote = Annotated[str, Meta(max_length=reports.NOTE_MAX)]
+
+
+class ReportBody(_Body, forbid_unknown_fields=True):
+    reason: Literal["spam", "abuse", "other"]
+    note: ReportNote = ""
+
+
+class ResolveBody(_Body, forbid_unknown_fields=True):
+    action: Literal["dismiss", "delete", "mute", "kick", "ban"]
+    # mute: required; ban: optional (none: until unbanned); ignored otherwise. At most a year.
+    duration_s: Annotated[int, Meta(ge=1, le=reports.DURATION_MAX_S)] | None = None
+    note: ReportNote = ""
+
+
+class ReportsQuery(_Body):
+    state: Literal["open", "resolved"] = "open"
+    room: NonNegative | UnsetType = UNSET
+    before: NonNegative | UnsetType = UNSET  # a report id: the page before it
+    limit: Annotated[int, Meta(ge=1, le=reports.PAGE_MAX)] = 50
+
+
+class MyReportsQuery(_Body):
+    before: NonNegative | UnsetType = UNSET
+    limit: Annotated[int, Meta(ge=1, le=reports.PAGE_MAX)] = 50
+
+
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody, EditBody)
-QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery)
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody)
+QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
+           MyReportsQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

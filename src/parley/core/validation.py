@@ -99,6 +99,11 @@ def _shown_as_is(text: str, field: str, *, need_glyph: bool) -> str:
     return text
 
 
+def note(value: Any, max_len: int, field: str = "note") -> str:
+    """A free-text note to moderators (a report's, a resolution's): may be empty, several lines."""
+    return _clean_text(value if value is not None else "", field, max_len, allow_empty=True, multiline=True)
+
+
 def message_text(value: Any, max_len: int) -> str:
     text = _clean_text(value, "text", max_len, allow_empty=False, multiline=True)
     return text

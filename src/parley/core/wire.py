@@ -52,6 +52,7 @@ class User(msgspec.Struct, gc=False):
     is_admin: bool
     created_at: int
     status: str = ""
+    blocked: list[int] | UnsetType = UNSET  # `GET /me` only: the ids of the users I block
 
 
 class Room(msgspec.Struct, kw_only=True):
@@ -296,6 +297,49 @@ class UserUpdatedFrame(_Frame, tag="user_updated", kw_only=True):
     user: UserPublic
 
 
+# -- reports (issue 11): user frames, never room events (a report is private to its handlers) -------
+
+
+class ReportRoom(msgspec.Struct):
+    id: int
+    name: str  # "" for a direct chat
+    kind: Kind
+
+
+class Report(msgspec.Struct, kw_only=True):
+    """A report of a message, as its handlers see it (`GET /reports`, `report_added`,
+    `report_resolved`). The reporter's own view (`GET /me/reports`) leaves out `message`,
+    `resolved_by` and `resolution_note`: they learn that it was handled and how, not by whom."""
+
+    id: int
+    room: ReportRoom
+    seq: int
+    message: MessageEvent | None  # the message as history shows it now (a tombstone once deleted)
+    snippet: str  # the start of its text when it was reported: stays when the message is deleted
+    sender: UserPublic | None  # who wrote the message
+    reporter: UserPublic
+    reason: Literal["spam", "abuse", "other"]
+    note: str
+    state: Literal["open", "resolved"]
+    created_at: int
+    resolved_by: UserPublic | None = None
+    action: Literal["dismiss", "delete", "mute", "kick", "ban"] | None = None
+    resolution_note: str = ""
+    resolved_at: int | None = None
+
+
+class ReportAddedFrame(_Frame, tag="report_added", kw_only=True):
+    """To the room's moderators and up (the server admins, when the sender is one of them)."""
+
+    report: Report
+
+
+class ReportResolvedFrame(_Frame, tag="report_resolved", kw_only=True):
+    """To the report's handlers, and to its reporter (in the reporter's view)."""
+
+    report: Report
+
+
 def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
     return {s.__struct_config__.tag: s for s in structs}
 
@@ -306,7 +350,7 @@ EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     MessagePinnedEvent, MessageUnpinnedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
-    UserUpdatedFrame)
+    UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame)
 ServerFrame = _Frame | RoomEvent
 
 # -- encoding ----------------------------------------------------------------------------------------

@@ -62,16 +62,23 @@ class Actions:
         await self.emitter.room_events(emitted)
         return target.wire(), True
 
-    async def delete(self, user: User, room_id: int, seq: object) -> bool:
+    async def delete(self, user: User, room_id: int, seq: object, *, handling_report: bool = False) -> bool:
         """Delete a message (one's own; anyone's for moderators and up): its text, mentions,
         attachments, versions, reactions and pin are erased; a tombstone keeps its place. Deleting
-        a tombstone again changes nothing."""
+        a tombstone again changes nothing. `handling_report`: the caller (services/reports.py) has
+        checked that `user` handles a report of this message, possibly as a server admin who is
+        not a member of the room."""
         target_seq = validation.positive_int(seq, "seq")
         await self._rate(user)
         async with self.deps.db.write() as conn:
-            membership = await self._open(conn, user, room_id)
-            target = await self._message(conn, room_id, target_seq)
-            permissions.require_deleter(membership, _author(target))
+            if handling_report:
+                if await room_store.get(conn, room_id, lock=True) is None:
+                    raise NotFound(permissions.NO_ROOM)
+                target = await self._message(conn, room_id, target_seq)
+            else:
+                membership = await self._open(conn, user, room_id)
+                target = await self._message(conn, room_id, target_seq)
+                permissions.require_deleter(membership, _author(target))
             if target.data.get("deleted"):
                 return False
             blob_keys = await upload_store.erase_message(conn, room_id, target_seq)

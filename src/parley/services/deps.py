@@ -22,6 +22,8 @@ class Limits:
     typing_rate: Rate = Rate(burst=5, per_second=1.0)
     # edits, deletes, reactions and pins, per user: reactions come in quick bursts
     action_rate: Rate = Rate(burst=30, per_second=2.0)
+    # reports, per reporter: a few at once, then one every 30 s, so no one floods the moderators
+    report_rate: Rate = Rate(burst=10, per_second=1 / 30)
     search_rate: Rate = Rate(burst=10, per_second=2.0)  # a search is the costliest read there is
     login_rate: Rate = Rate(burst=5, per_second=1 / 60)
     login_ip_rate: Rate = Rate(burst=30, per_second=0.5)

@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import actions, permissions, uploads, validation, wire
-from parley.core.errors import Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
+from parley.core import actions, blocks, permissions, uploads, validation, wire
+from parley.core.errors import Forbidden, Invalid, ParleyError, RateLimited, Unauthorized, Unavailable
 from parley.core.models import Event, EventType, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
@@ -235,6 +235,9 @@ class _Plan:
                                            snapshot.memberships.get((request.room_id, request.user.id)))
             except ParleyError as exc:
                 self.outcomes[i] = exc
+                continue
+            if (request.room_id, request.user.id) in snapshot.blocked:
+                self.outcomes[i] = Forbidden(blocks.NO_DIRECT_SEND)
                 continue
             if "reply_to" in request.data or "thread_root" in request.data:  # what it names must stand
                 problem = actions.reference_error(request.data.get("reply_to"), request.data.get("thread_root"), {

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.core import permissions, validation, wire
+from parley.core import blocks, permissions, validation, wire
 from parley.core.errors import Forbidden, Invalid, NotFound
 from parley.core.models import (
     Event,
@@ -23,6 +23,7 @@ from parley.core.models import (
 from parley.core.views import member_view, room_view
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import rooms as store
 from parley.store import users as user_store
@@ -62,6 +63,8 @@ class Rooms:
         people = sorted([user, *others], key=lambda u: u.id)
         key = ",".join(str(u.id) for u in people)
         async with self.deps.db.write() as conn:
+            if await block_store.blocking(conn, [u.id for u in others], user.id):  # neutral: says not who
+                raise Forbidden(blocks.NO_DIRECT)
             room = await store.by_direct_key(conn, key)
             emitted: list[Event] = []
             if room is None:

@@ -46,6 +46,9 @@ const HANDLERS = {
   read: applyRead,
   user_updated: ({ user }) => updateUser(user),
   done: () => {}, // an edit/delete/react frame carried out: its event arrives like any other
+  // Reports (issue 11): to their handlers and reporters; the reports queue listens to the topic.
+  report_added: (frame) => emit('report', frame),
+  report_resolved: (frame) => emit('report', frame),
 };
 
 function handleFrame(frame) {

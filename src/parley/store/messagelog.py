@@ -26,8 +26,9 @@ import orjson
 from parley.core import mentions, permissions
 from parley.core.actions import Target
 from parley.core.errors import Unavailable
-from parley.core.models import Event, EventType, Membership, Room
+from parley.core.models import Event, EventType, Membership, Room, RoomKind
 from parley.core.uploads import Upload
+from parley.store.blocks import BLOCKED_IN_DIRECT_SQL
 from parley.store.events import SELECT_SQL, Draft, Placed, Writer, event_from_row, writes
 from parley.store.outage import as_unavailable
 from parley.store.rooms import MEMBER_COLUMNS, ROOM_COLUMNS, membership_from_row, room_from_row
@@ -55,6 +56,9 @@ class Snapshot:
     # senders of each named thread so far, {(room, root seq): [user ids]}.
     targets: dict[tuple[int, int], Target] = dataclasses.field(default_factory=dict)
     threads: dict[tuple[int, int], list[int]] = dataclasses.field(default_factory=dict)
+    # (room, sender) pairs of the batch's direct rooms where a joined member blocks the sender (read
+    # only when the batch has a direct room)
+    blocked: set[tuple[int, int]] = dataclasses.field(default_factory=set)
     # draft index -> the fields the store resolved for it (mentions, mentions_room,
     # thread_participants, attachments as upload objects), filled when the chosen drafts are stored
     resolved: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
@@ -199,6 +203,12 @@ _TARGETS = "SELECT room_id, seq, type, sender_id, data, thread_root FROM events 
 _THREAD_PEOPLE = "SELECT room_id, thread_root, sender_id FROM events WHERE "
 
 
+def _direct_senders(rooms: dict[int, Room], members: dict[int, set[int]]) -> tuple[list[int], list[int]]:
+    """(direct rooms of the batch, their senders): only these need the block lookup."""
+    direct = sorted(r for r, room in rooms.items() if room.kind is RoomKind.DIRECT)
+    return direct, sorted({u for r in direct for u in members[r]})
+
+
 def _session_ids(drafts: list[Draft]) -> list[int]:
     return sorted({d.session_id for d in drafts if d.session_id is not None})
 
@@ -317,6 +327,11 @@ class SqliteMessageLog:
             f"{UPLOADS_SQL} WHERE id IN ({','.join('?' * len(wanted_uploads))})", wanted_uploads)
         } if wanted_uploads else {}
         snapshot = Snapshot(rooms, memberships, existing, live, mentionable, found)
+        direct, senders = _direct_senders(rooms, members)
+        if direct:  # a direct chat refuses the sends of someone a member blocks
+            snapshot.blocked = {(r[0], r[1]) for r in conn.execute(
+                f"{BLOCKED_IN_DIRECT_SQL} m.room_id IN ({','.join('?' * len(direct))}) "
+                f"AND b.blocked_id IN ({','.join('?' * len(senders))})", [*direct, *senders])}
         for room_id, seqs in _references(drafts).items():  # replies and threads only
             snapshot.targets.update(_target(r) for r in conn.execute(
                 f"{_TARGETS} room_id = ? AND seq IN ({','.join('?' * len(seqs))})", [room_id, *sorted(seqs)]))
@@ -399,6 +414,11 @@ class PostgresMessageLog:
             f"{UPLOADS_SQL} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", wanted_uploads)
         } if wanted_uploads else {}
         snapshot = Snapshot(rooms, memberships, existing, live, mentionable, found)
+        direct, senders = _direct_senders(rooms, members)
+        if direct:  # a direct chat refuses the sends of someone a member blocks
+            snapshot.blocked = {(r[0], r[1]) for r in await conn.fetch(
+                f"{BLOCKED_IN_DIRECT_SQL} m.room_id = ANY($1::bigint[]) AND b.blocked_id = ANY($2::bigint[])",
+                direct, senders)}
         refs = [(room, seq) for room, seqs in _references(drafts).items() for seq in seqs]
         if refs:  # replies and threads only
             snapshot.targets.update(_target(r) for r in await conn.fetch(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.errors import Conflict
 from parley.core.models import Membership, MemberState, Role, Room, RoomKind, User, Visibility
-from parley.store.tables import events, members, rooms, users
+from parley.store.tables import blocks, events, members, rooms, users
 
 NAME_TAKEN = "a public room with that name exists already (names ignore case); choose another"
 ROOM_COLUMNS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
@@ -176,9 +176,11 @@ def _unread_count(user_id: int, mentions_in: str | None = None) -> sa.ScalarSele
     stmt = (sa.select(sa.func.count()).select_from(events)
             .where(events.c.room_id == members.c.room_id, events.c.seq > members.c.read_seq,
                    events.c.type == "message", sa.or_(events.c.sender_id.is_(None), events.c.sender_id != user_id)))
-    if mentions_in is not None:
+    if mentions_in is not None:  # a mention by someone the member blocks does not count (issue 11)
+        blocked = sa.select(blocks.c.blocked_id).where(blocks.c.user_id == user_id)
         stmt = stmt.where(events.c.data.is_not(None),
-                          sa.text(_MENTIONS_ME[mentions_in]).bindparams(mentioned=user_id))
+                          sa.text(_MENTIONS_ME[mentions_in]).bindparams(mentioned=user_id),
+                          sa.or_(events.c.sender_id.is_(None), events.c.sender_id.not_in(blocked)))
     return stmt.scalar_subquery()
 
 

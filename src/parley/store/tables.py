@@ -180,3 +180,40 @@ message_search = sa.Table(
     sa.Column("tsv", sa.Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
 )
 sa.Index("ix_message_search_tsv", message_search.c.tsv, postgresql_using="gin")
+
+# -- reports and blocks (issue 11) -------------------------------------------------------------------
+# A member's report of a message; one per reporter per message (the unique key decides). `snippet`
+# keeps the start of the text as it was when reported, so that a moderator still sees what was
+# reported once the message is deleted. Resolving a message's reports resolves all its open ones.
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("sender_id", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("reporter_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),
+    sa.Column("note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("snippet", sa.String(500), nullable=False, server_default=""),
+    sa.Column("state", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("resolved_by", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("action", sa.String(16), nullable=True),
+    sa.Column("resolution_note", sa.String(500), nullable=False, server_default=""),
+    sa.Column("resolved_at", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("room_id", "seq", "reporter_id", name="uq_reports_reporter"),
+    sa.Index("ix_reports_state", "state", "id"),
+    sa.Index("ix_reports_room", "room_id", "state", "id"),
+    sa.Index("ix_reports_reporter", "reporter_id", "id"),
+)
+
+# `user_id` blocks `blocked_id`: no direct chats from them; the blocked user is never told.
+blocks = sa.Table(
+    "blocks",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("blocked_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_blocks_blocked", "blocked_id"),
+)

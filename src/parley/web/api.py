@@ -53,7 +53,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    return json(user.private())
+    return json({**user.private(), "blocked": await ctx(request).blocks.ids(user)})
 
 
 @routes.patch("/api/v1/me")

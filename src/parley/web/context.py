@@ -10,8 +10,10 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.blocks import Blocks
 from parley.services.messages import Messages
 from parley.services.presence import Presence
+from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
 from parley.services.uploads import Uploads
@@ -30,6 +32,8 @@ class Context:
     uploads: Uploads
     actions: Actions
     search: Search
+    reports: Reports
+    blocks: Blocks
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -1,0 +1,216 @@
+"""Reports of messages (issue 11): members report, the room's moderators (or the server admins)
+see a live queue and resolve each with an action; the reporter sees that it was handled.
+
+Reports are not room events: their content is for their handlers only, so they travel as user
+frames (`report_added`, `report_resolved`) to the people who handle them, after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley.core import permissions, validation, wire
+from parley.core import reports as rules
+from parley.core.errors import Conflict, Invalid, NotFound, RateLimited, Unavailable
+from parley.core.models import EventType, User
+from parley.services.actions import Actions
+from parley.services.deps import Deps
+from parley.services.emitter import Emitter
+from parley.store import actions as action_store
+from parley.store import reports as store
+from parley.store import rooms as room_store
+from parley.store.reports import ReportRow
+
+log = logging.getLogger(__name__)
+NO_REPORT = "no such report, or you do not handle it"
+NO_MESSAGE = "no such message in this room"
+
+
+class Moderator(Protocol):
+    """What resolving needs of the moderation service (branch i11-mod, `ctx.moderation`)."""
+
+    async def mute(self, actor: User, room_id: int, user_id: int, duration_s: int, reason: str = "") -> Any: ...
+    async def kick(self, actor: User, room_id: int, user_id: int, reason: str = "") -> Any: ...
+    async def ban(self, actor: User, room_id: int, user_id: int, reason: str = "",
+                  duration_s: int | None = None) -> Any: ...
+
+
+class Learner(Protocol):
+    """What resolving teaches the spam filter (branch i11-spam, `ctx.spam`)."""
+
+    async def learn(self, texts: list[str], spam: bool) -> None: ...
+
+
+class Reports:
+    def __init__(self, deps: Deps, emitter: Emitter, actions: Actions, moderation: Moderator | None = None,
+                 spam: Learner | None = None) -> None:
+        self.deps = deps
+        self.emitter = emitter
+        self.actions = actions  # `delete` erases the message as the existing delete does
+        self.moderation = moderation
+        self.spam = spam
+
+    async def report(self, user: User, room_id: int, seq: int, reason: object, note: object = "") -> dict[str, Any]:
+        """Report a message one can read; one report per reporter per message. Its handlers are
+        told live. Returns the report as its reporter sees it."""
+        if reason not in rules.REASONS:
+            raise Invalid(f"reason must be one of: {', '.join(rules.REASONS)}")
+        clean_note = validation.note(note, rules.NOTE_MAX)
+        wait = await self.deps.bus.hit(f"report:{user.id}", self.deps.limits.report_rate)
+        if wait:
+            raise RateLimited(f"too many reports; retry in {wait:.1f} s", wait)
+        async with self.deps.db.write() as conn:
+            room = await room_store.get(conn, room_id)
+            permissions.require_reader(room, await room_store.membership(conn, room_id, user.id))
+            message = await action_store.message(conn, room_id, seq)
+            if message is None or message.type is not EventType.MESSAGE:
+                raise NotFound(NO_MESSAGE)
+            kept = rules.require_reportable(message, user.id)
+            sender_id = None if message.sender is None else message.sender["id"]
+            row = await store.insert(conn, room_id=room_id, seq=seq, sender_id=sender_id, reporter_id=user.id,
+                                     reason=str(reason), note=clean_note, snippet=kept, now=self.deps.clock())
+            if row is None:
+                raise Conflict("you reported this message already")
+            told = await store.handlers(conn, room_id, sender_id)
+            (full,) = await self._views(conn, [row])
+            (mine,) = await self._views(conn, [row], reporter=True)
+        await self.emitter.to_users(told, wire.ReportAddedFrame(report=_struct(full)))
+        return mine
+
+    async def queue(self, user: User, state: str = "open", room_id: int | None = None, before: int | None = None,
+                    limit: int = 50) -> dict[str, Any]:
+        """Reports `user` handles, newest first: those of the rooms they moderate (not those about
+        a moderator's message), or all of them for a server admin. Each report is listed on its
+        own; a message reported by several people appears once per reporter."""
+        limit = max(1, min(limit, rules.PAGE_MAX))
+        async with self.deps.db.read() as conn:
+            if room_id is not None and not user.is_admin:
+                room = await room_store.get(conn, room_id)
+                membership = await room_store.membership(conn, room_id, user.id)
+                permissions.require_reader(room, membership)
+                if not rules.is_staff(membership):
+                    raise NotFound(NO_REPORT)  # not an error to learn from: a member sees no reports
+            rows = await store.page(conn, viewer_id=user.id, is_admin=user.is_admin, state=state, room_id=room_id,
+                                    before=before, limit=limit + 1)
+            views = await self._views(conn, rows[:limit])
+        return {"reports": views, "has_more": len(rows) > limit}
+
+    async def mine(self, user: User, before: int | None = None, limit: int = 50) -> dict[str, Any]:
+        """The reports `user` made, newest first, with their state: the reporter's view."""
+        limit = max(1, min(limit, rules.PAGE_MAX))
+        async with self.deps.db.read() as conn:
+            rows = await store.of_reporter(conn, user.id, before, limit + 1)
+            views = await self._views(conn, rows[:limit], reporter=True)
+        return {"reports": views, "has_more": len(rows) > limit}
+
+    async def resolve(self, user: User, report_id: int, action: object, duration_s: int | None = None,
+                      note: object = "") -> dict[str, Any]:
+        """Carry out `action` and resolve every open report of the message. The action goes first,
+        through the service that owns it (its own transaction, event and audit entry); resolving
+        after a failure in between repeats an action that is idempotent."""
+        if action not in rules.ACTIONS:
+            raise Invalid(f"action must be one of: {', '.join(rules.ACTIONS)}")
+        if action == "mute" and duration_s is None:
+            raise Invalid("duration_s is required to mute")
+        clean_note = validation.note(note, rules.NOTE_MAX)
+        await self._rate(user)
+        row, text = await self._open_report(user, report_id)
+        await self._carry_out(user, row, str(action), duration_s, clean_note)
+        async with self.deps.db.write() as conn:
+            resolved = await store.resolve_open(conn, row.room_id, row.seq, by=user.id, action=str(action),
+                                                note=clean_note, now=self.deps.clock())
+            if not resolved:
+                raise Conflict("this report was resolved meanwhile")
+            # HOOK(i11-mod): audit.record(conn, actor_id=user.id, action="resolve_report", ...) here
+            told = sorted({user.id, *await store.handlers(conn, row.room_id, row.sender_id)})
+            full = await self._views(conn, resolved)
+            theirs = await self._views(conn, resolved, reporter=True)
+        for view, reporter_view, done in zip(full, theirs, resolved, strict=True):
+            await self.emitter.to_users(told, wire.ReportResolvedFrame(report=_struct(view)))
+            await self.emitter.to_user(done.reporter_id, wire.ReportResolvedFrame(report=_struct(reporter_view)))
+        await self._learn(str(action), resolved, text)
+        by_id = {v["id"]: v for v in full}
+        return by_id.get(report_id, full[0])
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    async def _open_report(self, user: User, report_id: int) -> tuple[ReportRow, str]:
+        """The open report `user` handles, and the reported text (for the spam filter)."""
+        async with self.deps.db.read() as conn:
+            row = await store.get(conn, report_id)
+            if row is None:
+                raise NotFound(NO_REPORT)
+            actor = await room_store.membership(conn, row.room_id, user.id)
+            sender = None if row.sender_id is None else await room_store.membership(conn, row.room_id, row.sender_id)
+            if not rules.may_handle(user.is_admin, actor, sender):
+                raise NotFound(NO_REPORT)
+            if row.state != "open":
+                raise Conflict("this report was resolved already")
+            message = await action_store.message(conn, row.room_id, row.seq)
+        live = message is not None and not message.data.get("deleted")
+        return row, message.data.get("text", "") if live and message is not None else row.snippet
+
+    async def _carry_out(self, user: User, row: ReportRow, action: str, duration_s: int | None, note: str) -> None:
+        if action == "delete":
+            await self.actions.delete(user, row.room_id, row.seq, handling_report=True)
+            return
+        if action not in rules.ON_SENDER:
+            return  # dismiss
+        if row.sender_id is None:
+            raise Conflict("the message's sender no longer exists; delete or dismiss instead")
+        if self.moderation is None:
+            # HOOK(i11-mod): the moderation service (ctx.moderation) carries these out once merged.
+            raise Unavailable(f"{action} is not available on this server yet; delete or dismiss instead")
+        if action == "mute":
+            assert duration_s is not None  # checked by resolve
+            await self.moderation.mute(user, row.room_id, row.sender_id, duration_s, reason=note)
+        elif action == "kick":
+            await self.moderation.kick(user, row.room_id, row.sender_id, reason=note)
+        else:
+            await self.moderation.ban(user, row.room_id, row.sender_id, reason=note, duration_s=duration_s)
+
+    async def _learn(self, action: str, resolved: list[ReportRow], text: str) -> None:
+        """Moderators' decisions teach the spam filter: upheld spam reports are spam, dismissed
+        reports are not. After the commit; a failure to learn does not undo the resolution."""
+        if self.spam is None or not text.strip():
+            return  # HOOK(i11-spam): ctx.spam, once merged
+        upheld_spam = rules.upheld(action) and any(r.reason == "spam" for r in resolved)
+        if not upheld_spam and action != "dismiss":
+            return
+        try:
+            await self.spam.learn([text], upheld_spam)
+        except Exception:
+            log.exception("the spam filter could not learn from report %d", resolved[0].id)
+
+    async def _rate(self, user: User) -> None:
+        wait = await self.deps.bus.hit(f"action:{user.id}", self.deps.limits.action_rate)
+        if wait:
+            raise RateLimited(f"too many moderation actions; retry in {wait:.1f} s", wait)
+
+    @staticmethod
+    async def _views(conn: AsyncConnection, rows: list[ReportRow], *, reporter: bool = False) -> list[dict[str, Any]]:
+        """Reports as JSON, with four queries per page at most (messages, people, rooms)."""
+        messages = {} if reporter else await store.messages(conn, [(r.room_id, r.seq) for r in rows])
+        people = await store.people(conn, [i for r in rows for i in (r.sender_id, r.reporter_id, r.resolved_by)])
+        rooms = await store.room_names(conn, [r.room_id for r in rows])
+        out = []
+        for r in rows:
+            message = messages.get((r.room_id, r.seq))
+            out.append({
+                "id": r.id, "room": rooms[r.room_id], "seq": r.seq,
+                "message": None if message is None else message.wire(), "snippet": r.snippet,
+                "sender": people.get(r.sender_id) if r.sender_id is not None else None,
+                "reporter": people[r.reporter_id], "reason": r.reason, "note": r.note, "state": r.state,
+                "created_at": r.created_at,
+                "resolved_by": None if reporter or r.resolved_by is None else people.get(r.resolved_by),
+                "action": r.action, "resolution_note": "" if reporter else r.resolution_note,
+                "resolved_at": r.resolved_at})
+        return out
+
+
+def _struct(view: dict[str, Any]) -> wire.Report:
+    return msgspec.convert(view, wire.Report)
