@@ -31,16 +31,15 @@ export function reportsTab() {
 function reportRow(report) {
   const message = report.message ?? {};
   const room = report.room ?? {};
-  const seq = report.seq ?? message.seq;
   const action = h('select', { 'aria-label': t('admin.resolveWith') },
     RESOLUTIONS.map((name) => h('option', { value: name }, named('admin.resolution', name))));
   const info = h('div', { class: 'admin-text' },
-    h('div', {}, tag(named('admin.reason', report.reason)), ' ', h('span', { class: 'muted' }, when(report.ts ?? report.created_at))),
+    h('div', {}, tag(named('admin.reason', report.reason)), ' ', h('span', { class: 'muted' }, when(report.created_at))),
     h('div', {}, t('admin.reportedBy'), ' ', who(report.reporter)),
-    h('blockquote', { class: 'admin-quote' }, h('div', {}, who(message.sender ?? report.sender)),
-      userText(message.text ?? '', 'p', { class: 'admin-excerpt' })),
+    h('blockquote', { class: 'admin-quote' }, h('div', {}, who(report.sender)),
+      userText(message.text || report.snippet || '', 'p', { class: 'admin-excerpt' })),
     report.note ? userText(report.note, 'p', { class: 'muted admin-excerpt' }) : null,
-    room.id ? h('a', { href: `#/room/${room.id}/${seq}` }, h('span', { 'aria-hidden': 'true' }, '# '), userText(room.name ?? '')) : null);
+    room.id ? h('a', { href: `#/room/${room.id}/${report.seq}` }, h('span', { 'aria-hidden': 'true' }, '# '), userText(room.name ?? '')) : null);
   const li = adminRow(info, [action, rowButton(t('admin.resolve'), async () => {
     await request('POST', `/reports/${report.id}/resolve`, { action: action.value });
     li.replaceChildren(h('p', { class: 'admin-done' }, t('admin.resolved')));

@@ -63,7 +63,7 @@ async function myReports(into) {
   into.append(h('h4', { id, class: 'field-label' }, t('privacy.myReports')),
     h('ul', { class: 'my-reports', 'aria-labelledby': id }, reports.map((report) => h('li', { dataset: { reportId: report.id } },
       h('span', { class: `admin-tag${report.state === 'open' ? '' : ' accent'}` }, named('privacy.state', report.state)),
-      report.resolution?.action || report.action ? h('span', { class: 'muted' }, named('admin.resolution', report.resolution?.action ?? report.action)) : null,
-      userText(report.message?.text ?? report.note ?? '', 'span', { class: 'admin-excerpt' }),
-      h('span', { class: 'muted' }, when(report.ts ?? report.created_at))))));
+      report.action ? h('span', { class: 'muted' }, named('admin.resolution', report.action)) : null,
+      userText(report.snippet ?? '', 'span', { class: 'admin-excerpt' }),
+      h('span', { class: 'muted' }, when(report.created_at))))));
 }
