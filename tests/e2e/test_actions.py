@@ -1,5 +1,5 @@
 """Message actions (issue 10) through a real server: REST and WebSocket frames between two users,
-resume after being offline, bad input and permissions."""
+resume after being offline, bad input and permissions; reports and blocks (issue 11) at the end."""
 
 from __future__ import annotations
 
@@ -156,3 +156,64 @@ async def test_status_reaches_people_sharing_a_room(server, http, names):
         await bob.call("PATCH", "/api/v1/me", {})
     assert err.value.status == 422
     await ann_sock.close()
+
+
+# -- reports and blocks (issue 11): here to share this module's server ---------------------------------
+async def test_a_report_reaches_the_moderator_live_and_its_resolution_the_reporter(server, http, names):
+    own, ann, bob = [await new_user(http, server.url, names()) for _ in range(3)]
+    room = (await own.create_room(names("room")))["id"]
+    await ann.join(room)
+    await bob.join(room)
+    sockets = {who: await Socket.open(http, server.url, api.token) for who, api in
+               (("own", own), ("ann", ann), ("bob", bob))}
+    seq = (await bob.send(room, "cheap pills here"))["seq"]
+    path = f"/api/v1/rooms/{room}/messages/{seq}/report"
+
+    made = await ann.call("POST", path, {"reason": "spam", "note": "again"}, expect=201)
+    added = await sockets["own"].wait_for(lambda f: f["type"] == "report_added")
+    report = added["report"]
+    assert (report["id"], report["reason"], report["note"], report["state"]) == (made["id"], "spam", "again", "open")
+    assert report["message"]["text"] == "cheap pills here" and report["reporter"]["id"] == ann.user["id"]
+    with_error = await _refused(ann.call("POST", path, {"reason": "spam"}))
+    assert with_error == (409, "conflict")
+    assert await _refused(ann.call("POST", path, {"reason": "eggs"})) == (422, "invalid")
+    assert await _refused(own.call("POST", f"/api/v1/rooms/{room}/messages/999/report", {"reason": "spam"})) == (
+        404, "not_found")
+    queue = await own.call("GET", "/api/v1/reports?state=open")
+    assert [r["id"] for r in queue["reports"]] == [made["id"]] and queue["has_more"] is False
+
+    resolved = await own.call("POST", f"/api/v1/reports/{made['id']}/resolve", {"action": "delete", "note": "gone"})
+    assert (resolved["state"], resolved["action"], resolved["resolved_by"]["id"]) == ("resolved", "delete",
+                                                                                      own.user["id"])
+    told = await sockets["ann"].wait_for(lambda f: f["type"] == "report_resolved")
+    assert (told["report"]["id"], told["report"]["action"], told["report"]["resolved_by"]) == (
+        made["id"], "delete", None)
+    seen = await sockets["own"].wait_for(lambda f: f["type"] == "report_resolved")
+    assert seen["report"]["resolution_note"] == "gone"
+    await sockets["bob"].wait_for(lambda f: f["type"] == "message_deleted" and f["target"] == seq)
+    mine = await ann.call("GET", "/api/v1/me/reports")
+    assert [(r["id"], r["state"]) for r in mine["reports"]] == [(made["id"], "resolved")]
+
+    # Blocking is silent: bob hears nothing, and cannot start a direct chat with ann.
+    await ann.call("PUT", f"/api/v1/me/blocks/{bob.user['id']}", expect=204)
+    assert (await ann.call("GET", "/api/v1/me"))["blocked"] == [bob.user["id"]]
+    assert await _refused(bob.call("POST", "/api/v1/direct", {"usernames": [ann.user["username"]]})) == (
+        403, "forbidden")
+    assert await _refused(ann.call("PUT", f"/api/v1/me/blocks/{ann.user['id']}")) == (422, "invalid")
+    await ann.call("DELETE", f"/api/v1/me/blocks/{bob.user['id']}", expect=204)
+    assert (await ann.call("GET", "/api/v1/me/blocks"))["blocks"] == []
+
+    # Only the handlers and the reporter heard of the report: not its sender, nor anyone else.
+    await sockets["bob"].barrier()
+    assert not [f for f in sockets["bob"].frames if f["type"].startswith("report_")]
+    assert not [f for f in sockets["ann"].frames if f["type"] == "report_added"]
+    for sock in sockets.values():
+        await sock.close()
+
+
+async def _refused(call) -> tuple[int, str | None]:
+    try:
+        await call
+    except ApiError as exc:
+        return exc.status, exc.code
+    return 200, None

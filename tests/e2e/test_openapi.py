@@ -116,6 +116,21 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(a, "DELETE", f"{one}/reactions/%F0%9F%91%8D")
     await call(b, "DELETE", one)
     await call(a, "GET", f"/api/v1/rooms/{rid}/messages")
+    # Reports and blocks (issue 11): bob, a member again, is reported; ann (the owner) handles it.
+    await call(a, "PATCH", f"/api/v1/rooms/{rid}/members/{bob['user']['id']}", {"role": "member"})
+    said = await call(b, "POST", f"/api/v1/rooms/{rid}/messages", {"text": "report me"})
+    reported = f"/api/v1/rooms/{rid}/messages/{said['seq']}/report"
+    report = await call(a, "POST", reported, {"reason": "spam", "note": "a note"})
+    await call(a, "POST", reported, {"reason": "spam"})
+    await call(a, "GET", f"/api/v1/reports?state=open&room={rid}")
+    await call(b, "GET", f"/api/v1/reports?room={rid}")
+    await call(a, "POST", f"/api/v1/reports/{report['id']}/resolve", {"action": "dismiss", "note": "fine"})
+    await call(a, "GET", "/api/v1/reports?state=resolved")
+    await call(a, "GET", "/api/v1/me/reports")
+    await call(a, "PUT", f"/api/v1/me/blocks/{bob['user']['id']}")
+    await call(a, "GET", "/api/v1/me/blocks")
+    await call(a, "GET", "/api/v1/me")
+    await call(a, "DELETE", f"/api/v1/me/blocks/{bob['user']['id']}")
     await call(a, "PATCH", "/api/v1/me", {"status": "checking the spec"})
     async def send_file(token: str, method: str, path: str, data: bytes) -> Any:
         form = aiohttp.FormData()

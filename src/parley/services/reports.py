@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import permissions, validation, wire
 from parley.core import reports as rules
-from parley.core.errors import Conflict, Invalid, NotFound, RateLimited, Unavailable
+from parley.core.errors import Conflict, Invalid, NotFound, RateLimited
 from parley.core.models import EventType, User
 from parley.services.actions import Actions
 from parley.services.deps import Deps
@@ -164,7 +164,7 @@ class Reports:
             raise Conflict("the message's sender no longer exists; delete or dismiss instead")
         if self.moderation is None:
             # HOOK(i11-mod): the moderation service (ctx.moderation) carries these out once merged.
-            raise Unavailable(f"{action} is not available on this server yet; delete or dismiss instead")
+            raise Conflict(f"{action} is not available on this server yet; delete or dismiss instead")
         if action == "mute":
             assert duration_s is not None  # checked by resolve
             await self.moderation.mute(user, row.room_id, row.sender_id, duration_s, reason=note)

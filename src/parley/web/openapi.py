@@ -180,6 +180,7 @@ def _paths() -> dict[str, Any]:
             "put": _op("Set my avatar from an image (cropped square)", ("200", _ref("User")), multipart=True),
             "delete": _op("Remove my avatar", ("200", _ref("User")))},
         **_action_paths(),
+        **_report_paths(),
         "/api/v1/search": {"get": _op(
             "Search messages in the rooms I may read (a room I left: up to my leave), newest first. Words match "
             "by prefix ignoring case and accents; Chinese and Japanese by character pairs. before/after: a seq "
@@ -198,6 +199,9 @@ def _paths() -> dict[str, Any]:
                 for op in ops.values():
                     op["parameters"].append({"name": name, "in": "path", "required": True,
                                              "schema": _INT_ID if name == "seq" else _EMOJI})
+    for path, name in (("/api/v1/reports/{report_id}/resolve", "report_id"), ("/api/v1/me/blocks/{user_id}", "user_id")):
+        for op in paths[path].values():
+            op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": _INT_ID}]
     paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
         "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {
@@ -270,6 +274,36 @@ def _action_paths() -> dict[str, Any]:
         "/api/v1/rooms/{room_id}/threads/{seq}": {
             "get": _op("A thread: its root and replies, oldest first", ("200", _ref("Thread")),
                        params=api.ThreadQuery)},
+    }
+
+
+_REPORTS = _obj(["reports", "has_more"], reports={"type": "array", "items": _ref("Report")}, has_more=_BOOL)
+
+
+def _report_paths() -> dict[str, Any]:
+    """Reports and blocks (issue 11). Reports travel live as the user frames `report_added` and
+    `report_resolved` (docs/protocol.md)."""
+    return {
+        f"{_MESSAGE}/report": {"post": _op(
+            "Report a message I can read (not mine, not deleted: 422 / 409); one per reporter per message (409); "
+            "rate limited. Answers the reporter's view", ("201", _ref("Report")), body=api.ReportBody)},
+        "/api/v1/reports": {"get": _op(
+            "Reports I handle, newest first, each on its own: those of rooms I moderate (moderators and up), "
+            "except those about a moderator's message, which go to the server admins; server admins see all",
+            ("200", _REPORTS), params=api.ReportsQuery)},
+        "/api/v1/reports/{report_id}/resolve": {"post": _op(
+            "Resolve a report with an action (dismiss, delete, mute, kick, ban): every open report of the "
+            "message is resolved; 409 if resolved already", ("200", _ref("Report")), body=api.ResolveBody)},
+        "/api/v1/me/reports": {"get": _op(
+            "The reports I made, newest first, with their state (without who resolved them)", ("200", _REPORTS),
+            params=api.MyReportsQuery)},
+        "/api/v1/me/blocks": {"get": _op(
+            "The users I block, latest first", ("200", _obj(["blocks"], blocks={"type": "array", "items": _obj(
+                ["user", "created_at"], user=_ref("UserPublic"), created_at=_INT)})))},
+        "/api/v1/me/blocks/{user_id}": {
+            "put": _op("Block a user (idempotent; 422 for myself): no direct chats from them; they are not told",
+                       None),
+            "delete": _op("Unblock a user (idempotent)", None)},
     }
 
 
