@@ -17,11 +17,14 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core.admin import Registration
 from parley.core.ratelimit import Rate
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.admin import Admin
+from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
@@ -126,9 +129,11 @@ def build(settings: Settings) -> Context:
     actions = Actions(deps, emitter, uploads)
     # HOOK(i11-mod, i11-spam): Reports(..., moderation=ctx.moderation, spam=ctx.spam) once merged
     reports = Reports(deps, emitter, actions)
-    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter), rooms=Rooms(deps, emitter),
-                   messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
-                   search=Search(deps), reports=reports, blocks=Blocks(deps))
+    registration = Registration(settings.registration.lower())
+    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter, registration),
+                   rooms=Rooms(deps, emitter), messages=messages, presence=presence, hub=hub,
+                   actions=actions, uploads=uploads, search=Search(deps), reports=reports, blocks=Blocks(deps),
+                   audit=Audit(deps), admin=Admin(deps, emitter, registration))
 
 
 def claim_sqlite(settings: Settings) -> Any:

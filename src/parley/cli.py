@@ -117,7 +117,7 @@ def user_create(username: str, password: str, display_name: str | None, admin: b
     from parley.core.errors import ParleyError
 
     async def action(ctx: Any) -> Any:
-        return await ctx.accounts.register(username, password, display_name, admin=admin)
+        return await ctx.accounts.register(username, password, display_name, admin=admin, operator=True)
 
     try:
         created, _ = asyncio.run(_with_context(_settings(database_url=database_url), action))
@@ -139,6 +139,49 @@ def user_disable(username: str, database_url: str | None) -> None:
     except ParleyError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"disabled user {disabled.username}; their sessions are revoked")
+
+
+@main.group()
+def admin() -> None:
+    """Server administration: the registration mode and invite codes."""
+
+
+def _run(database_url: str | None, action: Any) -> Any:
+    from parley.core.errors import ParleyError
+
+    try:
+        return asyncio.run(_with_context(_settings(database_url=database_url), action))
+    except ParleyError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@admin.command("registration")
+@click.argument("mode", required=False, type=click.Choice(["open", "invite", "closed"]))
+@click.option("--database-url", default=None)
+def admin_registration(mode: str | None, database_url: str | None) -> None:
+    """Show the registration mode, or set it (open, invite or closed) for every node."""
+
+    async def action(ctx: Any) -> Any:
+        if mode is None:
+            return (await ctx.admin.server())["registration"]
+        return (await ctx.admin.set_registration(None, mode))["mode"]
+
+    click.echo(f"registration: {_run(database_url, action)}")
+
+
+@admin.command("invite")
+@click.option("--uses", type=click.IntRange(1, 1000), default=1, show_default=True, help="accounts it may create")
+@click.option("--expires", default="7d", show_default=True, help="valid for: seconds, or 30m, 12h, 7d, 2w")
+@click.option("--database-url", default=None)
+def admin_invite(uses: int, expires: str, database_url: str | None) -> None:
+    """Make an invite code for the `invite` registration mode."""
+    from parley.core.admin import parse_duration
+
+    async def action(ctx: Any) -> Any:
+        return await ctx.admin.create_invite(None, uses, parse_duration(expires))
+
+    invite = _run(database_url, action)
+    click.echo(f"{invite['code']}\n(for {uses} account(s), valid for {expires})")
 
 
 @main.group()

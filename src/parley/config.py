@@ -64,6 +64,10 @@ class Settings:
         "help": "largest file one upload may be, in bytes (the file itself, not the request)", "min": 1})
     upload_quota_bytes: int = field(default=1024 * 1024 * 1024, metadata={
         "help": "bytes of uploads one user may keep (every file counts, until deleted)", "min": 1})
+    registration: str = field(default="open", metadata={
+        "help": "who may create an account until an admin changes it at run time: open, invite (with an "
+                "invite code) or closed (the first account of an empty server always may)",
+        "choices": ("OPEN", "INVITE", "CLOSED")})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

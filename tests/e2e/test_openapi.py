@@ -132,6 +132,11 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(a, "GET", "/api/v1/me")
     await call(a, "DELETE", f"/api/v1/me/blocks/{bob['user']['id']}")
     await call(a, "PATCH", "/api/v1/me", {"status": "checking the spec"})
+    # The audit log (issue 11): ann's role change and topic are entries of her room.
+    log = await call(a, "GET", f"/api/v1/audit?room={rid}&limit=1")
+    assert log["entries"][0]["room"]["id"] == rid and log["has_more"] is True
+    await call(b, "GET", f"/api/v1/audit?room={rid}")  # a moderator: 403
+    await call(a, "GET", "/api/v1/audit?action=nonsense")
     async def send_file(token: str, method: str, path: str, data: bytes) -> Any:
         form = aiohttp.FormData()
         form.add_field("file", data, filename="f.png", content_type="image/png")

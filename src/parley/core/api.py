@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import reports, search, validation
+from parley.core import audit, reports, search, validation
+from parley.core.admin import (
+    INVITE_CODE_MAX,
+    INVITE_TTL_DEFAULT_S,
+    INVITE_TTL_MAX_S,
+    INVITE_TTL_MIN_S,
+    INVITE_USES_MAX,
+    PAGE_MAX,
+)
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -44,6 +52,8 @@ class RegisterBody(_Body):
     password: Password
     # Left out, null or "": the username is shown.
     display_name: Annotated[str, Meta(max_length=validation.DISPLAY_NAME_MAX)] | None = None
+    # Needed in the `invite` registration mode (GET /api/v1/server says which); ignored otherwise.
+    invite: Annotated[str, Meta(max_length=INVITE_CODE_MAX)] | None = None
 
 
 class LoginBody(_Body):
@@ -185,10 +195,42 @@ class MyReportsQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=reports.PAGE_MAX)] = 50
 
 
+class AuditQuery(_Body):
+    room: NonNegative | UnsetType = UNSET
+    actor: NonNegative | UnsetType = UNSET
+    action: Literal[audit.ACTIONS] | UnsetType = UNSET  # type: ignore[valid-type]
+    before: NonNegative | UnsetType = UNSET  # the id of the oldest entry of the previous page
+    limit: Annotated[int, Meta(ge=1, le=audit.PAGE_MAX)] = 50
+
+
+# -- server administration (issue 11) ----------------------------------------------------------------
+
+
+class AdminListQuery(_Body):
+    q: Annotated[str, Meta(max_length=80)] = ""
+    before: NonNegative | UnsetType = UNSET  # an id: the page below it (the last one's id of the page before)
+    limit: Annotated[int, Meta(ge=1, le=PAGE_MAX)] = 50
+
+
+class AdminUserBody(_Body, forbid_unknown_fields=True):
+    disabled: bool | UnsetType = UNSET
+    is_admin: bool | UnsetType = UNSET
+
+
+class RegistrationBody(_Body):
+    mode: Literal["open", "invite", "closed"]
+
+
+class InviteCreateBody(_Body):
+    uses: Annotated[int, Meta(ge=1, le=INVITE_USES_MAX)] = 1
+    expires_in_s: Annotated[int, Meta(ge=INVITE_TTL_MIN_S, le=INVITE_TTL_MAX_S)] = INVITE_TTL_DEFAULT_S
+
+
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
-          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody)
+          DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, AdminUserBody,
+          RegistrationBody, InviteCreateBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
-           MyReportsQuery)
+           MyReportsQuery, AuditQuery, AdminListQuery)
 
 
 def decode_body(raw: bytes, type_: type[T]) -> T:

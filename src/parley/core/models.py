@@ -62,6 +62,13 @@ class EventType(enum.StrEnum):
     MESSAGE_UNPINNED = "message_unpinned"
 
 
+class PostPolicy(enum.StrEnum):
+    """Who may post in a room: everyone, or (announcement rooms) moderators and up."""
+
+    EVERYONE = "everyone"
+    MODERATORS = "moderators"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -103,6 +110,8 @@ class Room:
     archived: bool
     created_at: int
     last_seq: int
+    slow_mode_s: int = 0  # moderation (issue 11): a member posts at most once per this many seconds
+    post_policy: PostPolicy = PostPolicy.EVERYONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,10 @@ class Membership:
     state: MemberState
     read_seq: int
     joined_seq: int
+    muted_until: int | None = None  # ms; the member reads but neither posts nor types until then
+
+    def muted(self, now: int) -> bool:
+        return self.muted_until is not None and self.muted_until > now
 
 
 @dataclass(slots=True)

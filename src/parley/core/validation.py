@@ -24,6 +24,7 @@ DISPLAY_NAME_MAX = 64
 ROOM_NAME_MAX = 80
 TOPIC_MAX = 500
 STATUS_MAX = 80
+REASON_MAX = 500  # a moderator's reason (kick, ban, mute), as the audit log keeps it
 CLIENT_MSG_ID_MAX = 64
 DIRECT_MAX_OTHERS = 9
 INVITE_MAX = 50
@@ -81,6 +82,12 @@ def room_name(value: Any) -> str:
 def topic(value: Any) -> str:
     text = _clean_text(value, "topic", TOPIC_MAX, allow_empty=True, multiline=False)
     return _shown_as_is(text, "topic", need_glyph=bool(text))
+
+
+def reason(value: Any) -> str:
+    """A moderator's reason (kick, ban, mute...): optional, one line, shown as is."""
+    text = _clean_text("" if value is None else value, "reason", REASON_MAX, allow_empty=True, multiline=False)
+    return _shown_as_is(text, "reason", need_glyph=bool(text))
 
 
 def status(value: Any) -> str:

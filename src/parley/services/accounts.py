@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from parley.core import glyphs, validation, wire
+from parley.core.admin import Registration, admission, invite_refusal
 from parley.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from parley.core.models import Session, User
+from parley.services.admin import registration_mode
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.throttle import Throttle
+from parley.store import admin as admin_store
 from parley.store import rooms as room_store
 from parley.store import users as store
 
@@ -29,17 +33,25 @@ def hash_token(token: str) -> bytes:
 
 
 class Accounts:
-    def __init__(self, deps: Deps, emitter: Emitter) -> None:
+    def __init__(self, deps: Deps, emitter: Emitter, registration: Registration = Registration.OPEN) -> None:
         self.deps = deps
         self.emitter = emitter
+        self.registration = registration  # PARLEY_REGISTRATION, until an admin sets the mode
         self._dummy_hash = _hasher.hash(secrets.token_hex(16))
         self.throttle = Throttle(deps.bus)
 
     async def register(self, username: object, password: object, display_name: object = None,
-                       *, client_ip: str = "", admin: bool = False) -> tuple[User, str]:
+                       *, client_ip: str = "", admin: bool = False, invite: str | None = None,
+                       operator: bool = False) -> tuple[User, str]:
+        """Create an account and its first session. The registration mode applies, except to the
+        operator at the command line (`operator`) and to the first account of an empty server: in
+        `invite` mode one use of `invite` is spent in the transaction that creates the account."""
         name = validation.username(username)
         shown = validation.display_name(name if display_name in (None, "") else display_name)
         secret = validation.password(password, username=name)
+        if not operator:  # refused before the costly hash; checked again, atomically, below
+            async with self.deps.db.read() as conn:
+                await self._admit(conn, invite, first=await store.count_users(conn) == 0, spend=False)
         limits = self.deps.limits
         # Paid before hashing, never refunded: it limits how many accounts one address makes.
         charges = [(f"register-ip:{client_ip}", limits.register_ip_rate)] if client_ip else []
@@ -51,6 +63,8 @@ class Accounts:
             # The first account on an empty server administers it.
             await store.lock_registrations(conn)
             first = await store.count_users(conn) == 0
+            if not operator:
+                await self._admit(conn, invite, first=first, spend=True)
             await _refuse_others_username(conn, shown, own=name)
             user = await store.insert_user(conn, username=name, display_name=shown, password_hash=pw_hash,
                                            is_admin=admin or first, now=now)
@@ -58,6 +72,21 @@ class Accounts:
                 raise Conflict("that username is taken")
             token = await self._new_session(conn, user.id, now)
         return user, token
+
+    async def _admit(self, conn: Any, invite: str | None, *, first: bool, spend: bool) -> None:
+        """Refuse a registration the mode does not allow (the first account always registers); with
+        `spend`, take one use of the invite code it needs."""
+        mode = await registration_mode(conn, self.registration)
+        if not admission(mode, first=first, invite=invite):
+            return
+        assert invite is not None
+        now = self.deps.clock()
+        if spend and await admin_store.consume_invite(conn, invite, now):
+            return
+        found = await admin_store.invite_state(conn, invite)
+        if not spend and found is not None and found[1] < found[0] and found[2] > now:
+            return
+        raise invite_refusal(found, now)
 
     async def login(self, username: object, password: object, *, client_ip: str = "") -> tuple[User, str]:
         # A name that breaks the username rules cannot exist: refused before any bucket or hash.
@@ -114,8 +143,7 @@ class Accounts:
             pw_hash = await asyncio.to_thread(_hasher.hash, secret)
         async with self.deps.db.write() as conn:
             await store.update_user(conn, user.id, password_hash=pw_hash)
-            await store.delete_sessions_of(conn, user.id)
-            await store.record_revocation(conn, user.id, 0, self.deps.clock())
+            await store.revoke_all(conn, user.id, self.deps.clock())
             token = await self._new_session(conn, user.id, self.deps.clock())
         await self.emitter.revoke(user.id)
         return token
@@ -153,8 +181,7 @@ class Accounts:
             if found is None:
                 raise NotFound(f"no user named {username!r}")
             await store.update_user(conn, found[0].id, disabled=True)
-            await store.delete_sessions_of(conn, found[0].id)
-            await store.record_revocation(conn, found[0].id, 0, self.deps.clock())
+            await store.revoke_all(conn, found[0].id, self.deps.clock())
         await self.emitter.revoke(found[0].id)
         return found[0]
 

@@ -19,6 +19,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.uploads import Uploads
 from parley.store import actions as store
+from parley.store import audit as audit_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store import search as search_store
@@ -87,6 +88,10 @@ class Actions:
             await search_store.unindex(conn, room_id, target_seq)  # nothing findable stays
             emitted = await self._append(conn, room_id, user, EventType.MESSAGE_DELETED,
                                          {"target": target_seq, "by": user.id})
+            author = _author(target)
+            if author != user.id:  # a moderator's deletion of someone else's message
+                await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
+                                         target_id=author, now=self.deps.clock(), data={"seq": target_seq})
         await self.emitter.room_events(emitted)
         if blob_keys:
             await self.uploads.collect_blobs(blob_keys)

@@ -23,6 +23,7 @@ from parley.core.models import (
 from parley.core.views import member_view, room_view
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.store import audit as audit_store
 from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import rooms as store
@@ -134,6 +135,8 @@ class Rooms:
                 raise Forbidden("the room is archived and read-only")
             await store.update(conn, room_id, **clean)  # a public name taken (any case): Conflict
             emitted = await self._append(conn, room_id, user, [(EventType.ROOM_UPDATED, {"changes": clean})])
+            await audit_store.record(conn, actor_id=user.id, action="room_settings", room_id=room_id,
+                                     now=self.deps.clock(), data={"changes": clean})
             room = await store.get(conn, room_id)
             assert room is not None
             count = await store.member_count(conn, room_id)
@@ -227,6 +230,10 @@ class Rooms:
                 permissions.require_role_change(membership, target, new_role)
                 changes = [] if target.role is new_role else [(found[0], new_role)]
             emitted = await self._set_roles(conn, room_id, user, changes)
+            if changes:
+                await audit_store.record(conn, actor_id=user.id, action="set_role", room_id=room_id,
+                                         target_id=target_id, now=self.deps.clock(),
+                                         data={"role": new_role.label, "previous": target.role.label})
             target = await store.membership(conn, room_id, target_id)
         await self.emitter.room_events(emitted)
         assert target is not None

@@ -10,27 +10,27 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.errors import Conflict
-from parley.core.models import Membership, MemberState, Role, Room, RoomKind, User, Visibility
+from parley.core.models import Membership, MemberState, PostPolicy, Role, Room, RoomKind, User, Visibility
 from parley.store.tables import blocks, events, members, rooms, users
 
 NAME_TAKEN = "a public room with that name exists already (names ignore case); choose another"
 ROOM_COLUMNS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
-              rooms.c.created_at, rooms.c.last_seq)
+                rooms.c.created_at, rooms.c.last_seq, rooms.c.slow_mode_s, rooms.c.post_policy)
 
 
 MEMBER_COLUMNS = (members.c.room_id, members.c.user_id, members.c.role, members.c.state, members.c.read_seq,
-                  members.c.joined_seq)
+                  members.c.joined_seq, members.c.muted_until)
 
 
 # The mappers read by position, so that the send batch's raw rows (sqlite3, asyncpg) use them too.
 def room_from_row(r: Sequence[Any]) -> Room:
     """A row starting with ROOM_COLUMNS."""
-    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7])
+    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7], r[8], PostPolicy(r[9]))
 
 
 def membership_from_row(r: Sequence[Any]) -> Membership:
     """A row starting with MEMBER_COLUMNS."""
-    return Membership(r[0], r[1], Role(r[2]), MemberState(r[3]), r[4], r[5])
+    return Membership(r[0], r[1], Role(r[2]), MemberState(r[3]), r[4], r[5], r[6])
 
 
 async def insert_room(conn: AsyncConnection, *, kind: RoomKind, name: str, topic: str, visibility: Visibility,

@@ -50,6 +50,9 @@ rooms = sa.Table(
     sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
     # Sorted participant ids of a direct chat, so that finding-or-creating it is idempotent.
     sa.Column("direct_key", sa.String(200), nullable=True, unique=True),
+    # moderation (issue 11): seconds a member waits between posts (0: off); who may post
+    sa.Column("slow_mode_s", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("post_policy", sa.String(16), nullable=False, server_default="everyone"),
 )
 
 # Two public rooms may not share a name, ignoring case; the index (not a read before the write)
@@ -71,6 +74,8 @@ members = sa.Table(
     # membership): a member who left still finds, by search, what they could read until then.
     sa.Column("left_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # moderation (issue 11): the member may read but not post or type until then (ms); null: not muted
+    sa.Column("muted_until", sa.BigInteger, nullable=True),
     sa.Index("ix_members_user_state", "user_id", "state"),
 )
 
@@ -216,4 +221,60 @@ blocks = sa.Table(
     sa.Column("blocked_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Index("ix_blocks_blocked", "blocked_id"),
+)
+
+# -- moderation (issue 11) ---------------------------------------------------------------------------
+# Every moderation and administration action, written in the transaction of the action itself.
+# Read newest first by id: a room's entries (ix_audit_log_room), an actor's (ix_audit_log_actor), or all.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("actor_id", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("target_id", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("data", sa.Text, nullable=True),  # JSON: what else the action needs told (a role, a count)
+    sa.Index("ix_audit_log_room", "room_id", "id"),
+    sa.Index("ix_audit_log_actor", "actor_id", "id"),
+)
+
+# A ban keeps a user out of a room (no join, no invite) until `until` (ms; null: for good). An
+# expired row simply stops counting: nothing sweeps it, the next ban of the same user replaces it.
+room_bans = sa.Table(
+    "room_bans",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("by", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("until", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# -- server administration (issue 11) ---------------------------------------------------------------
+# Server-wide settings an admin changes at run time, read by every node (`registration`: the
+# registration mode; no row: PARLEY_REGISTRATION).
+server_settings = sa.Table(
+    "server_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# Invite codes for the `invite` registration mode. `used` only grows, by a conditional UPDATE
+# (`used < uses` and unexpired) in the registration's transaction, so no code admits more than `uses`.
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("uses", sa.Integer, nullable=False),
+    sa.Column("used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_invites_created_at", "created_at"),
 )

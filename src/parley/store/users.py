@@ -67,13 +67,22 @@ async def by_usernames(conn: AsyncConnection, names: Iterable[str]) -> list[User
     return [_user(r) for r in rows]
 
 
+def escape_like(text: str) -> str:
+    """`text` lowered, with LIKE's wildcards escaped (by a backslash)."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def name_prefix(prefix: str) -> sa.ColumnElement[bool]:
+    """Username or display name starts with `prefix`, ignoring case."""
+    escaped = escape_like(prefix) + "%"
+    return sa.or_(users.c.username_lower.like(escaped, escape="\\"),
+                  sa.func.lower(users.c.display_name).like(escaped, escape="\\"))
+
+
 async def search(conn: AsyncConnection, prefix: str, limit: int) -> list[User]:
-    escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = await conn.execute(
         sa.select(*_USER_COLS)
-        .where(users.c.disabled.is_(False))
-        .where(sa.or_(users.c.username_lower.like(escaped, escape="\\"),
-                      sa.func.lower(users.c.display_name).like(escaped, escape="\\")))
+        .where(users.c.disabled.is_(False), name_prefix(prefix))
         .order_by(users.c.username_lower).limit(limit))
     return [_user(r) for r in rows]
 
@@ -105,6 +114,12 @@ async def delete_session(conn: AsyncConnection, session_id: int) -> None:
 
 async def delete_sessions_of(conn: AsyncConnection, user_id: int) -> None:
     await conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
+
+
+async def revoke_all(conn: AsyncConnection, user_id: int, now: int) -> None:
+    """Delete every session of the user and log it for every node, in the caller's transaction."""
+    await delete_sessions_of(conn, user_id)
+    await record_revocation(conn, user_id, 0, now)
 
 
 async def live_sessions(conn: AsyncConnection, session_ids: list[int], now: int) -> set[int]:

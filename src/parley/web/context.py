@@ -10,6 +10,8 @@ from parley.config import Settings
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
+from parley.services.admin import Admin
+from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.messages import Messages
 from parley.services.presence import Presence
@@ -34,6 +36,8 @@ class Context:
     search: Search
     reports: Reports
     blocks: Blocks
+    audit: Audit
+    admin: Admin
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -54,6 +54,12 @@ SCHEMAS: dict[str, Any] = {
         snippet={"type": "array", "items": {"type": "array", "prefixItems": [_STR, _BOOL], "minItems": 2,
                                             "maxItems": 2}},
         message=_ref("Event"))}, has_more=_BOOL, next_before={"type": ["string", "null"]}),
+    # moderation (issue 11)
+    "AuditPage": _obj(["entries", "has_more"], has_more=_BOOL, entries={"type": "array", "items": _obj(
+        ["id", "ts", "actor", "action", "room", "target", "reason", "data"], id=_INT, ts=_INT,
+        actor={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, action=_STR,
+        room={"oneOf": [_obj(["id", "name"], id=_INT, name=_STR), {"type": "null"}]},
+        target={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, reason=_STR, data={"type": "object"})}),
 }
 
 
@@ -186,6 +192,7 @@ def _paths() -> dict[str, Any]:
             "by prefix ignoring case and accents; Chinese and Japanese by character pairs. before/after: a seq "
             "(with room), a date or ISO 8601 time, or (before) the next_before of the previous page",
             ("200", _ref("SearchAnswer")), params=api.SearchQuery)},
+        **_moderation_paths(),
     }
     for path, ops in paths.items():
         if "{room_id}" in path:
@@ -304,6 +311,17 @@ def _report_paths() -> dict[str, Any]:
             "put": _op("Block a user (idempotent; 422 for myself): no direct chats from them; they are not told",
                        None),
             "delete": _op("Unblock a user (idempotent)", None)},
+    }
+
+
+def _moderation_paths() -> dict[str, Any]:
+    """Moderation and the audit log (issue 11)."""
+    return {
+        "/api/v1/audit": {"get": _op(
+            "The audit log, newest first: a room's entries (room=; its admins and owner, server admins), or "
+            "without room= every entry (server admins) or those of the rooms I administer (403 if none). "
+            "before= the id of the oldest entry of the previous page", ("200", _ref("AuditPage")),
+            params=api.AuditQuery)},
     }
 
 
