@@ -18,6 +18,7 @@ from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
 from parley.core.admin import Registration
+from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
@@ -30,6 +31,7 @@ from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.presence import Presence
+from parley.services.privacy import Privacy
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -130,10 +132,14 @@ def build(settings: Settings) -> Context:
     # HOOK(i11-mod, i11-spam): Reports(..., moderation=ctx.moderation, spam=ctx.spam) once merged
     reports = Reports(deps, emitter, actions)
     registration = Registration(settings.registration.lower())
-    return Context(settings=settings, db=deps.db, accounts=Accounts(deps, emitter, registration),
+    accounts = Accounts(deps, emitter, registration)
+    privacy = Privacy(deps, emitter, accounts, uploads,
+                      deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
+                      retention_days=settings.retention_days)
+    return Context(settings=settings, db=deps.db, accounts=accounts,
                    rooms=Rooms(deps, emitter), messages=messages, presence=presence, hub=hub,
                    actions=actions, uploads=uploads, search=Search(deps), reports=reports, blocks=Blocks(deps),
-                   audit=Audit(deps), admin=Admin(deps, emitter, registration))
+                   audit=Audit(deps), admin=Admin(deps, emitter, registration), privacy=privacy)
 
 
 def claim_sqlite(settings: Settings) -> Any:
@@ -160,10 +166,12 @@ def create_app(settings: Settings) -> web.Application:
     async def _start(app: web.Application) -> None:
         await app[CTX].uploads.start()
         await app[CTX].hub.start()
+        await app[CTX].privacy.start()  # the retention sweep: now, then hourly
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].privacy.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

@@ -68,6 +68,16 @@ class Settings:
         "help": "who may create an account until an admin changes it at run time: open, invite (with an "
                 "invite code) or closed (the first account of an empty server always may)",
         "choices": ("OPEN", "INVITE", "CLOSED")})
+    deleted_account_messages: str = field(default="keep", metadata={
+        "help": "what becomes of a deleted account's messages: keep (shown under a deleted-user placeholder) "
+                "or erase (tombstones, as if each had been deleted)", "choices": ("KEEP", "ERASE")})
+    retention_days: int = field(default=0, metadata={
+        "help": "days rooms keep messages unless a room sets its own retention_days (0: forever); older "
+                "ones are erased in place, hourly", "min": 0, "max": 36500})
+    tls_cert: str = field(default="", metadata={
+        "help": "PEM certificate chain: with PARLEY_TLS_KEY, serve HTTPS and WSS directly (TLS 1.2 or later, "
+                "with HSTS)"})
+    tls_key: str = field(default="", metadata={"help": "PEM private key of PARLEY_TLS_CERT"})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 
@@ -91,6 +101,8 @@ def _check(settings: Settings) -> Settings:
                 bounds = f"at least {low}" if high == float("inf") else f"{low} to {high}"
                 raise ValueError(f"{env_name(f.name)} must be {bounds}, not {value!r}")
     _check_networks(settings.trusted_proxies)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ValueError("PARLEY_TLS_CERT and PARLEY_TLS_KEY go together: set both (HTTPS) or neither (HTTP)")
     return settings
 
 

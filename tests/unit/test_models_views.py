@@ -78,7 +78,7 @@ def test_room_view_for_a_member_matches_the_protocol_example() -> None:
     m = Membership(room_id=7, user_id=1, role=Role.OWNER, state=MemberState.JOINED, read_seq=40, joined_seq=1)
     assert room_view(ROOM, m, member_count=3, unread=(2, 1)) == {
         "id": 7, "kind": "room", "name": "general", "topic": "Say hi", "visibility": "public",
-        "archived": False, "created_at": 1764222000000, "last_seq": 42, "member_count": 3,
+        "archived": False, "created_at": 1764222000000, "last_seq": 42, "retention_days": None, "member_count": 3,
         "my_role": "owner", "my_state": "joined", "read_seq": 40, "unread": 2, "mentions": 1, "members": None}
 
 

@@ -73,6 +73,10 @@ class PasswordBody(_Body):
     new_password: Password
 
 
+class DeleteAccountBody(_Body):
+    password: Annotated[str, Meta(max_length=1024)]
+
+
 class RoomCreateBody(_Body):
     name: RoomName
     topic: Topic | None = ""
@@ -83,6 +87,7 @@ class RoomUpdateBody(_Body, forbid_unknown_fields=True):
     name: RoomName | UnsetType = UNSET
     topic: Topic | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    retention_days: Annotated[int, Meta(ge=0, le=validation.RETENTION_DAYS_MAX)] | UnsetType = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}

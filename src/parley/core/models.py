@@ -60,6 +60,8 @@ class EventType(enum.StrEnum):
     REACTION_REMOVED = "reaction_removed"
     MESSAGE_PINNED = "message_pinned"
     MESSAGE_UNPINNED = "message_unpinned"
+    # retention (issue 11): every message below `before_seq` is erased in place (tombstones)
+    HISTORY_PURGED = "history_purged"
 
 
 class PostPolicy(enum.StrEnum):
@@ -112,6 +114,7 @@ class Room:
     last_seq: int
     slow_mode_s: int = 0  # moderation (issue 11): a member posts at most once per this many seconds
     post_policy: PostPolicy = PostPolicy.EVERYONE
+    retention_days: int | None = None  # None: the server's PARLEY_RETENTION_DAYS; 0: forever
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ def can_join(room: Room, membership: Membership | None) -> bool:
 
 
 def require_room_edit(user: User, room: Room | None, membership: Membership | None, fields: set[str]) -> Room:
-    """Admins and up change name and topic; the owner archives; a server admin does all of it.
+    """Admins and up change name, topic and retention; the owner archives; a server admin does all of it.
     An archived room takes no new name or topic unless the same change un-archives it."""
     room = require_settings_reader(user, room, membership)
     if room.kind is RoomKind.DIRECT:
@@ -69,8 +69,8 @@ def require_room_edit(user: User, room: Room | None, membership: Membership | No
         assert membership is not None  # require_settings_reader let a non-admin through only as a member
         if "archived" in fields:
             require_role(membership, Role.OWNER, "archiving a room")
-        if fields & {"name", "topic"}:
-            require_role(membership, Role.ADMIN, "changing the name or topic")
+        if fields & {"name", "topic", "retention_days"}:
+            require_role(membership, Role.ADMIN, "changing the name, topic or retention")
     return room
 
 

@@ -29,6 +29,7 @@ CLIENT_MSG_ID_MAX = 64
 DIRECT_MAX_OTHERS = 9
 INVITE_MAX = 50
 INT_MAX = 2**62
+RETENTION_DAYS_MAX = 36500  # a century: "keep" in all but name; 0 keeps forever
 
 
 def username(value: Any) -> str:
@@ -121,6 +122,12 @@ def client_msg_id(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= CLIENT_MSG_ID_MAX:
         raise Invalid(f"client_msg_id must be a string of 1 to {CLIENT_MSG_ID_MAX} characters")
+    return value
+
+
+def retention_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= RETENTION_DAYS_MAX:
+        raise Invalid(f"retention_days must be 0 (keep forever) to {RETENTION_DAYS_MAX} days")
     return value
 
 

@@ -19,6 +19,7 @@ def room_view(room: Room, membership: Membership | None = None, *, member_count:
         "archived": room.archived,
         "created_at": room.created_at,
         "last_seq": room.last_seq,
+        "retention_days": room.retention_days,
         "member_count": member_count,
         "members": [u.public() for u in participants] if room.kind is RoomKind.DIRECT and participants else None,
     }

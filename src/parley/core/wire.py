@@ -67,6 +67,7 @@ class Room(msgspec.Struct, kw_only=True):
     archived: bool
     created_at: int
     last_seq: int
+    retention_days: int | None = None  # days messages are kept (0: forever); null: the server's default
     member_count: int | None = None
     members: list[UserPublic] | None = None
     my_role: RoleLabel | UnsetType = UNSET
@@ -179,6 +180,7 @@ class RoomChanges(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     name: str | UnsetType = UNSET
     topic: str | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
+    retention_days: int | UnsetType = UNSET
 
 
 class RoomUpdatedEvent(RoomEvent, tag="room_updated", forbid_unknown_fields=True, gc=False):
@@ -222,6 +224,12 @@ class MessagePinnedEvent(RoomEvent, tag="message_pinned", forbid_unknown_fields=
 
 class MessageUnpinnedEvent(RoomEvent, tag="message_unpinned", forbid_unknown_fields=True, gc=False):
     target: int
+
+
+class HistoryPurgedEvent(RoomEvent, tag="history_purged", forbid_unknown_fields=True, gc=False):
+    """Retention (issue 11) erased every message below `before_seq` in place: tombstones now."""
+
+    before_seq: int
 
 
 # -- the other server frames -------------------------------------------------------------------------
@@ -347,7 +355,7 @@ def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
 EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     RoomCreatedEvent, MessageEvent, MemberJoinedEvent, MemberLeftEvent, MemberInvitedEvent, RoomUpdatedEvent,
     MemberUpdatedEvent, MessageEditedEvent, MessageDeletedEvent, ReactionAddedEvent, ReactionRemovedEvent,
-    MessagePinnedEvent, MessageUnpinnedEvent)
+    MessagePinnedEvent, MessageUnpinnedEvent, HistoryPurgedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
     UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -126,11 +128,17 @@ class Accounts:
             await store.record_revocation(conn, session.user_id, session.id, self.deps.clock())
         await self.emitter.revoke(session.user_id, session.id)
 
-    async def change_password(self, user: User, current: object, new: object) -> str:
-        secret = validation.password(new, field="new_password", username=user.username)
+    async def check_password(self, user: User, current: object, field: str = "password") -> None:
+        """The user's password, asked again before a grave change (Forbidden when wrong)."""
+        async with self._password_checked(user, current, field):
+            pass
+
+    @contextlib.asynccontextmanager
+    async def _password_checked(self, user: User, current: object, field: str) -> AsyncIterator[None]:
+        """Like a login, per user: a stolen session must not become a way to guess the password.
+        The body runs inside the hashing slot (a new hash is made there)."""
         if not isinstance(current, str) or len(current) > 1024:
-            raise Forbidden("current_password is wrong")
-        # Like a login, per user: a stolen session must not become a way to guess the password.
+            raise Forbidden(f"{field} is wrong")
         limits = self.deps.limits
         async with self.throttle.attempt([(f"password:{user.id}", limits.login_rate)],
                                          [(f"user:{user.username.lower()}", limits.hashes_per_account)],
@@ -138,8 +146,13 @@ class Accounts:
             async with self.deps.db.read() as conn:
                 found = await store.by_id(conn, user.id)
             if found is None or not await asyncio.to_thread(_verify, found[1], current):
-                raise Forbidden("current_password is wrong")
+                raise Forbidden(f"{field} is wrong")
             attempt.succeeded()
+            yield
+
+    async def change_password(self, user: User, current: object, new: object) -> str:
+        secret = validation.password(new, field="new_password", username=user.username)
+        async with self._password_checked(user, current, "current_password"):
             pw_hash = await asyncio.to_thread(_hasher.hash, secret)
         async with self.deps.db.write() as conn:
             await store.update_user(conn, user.id, password_hash=pw_hash)

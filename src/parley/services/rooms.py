@@ -115,9 +115,9 @@ class Rooms:
         return [room_view(room, member_count=count) for room, count in rows]
 
     async def update(self, user: User, room_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"name", "topic", "archived"}
+        allowed = {"name", "topic", "archived", "retention_days"}
         if not changes or not set(changes) <= allowed:
-            raise Invalid("send one or more of: name, topic, archived")
+            raise Invalid("send one or more of: name, topic, archived, retention_days")
         clean: dict[str, Any] = {}
         if "name" in changes:
             clean["name"] = validation.room_name(changes["name"])
@@ -127,6 +127,8 @@ class Rooms:
             if not isinstance(changes["archived"], bool):
                 raise Invalid("archived must be true or false")
             clean["archived"] = changes["archived"]
+        if "retention_days" in changes:
+            clean["retention_days"] = validation.retention_days(changes["retention_days"])
         async with self.deps.db.write() as conn:
             found = await store.get(conn, room_id, lock=True)
             membership = await store.membership(conn, room_id, user.id)
@@ -135,8 +137,14 @@ class Rooms:
                 raise Forbidden("the room is archived and read-only")
             await store.update(conn, room_id, **clean)  # a public name taken (any case): Conflict
             emitted = await self._append(conn, room_id, user, [(EventType.ROOM_UPDATED, {"changes": clean})])
-            await audit_store.record(conn, actor_id=user.id, action="room_settings", room_id=room_id,
-                                     now=self.deps.clock(), data={"changes": clean})
+            settings = {k: v for k, v in clean.items() if k != "retention_days"}
+            if settings:
+                await audit_store.record(conn, actor_id=user.id, action="room_settings", room_id=room_id,
+                                         now=self.deps.clock(), data={"changes": settings})
+            if "retention_days" in clean:  # privacy (issue 11): its own action, with what it was
+                await audit_store.record(conn, actor_id=user.id, action="retention", room_id=room_id,
+                                         now=self.deps.clock(), data={"days": clean["retention_days"],
+                                                                      "was": room.retention_days})
             room = await store.get(conn, room_id)
             assert room is not None
             count = await store.member_count(conn, room_id)

@@ -128,6 +128,16 @@ export function applyAnnotation(room, event) {
   if (changed) emit('message-changed', { roomId: room.id, seq });
 }
 
+/** Retention erased every message below `before_seq` (issue 11): each copy held becomes a tombstone. */
+export function applyPurge(room, event) {
+  const held = [...timeline(room.id).events, ...(extras.get(room.id)?.values() ?? [])];
+  for (const message of held) {
+    if (message.type !== 'message' || message.seq >= event.before_seq || message.deleted) continue;
+    CHANGES.message_deleted(message);
+    emit('message-changed', { roomId: room.id, seq: message.seq });
+  }
+}
+
 /**
  * A new message (live or replayed): a thread reply updates its root's summary, and tells the
  * thread panel. Returns whether it is a reply in a thread I take part in (for notifications).

@@ -4,7 +4,7 @@
 // (SYSTEM_LINES, plus `message`). A new event type gets a reducer here, a line there, and its
 // strings (`event.<type>`) in every locale.
 import { mentions } from './markdown.js';
-import { applyAnnotation, noteMessage } from './messages.js';
+import { applyAnnotation, applyPurge, noteMessage } from './messages.js';
 import { notifyMessage } from './notify.js';
 import { settle } from './pending.js';
 import { markRead } from './reads.js';
@@ -51,6 +51,7 @@ export const REDUCERS = {
   reaction_removed: applyAnnotation,
   message_pinned: applyAnnotation,
   message_unpinned: applyAnnotation,
+  history_purged: applyPurge,
 };
 
 /** Room changes count once: a replayed event at or below the cursor was applied already. */

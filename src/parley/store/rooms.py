@@ -15,7 +15,8 @@ from parley.store.tables import blocks, events, members, rooms, users
 
 NAME_TAKEN = "a public room with that name exists already (names ignore case); choose another"
 ROOM_COLUMNS = (rooms.c.id, rooms.c.kind, rooms.c.name, rooms.c.topic, rooms.c.visibility, rooms.c.archived,
-                rooms.c.created_at, rooms.c.last_seq, rooms.c.slow_mode_s, rooms.c.post_policy)
+              rooms.c.created_at, rooms.c.last_seq, rooms.c.slow_mode_s, rooms.c.post_policy,
+              rooms.c.retention_days)
 
 
 MEMBER_COLUMNS = (members.c.room_id, members.c.user_id, members.c.role, members.c.state, members.c.read_seq,
@@ -25,7 +26,8 @@ MEMBER_COLUMNS = (members.c.room_id, members.c.user_id, members.c.role, members.
 # The mappers read by position, so that the send batch's raw rows (sqlite3, asyncpg) use them too.
 def room_from_row(r: Sequence[Any]) -> Room:
     """A row starting with ROOM_COLUMNS."""
-    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7], r[8], PostPolicy(r[9]))
+    return Room(r[0], RoomKind(r[1]), r[2], r[3], Visibility(r[4]), bool(r[5]), r[6], r[7], r[8], PostPolicy(r[9]),
+                r[10])
 
 
 def membership_from_row(r: Sequence[Any]) -> Membership:

@@ -23,6 +23,9 @@ users = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("avatar", sa.String(64), nullable=True),  # blob key of the square avatar (uploads)
     sa.Column("status", sa.String(80), nullable=False, server_default=""),
+    # When the account was deleted (issue 11): the row stays as the "deleted user" its kept
+    # messages name, with its name, profile, password and sessions gone.
+    sa.Column("deleted_at", sa.BigInteger, nullable=True),
 )
 
 sessions = sa.Table(
@@ -53,6 +56,10 @@ rooms = sa.Table(
     # moderation (issue 11): seconds a member waits between posts (0: off); who may post
     sa.Column("slow_mode_s", sa.Integer, nullable=False, server_default="0"),
     sa.Column("post_policy", sa.String(16), nullable=False, server_default="everyone"),
+    # Retention (issue 11): days the room keeps its messages (null: PARLEY_RETENTION_DAYS; 0: forever),
+    # and the seq below which every message has been erased by it.
+    sa.Column("retention_days", sa.Integer, nullable=True),
+    sa.Column("purged_seq", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # Two public rooms may not share a name, ignoring case; the index (not a read before the write)

@@ -6,7 +6,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from parley.web import actions, admin, api, audit, blocks, live, openapi, reports, search, sse, uploads, ws
+from parley.web import (
+    actions,
+    admin,
+    api,
+    audit,
+    blocks,
+    live,
+    openapi,
+    privacy,
+    reports,
+    search,
+    sse,
+    uploads,
+    ws,
+)
 from parley.web.context import CTX, Context
 from parley.web.middleware import errors, on_response_prepare
 from parley.web.server import HANDLER_ARGS
@@ -56,6 +70,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(blocks.routes)
     app.add_routes(audit.routes)
     app.add_routes(admin.routes)
+    app.add_routes(privacy.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)

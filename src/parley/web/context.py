@@ -15,6 +15,7 @@ from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.messages import Messages
 from parley.services.presence import Presence
+from parley.services.privacy import Privacy
 from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
@@ -38,6 +39,7 @@ class Context:
     blocks: Blocks
     audit: Audit
     admin: Admin
+    privacy: Privacy
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -154,6 +154,9 @@ export default {
   'event.room_updated.topic': '{user} changed the topic to {topic}',
   'event.room_updated.topicCleared': '{user} cleared the topic',
   'event.room_updated.archived': '{user} archived the room',
+  'event.room_updated.retention': '{user} set messages to be erased after {days} days',
+  'event.room_updated.retentionOff': '{user} set messages to be kept forever',
+  'event.history_purged': 'Older messages were erased by the room\'s retention setting',
   'event.room_updated.unarchived': '{user} unarchived the room',
 
   'notify.mention': '{user} mentioned you in {room}',

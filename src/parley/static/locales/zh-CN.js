@@ -153,6 +153,9 @@ export default {
   'event.room_updated.topic': '{user} 将主题改为 {topic}',
   'event.room_updated.topicCleared': '{user} 清除了主题',
   'event.room_updated.archived': '{user} 归档了聊天室',
+  'event.room_updated.retention': '{user} 将消息设置为 {days} 天后删除',
+  'event.room_updated.retentionOff': '{user} 将消息设置为永久保留',
+  'event.history_purged': '较早的消息已按聊天室的保留期限删除',
   'event.room_updated.unarchived': '{user} 取消了聊天室归档',
 
   'notify.mention': '{user} 在 {room} 中提到了你',

@@ -440,6 +440,7 @@ const SYSTEM_LINES = {
   reaction_removed: () => [],
   message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
   message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
+  history_purged: () => [['event.history_purged', {}]],
 };
 
 function roomChanges({ sender, changes = {} }) {
@@ -448,6 +449,10 @@ function roomChanges({ sender, changes = {} }) {
   if ('name' in changes) lines.push(['event.room_updated.name', { user, name: userText(changes.name, 'q') }]);
   if ('topic' in changes) {
     lines.push(changes.topic ? ['event.room_updated.topic', { user, topic: userText(changes.topic, 'q') }] : ['event.room_updated.topicCleared', { user }]);
+  }
+  if ('retention_days' in changes) {
+    const days = changes.retention_days;
+    lines.push(days ? ['event.room_updated.retention', { user, days: formatNumber(days) }] : ['event.room_updated.retentionOff', { user }]);
   }
   if ('archived' in changes) lines.push([changes.archived ? 'event.room_updated.archived' : 'event.room_updated.unarchived', { user }]);
   return lines.length ? lines : [['event.room_updated', { user }]];
