@@ -345,7 +345,7 @@ def shoot_admin(browser: Browser, server: Server, ann: User, rooms: dict[str, in
         for locale, suffix in (("en-US", ""), ("zh-CN", "-zh")):
             for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
                 page = new_page(browser, server, viewport, scheme, ann, locale=locale)
-                tabs = ("users", "rooms", "reports", "audit", "registration", "spam") if size == "desktop" and not suffix \
+                tabs = ("users", "rooms", "reports", "audit", "registration", "figures") if size == "desktop" and not suffix \
                     else ("users", "audit", "registration")
                 for tab in tabs:
                     page.goto(f"/#/admin/{tab}")

@@ -30,7 +30,7 @@ def _session_answer(request: web.Request, user: object, token: str, status: int)
 async def register(request: web.Request) -> web.StreamResponse:
     data = await body(request, req.RegisterBody)
     user, token = await ctx(request).accounts.register(
-        data.username, data.password, data.display_name, client_ip=client_ip(request))
+        data.username, data.password, data.display_name, client_ip=client_ip(request), invite=data.invite)
     return _session_answer(request, user, token, 201)
 
 

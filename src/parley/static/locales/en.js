@@ -17,6 +17,7 @@ export default {
   'auth.failed': 'Wrong username or password.',
   'auth.invite': 'Invite code',
   'auth.closed': 'Registration is closed on this server.',
+  'auth.inviteRefused': 'This invite code is unknown, used up or expired.',
 
   'conn.connecting': 'Connecting…',
   'conn.connected': 'Connected',
@@ -309,7 +310,6 @@ export default {
   'timeline.blocked': 'Message from a blocked user —',
   'timeline.showBlocked': 'show',
   'admin.open': 'Admin',
-  'invalid.invite': 'This invite code is not valid.',
   'settings.open': 'Settings',
   'settings.title': 'Settings',
   'settings.profile': 'Profile',

@@ -17,6 +17,7 @@ export default {
   'auth.failed': '用户名或密码错误。',
   'auth.invite': '邀请码',
   'auth.closed': '此服务器已关闭注册。',
+  'auth.inviteRefused': '此邀请码不存在、已用完或已过期。',
 
   'conn.connecting': '正在连接…',
   'conn.connected': '已连接',
@@ -305,7 +306,6 @@ export default {
   'timeline.blocked': '来自已屏蔽用户的消息 —',
   'timeline.showBlocked': '显示',
   'admin.open': '管理',
-  'invalid.invite': '此邀请码无效。',
   'settings.open': '设置',
   'settings.title': '设置',
   'settings.profile': '个人资料',

@@ -5,10 +5,10 @@ import { t, tCount } from '../i18n.js';
 import { store, updateUser } from '../state.js';
 import { avatar } from './avatar.js';
 import { adminAssets, adminRow, findUser, get, named, pagedList, request, rowButton, tag, when, who } from './adminkit.js';
-import { auditTab, registrationTab, reportsTab, spamTab } from './adminlog.js';
+import { auditTab, figuresTab, registrationTab, reportsTab } from './adminlog.js';
 import { field, openDialog, uid } from './ui.js';
 
-const TABS = { users: usersTab, rooms: roomsTab, reports: reportsTab, audit: auditTab, registration: registrationTab, spam: spamTab };
+const TABS = { users: usersTab, rooms: roomsTab, reports: reportsTab, audit: auditTab, registration: registrationTab, figures: figuresTab };
 const SEARCH_DELAY_MS = 250;
 const PURGE_WINDOWS = [3600, 86_400, 7 * 86_400];
 
@@ -97,8 +97,7 @@ function userRow(user) {
   const purge = rowButton(t('admin.purge'), () => purgeDialog(user), 'danger-text');
   const li = adminRow(info, [disable, grant, purge], { dataset: { userId: user.id } });
   const change = async (changes) => {
-    const answer = await request('PATCH', `/admin/users/${user.id}`, changes);
-    Object.assign(user, answer?.user ?? changes);
+    Object.assign(user, await request('PATCH', `/admin/users/${user.id}`, changes) ?? changes);
     if (user.id === store.me.id) updateUser({ ...store.me, is_admin: user.is_admin });
     draw();
   };
@@ -159,7 +158,7 @@ function roomRow(room) {
     room.archived ? t('admin.archived') : null].filter(Boolean).join(' · ');
   const owner = h('span');
   const drawOwner = (user) => owner.replaceChildren(user ? [t('admin.owner'), ' ', who(user)] : '');
-  drawOwner(room.owner);
+  drawOwner(room.owners?.[0] ?? room.owner);
   const info = h('div', { class: 'admin-text' },
     h('div', { class: 'admin-name' }, h('span', { 'aria-hidden': 'true' }, '# '), userText(room.name ?? '')),
     h('span', { class: 'muted' }, facts), owner);

@@ -186,18 +186,23 @@ function inviteRow(invite) {
   return li;
 }
 
-// -- the spam filter's figures: whatever the server's spam endpoints report, as numbers --
-export function spamTab() {
-  const body = h('div', { class: 'admin-pane' }, h('p', { class: 'muted' }, t('common.loading')));
-  spamFigures().then((figures) => {
-    if (!figures) {
-      body.replaceChildren(h('p', { class: 'muted' }, t('admin.noSpamFigures')));
-      return;
-    }
-    body.replaceChildren(h('dl', { class: 'admin-figures' }, Object.entries(figures).flatMap(([key, value]) => [
-      h('dt', {}, named('admin.spam', key)), h('dd', {}, typeof value === 'number' ? formatFigure(key, value) : String(value))])));
-  }, (err) => body.replaceChildren(h('p', { class: 'form-error' }, err.message)));
-  return { el: body };
+// -- figures: the server's (GET /admin/stats) and the spam filter's, whatever its endpoints report --
+export function figuresTab() {
+  const server = h('div', {}, h('p', { class: 'muted' }, t('common.loading')));
+  const spam = h('div', {}, h('p', { class: 'muted' }, t('common.loading')));
+  get('/admin/stats').then((figures) => server.replaceChildren(figureList('admin.stat', figures)),
+    (err) => server.replaceChildren(h('p', { class: 'form-error' }, err.message)));
+  spamFigures().then((figures) => spam.replaceChildren(figures ? figureList('admin.spam', figures)
+    : h('p', { class: 'muted' }, t('admin.noSpamFigures'))),
+  (err) => spam.replaceChildren(h('p', { class: 'form-error' }, err.message)));
+  return { el: h('div', { class: 'admin-pane' }, h('h3', { class: 'field-label' }, t('admin.serverFigures')), server,
+    h('h3', { class: 'field-label' }, t('admin.spamFigures')), spam) };
+}
+
+/** Figures as a definition list, each named by `prefix.key` (null ones left out: not known). */
+function figureList(prefix, figures) {
+  return h('dl', { class: 'admin-figures' }, Object.entries(figures).filter(([, value]) => value !== null).flatMap(([key, value]) => [
+    h('dt', {}, named(prefix, key)), h('dd', { dataset: { figure: key } }, typeof value === 'number' ? formatFigure(key, value) : String(value))]));
 }
 
 function formatFigure(key, value) {

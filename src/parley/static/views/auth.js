@@ -64,7 +64,8 @@ export function createAuthView({ onSignedIn, onLanguage, mode = 'login' }) {
       if (invited) history.replaceState(null, '', location.pathname + location.hash);
       onSignedIn(user);
     } catch (err) {
-      error.textContent = err.code === 'unauthorized' ? t('auth.failed') : describeError(err);
+      error.textContent = err.code === 'unauthorized' ? t('auth.failed') : err.code?.startsWith('invite_') ? t('auth.inviteRefused')
+        : err.code === 'registration_closed' ? t('auth.closed') : describeError(err);
       submit.disabled = false;
     }
   });
