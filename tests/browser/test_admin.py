@@ -54,8 +54,9 @@ def test_blocking_folds_their_messages_and_quiets_their_mentions(open_app, live_
 
     # Read the yard, then a new mention from Bob counts as unread but marks nothing.
     open_room(page, yard["id"])
-    open_room(page, porch["id"])
     expect_unread(page, yard["id"], 0)
+    expect(room_item(page, yard["id"])).to_have_attribute("data-mention", "false")
+    open_room(page, porch["id"])
     live_server.post(bob, yard["id"], f"@{ann.username} after")
     expect_unread(page, yard["id"], 1)
     expect(room_item(page, yard["id"])).to_have_attribute("data-mention", "false")
@@ -71,6 +72,32 @@ def test_blocking_folds_their_messages_and_quiets_their_mentions(open_app, live_
     page.locator("dialog.card").get_by_role("button", name="Unblock").click()
     expect(page.locator("dialog.card").get_by_role("button", name="Block")).to_be_visible()
     assert live_server.call("GET", "/me", user=ann)["blocked"] == []
+
+
+def test_my_data_downloads_as_a_zip_and_my_account_can_go(open_app, live_server: Server) -> None:
+    eve = live_server.register("eve", "Eve")
+    room = live_server.create_room(eve, "diary")
+    live_server.post(eve, room["id"], "dear diary")
+    page = open_app(eve)
+    page.locator(".sidebar .me").click()
+    settings = page.locator("dialog.settings-dialog")
+    with page.expect_download() as download:
+        settings.get_by_role("link", name="Download my data").click()
+    data = download.value.path().read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert any("dear diary" in archive.read(name).decode(errors="replace") for name in archive.namelist())
+
+    settings.get_by_role("button", name="Delete my account…").click()
+    confirm = page.get_by_role("dialog", name="Delete your account?")
+    confirm.get_by_label("Current password").fill("not-the-password")
+    confirm.get_by_role("button", name="Delete my account").click()
+    expect(confirm.get_by_role("alert")).to_have_text("That password is not right.")
+    confirm.get_by_label("Current password").fill(PASSWORD)
+    confirm.get_by_role("button", name="Delete my account").click()
+    expect(page.locator(".auth-form")).to_be_visible()
+    login = page.context.request.post("/api/v1/auth/login", data={"username": eve.username, "password": PASSWORD},
+                                      headers={"X-Requested-With": "parley"})
+    assert login.status == 401
 
 
 def test_an_admin_disables_a_user_and_lets_people_in_by_invitation(open_app, live_server: Server) -> None:
@@ -133,28 +160,6 @@ def test_an_admin_disables_a_user_and_lets_people_in_by_invitation(open_app, liv
     expect(entries).to_have_count(1)
     expect(entries.first).to_contain_text("Carl")
 
-
-def test_my_data_downloads_as_a_zip_and_my_account_can_go(open_app, live_server: Server) -> None:
-    eve = live_server.register("eve", "Eve")
-    room = live_server.create_room(eve, "diary")
-    live_server.post(eve, room["id"], "dear diary")
-    page = open_app(eve)
-    page.locator(".sidebar .me").click()
-    settings = page.locator("dialog.settings-dialog")
-    with page.expect_download() as download:
-        settings.get_by_role("link", name="Download my data").click()
-    data = download.value.path().read_bytes()
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert any("dear diary" in archive.read(name).decode(errors="replace") for name in archive.namelist())
-
-    settings.get_by_role("button", name="Delete my account…").click()
-    confirm = page.get_by_role("dialog", name="Delete your account?")
-    confirm.get_by_label("Current password").fill("not-the-password")
-    confirm.get_by_role("button", name="Delete my account").click()
-    expect(confirm.get_by_role("alert")).to_have_text("That password is not right.")
-    confirm.get_by_label("Current password").fill(PASSWORD)
-    confirm.get_by_role("button", name="Delete my account").click()
-    expect(page.locator(".auth-form")).to_be_visible()
-    login = page.context.request.post("/api/v1/auth/login", data={"username": eve.username, "password": PASSWORD},
-                                      headers={"X-Requested-With": "parley"})
-    assert login.status == 401
+    page.get_by_role("tab", name="Registration").click()  # open again, for the tests that follow
+    page.get_by_role("radio", name="Open").check()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
