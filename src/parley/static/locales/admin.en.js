@@ -109,7 +109,7 @@ export default {
   'admin.expiry.86400': '1 day',
   'admin.expiry.604800': '7 days',
   'admin.expiry.2592000': '30 days',
-  'admin.expiry.0': 'Never',
+  'admin.expiry.31536000': '1 year',
   'admin.createInvite': 'Create invite code',
   'admin.used': 'used {used} of {uses}',
   'admin.expiresAt': 'expires {date}',

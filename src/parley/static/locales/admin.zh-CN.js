@@ -107,7 +107,7 @@ export default {
   'admin.expiry.86400': '1 天',
   'admin.expiry.604800': '7 天',
   'admin.expiry.2592000': '30 天',
-  'admin.expiry.0': '永不过期',
+  'admin.expiry.31536000': '1 年',
   'admin.createInvite': '创建邀请码',
   'admin.used': '已用 {used} / {uses}',
   'admin.expiresAt': '{date} 过期',

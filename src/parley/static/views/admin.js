@@ -1,8 +1,8 @@
 // The admin console (#/admin, also served at /admin) for server admins: users, rooms, reports,
 // the audit log, registration and invite codes, the spam filter's figures. Loaded on first use.
-import { h, iconButton, userText } from '../dom.js';
+import { h, iconButton, replace, userText } from '../dom.js';
 import { t, tCount } from '../i18n.js';
-import { store, updateUser } from '../state.js';
+import { store } from '../state.js';
 import { avatar } from './avatar.js';
 import { adminAssets, adminRow, findUser, get, named, pagedList, request, rowButton, tag, when, who } from './adminkit.js';
 import { auditTab, figuresTab, registrationTab, reportsTab } from './adminlog.js';
@@ -94,18 +94,19 @@ function userRow(user) {
   const disable = h('span');
   const grant = h('span');
   const info = [avatar(user, 32), h('div', { class: 'admin-text' }, h('div', {}, who(user)), tags)];
+  const mine = user.id === store.me.id; // no disabling or demoting myself from here
   const purge = rowButton(t('admin.purge'), () => purgeDialog(user), 'danger-text');
   const li = adminRow(info, [disable, grant, purge], { dataset: { userId: user.id } });
   const change = async (changes) => {
     Object.assign(user, await request('PATCH', `/admin/users/${user.id}`, changes) ?? changes);
-    if (user.id === store.me.id) updateUser({ ...store.me, is_admin: user.is_admin });
     draw();
   };
   function draw() {
-    tags.replaceChildren(
+    replace(tags,
       user.is_admin ? tag(t('admin.isAdmin'), 'accent') : null,
       user.disabled ? tag(t('admin.isDisabled'), 'danger') : null,
       user.created_at ? h('span', { class: 'muted' }, t('admin.joined', { date: when(user.created_at) })) : null);
+    if (mine) return;
     disable.replaceChildren(rowButton(user.disabled ? t('admin.enable') : t('admin.disable'),
       () => change({ disabled: !user.disabled }), user.disabled ? '' : 'danger-text'));
     grant.replaceChildren(rowButton(user.is_admin ? t('admin.revokeAdmin') : t('admin.grantAdmin'),
@@ -157,16 +158,20 @@ function roomRow(room) {
     typeof room.member_count === 'number' ? tCount('browse.members', room.member_count) : null,
     room.archived ? t('admin.archived') : null].filter(Boolean).join(' · ');
   const owner = h('span');
-  const drawOwner = (user) => owner.replaceChildren(user ? [t('admin.owner'), ' ', who(user)] : '');
-  drawOwner(room.owners?.[0] ?? room.owner);
+  const owners = [...(room.owners ?? [])];
+  const drawOwners = (named) => {
+    if (named && !owners.some((user) => user.id === named.id)) owners.push(named);
+    replace(owner, owners.length > 0 && [t('admin.owner'), ' ', owners.flatMap((user, i) => (i ? [', ', who(user)] : [who(user)]))]);
+  };
+  drawOwners();
   const info = h('div', { class: 'admin-text' },
     h('div', { class: 'admin-name' }, h('span', { 'aria-hidden': 'true' }, '# '), userText(room.name ?? '')),
     h('span', { class: 'muted' }, facts), owner);
   const open = h('a', { class: 'btn small', href: `#/room/${room.id}` }, t('admin.openRoom'));
-  return adminRow(info, [open, rowButton(t('admin.nameOwner'), () => ownerDialog(room, drawOwner))], { dataset: { roomId: room.id } });
+  return adminRow(info, [open, rowButton(t('admin.nameOwner'), () => ownerDialog(room, drawOwners))], { dataset: { roomId: room.id } });
 }
 
-function ownerDialog(room, drawOwner) {
+function ownerDialog(room, drawOwners) {
   const name = h('input', { name: 'username', required: true, autocomplete: 'off', maxlength: 33, placeholder: '@username' });
   const dialog = openDialog({
     title: t('admin.nameOwnerTitle', { room: room.name ?? '' }),
@@ -176,7 +181,7 @@ function ownerDialog(room, drawOwner) {
     onSubmit: async () => {
       const user = await findUser(name.value);
       await request('PATCH', `/rooms/${room.id}/members/${user.id}`, { role: 'owner' });
-      drawOwner(user);
+      drawOwners(user);
     },
   });
   name.focus();

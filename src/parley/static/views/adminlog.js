@@ -10,7 +10,8 @@ const RESOLUTIONS = ['dismiss', 'delete', 'mute', 'kick', 'ban'];
 const ACTIONS = ['kick', 'ban', 'unban', 'mute', 'unmute', 'delete_message', 'purge_messages', 'set_role', 'room_settings',
   'resolve_report', 'approve_message', 'reject_message', 'spam_settings', 'disable_user', 'enable_user', 'grant_admin',
   'revoke_admin', 'registration_mode', 'create_invite', 'revoke_invite', 'delete_account', 'retention'];
-const EXPIRIES = [3600, 86_400, 7 * 86_400, 30 * 86_400, 0];
+const EXPIRIES = [3600, 86_400, 7 * 86_400, 30 * 86_400, 365 * 86_400];
+const EXPIRY_DEFAULT = 7 * 86_400;
 const MODES = ['open', 'invite', 'closed'];
 
 // -- reports: every open report, resolved with an action --
@@ -101,14 +102,14 @@ function auditRow(entry, filterBy) {
   const link = (kind, value, label, content) => h('button', { type: 'button', class: 'link-btn', title: t('admin.filterBy'),
     on: { click: () => filterBy(kind, value, label) } }, content);
   const line = h('div', { class: 'admin-line' },
+    h('time', { class: 'muted admin-when', datetime: new Date(entry.ts < 1e12 ? entry.ts * 1000 : entry.ts).toISOString() }, when(entry.ts)),
     entry.actor ? link('actor', entry.actor.id, entry.actor.username, who(entry.actor)) : who(null), ' ',
     tag(named('audit', entry.action), 'accent'),
     entry.target ? [' ', who(entry.target)] : null,
     entry.room ? [' ', link('room', entry.room.id, entry.room.name ?? '', [h('span', { 'aria-hidden': 'true' }, '#'), userText(entry.room.name ?? '')])] : null);
   return adminRow(h('div', { class: 'admin-text' }, line,
-    entry.reason ? userText(entry.reason, 'p', { class: 'admin-excerpt' }) : null,
-    h('time', { class: 'muted', datetime: new Date(entry.ts < 1e12 ? entry.ts * 1000 : entry.ts).toISOString() }, when(entry.ts))), [],
-  { dataset: { entryId: entry.id, action: entry.action } });
+    entry.reason ? userText(entry.reason, 'p', { class: 'admin-excerpt' }) : null), [],
+  { class: 'admin-row audit-row', dataset: { entryId: entry.id, action: entry.action } });
 }
 
 // -- registration: the mode, and invite codes (create with uses and expiry, copy the link, revoke) --
@@ -133,15 +134,14 @@ export function registrationTab() {
   }, (err) => { status.textContent = err.message; });
 
   const uses = h('input', { type: 'number', name: 'uses', min: 1, max: 1000, value: 1, required: true });
-  const expiry = h('select', { name: 'expires_in_s' }, EXPIRIES.map((s) => h('option', { value: s }, named('admin.expiry', s))));
+  const expiry = h('select', { name: 'expires_in_s' }, EXPIRIES.map((s) => h('option', { value: s, selected: s === EXPIRY_DEFAULT }, named('admin.expiry', s))));
   const formError = h('p', { class: 'form-error', role: 'alert' });
   const invites = h('ul', { class: 'admin-list', 'aria-label': t('admin.invites') });
   const create = h('form', { class: 'admin-filters', on: { submit: async (event) => {
     event.preventDefault();
     formError.textContent = '';
     try {
-      const seconds = Number(expiry.value);
-      const { invite } = await request('POST', '/admin/invites', { uses: Number(uses.value), ...(seconds ? { expires_in_s: seconds } : {}) });
+      const { invite } = await request('POST', '/admin/invites', { uses: Number(uses.value), expires_in_s: Number(expiry.value) });
       invites.prepend(inviteRow(invite));
     } catch (err) {
       formError.textContent = err.message;
