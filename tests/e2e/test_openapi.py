@@ -181,15 +181,39 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(b, "POST", "/api/v1/direct", {"usernames": [ann_name]})
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")
-    await call(a, "POST", "/api/v1/me/password", {"current_password": "ann secret 12", "new_password": "ann secret 34"})
+    boss = (await call(a, "POST", "/api/v1/me/password", {"current_password": "ann secret 12",
+                                                          "new_password": "ann secret 34"}))["token"]
     await call(login["token"], "GET", "/api/v1/me")
     await call(b, "POST", "/api/v1/auth/logout")
+    await _administer(call, boss, ann["user"]["id"], bob["user"]["id"], names)
 
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     exercised = {(m, p) for m, p, _ in checker.seen}
     assert documented == exercised, f"not exercised: {documented - exercised}"
     statuses = {s for _, _, s in checker.seen}
     assert {"200", "201", "204", "401", "403", "404", "422"} <= statuses
+
+
+async def _administer(call: Any, boss: str, boss_id: int, bob_id: int, names: Any) -> None:
+    """Server administration (issue 11): the first account (ann, `boss` now) is the server admin."""
+    assert (await call(None, "GET", "/api/v1/server"))["registration"] == "open"
+    assert (await call(boss, "GET", "/api/v1/admin/users?limit=1"))["has_more"] is True
+    await call(boss, "GET", "/api/v1/admin/rooms?q=spec")
+    await call(boss, "GET", "/api/v1/admin/stats")
+    await call(boss, "GET", "/api/v1/admin/registration")
+    await call(boss, "PUT", "/api/v1/admin/registration", {"mode": "invite"})
+    await call(None, "POST", "/api/v1/auth/register", {"username": names(), "password": "cat secret 12"})  # 403
+    code = (await call(boss, "POST", "/api/v1/admin/invites", {"uses": 1, "expires_in_s": 3600}))["invite"]["code"]
+    invited = await call(None, "POST", "/api/v1/auth/register", {"username": names(), "password": "cat secret 12",
+                                                                 "invite": code})
+    assert invited["user"]["is_admin"] is False
+    await call(boss, "GET", "/api/v1/admin/invites")
+    await call(boss, "DELETE", f"/api/v1/admin/invites/{code}")
+    await call(boss, "DELETE", f"/api/v1/admin/invites/{code}")  # 404
+    await call(boss, "PUT", "/api/v1/admin/registration", {"mode": "open"})
+    await call(boss, "PATCH", f"/api/v1/admin/users/{bob_id}", {"disabled": True})
+    await call(boss, "PATCH", f"/api/v1/admin/users/{boss_id}", {"is_admin": False})  # 409: the last admin
+    await call(boss, "PATCH", f"/api/v1/admin/users/{bob_id}", {"disabled": "yes"})  # 422
 
 
 @pytest.mark.parametrize("path", ["/api/docs", "/api/docs/apidocs.js"])

@@ -140,6 +140,27 @@ def test_user_disable(db: Db) -> None:
     assert db.user("owner")[3] == 0  # nobody else
 
 
+def test_admin_registration_mode_and_invite_codes(db: Db) -> None:
+    shown, unknown, closed = db.run_all(("admin", "registration"), ("admin", "registration", "sometimes"),
+                                        ("admin", "registration", "closed"))
+    assert "registration: open" in ok(shown)
+    assert unknown.returncode == 2 and "sometimes" in unknown.stderr
+    assert "registration: closed" in ok(closed)
+    assert db.query("SELECT value FROM server_settings WHERE key = 'registration'") == [("closed",)]
+    # The operator creates accounts whatever the mode.
+    assert "created user gil" in ok(db.run("user", "create", "gil", "--password", GOOD_PASSWORD))
+    made, wrong = db.run_all(("admin", "invite", "--uses", "3", "--expires", "2h"),
+                             ("admin", "invite", "--expires", "soon"))
+    code = ok(made).splitlines()[0]
+    uses, lifetime, creator = db.query("SELECT uses, expires_at - created_at, created_by FROM invites WHERE code = ?",
+                                       code)[0]
+    assert (uses, lifetime, creator) == (3, 2 * 3600 * 1000, None) and len(code) >= 16
+    refused(wrong, "not a duration")
+    assert "registration: open" in ok(db.run("admin", "registration", "open"))
+    actions = [r[0] for r in db.query("SELECT action FROM audit_log WHERE actor_id IS NULL ORDER BY id")]
+    assert actions == ["registration_mode", "create_invite", "registration_mode"]
+
+
 def test_room_create(db: Db) -> None:
     public, private, orphan = db.run_all(
         ("room", "create", "lobby", "--owner", "owner"),

@@ -45,10 +45,10 @@ def require_user_change(actor: User, target: User, *, disable: bool | None, admi
     server never loses its last enabled admin (the count excludes the target, read under a lock)."""
     require_server_admin(actor)
     removes = disable is True or admin is False
-    if actor.id == target.id and removes:
-        raise Forbidden("you cannot disable yourself or take your own admin role; ask another admin")
     if removes and target.is_admin and not target.disabled and other_enabled_admins == 0:
         raise Conflict("this is the last enabled server admin: make another user admin first")
+    if actor.id == target.id and removes:
+        raise Forbidden("you cannot disable yourself or take your own admin role; ask another admin")
 
 
 def admission(mode: Registration, *, first: bool, invite: str | None) -> bool:

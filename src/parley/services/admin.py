@@ -71,7 +71,7 @@ class Admin:
             for field, value in changes.items():
                 await audit_store.record(conn, actor_id=actor.id, action=_ACTIONS[field][value],
                                          target_id=target.id, now=now)
-            rows = await store.users_page(conn, "", target.id + 1, 1)
+            rows = await store.users_page(conn, "", target.id + 1, 1)  # the target, as the list shows it
         if changes.get("disabled"):
             await self.emitter.revoke(target.id)
         return rules.user_view(*rows[0])

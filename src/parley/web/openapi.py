@@ -60,6 +60,24 @@ SCHEMAS: dict[str, Any] = {
         actor={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, action=_STR,
         room={"oneOf": [_obj(["id", "name"], id=_INT, name=_STR), {"type": "null"}]},
         target={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, reason=_STR, data={"type": "object"})}),
+    # server administration (issue 11)
+    "ServerInfo": _obj(["registration", "version"], registration={"enum": ["open", "invite", "closed"]},
+                       version={"type": "string", "description": "the API's version (never the software's)"}),
+    "AdminUser": {"allOf": [_ref("User"), _obj(["disabled", "rooms", "last_login_at"], disabled=_BOOL, rooms=_INT,
+                                               last_login_at=_NULLABLE_INT)]},
+    "AdminRoom": _obj(["id", "name", "topic", "visibility", "archived", "created_at", "member_count", "owners",
+                       "last_activity"], id=_INT, name=_STR, topic=_STR,
+                      visibility={"enum": ["public", "private"]}, archived=_BOOL, created_at=_INT,
+                      member_count=_INT, owners={"type": "array", "items": _ref("UserPublic")},
+                      last_activity=_NULLABLE_INT),
+    "Registration": _obj(["mode"], mode={"enum": ["open", "invite", "closed"]}),
+    "Invite": _obj(["code", "uses", "used", "expires_at", "created_at", "created_by"], code=_STR, uses=_INT,
+                   used=_INT, expires_at=_INT, created_at=_INT,
+                   created_by={"oneOf": [_ref("UserPublic"), {"type": "null"}]}),
+    "AdminStats": _obj(["users", "disabled_users", "admins", "rooms", "archived_rooms", "direct_chats",
+                        "messages_today", "open_invites", "open_reports"],
+                       users=_INT, disabled_users=_INT, admins=_INT, rooms=_INT, archived_rooms=_INT,
+                       direct_chats=_INT, messages_today=_INT, open_invites=_INT, open_reports=_NULLABLE_INT),
 }
 
 
@@ -84,6 +102,7 @@ _ERRORS = {code: {"description": desc, "content": {"application/json": {"schema"
 _SERVICE_RULES: dict[str, dict[str, Any]] = {
     "RoomUpdateBody": {"minProperties": 1},
     "ProfileBody": {"minProperties": 1},
+    "AdminUserBody": {"minProperties": 1},
     "InviteBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
     "DirectBody": {"anyOf": [{"required": ["usernames"]}, {"required": ["username"]}]},
 }
@@ -129,7 +148,10 @@ _ROOM_LIST = _obj(["rooms"], rooms={"type": "array", "items": _ref("Room")})
 
 def _paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
-        "/api/v1/auth/register": {"post": _op("Create an account and log in", ("201", _ref("SessionAnswer")),
+        "/api/v1/auth/register": {"post": _op("Create an account and log in. 403 `registration_closed`, "
+                                              "`invite_required`, `invite_invalid`, `invite_expired` or "
+                                              "`invite_used` when the registration mode refuses it",
+                                              ("201", _ref("SessionAnswer")),
                                               body=api.RegisterBody, auth=False)},
         "/api/v1/auth/login": {"post": _op("Log in", ("200", _ref("SessionAnswer")), body=api.LoginBody,
                                            auth=False)},
@@ -193,6 +215,7 @@ def _paths() -> dict[str, Any]:
             "(with room), a date or ISO 8601 time, or (before) the next_before of the previous page",
             ("200", _ref("SearchAnswer")), params=api.SearchQuery)},
         **_moderation_paths(),
+        **_admin_paths(),
     }
     for path, ops in paths.items():
         if "{room_id}" in path:
@@ -322,6 +345,40 @@ def _moderation_paths() -> dict[str, Any]:
             "without room= every entry (server admins) or those of the rooms I administer (403 if none). "
             "before= the id of the oldest entry of the previous page", ("200", _ref("AuditPage")),
             params=api.AuditQuery)},
+    }
+
+
+def _admin_paths() -> dict[str, Any]:
+    """Server administration (issue 11): server admins only (403 `forbidden` for anyone else)."""
+    user_id = [{"name": "user_id", "in": "path", "required": True, "schema": _INT_ID}]
+    code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}]
+    page = {"type": "array", "items": _ref("AdminUser")}
+    return {
+        "/api/v1/server": {"get": _op("What a sign-up form needs: the registration mode (no login)",
+                                      ("200", _ref("ServerInfo")), auth=False)},
+        "/api/v1/admin/users": {"get": _op(
+            "Every user, newest first; q: a prefix of the username or display name (any case); before: an id",
+            ("200", _obj(["users", "has_more"], users=page, has_more=_BOOL)), params=api.AdminListQuery)},
+        "/api/v1/admin/users/{user_id}": {"patch": {**_op(
+            "Disable (revokes every session at once, on every node) or enable a user, grant or revoke admin. "
+            "Not yourself; 409 for the last enabled admin", ("200", _ref("AdminUser")), body=api.AdminUserBody),
+            "parameters": user_id}},
+        "/api/v1/admin/rooms": {"get": _op(
+            "Every room (private and archived too; no direct chat), newest first; q: part of the name",
+            ("200", _obj(["rooms", "has_more"], rooms={"type": "array", "items": _ref("AdminRoom")},
+                         has_more=_BOOL)), params=api.AdminListQuery)},
+        "/api/v1/admin/registration": {
+            "get": _op("The registration mode", ("200", _ref("Registration"))),
+            "put": _op("Set the registration mode, for every node", ("200", _ref("Registration")),
+                       body=api.RegistrationBody)},
+        "/api/v1/admin/invites": {
+            "get": _op("Invite codes, newest first", ("200", _obj(["invites"], invites={
+                "type": "array", "items": _ref("Invite")}))),
+            "post": _op("Make an invite code (409 past 1,000 open codes)", ("201", _obj(["invite"], invite=_ref("Invite"))),
+                        body=api.InviteCreateBody)},
+        "/api/v1/admin/invites/{code}": {"delete": {**_op("Revoke an invite code", None), "parameters": code}},
+        "/api/v1/admin/stats": {"get": _op("Figures for the admin console (messages since 00:00 UTC)",
+                                           ("200", _ref("AdminStats")))},
     }
 
 
