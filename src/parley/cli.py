@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,17 +39,20 @@ def main() -> None:
 @click.option("--database-url", default=None, help="[PARLEY_DATABASE_URL, sqlite:///var/parley.db]")
 @click.option("--broker-url", default=None, help="[PARLEY_BROKER_URL, memory://]")
 @click.option("--migrate/--no-migrate", default=True, help="apply migrations first (default on)")
+@click.option("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS and WSS [PARLEY_TLS_CERT]")
+@click.option("--tls-key", default=None, help="PEM private key of --tls-cert [PARLEY_TLS_KEY]")
 def serve(host: str | None, port: int | None, database_url: str | None, broker_url: str | None,
-          migrate: bool) -> None:
-    """Serve HTTP, WebSocket and the web client."""
-    settings = _settings(host=host, port=port, database_url=database_url, broker_url=broker_url)
+          migrate: bool, tls_cert: str | None, tls_key: str | None) -> None:
+    """Serve HTTP (or HTTPS), WebSocket and the web client."""
+    settings = _settings(host=host, port=port, database_url=database_url, broker_url=broker_url,
+                         tls_cert=tls_cert, tls_key=tls_key)
     run_server(settings, migrate=migrate)
 
 
 def run_server(settings: Settings, *, migrate: bool = True) -> None:
     from parley.app import ConfigError, claim_sqlite, create_app
     from parley.store.migrate import upgrade
-    from parley.web.server import serve
+    from parley.web.server import serve, tls_context
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -58,6 +62,13 @@ def run_server(settings: Settings, *, migrate: bool = True) -> None:
     except ImportError:
         pass
     _ensure_sqlite_dir(settings.database_url)
+    tls = None
+    if settings.tls_cert:
+        try:
+            tls = tls_context(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise click.UsageError(f"PARLEY_TLS_CERT / PARLEY_TLS_KEY: cannot use {settings.tls_cert} and "
+                                   f"{settings.tls_key}: {exc}") from None
     try:
         app = create_app(settings)
         lock = claim_sqlite(settings)  # noqa: F841 - held while serving
@@ -68,7 +79,7 @@ def run_server(settings: Settings, *, migrate: bool = True) -> None:
     from parley.blobs.base import BlobError
 
     try:
-        serve(app, settings.host, settings.port, shutdown_timeout=5)
+        serve(app, settings.host, settings.port, shutdown_timeout=5, tls=tls)
     except BlobError as exc:  # the media store cannot be reached or used at start
         raise click.ClickException(str(exc)) from None
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +28,24 @@ async def open_context(url: str, **settings: Any) -> Context:
     await migrate.upgrade(url)
     values: dict[str, Any] = {"rate_limit_burst": 1e6, "rate_limit_per_sec": 1e6, **settings}
     return build(Settings(database_url=url, **values))
+
+
+@contextlib.asynccontextmanager
+async def media_context(url: str, folder: Path, **settings: Any) -> AsyncIterator[Context]:
+    """`open_context` with a media folder under `folder` and the uploads service started (no hourly
+    collection), closed afterwards."""
+    context = await open_context(url, media_url=f"file://{folder}/media", **settings)
+    await context.uploads.start(collect=False)
+    try:
+        yield context
+    finally:
+        await context.uploads.close()
+        await close_context(context)
+
+
+async def chunks(data: bytes) -> AsyncIterator[bytes]:
+    """A file's bytes as an upload receives them."""
+    yield data
 
 
 async def close_context(ctx: Context) -> None:

@@ -16,9 +16,9 @@ from parley.core.privacy import DAY_MS, DELETED_DISPLAY_NAME, DeletedMessages
 from parley.web.context import Context
 from tests.contract.helpers import (
     PASSWORD,
-    close_context,
+    chunks,
     log_rows,
-    open_context,
+    media_context,
     outcome,
     register,
     whole_history,
@@ -27,18 +27,11 @@ from tests.contract.helpers import (
 
 @pytest.fixture(params=["keep", "erase"])
 async def ctx(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> AsyncIterator[Context]:
-    context = await open_context(database_url, media_url=f"file://{tmp_path}/media",
-                                 deleted_account_messages=request.param)
-    await context.uploads.start(collect=False)
-    try:
+    async with media_context(database_url, tmp_path, deleted_account_messages=request.param) as context:
         yield context
-    finally:
-        await context.uploads.close()
-        await close_context(context)
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    yield data
+_chunks = chunks
 
 
 def _by_seq(history: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -113,13 +106,8 @@ async def test_delete_account(ctx: Context) -> None:
 
 @pytest.fixture
 async def plain(database_url: str, tmp_path: Path) -> AsyncIterator[Context]:
-    context = await open_context(database_url, media_url=f"file://{tmp_path}/media", retention_days=30)
-    await context.uploads.start(collect=False)
-    try:
+    async with media_context(database_url, tmp_path, retention_days=30) as context:
         yield context
-    finally:
-        await context.uploads.close()
-        await close_context(context)
 
 
 async def _room(ctx: Context, owner: User, member: User, name: str) -> int:

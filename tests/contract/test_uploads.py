@@ -15,22 +15,16 @@ from parley.blobs.local import LocalBlobs
 from parley.core.errors import Invalid, NotFound
 from parley.store import uploads as upload_store
 from parley.web.context import Context
-from tests.contract.helpers import close_context, open_context, register
+from tests.contract.helpers import chunks, media_context, register
 
 
 @pytest.fixture
 async def ctx(database_url: str, tmp_path: Path) -> AsyncIterator[Context]:
-    context = await open_context(database_url, media_url=f"file://{tmp_path}/media")
-    await context.uploads.start(collect=False)
-    try:
+    async with media_context(database_url, tmp_path) as context:
         yield context
-    finally:
-        await context.uploads.close()
-        await close_context(context)
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    yield data
+_chunks = chunks
 
 
 async def test_attach_once_in_a_batch_and_erase(ctx: Context) -> None:

@@ -265,9 +265,13 @@ class Node(ServerProcess):
 # -- nginx ---------------------------------------------------------------------------------------
 
 
-def render_nginx_site(template: str, upstreams: list[int], listen: int) -> str:
+def render_nginx_site(template: str, upstreams: list[int], listen: int, *, tls: tuple[str, str] | None = None,
+                      redirect: int | None = None) -> str:
     """The production site config with its upstream servers and listen lines pointed at the test
-    ports. Everything else (headers, timeouts, SSE and WebSocket locations) is used as written."""
+    ports. Everything else (headers, timeouts, SSE and WebSocket locations) is used as written.
+    With `tls` (certificate, key files) the main server speaks HTTPS on `listen` with those files;
+    without it, plain HTTP (its TLS lines dropped). The port-80 redirect block listens on
+    `redirect`, or is dropped."""
     upstream = re.search(r"upstream\s+parley\s*\{(?P<body>.*?)\}", template, re.S)
     if upstream is None:
         raise ValueError("deploy/nginx.conf has no `upstream parley { ... }` block")
@@ -280,7 +284,25 @@ def render_nginx_site(template: str, upstreams: list[int], listen: int) -> str:
     new_body = re.sub(r"^[ \t]*server[ \t]+[^\n]*;[ \t]*\n", "", body, flags=re.M)
     new_body = "\n" + lines + new_body.lstrip("\n")
     site = template[:upstream.start("body")] + new_body + template[upstream.end("body"):]
+    blocks = list(re.finditer(r"^server \{\n.*?^\}\n", site, re.M | re.S))
+    redirects = [b for b in blocks if "return 301 https://" in b.group(0)]
+    mains = [b for b in blocks if b not in redirects]
+    if len(mains) != 1 or len(redirects) != 1:
+        raise ValueError("deploy/nginx.conf needs one `server` block redirecting to https and one serving")
+    main = _listen_on(mains[0].group(0), f"127.0.0.1:{listen}" + (" ssl http2" if tls else ""))
+    if tls:
+        main = re.sub(r"^([ \t]*ssl_certificate)[ \t]+[^\n]*;", rf"\1 {tls[0]};", main, flags=re.M)
+        main = re.sub(r"^([ \t]*ssl_certificate_key)[ \t]+[^\n]*;", rf"\1 {tls[1]};", main, flags=re.M)
+    else:
+        main = re.sub(r"^[ \t]*(ssl_\w+|[^\n#]*Strict-Transport-Security)[^\n]*;[ \t]*\n", "", main, flags=re.M)
+    moved = _listen_on(redirects[0].group(0), f"127.0.0.1:{redirect}") if redirect else ""
+    for block, text in sorted([(mains[0], main), (redirects[0], moved)], key=lambda bt: -bt[0].start()):
+        site = site[:block.start()] + text + site[block.end():]
+    return site
 
+
+def _listen_on(block: str, address: str) -> str:
+    """A server block's listen lines made one, on `address`."""
     listened = False
 
     def listen_line(match: re.Match[str]) -> str:
@@ -288,22 +310,24 @@ def render_nginx_site(template: str, upstreams: list[int], listen: int) -> str:
         if listened:
             return ""
         listened = True
-        return f"{match.group(1)}listen 127.0.0.1:{listen};\n"
+        return f"{match.group(1)}listen {address};\n"
 
-    site = re.sub(r"^([ \t]*)listen[ \t][^\n]*;[ \t]*\n", listen_line, site, flags=re.M)
+    block = re.sub(r"^([ \t]*)listen[ \t][^\n]*;[ \t]*\n", listen_line, block, flags=re.M)
     if not listened:
-        raise ValueError("deploy/nginx.conf has no active `listen` line")
-    return site
+        raise ValueError("a server block of deploy/nginx.conf has no active `listen` line")
+    return block
 
 
 class Nginx:
     """nginx from `deploy/nginx.conf` with its prefix, pid, logs and temp files in `workdir`."""
 
-    def __init__(self, workdir: Path, upstreams: list[int]) -> None:
+    def __init__(self, workdir: Path, upstreams: list[int], *, tls: tuple[str, str] | None = None) -> None:
         self.dir = workdir / "nginx"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port()
         self.upstreams = upstreams
+        self.tls = tls  # (certificate, key): HTTPS on `port`, and the redirect block on `redirect_port`
+        self.redirect_port = port() if tls else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.conf = self.dir / "nginx.conf"
         self.error_log = self.dir / "error.log"
@@ -311,10 +335,11 @@ class Nginx:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def write_config(self) -> None:
-        site = render_nginx_site(NGINX_TEMPLATE.read_text(), self.upstreams, self.port)
+        site = render_nginx_site(NGINX_TEMPLATE.read_text(), self.upstreams, self.port, tls=self.tls,
+                                 redirect=self.redirect_port)
         (self.dir / "parley-site.conf").write_text(site)
         d = self.dir
         temp = "".join(f"    {kind}_temp_path {d / kind};\n" for kind in ("client_body", "proxy", "fastcgi",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -63,9 +64,12 @@ class ServerProcess:
         self.log_path = workdir / (log_name or f"server-{self.port}.log")
         SERVER_LOGS.append(self.log_path)
 
+    scheme = "http"  # "https" with PARLEY_TLS_CERT/KEY in env; then `client_tls` trusts its certificate
+    client_tls: ssl.SSLContext | None = None
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -84,7 +88,7 @@ class ServerProcess:
                 code = None if self.proc is None else self.proc.returncode
                 raise RuntimeError(f"parley serve on port {self.port} exited with {code}: {self.log()}")
             try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1, context=self.client_tls) as resp:
                     if resp.status == 200:
                         return self
             except OSError:

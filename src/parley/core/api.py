@@ -233,7 +233,7 @@ class InviteCreateBody(_Body):
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, AdminUserBody,
-          RegistrationBody, InviteCreateBody)
+          RegistrationBody, InviteCreateBody, DeleteAccountBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
            MyReportsQuery, AuditQuery, AdminListQuery)
 

@@ -26,7 +26,7 @@ async def rooms_of(conn: AsyncConnection, user_id: int) -> list[dict[str, Any]]:
                   members.c.state, members.c.joined_seq, members.c.left_seq, members.c.updated_at)
         .join(members, members.c.room_id == rooms.c.id).where(members.c.user_id == user_id)
         .order_by(rooms.c.id))
-    return [dict(r._mapping) for r in rows]
+    return [{str(k): v for k, v in r._mapping.items()} for r in rows]  # str: orjson refuses str subclasses
 
 
 async def messages_of(conn: AsyncConnection, user_id: int) -> AsyncIterator[list[Event]]:
@@ -64,7 +64,7 @@ async def reactions_of(conn: AsyncConnection, user_id: int) -> list[dict[str, An
     rows = await conn.execute(
         sa.select(reactions.c.room_id.label("room"), reactions.c.seq, reactions.c.emoji, reactions.c.created_at)
         .where(reactions.c.user_id == user_id).order_by(reactions.c.room_id, reactions.c.seq, reactions.c.created_at))
-    return [dict(r._mapping) for r in rows]
+    return [{str(k): v for k, v in r._mapping.items()} for r in rows]  # str: orjson refuses str subclasses
 
 
 async def uploads_of(conn: AsyncConnection, user_id: int) -> list[tuple[int, int, str, int, str, str, int | None]]:

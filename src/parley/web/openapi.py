@@ -171,7 +171,7 @@ def _paths() -> dict[str, Any]:
                                             params=api.PublicRoomsQuery)},
         "/api/v1/rooms/{room_id}": {
             "get": _op("A room", ("200", _ref("Room"))),
-            "patch": _op("Change name, topic (admin) or archive (owner; or a server admin); 409 if a public name is taken", ("200", _ref("Room")),
+            "patch": _op("Change name, topic, retention_days (admin) or archive (owner; or a server admin); 409 if a public name is taken", ("200", _ref("Room")),
                          body=api.RoomUpdateBody)},
         "/api/v1/rooms/{room_id}/join": {"post": _op("Join a public room or accept an invite", ("200", _ref("Room")))},
         "/api/v1/rooms/{room_id}/leave": {"post": _op("Leave a room or decline an invitation; 409 for the last owner of a room with others in it", None)},
@@ -216,7 +216,13 @@ def _paths() -> dict[str, Any]:
             ("200", _ref("SearchAnswer")), params=api.SearchQuery)},
         **_moderation_paths(),
         **_admin_paths(),
+        **_privacy_paths(),
     }
+    paths["/api/v1/me"]["delete"] = _op(
+        "Delete my account (403 if the password is wrong): every session is revoked, I leave every room (a "
+        "last owner hands the room to the longest-standing member of the highest role), my reactions and "
+        "files are erased, my name is freed; my messages stay under a \"Deleted user\" placeholder or become "
+        "tombstones (PARLEY_DELETED_ACCOUNT_MESSAGES)", None, body=api.DeleteAccountBody)
     for path, ops in paths.items():
         if "{room_id}" in path:
             for op in ops.values():
@@ -380,6 +386,17 @@ def _admin_paths() -> dict[str, Any]:
         "/api/v1/admin/stats": {"get": _op("Figures for the admin console (messages since 00:00 UTC)",
                                            ("200", _ref("AdminStats")))},
     }
+
+
+def _privacy_paths() -> dict[str, Any]:
+    """Privacy (issue 11): the export is a zip, not JSON."""
+    export = _op("Everything of mine as a zip, streamed: README.txt, profile.json, rooms.json, messages.json "
+                 "(with edits, replies, threads), reactions.json, uploads/ (my files), avatar. One a minute "
+                 "(429)", ("200", None))
+    export["responses"]["200"] = {"description": "the zip", "content": {
+        "application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {"Content-Disposition": {"required": True, "schema": _STR}}}
+    return {"/api/v1/me/export": {"get": export}}
 
 
 @cache

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from parley.core import api as req
 from parley.web.http import COOKIE, auth, body, ctx
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -21,9 +24,17 @@ async def export(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="parley-{user.username}-export.zip"'})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    async for piece in privacy.export(user):
-        if piece:
-            await response.write(piece)
+    try:
+        async for piece in privacy.export(user):
+            if piece:
+                await response.write(piece)
+    except Exception:
+        # The status went out with the first bytes: all that is left is to cut the stream short, so
+        # that the client sees a truncated download rather than a zip that looks whole.
+        log.exception("the export of user %s failed", user.id)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     await response.write_eof()
     return response
 

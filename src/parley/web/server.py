@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import time
 from http import HTTPStatus
 from typing import Any
@@ -85,14 +86,28 @@ class AppRunner(web.AppRunner):
         return server
 
 
-def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 5.0) -> None:
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """HTTPS and WSS served directly: TLS 1.2 or later, Python's default ciphers (forward secrecy,
+    AEAD), HTTP/1.1 (a WebSocket upgrade needs it). Raises OSError or ssl.SSLError when the files
+    cannot be read or do not match."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 5.0,
+          tls: ssl.SSLContext | None = None) -> None:
     """`web.run_app` with this module's runner; SIGINT and SIGTERM stop it gracefully. The runner's
     cleanup closes the listening socket first, then runs `on_shutdown` (web/app.py `_going_away`:
-    the send queue drains, live connections close with 1001), then waits for the handlers."""
-    asyncio.run(_serve(app, host, port, shutdown_timeout))
+    the send queue drains, live connections close with 1001), then waits for the handlers. With
+    `tls`, the socket speaks HTTPS (and WSS); responses then carry HSTS (web/middleware.py)."""
+    asyncio.run(_serve(app, host, port, shutdown_timeout, tls))
 
 
-async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float) -> None:
+async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float,
+                 tls: ssl.SSLContext | None = None) -> None:
     runner = AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     stop = asyncio.Event()
@@ -100,7 +115,7 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=tls).start()
         await stop.wait()
     finally:
         await runner.cleanup()
