@@ -107,9 +107,11 @@ KEY = re.compile(r"^\s*'([\w.]+)': '(.*)',$", re.MULTILINE)
 
 
 def strings(locale: str) -> dict[str, str]:
-    """The language's strings: those of the first screen and those loaded later (locales/lazy.js)."""
-    return {key: text for name in (locale, f"admin.{locale}")
-            for key, text in KEY.findall((STATIC / "locales" / f"{name}.js").read_text())}
+    """A language's strings: locales/<code>.js plus the bundles loaded on first use (<bundle>-<code>.js)."""
+    found = dict(KEY.findall((STATIC / "locales" / f"{locale}.js").read_text()))
+    for bundle in (STATIC / "locales").glob(f"*-{locale}.js"):
+        found |= dict(KEY.findall(bundle.read_text()))
+    return found
 
 
 def test_every_key_used_exists_and_both_languages_match() -> None:

@@ -31,9 +31,19 @@ export async function setLanguage(code, { save = false } = {}) {
   const lang = LANGUAGES.find((candidate) => candidate.code === code) ?? LANGUAGES[0];
   if (!lang.strings) lang.strings = (await lang.load()).default;
   current = lang;
+  await Promise.all([...bundles].map((name) => addStrings(name, lang)));
   if (save) localStorage.setItem(STORAGE_KEY, current.code);
   document.documentElement.lang = current.code;
   formatters.clear();
+}
+
+// The strings of a part loaded on first use: loadStrings('moderation') adds locales/moderation-<code>.js.
+const bundles = new Set();
+const addStrings = (name, lang) => Promise.all([LANGUAGES[0], lang].map(async (l) =>
+  Object.assign(l.strings, (await import(`./locales/${name}-${l.code}.js`)).default)));
+export async function loadStrings(name) {
+  await addStrings(name, current);
+  bundles.add(name);
 }
 
 function lookup(key) {

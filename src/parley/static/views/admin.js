@@ -128,7 +128,7 @@ function purgeDialog(user) {
     body: [h('p', {}, who(user)), h('p', { class: 'muted' }, t('admin.purgeHint')), field(t('admin.purgeSince'), since)],
     onSubmit: async () => {
       const answer = await request('POST', `/admin/users/${user.id}/purge`, { since_s: Number(since.value) });
-      const count = answer?.purged ?? answer?.deleted;
+      const count = answer?.deleted;
       if (typeof count === 'number') {
         document.querySelector(`.admin-row[data-user-id="${user.id}"] .form-error`)
           ?.replaceChildren(h('span', { class: 'admin-done' }, tCount('admin.purged', count)));

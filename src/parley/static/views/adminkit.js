@@ -2,8 +2,7 @@
 // people, times, and the console's strings and styles, which load with it.
 import { request } from '../api.js';
 import { h } from '../dom.js';
-import { language, t } from '../i18n.js';
-import { lazyStrings } from '../locales/lazy.js';
+import { language, loadStrings, t } from '../i18n.js';
 import { personParts } from '../people.js';
 import { describeError } from './ui.js';
 
@@ -17,7 +16,7 @@ export async function adminAssets() {
     document.head.append(styles);
     await loaded;
   }
-  await lazyStrings();
+  await loadStrings('admin');
 }
 
 /** GET /api/v1{path} with query parameters (empty ones left out). */

@@ -99,7 +99,7 @@ async function findRoom(name) {
 }
 
 function auditRow(entry, filterBy) {
-  const link = (kind, value, label, content) => h('button', { type: 'button', class: 'link-btn', title: t('admin.filterBy'),
+  const link = (kind, value, label, content) => h('button', { type: 'button', class: 'admin-link-btn', title: t('admin.filterBy'),
     on: { click: () => filterBy(kind, value, label) } }, content);
   const line = h('div', { class: 'admin-line' },
     h('time', { class: 'muted admin-when', datetime: new Date(entry.ts < 1e12 ? entry.ts * 1000 : entry.ts).toISOString() }, when(entry.ts)),

@@ -335,7 +335,7 @@ function eventRow(events, i, ctx = {}) {
 const unfolded = new WeakSet();
 
 function blockedRow(event, roomId) {
-  return h('li', { class: 'msg blocked-msg' }, t('timeline.blocked'), ' ', h('button', { type: 'button', on: { click: () => {
+  return h('li', { class: 'msg blocked-msg' }, t('timeline.blocked'), ' ', h('button', { type: 'button', class: 'link-btn', on: { click: () => {
     unfolded.add(event);
     emit('message-changed', { roomId, seq: event.seq });
   } } }, t('timeline.showBlocked')));

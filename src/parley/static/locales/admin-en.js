@@ -1,5 +1,5 @@
-// English strings of the admin console and the privacy settings, loaded with them (locales/lazy.js).
-// zh-CN: admin.zh-CN.js mirrors the keys.
+// English strings of the admin console and the privacy settings, loaded with them (i18n.js loadStrings).
+// zh-CN: admin-zh-CN.js mirrors the keys.
 export default {
   'admin.title': 'Admin console',
   'admin.notAdmin': 'Only server admins can open the admin console.',

@@ -1,4 +1,4 @@
-// 管理控制台和隐私设置的简体中文字符串，随它们一起加载（locales/lazy.js）。键与 admin.en.js 一致。
+// 管理控制台和隐私设置的简体中文字符串，随它们一起加载（i18n.js loadStrings）。键与 admin-en.js 一致。
 export default {
   'admin.title': '管理控制台',
   'admin.notAdmin': '只有服务器管理员可以打开管理控制台。',
