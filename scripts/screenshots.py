@@ -355,6 +355,11 @@ def shoot_admin(browser: Browser, server: Server, ann: User, rooms: dict[str, in
                     page.wait_for_function("() => !document.querySelector('.admin-body').textContent.includes('…')")
                     page.wait_for_timeout(300)
                     save(page, f"{size}-{scheme}-admin-{tab}{suffix}")
+                    if tab == "users" and not suffix:
+                        page.locator(".admin-row .btn.danger-text", has_text="Purge").first.click()
+                        page.locator("dialog.dialog").wait_for()
+                        save(page, f"{size}-{scheme}-admin-purge")
+                        page.keyboard.press("Escape")
                 page.goto("/#/")
                 settle(page)
                 page.locator(".sidebar .me").click()
@@ -362,6 +367,11 @@ def shoot_admin(browser: Browser, server: Server, ann: User, rooms: dict[str, in
                 page.locator(".settings-dialog .privacy").scroll_into_view_if_needed()
                 page.wait_for_timeout(300)
                 save(page, f"{size}-{scheme}-settings-privacy{suffix}")
+                if not suffix:
+                    page.locator(".settings-dialog .privacy button").click()
+                    page.locator("dialog.dialog >> nth=1").wait_for()
+                    page.wait_for_timeout(300)
+                    save(page, f"{size}-{scheme}-delete-account")
                 page.context.close()
                 if code:
                     page = new_page(browser, server, viewport, scheme, None, locale=locale)
