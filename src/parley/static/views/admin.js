@@ -73,20 +73,26 @@ function searchable(label, list) {
   return { input, el: h('div', { class: 'admin-pane' }, field(label, input), list.el), destroy: () => clearTimeout(timer) };
 }
 
-// -- users: search, disable/enable, grant/revoke admin, purge recent messages --
-function usersTab() {
+/** The tab of `GET /api/v1/admin/<what>` (users, rooms): a search box over the list, page by page. */
+function searchTab(what, searchLabel, empty, row) {
   const list = pagedList({
-    label: t('admin.tab.users'),
-    empty: 'admin.noUsers',
-    row: userRow,
+    label: t(`admin.tab.${what}`),
+    empty,
+    row,
     load: async (before) => {
-      const { users = [], has_more: more = false } = await get('/admin/users', { q: search.input.value.trim(), before, limit: 50 });
-      return { items: users, more, next: users.at(-1)?.id };
+      const answer = await get(`/admin/${what}`, { q: search.input.value.trim(), before, limit: 50 });
+      const items = answer[what] ?? [];
+      return { items, more: Boolean(answer.has_more), next: items.at(-1)?.id };
     },
   });
-  const search = searchable(t('admin.searchUsers'), list);
+  const search = searchable(searchLabel, list);
   list.reload();
   return search;
+}
+
+// -- users: search, disable/enable, grant/revoke admin, purge recent messages --
+function usersTab() {
+  return searchTab('users', t('admin.searchUsers'), 'admin.noUsers', userRow);
 }
 
 function userRow(user) {
@@ -139,18 +145,7 @@ function purgeDialog(user) {
 
 // -- rooms: list and search, open one, name an owner --
 function roomsTab() {
-  const list = pagedList({
-    label: t('admin.tab.rooms'),
-    empty: 'admin.noRooms',
-    row: roomRow,
-    load: async (before) => {
-      const { rooms = [], has_more: more = false } = await get('/admin/rooms', { q: search.input.value.trim(), before, limit: 50 });
-      return { items: rooms, more, next: rooms.at(-1)?.id };
-    },
-  });
-  const search = searchable(t('admin.searchRooms'), list);
-  list.reload();
-  return search;
+  return searchTab('rooms', t('admin.searchRooms'), 'admin.noRooms', roomRow);
 }
 
 function roomRow(room) {
