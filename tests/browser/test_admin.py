@@ -118,6 +118,19 @@ def test_an_admin_disables_a_user_and_lets_people_in_by_invitation(open_app, liv
     row.get_by_role("button", name="Enable").click()
     expect(row.get_by_role("button", name="Disable")).to_be_visible()
 
+    # Reports: one about a room owner's message reaches the server admins' console live; resolved there.
+    erin, fay = live_server.register("erin", "Erin"), live_server.register("fay", "Fay")
+    room = live_server.create_room(fay, "fay's corner", members=(erin,))
+    seq = live_server.post(fay, room["id"], "buy followers here")["seq"]
+    page.get_by_role("tab", name="Reports").click()
+    expect(page.locator(".admin-body")).not_to_contain_text("Loading")
+    live_server.call("POST", f"/rooms/{room['id']}/messages/{seq}/report", {"reason": "spam", "note": "ads"}, erin)
+    expect(page.locator(".admin-row", has_text="buy followers here")).to_contain_text("Reported by Erin")
+    report = page.locator(f'.admin-row[data-report-id="{page.locator(".admin-row", has_text="buy followers here").get_attribute("data-report-id")}"]')
+    report.get_by_role("button", name="Resolve").click()
+    expect(report).to_have_text("Resolved.")
+    assert live_server.call("GET", "/me/reports", user=erin)["reports"][0]["state"] == "resolved"
+
     # Registration: by invitation; an invite code for one use, its link opens the sign-up form.
     page.get_by_role("tab", name="Registration").click()
     page.get_by_role("radio", name="By invitation").check()

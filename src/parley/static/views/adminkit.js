@@ -82,7 +82,7 @@ export function pagedList({ load, row, empty, label }) {
     }
   }
   more.addEventListener('click', () => fetchPage(false));
-  return { el: h('div', { class: 'admin-paged' }, list, status, more), reload: () => fetchPage(true) };
+  return { el: h('div', { class: 'admin-paged' }, list, status, more), list, status, reload: () => fetchPage(true) };
 }
 
 /** One row of a list: what it is on the left, buttons on the right, an error line under both. */

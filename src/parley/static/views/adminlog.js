@@ -1,6 +1,7 @@
 // The admin console's other tabs: open reports, the audit log, registration mode and invite codes,
 // and the spam filter's figures. Part of the console (views/admin.js), loaded with it.
 import { h, userText } from '../dom.js';
+import { on } from '../state.js';
 import { formatNumber, t } from '../i18n.js';
 import { adminRow, findUser, get, named, pagedList, request, rowButton, tag, when, who } from './adminkit.js';
 import { field, uid } from './ui.js';
@@ -26,7 +27,19 @@ export function reportsTab() {
     },
   });
   list.reload();
-  return { el: h('div', { class: 'admin-pane' }, list.el) };
+  // Live (user frames report_added / report_resolved, on the topic `report`): new ones on top,
+  // resolved ones gone, wherever they were resolved.
+  const off = on('report', ({ type, report }) => {
+    const row = list.list.querySelector(`[data-report-id="${report.id}"]`);
+    if (type === 'report_added') {
+      row?.remove();
+      list.list.prepend(reportRow(report));
+      list.status.textContent = '';
+    } else if (row && !row.querySelector('.admin-done')) {
+      row.replaceChildren(h('p', { class: 'admin-done' }, t('admin.resolved')));
+    }
+  });
+  return { el: h('div', { class: 'admin-pane' }, list.el), destroy: off };
 }
 
 function reportRow(report) {
