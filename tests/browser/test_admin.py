@@ -107,6 +107,13 @@ def test_an_admin_disables_a_user_and_lets_people_in_by_invitation(open_app, liv
     page = open_app(root, path="/admin")
     expect(page).to_have_url(f"{live_server.url}/#/admin/users")
     expect(page.get_by_role("tab", name="Users")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("tab", name="Users").focus()  # the tabs follow the arrow keys
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("tab", name="Figures")).to_be_focused()
+    accounts = page.request.get("/api/v1/admin/stats").json()["users"]
+    expect(page.locator(".admin-figures dd[data-figure=users]")).to_have_text(str(accounts))
+    page.keyboard.press("Home")
+    expect(page.get_by_role("tab", name="Users")).to_have_attribute("aria-selected", "true")
 
     # Users: search, disable; Carl's open page is signed out at once.
     page.get_by_label("Search users").fill(carl.username)
