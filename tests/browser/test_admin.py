@@ -89,6 +89,7 @@ def test_my_data_downloads_as_a_zip_and_my_account_can_go(open_app, live_server:
 
     settings.get_by_role("button", name="Delete my account…").click()
     confirm = page.get_by_role("dialog", name="Delete your account?")
+    expect(confirm).to_contain_text("Your messages stay in their rooms, shown under “deleted user”.")  # keep: the default
     confirm.get_by_label("Current password").fill("not-the-password")
     confirm.get_by_role("button", name="Delete my account").click()
     expect(confirm.get_by_role("alert")).to_have_text("That password is not right.")
