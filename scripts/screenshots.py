@@ -10,6 +10,7 @@ saves PNGs under docs/screenshots/ (or --out). Needs the venv (`make venv`) and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import sys
 import tempfile
@@ -23,11 +24,12 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Server, User  # noqa: E402
 from tests.support import media  # noqa: E402
+from tests.support.client import ApiError  # noqa: E402
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 POSTER: User | None = None  # someone who writes to "design" so that Ann has unread messages there
-PEOPLE: dict[str, User] = {}  # everyone seed() registered, by name
+PEOPLE: dict[str, User] = {}  # everyone seeded, by name (the admin screens act as some of them)
 CONVERSATION = [
     ("bob", "Morning all! The **staging deploy** is green again."),
     ("bob", "Release notes are here: https://example.com/releases/0.4"),
@@ -65,6 +67,7 @@ def seed(server: Server) -> tuple[User, dict[str, int]]:
     seed_files(server, files["id"], people)
     global POSTER
     POSTER = chen
+    PEOPLE.update(people)
     return ann, {"general": general["id"], "design": design["id"], "files": files["id"]}
 
 
@@ -413,10 +416,83 @@ def shoot_moderation(browser: Browser, server: Server, out: Path) -> list[Path]:
     return saved
 
 
+def seed_admin(server: Server, people: dict[str, User], general: int) -> str | None:
+    """Issue 11: a report in the queue, entries in the audit log, an invite code (with the server's
+    registration in invite mode); answers the code, or None on a server without invite codes."""
+    ann, bob, chen, dana = people.values()
+    history = server.call("GET", f"/rooms/{general}/messages", user=dana)["messages"]
+    seq = [event["seq"] for event in history if event["type"] == "message" and event["sender"]["id"] == bob.id][-1]
+    with contextlib.suppress(ApiError):  # a server without reports
+        server.call("POST", f"/rooms/{general}/messages/{seq}/report",
+                    {"reason": "spam", "note": "Looks like a link farm"}, dana)
+    try:
+        server.call("PATCH", f"/admin/users/{dana.id}", {"disabled": True}, ann)
+        server.call("PATCH", f"/admin/users/{dana.id}", {"disabled": False}, ann)
+        server.call("PUT", "/admin/registration", {"mode": "invite"}, ann)
+        server.call("POST", "/admin/invites", {"uses": 5, "expires_in_s": 7 * 86_400}, ann)
+        return server.call("POST", "/admin/invites", {"uses": 1, "expires_in_s": 86_400}, ann)["invite"]["code"]
+    except ApiError:
+        return None
+
+
+def shoot_admin(browser: Browser, server: Server, ann: User, rooms: dict[str, int], out: Path) -> list[Path]:
+    """The admin console's tabs, the privacy section of the settings, and sign-up with an invite link:
+    phone and desktop, light and dark, English and 简体中文."""
+    saved: list[Path] = []
+    code = seed_admin(server, PEOPLE, rooms["general"])
+
+    def save(page: Page, name: str) -> None:
+        path = out / f"{name}.png"
+        page.screenshot(path=str(path))
+        saved.append(path)
+
+    for scheme in ("light", "dark"):
+        for locale, suffix in (("en-US", ""), ("zh-CN", "-zh")):
+            for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
+                page = new_page(browser, server, viewport, scheme, ann, locale=locale)
+                tabs = ("users", "rooms", "reports", "audit", "registration", "figures") if size == "desktop" and not suffix \
+                    else ("users", "audit", "registration")
+                for tab in tabs:
+                    page.goto(f"/#/admin/{tab}")
+                    page.reload()
+                    page.evaluate("document.fonts.ready")
+                    page.locator(".admin-body .admin-pane").wait_for()
+                    page.wait_for_function("() => !document.querySelector('.admin-body').textContent.includes('…')")
+                    page.wait_for_timeout(300)
+                    save(page, f"{size}-{scheme}-admin-{tab}{suffix}")
+                    if tab == "users" and not suffix:
+                        page.locator(".admin-row .btn.danger-text", has_text="Purge").first.click()
+                        page.locator("dialog.dialog").wait_for()
+                        save(page, f"{size}-{scheme}-admin-purge")
+                        page.keyboard.press("Escape")
+                page.goto("/#/")
+                settle(page)
+                page.locator(".sidebar .me").click()
+                page.locator(".settings-dialog .privacy").wait_for()
+                page.locator(".settings-dialog .privacy").scroll_into_view_if_needed()
+                page.wait_for_timeout(300)
+                save(page, f"{size}-{scheme}-settings-privacy{suffix}")
+                if not suffix:
+                    page.locator(".settings-dialog .privacy button").click()
+                    page.locator("dialog.dialog >> nth=1").wait_for()
+                    page.wait_for_timeout(300)
+                    save(page, f"{size}-{scheme}-delete-account")
+                page.context.close()
+                if code:
+                    page = new_page(browser, server, viewport, scheme, None, locale=locale)
+                    page.goto(f"/?invite={code}")
+                    page.locator(".auth-form input[name=invite]").wait_for()
+                    page.evaluate("document.fonts.ready")
+                    page.wait_for_timeout(300)
+                    save(page, f"{size}-{scheme}-signup-invite{suffix}")
+                    page.context.close()
+    return saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="folder for the PNGs")
-    parser.add_argument("--only", choices=("all", "main", "uploads", "moderation"), default="all", help="which set of screens")
+    parser.add_argument("--only", choices=("all", "main", "uploads", "moderation", "admin"), default="all", help="which set of screens")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="parley-shots-") as tmp:
@@ -432,6 +508,8 @@ def main() -> None:
                         saved += shoot_uploads(browser, server, ann, rooms, args.out)
                     if args.only in ("all", "moderation"):
                         saved += shoot_moderation(browser, server, args.out)
+                    if args.only in ("all", "admin"):
+                        saved += shoot_admin(browser, server, ann, rooms, args.out)
                 finally:
                     browser.close()
         finally:

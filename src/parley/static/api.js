@@ -16,7 +16,7 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
-async function request(method, path, body) {
+export async function request(method, path, body) {
   const headers = { 'X-Requested-With': 'parley', Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
@@ -44,8 +44,8 @@ export const api = {
   me: () => request('GET', '/me'),
   updateMe: (changes) => request('PATCH', '/me', changes),
   changePassword: (current, next) => request('POST', '/me/password', { current_password: current, new_password: next }),
-  register: (username, password, displayName) =>
-    request('POST', '/auth/register', { username, password, ...(displayName ? { display_name: displayName } : {}) }),
+  register: (username, password, displayName, invite) => request('POST', '/auth/register',
+    { username, password, ...(displayName ? { display_name: displayName } : {}), ...(invite ? { invite } : {}) }),
   login: (username, password) => request('POST', '/auth/login', { username, password }),
   logout: () => request('POST', '/auth/logout'),
   searchUsers: (q, limit = 8) => request('GET', `/users${query({ q, limit })}`),

@@ -8,7 +8,7 @@ import { applyAnnotation, applyPurge, noteMessage } from './messages.js';
 import { notifyMessage } from './notify.js';
 import { settle } from './pending.js';
 import { markRead } from './reads.js';
-import { emit, rememberUser, removeRoom, stopTyping, store, timeline } from './state.js';
+import { emit, isBlocked, rememberUser, removeRoom, stopTyping, store, timeline } from './state.js';
 
 const READ_DELAY_MS = 400;
 
@@ -120,6 +120,7 @@ function applyMessage(room, event, isFresh) {
     return;
   }
   room.unread = (room.unread ?? 0) + 1;
+  if (isBlocked(event.sender?.id)) return; // issue 11: no mention, no notification
   const mentioned = mentionsMe(event) || myThread;
   room.mention ||= mentioned;
   // A thread reply says so in its notification, unless it names me as well.

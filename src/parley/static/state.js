@@ -90,6 +90,11 @@ export function stopTyping(roomId, userId) {
   emit('typing', roomId);
 }
 
+/** Issue 11: did I block this person? */
+export function isBlocked(id) {
+  return !!store.me?.blocked?.includes(id);
+}
+
 export function displayName(user) {
   user = currentUser(user);
   return user?.display_name || user?.username || '?';

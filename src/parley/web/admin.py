@@ -13,7 +13,9 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/server")
 async def server(request: web.Request) -> web.StreamResponse:
-    return json(await ctx(request).admin.server())
+    # What becomes of a deleted account's messages: the client says so before one deletes one's own.
+    deleted = ctx(request).settings.deleted_account_messages.lower()
+    return json({**await ctx(request).admin.server(), "deleted_account_messages": deleted})
 
 
 @routes.get("/api/v1/admin/users")

@@ -40,6 +40,11 @@ async def _index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
+async def _admin(request: web.Request) -> web.StreamResponse:
+    """`/admin` is the client's admin console, a route of its own (`#/admin`)."""
+    raise web.HTTPFound("/#/admin")
+
+
 async def _apidocs(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(APIDOCS / "index.html")
 
@@ -76,6 +81,7 @@ def create(context: Context) -> web.Application:
     app.router.add_get("/api/docs", _apidocs)
     app.router.add_static("/api/docs/", APIDOCS)
     app.router.add_get("/", _index)
+    app.router.add_get("/admin", _admin)
     STATIC.mkdir(exist_ok=True)
     app.router.add_static("/static/", STATIC)
     return app

@@ -64,8 +64,10 @@ SCHEMAS: dict[str, Any] = {
         room={"oneOf": [_obj(["id", "name"], id=_INT, name=_STR), {"type": "null"}]},
         target={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, reason=_STR, data={"type": "object"})}),
     # server administration (issue 11)
-    "ServerInfo": _obj(["registration", "version"], registration={"enum": ["open", "invite", "closed"]},
-                       version={"type": "string", "description": "the API's version (never the software's)"}),
+    "ServerInfo": _obj(["registration", "version", "deleted_account_messages"],
+                       registration={"enum": ["open", "invite", "closed"]},
+                       version={"type": "string", "description": "the API's version (never the software's)"},
+                       deleted_account_messages={"enum": ["keep", "erase"]}),
     "AdminUser": {"allOf": [_ref("User"), _obj(["disabled", "rooms", "last_login_at"], disabled=_BOOL, rooms=_INT,
                                                last_login_at=_NULLABLE_INT)]},
     "AdminRoom": _obj(["id", "name", "topic", "visibility", "archived", "created_at", "member_count", "owners",

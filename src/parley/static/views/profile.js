@@ -4,7 +4,8 @@
 import { loadMembers, startDirect } from '../actions.js';
 import { h, userText } from '../dom.js';
 import { t } from '../i18n.js';
-import { currentUser, displayName, store } from '../state.js';
+import { request } from '../api.js';
+import { currentUser, displayName, emit, isBlocked, store } from '../state.js';
 import { avatar } from './avatar.js';
 import { describeError, uid } from './ui.js';
 
@@ -12,6 +13,33 @@ import { describeError, uid } from './ui.js';
 function existingDirect(user) {
   return [...store.rooms.values()].find((room) => room.kind === 'direct' && room.my_state === 'joined'
     && (room.members ?? []).length === 2 && room.members.some((member) => member.id === user.id));
+}
+
+/**
+ * Issue 11: block or unblock this person (`PUT|DELETE /api/v1/me/blocks/{id}`). They are not told;
+ * their messages fold away for me and their mentions stop notifying me.
+ */
+function blockButton(user, error) {
+  const button = h('button', { type: 'button', class: 'btn card-block' });
+  const draw = () => { button.textContent = isBlocked(user.id) ? t('card.unblock') : t('card.block'); };
+  button.addEventListener('click', async () => {
+    const blocking = !isBlocked(user.id);
+    button.disabled = true;
+    error.textContent = '';
+    try {
+      await request(blocking ? 'PUT' : 'DELETE', `/me/blocks/${user.id}`);
+      const others = (store.me.blocked ?? []).filter((id) => id !== user.id);
+      store.me.blocked = blocking ? [...others, user.id] : others;
+      draw();
+      emit('user', user.id); // timelines showing them redraw, folded or not
+    } catch (err) {
+      error.textContent = describeError(err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  draw();
+  return button;
 }
 
 /** Opens the card for `user`; `roomId` (optional) tells which room's role to show. */
@@ -47,7 +75,7 @@ export function openProfileCard(user, roomId = null) {
     h('h2', { id: titleId, class: 'card-name' }, userText(displayName(user))),
     userText(`@${user.username}`, 'p', { class: 'handle card-handle' }),
     status, role, mine ? h('p', { class: 'muted' }, t('card.you')) : null,
-    h('div', { class: 'card-actions' }, close, mine ? edit : message), error);
+    h('div', { class: 'card-actions' }, close, mine ? null : blockButton(user, error), mine ? edit : message), error);
   const dialog = h('dialog', { class: 'dialog card', 'aria-labelledby': titleId, dataset: { userId: user.id } }, body);
 
   const showRole = () => {

@@ -95,6 +95,10 @@ export function openSettings() {
     }
   });
 
+  // Privacy (export, delete my account, my reports) loads with its strings on first use.
+  const privacy = h('div', { class: 'settings-section', 'aria-busy': 'true' });
+  import('./privacy.js').then(({ privacySection }) => privacy.replaceWith(privacySection()));
+
   const dialog = openDialog({
     title: t('settings.title'),
     submitLabel: t('common.save'),
@@ -109,6 +113,7 @@ export function openSettings() {
       section(t('settings.appearance'),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.language')), languages),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.theme')), themes)),
+      privacy,
     ],
     describe: (err) => ([403, 409, 422].includes(err?.status) && err.message ? err.message : describeError(err)),
     onSubmit: async () => {

@@ -21,6 +21,7 @@ function parseRoute(hash) {
   // search: #/search?q=...&room=...&from=...&has=file
   const search = hash.match(/^#\/search\?(.*)$/);
   if (search) return { name: 'search', params: Object.fromEntries(new URLSearchParams(search[1])) };
+  if (hash.startsWith('#/admin')) return { name: 'admin' };
   return { name: 'home' };
 }
 
@@ -60,6 +61,7 @@ export function createShell({ onLanguage, onLogout }) {
       const { params } = route;
       view = lazyView(async () => (await import('./search.js')).createSearchView(params));
     }
+    else if (route.name === 'admin') view = lazyView(async () => (await import('./admin.js')).createAdminView(location.hash.slice(8)));
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();

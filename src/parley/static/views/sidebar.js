@@ -135,6 +135,7 @@ function footer(onLanguage, onLogout, me) {
   return h('footer', { class: 'sidebar-foot' },
     me,
     h('div', { class: 'foot-actions' }, languageSelect(onLanguage), notifyButton,
+      store.me.is_admin && h('a', { class: 'btn small', href: '#/admin' }, t('admin.open')),
       h('button', { type: 'button', class: 'btn small', on: { click: onLogout } }, t('auth.logout'))));
 }
 

@@ -6,7 +6,7 @@ import { h, userText } from '../dom.js';
 import { formatDateTime, formatDay, formatNumber, formatSpan, formatTime, startOfDay, t, tNodes } from '../i18n.js';
 import { renderMarkdown } from '../markdown.js';
 import { person as personNode, personLabel, personParts } from '../people.js';
-import { loaded, on, store, timeline } from '../state.js';
+import { emit, isBlocked, loaded, on, store, timeline } from '../state.js';
 import { attachmentSummary, renderAttachments } from './media.js';
 import { avatar, profileButton } from './avatar.js';
 import { describeError } from './ui.js';
@@ -323,12 +323,22 @@ function eventRow(events, i, ctx = {}) {
   while (back >= 0 && hiddenEvent(events[back])) back -= 1;
   const prev = events[back];
   const firstUnread = isFirstUnread(events, i, ctx.marker);
-  const row = event.type === 'message'
-    ? decorateMessage(messageRow(event, firstUnread ? null : prev, ctx.roomId), event) : systemRow(event);
+  const row = event.type !== 'message' ? systemRow(event) : isBlocked(event.sender?.id) && !unfolded.has(event) ? blockedRow(event, ctx.roomId)
+    : decorateMessage(messageRow(event, firstUnread ? null : prev, ctx.roomId), event);
   row.dataset.seq = event.seq;
   if (firstUnread) row.prepend(h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, t('timeline.newMessages'))));
   if (!prev || startOfDay(prev.ts) !== startOfDay(event.ts)) row.prepend(daySeparator(event.ts));
   return row;
+}
+
+// Issue 11: a message of someone I blocked folds to one line until I show it.
+const unfolded = new WeakSet();
+
+function blockedRow(event, roomId) {
+  return h('li', { class: 'msg blocked-msg' }, t('timeline.blocked'), ' ', h('button', { type: 'button', class: 'link-btn', on: { click: () => {
+    unfolded.add(event);
+    emit('message-changed', { roomId, seq: event.seq });
+  } } }, t('timeline.showBlocked')));
 }
 
 function hiddenEvent(event) {

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
