@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"  # the lead chains 0008 -> 0009 -> 0010
+down_revision = "0009"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

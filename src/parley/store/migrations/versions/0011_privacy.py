@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0010"  # the lead chains 0008 -> 0009 -> 0010 -> 0011
+down_revision = "0010"
 
 
 def upgrade() -> None:
