@@ -9,7 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from parley.core import glyphs, validation, wire
+from parley.core import glyphs, mentions, validation, wire
 from parley.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from parley.core.models import Session, User
 from parley.services.deps import Deps
@@ -38,6 +38,8 @@ class Accounts:
     async def register(self, username: object, password: object, display_name: object = None,
                        *, client_ip: str = "", admin: bool = False) -> tuple[User, str]:
         name = validation.username(username)
+        if name.lower() in mentions.ROOM_TOKENS:  # @room / @here would notify the whole room
+            raise Invalid(f"the username {name!r} is reserved: @{name.lower()} mentions everyone in a room")
         shown = validation.display_name(name if display_name in (None, "") else display_name)
         secret = validation.password(password, username=name)
         limits = self.deps.limits
