@@ -11,6 +11,7 @@ thread) between the two points, divided by the messages. Batches are larger here
 
     .venv/bin/python bench/instructions.py
     PYTHONPATH=/path/to/other/tree/src .venv/bin/python bench/instructions.py   # another version
+    .venv/bin/python bench/instructions.py --prose   # words to index (English and Chinese), as ingest.py --prose
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ async def drive(args, ws_url: str, tokens: list[str], homes: list[int], pid: int
     done = asyncio.get_running_loop().create_future()
     conns: list[g.Conn] = []
     seq = iter(range(10**9))
+    text = "prose" if args.prose else args.text
 
     def send(u: int) -> None:
         remaining[u] -= 1
         idx = next(seq)
         conns[u].send(b'{"type":"send","room":%d,"text":"%s","client_msg_id":"i%d"}'
-                      % (homes[u], ingest.message_text(idx, args.text), idx))
+                      % (homes[u], ingest.message_text(idx, text), idx))
 
     def handler(u: int):
         def on_payload(data: bytes) -> None:
@@ -92,6 +94,7 @@ def main() -> None:
     p.add_argument("--text", choices=("chat", "prose", "filler"), default="chat",
                    help="message text (bench/ingest.py message_text); filler is held as spam unless PARLEY_SPAM=off")
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--prose", action="store_true", help="the same as --text prose")
     args = p.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind is not installed (Debian: valgrind)")

@@ -179,13 +179,24 @@ def test_thread_panel_replies_and_notifies_the_participants(open_app, live_serve
     panel.locator(".composer-input").fill("first in thread")
     panel.locator(".composer-input").press("Enter")
     expect(panel.locator("li.msg .msg-body").last).to_have_text("first in thread")
+    # "Reply" on a message in the panel quotes it in the panel's composer, not the room's.
+    reply_in_panel = panel.locator("li.msg", has_text="first in thread").last
+    reply_in_panel.hover()
+    reply_in_panel.locator(".msg-tools").get_by_role("button", name="Reply", exact=True).click()
+    expect(panel.locator(".reply-bar")).to_contain_text("first in thread")
+    expect(bob_page.locator(".room-main .reply-bar")).to_be_hidden()
+    expect(panel.locator(".composer-input")).to_be_focused()
+    panel.locator(".composer-input").fill("answering the first")
+    panel.locator(".composer-input").press("Enter")
+    expect(panel.locator("li.msg", has_text="answering the first").locator(".reply-quote")).to_contain_text("first in thread")
+    expect(panel.locator(".reply-bar")).to_be_hidden()
 
     summary = row(ann_page, "thread root here").locator(".thread-summary")
-    expect(summary).to_contain_text("1 reply")
+    expect(summary).to_contain_text("2 replies")
     expect(ann_page.locator(f"{STORED} .msg-body", has_text="first in thread")).to_have_count(0)
     summary.click()
     ann_panel = ann_page.locator(".thread-panel")
-    expect(ann_panel.locator("li.msg .msg-body")).to_have_text(["thread root here", "first in thread"])
+    expect(ann_panel.locator("li.msg .msg-body")).to_have_text(["thread root here", "first in thread", "answering the first"])
 
     # Ann wrote the root: a reply while she is in another room marks that room as mentioning her.
     ann_page.locator(".thread-close").click()
@@ -195,7 +206,7 @@ def test_thread_panel_replies_and_notifies_the_participants(open_app, live_serve
     item = ann_page.locator(f'.sidebar li[data-room-id="{room["id"]}"]')
     expect(item).to_have_attribute("data-mention", "true")
     open_room(ann_page, room["id"])
-    expect(row(ann_page, "thread root here").locator(".thread-summary")).to_contain_text("2 replies")
+    expect(row(ann_page, "thread root here").locator(".thread-summary")).to_contain_text("3 replies")
 
 
 def test_pins_count_list_and_jump(open_app, live_server: Server) -> None:

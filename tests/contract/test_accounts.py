@@ -94,7 +94,9 @@ async def test_racing_registrations_of_one_name_give_one_account_and_conflicts(r
 async def test_register_refuses_bad_fields_and_stores_nothing(ctx: Context) -> None:
     for username, password in [("ab", PASSWORD), ("has space", PASSWORD), ("x" * 33, PASSWORD),
                                ("carl", "short"), ("carl", "password123"), ("carl", "CARL"),
-                               ("carl", 12345678), (None, PASSWORD)]:
+                               ("carl", 12345678), (None, PASSWORD),
+                               # @room and @here mention everyone: no account may be called that.
+                               ("room", PASSWORD), ("HERE", PASSWORD), ("Room", PASSWORD)]:
         with pytest.raises(Invalid):
             await ctx.accounts.register(username, password)
     # Nothing was stored, so the next account is still the first one.

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from parley.core import search as core_search
 from parley.core.errors import Invalid, NotFound
 from parley.core.models import User
 from parley.services import search as search_service
@@ -138,22 +139,47 @@ async def test_filters_room_sender_file_and_bounds(ctx: Context) -> None:
     assert await _texts(ctx, ann, "report", has="file") == ["report final"]
 
 
+async def _all_pages(ctx: Context, user: User, q: str, limit: int) -> list[str]:
+    """The texts of every page, following `next_before` until `has_more` is false."""
+    seen: list[str] = []
+    before = None
+    while True:
+        page = await ctx.search.search(user, q, limit=limit, before=before)
+        seen += [h["message"]["text"] for h in page["hits"]]
+        if not page["has_more"]:
+            assert page["next_before"] is None
+            return seen
+        before = page["next_before"]
+
+
 async def test_paging_with_the_cursor_covers_everything_once(ctx: Context) -> None:
     ann, = await register(ctx, "ann")
     rooms = [(await ctx.rooms.create(ann, f"r{i}"))["id"] for i in range(3)]
     await asyncio.gather(*(ctx.messages.send(ann, rooms[i % 3], f"needle {i}") for i in range(25)))
-    seen: list[str] = []
-    before = None
-    while True:
-        page = await ctx.search.search(ann, "needle", limit=10, before=before)
-        seen += [h["message"]["text"] for h in page["hits"]]
-        if not page["has_more"]:
-            assert page["next_before"] is None
-            break
-        before = page["next_before"]
+    seen = await _all_pages(ctx, ann, "needle", 10)
     assert sorted(seen) == sorted(f"needle {i}" for i in range(25)) and len(seen) == 25
     ids = [h["message"]["id"] for h in (await ctx.search.search(ann, "needle", limit=50))["hits"]]
     assert ids == sorted(ids, reverse=True)
+
+
+async def test_era_by_era_newest_first_finds_the_same_as_one_pass(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL searches era by era (core.search.ERA_BITS); with eras of 4 events, 60 messages
+    span 15+ eras and every step of the walk. SQLite has no eras: both must answer alike."""
+    monkeypatch.setattr(core_search, "ERA_BITS", 2)
+    ann, bob = await register(ctx, "ann", "bob")
+    room, other = [(await ctx.rooms.create(ann, name))["id"] for name in ("room", "other")]
+    await ctx.rooms.join(bob, room)
+    texts = [f"{'common' if i % 3 else 'plain'}{' rare' if i in (2, 50) else ''} n{i}" for i in range(60)]
+    seqs = [(await ctx.messages.send(ann, room if i % 2 else other, text))[0].seq for i, text in enumerate(texts)]
+    common = [t for t in reversed(texts) if t.startswith("common")]
+    assert await _texts(ctx, ann, "comm", limit=5) == common[:5]
+    assert await _texts(ctx, ann, "rare") == ["common rare n50", "common rare n2"]
+    assert await _texts(ctx, bob, "common") == [t for i, t in reversed(list(enumerate(texts))) if i % 2 and i % 3]
+    assert await _all_pages(ctx, ann, "common", 7) == common
+    async with ctx.db.write() as conn:  # an edit indexes the new text in its event's era
+        await search_store.reindex(conn, other, seqs[2], "edited n2")
+    assert await _texts(ctx, ann, "rare") == ["common rare n50"]
+    assert await _texts(ctx, ann, "edited") == ["common rare n2"]  # the stored text itself is unchanged here
 
 
 @pytest.mark.parametrize("q", ["", "   ", "x" * 201, "!!! ???"])

@@ -131,40 +131,41 @@ def fts5_query(terms: list[Term], any_of: list[str] | None = None) -> str:
     return " AND ".join(parts)
 
 
-def tsquery(terms: list[Term], any_of: list[str] | None = None) -> str:
-    """PostgreSQL tsquery input syntax (lexemes taken as they are, no parser or dictionary). A Latin
-    word of 2 or 3 characters asks for its prefix lexeme (`pg_prefixes`), which matches exactly
-    the words that `:*` would, without GIN scanning every lexeme that starts with it."""
-    parts = []
-    for t in terms:
-        if t.prefix and len(t.tokens) == 1 and len(t.tokens[0]) in PG_PREFIXES and not _is_cjk(t.tokens[0]):
-            parts.append(f"'§{len(t.tokens[0])}{t.tokens[0]}'")
-            continue
-        phrase = " <-> ".join(f"'{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
-        parts.append(f"({phrase})" if len(t.tokens) > 1 else phrase)
-    if any_of:
-        parts.append("(" + " | ".join(f"'{tok}'" for tok in any_of) + ")")
-    return " & ".join(parts)
+# PostgreSQL: every lexeme of a message (words, pairs and facets) carries its event's era, the
+# event id >> ERA_BITS ("15~deploy", "15~§r3"), so that a search asks the newest era first and
+# stops once it has a page. GIN answers a prefix ("ka:*") by gathering every row of every lexeme
+# that starts with it, and an OR of room facets by walking all their rows: era by era, that work is
+# bounded by the size of an era instead of the whole log (docs/performance.md). The writer puts
+# ERA_MARK where the era goes and the insert statement, which knows the id, replaces it.
+ERA_BITS = 16
+ERA_MARK = "#"  # no token holds it (letters, digits and "§" only)
 
 
-# PostgreSQL's counterpart of FTS5's prefix indexes: with (2, 3), each Latin word also stands as
-# lexemes of its first 2 and 3 characters ("§2de", "§3dep"), after the words so that phrases keep
-# their positions, and a 2- or 3-letter query word asks for that lexeme instead of GIN's `:*` scan.
-# Measured (docs/performance.md): short-prefix searches over 1M messages go from 134-423 ms to
-# 9-55 ms at the median, but ingest costs the server and PostgreSQL +80 % (3 alone: +37 %) against
-# +0-6 % without. Off, for the ingest budget; changing it needs the index rebuilt.
-PG_PREFIXES: tuple[int, ...] = ()
+def era(event_id: int) -> int:
+    return event_id >> ERA_BITS
 
 
-def pg_prefixes(toks: list[str]) -> list[str]:
-    out = {f"§{n}{tok[:n]}" for tok in toks if not _is_cjk(tok) for n in PG_PREFIXES if len(tok) >= n}
-    return sorted(out)
+def tsquery(terms: list[Term], eras: list[int], any_of: list[str] | None = None) -> str:
+    """PostgreSQL tsquery input syntax (lexemes taken as they are, no parser or dictionary): a
+    message of one of `eras` matching every term (and one of the facets `any_of`)."""
+    per_era = []
+    for e in eras:
+        parts = []
+        for t in terms:
+            phrase = " <-> ".join(f"'{e}~{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
+            parts.append(f"({phrase})" if len(t.tokens) > 1 else phrase)
+        if any_of:
+            parts.append("(" + " | ".join(f"'{e}~{tok}'" for tok in any_of) + ")")
+        per_era.append(" & ".join(parts))
+    return per_era[0] if len(per_era) == 1 else " | ".join(f"({q})" for q in per_era)
 
 
-def tsvector(toks: list[str]) -> str:
-    """PostgreSQL tsvector input syntax with positions (phrases need them); at most 16383."""
+def tsvector(toks: list[str], event_id: int | None = None) -> str:
+    """PostgreSQL tsvector input syntax with positions (phrases need them; at most 16383), each
+    lexeme led by its era, or by ERA_MARK when the event id is not known yet."""
+    mark = ERA_MARK if event_id is None else f"{era(event_id)}~"
     positions = range(1, len(toks) + 1) if len(toks) < 16383 else (min(i, 16383) for i in range(1, len(toks) + 1))
-    return " ".join(map("'{}':{}".format, toks, positions))
+    return " ".join(map(("'" + mark + "{}':{}").format, toks, positions))
 
 
 def _spans(text: str, terms: list[Term]) -> list[tuple[int, int]]:

@@ -12,7 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from parley.core import glyphs, validation, wire
+from parley.core import glyphs, mentions, validation, wire
 from parley.core.admin import Registration, admission, invite_refusal
 from parley.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from parley.core.models import Session, User
@@ -49,6 +49,8 @@ class Accounts:
         operator at the command line (`operator`) and to the first account of an empty server: in
         `invite` mode one use of `invite` is spent in the transaction that creates the account."""
         name = validation.username(username)
+        if name.lower() in mentions.ROOM_TOKENS:  # @room / @here would notify the whole room
+            raise Invalid(f"the username {name!r} is reserved: @{name.lower()} mentions everyone in a room")
         shown = validation.display_name(name if display_name in (None, "") else display_name)
         secret = validation.password(password, username=name)
         if not operator:  # refused before the costly hash; checked again, atomically, below

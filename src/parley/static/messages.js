@@ -219,21 +219,24 @@ export async function loadPins(roomId) {
 const replying = store.replying;
 
 /** The message my next message in this room answers (shown above the composer), or null. */
-export function replyTarget(roomId) {
-  return replying.get(roomId) ?? null;
+// A reply belongs to one composer: the room's (keyed by the room id) or a thread's (threadKey).
+export const threadKey = (roomId, rootSeq) => `${roomId}/thread/${rootSeq}`;
+
+export function replyTarget(key) {
+  return replying.get(key) ?? null;
 }
 
-export function setReply(roomId, message) {
-  if (message) replying.set(roomId, message);
-  else replying.delete(roomId);
-  emit('reply', roomId);
+export function setReply(key, message) {
+  if (message) replying.set(key, message);
+  else replying.delete(key);
+  emit('reply', key);
 }
 
-/** What the next message sent in the room carries besides its text (and clears the reply). */
-export function takeReply(roomId) {
-  const target = replying.get(roomId);
+/** What the next message sent from that composer carries besides its text (and clears the reply). */
+export function takeReply(key) {
+  const target = replying.get(key);
   if (!target) return {};
-  setReply(roomId, null);
+  setReply(key, null);
   return { reply_to: target.seq };
 }
 

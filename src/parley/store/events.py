@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
@@ -105,24 +106,29 @@ _PG_INSERT = f"INSERT INTO events ({', '.join(INSERTED)}) SELECT * FROM unnest({
 INDEX_SQL = "INSERT INTO message_search (rowid, body) VALUES (?, ?)"
 # PostgreSQL indexes in the statement that inserts the events (a round trip less per batch).
 _N = len(INSERTED)
-_PG_INSERT_INDEXED = (
-    f"WITH ins AS ({_PG_INSERT}), "
-    "idx AS (INSERT INTO message_search (event_id, tsv) SELECT ins.id, CAST(b.body AS tsvector) FROM ins "
-    f"JOIN unnest(${_N + 1}::bigint[], ${_N + 2}::bigint[], ${_N + 3}::text[]) AS b(room, seq, body) "
-    "ON b.room = ins.room_id AND b.seq = ins.seq) "
-    "SELECT id, room_id, seq FROM ins")
+# It knows the new ids, so it puts each event's era (core.search) where the body has ERA_MARK.
 
 
-def index_body(dialect: str, text: str, room_id: int, sender_id: int | None) -> str | None:
+@cache
+def _pg_insert_indexed(era_bits: int) -> str:
+    return (f"WITH ins AS ({_PG_INSERT}), "
+            "idx AS (INSERT INTO message_search (event_id, tsv) "
+            f"SELECT ins.id, CAST(replace(b.body, '{search.ERA_MARK}', (ins.id >> {era_bits}) || '~') AS tsvector) "
+            f"FROM ins JOIN unnest(${_N + 1}::bigint[], ${_N + 2}::bigint[], ${_N + 3}::text[]) AS b(room, seq, body) "
+            "ON b.room = ins.room_id AND b.seq = ins.seq) "
+            "SELECT id, room_id, seq FROM ins")
+
+
+def index_body(dialect: str, text: str, room_id: int, sender_id: int | None, event_id: int | None = None) -> str | None:
     """What the index stores for a message text (its words, then its room's and sender's facets),
-    or None when it has no words to find."""
+    or None when it has no words to find. On PostgreSQL, `event_id` (when known) gives the era."""
     toks = search.tokens(text)
     if not toks:
         return None
     facets = [search.room_facet(room_id)] if sender_id is None else [search.room_facet(room_id),
                                                                        search.user_facet(sender_id)]
     if dialect == "postgresql":
-        return search.tsvector(toks + facets + search.pg_prefixes(toks))
+        return search.tsvector(toks + facets, event_id)
     return " ".join(toks + facets)
 
 
@@ -162,7 +168,7 @@ def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
         bodies = _bodies(dialect, drafts)
         if bodies:
             columns += [[drafts[i].room_id for i, _ in bodies], [seqs[i] for i, _ in bodies], [b for _, b in bodies]]
-        ids = {(r[1], r[2]): r[0] for r in (yield Stmt(_PG_INSERT_INDEXED if bodies else _PG_INSERT, columns))}
+        ids = {(r[1], r[2]): r[0] for r in (yield Stmt(_pg_insert_indexed(search.ERA_BITS) if bodies else _PG_INSERT, columns))}
         return [(ids[(d.room_id, seqs[i])], seqs[i]) for i, d in enumerate(drafts)]
     placed: Placed = [(0, 0)] * len(drafts)
     for room in rooms:

@@ -215,28 +215,29 @@ export function editLast(container, roomId, rootSeq = null) {
   return true;
 }
 
-// -- the room composer: reply bar, Up-arrow, reply_to --
+// -- a composer's reply bar, Up-arrow, reply_to --
 
 /**
  * The room composer's part in message actions: the reply bar and its Escape, Up-arrow to edit my
  * last message, and `reply_to` on the next send. Returns createComposer options plus destroy().
+ * `key`: whose reply it is, the room id or a thread's threadKey (messages.js).
  */
-export function roomComposerOptions(roomId, editLastInRoom) {
+export function roomComposerOptions(key, editLastInRoom) {
   const el = h('div', { class: 'reply-bar', hidden: true });
   const update = () => {
-    const target = replyTarget(roomId);
+    const target = replyTarget(key);
     el.hidden = !target;
-    if (target) tools().then((m) => m.fillReplyBar(el, target, () => setReply(roomId, null)));
+    if (target) tools().then((m) => m.fillReplyBar(el, target, () => setReply(key, null)));
     else el.replaceChildren();
   };
-  const off = on('reply', (id) => id === roomId && update());
+  const off = on('reply', (id) => id === key && update());
   update();
   return {
     above: el,
-    extra: () => takeReply(roomId),
+    extra: () => takeReply(key),
     keys: (event, input) => {
-      if (event.key === 'Escape' && replyTarget(roomId)) {
-        setReply(roomId, null);
+      if (event.key === 'Escape' && replyTarget(key)) {
+        setReply(key, null);
         return true;
       }
       return event.key === 'ArrowUp' && !input.value && !event.shiftKey && editLastInRoom();

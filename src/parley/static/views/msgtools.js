@@ -4,7 +4,7 @@
 import { h, icon, iconButton, userText } from '../dom.js';
 import { formatDateTime, loadStrings, t } from '../i18n.js';
 import { api } from '../api.js';
-import { copies, findMessage, loadPins, setReply } from '../messages.js';
+import { copies, findMessage, loadPins, setReply, threadKey } from '../messages.js';
 import { personParts } from '../people.js';
 import { emit, on, store } from '../state.js';
 import { canModerate } from './members.js';
@@ -81,9 +81,11 @@ function confirmDelete(message) {
   });
 }
 
-function startReply(message) {
-  setReply(message.room, message);
-  document.querySelector(`.room[data-room-id="${message.room}"] .room-main .composer-input`)?.focus();
+/** Reply from the composer of where the message is shown: its thread's panel, or the room. */
+function startReply(message, row) {
+  const panel = row?.closest('.thread-panel');
+  setReply(panel ? threadKey(message.room, Number(panel.dataset.root)) : message.room, message);
+  (panel ?? document.querySelector(`.room[data-room-id="${message.room}"] .room-main`))?.querySelector('.composer-input')?.focus();
 }
 
 /** The actions on a message, in the order the toolbar and the sheet show them. */
@@ -91,7 +93,7 @@ function actionsFor(message) {
   const room = roomOf(message);
   const list = [];
   if (writable(room) && !message.deleted) {
-    list.push({ key: 'reply', icon: 'reply', run: () => startReply(message) });
+    list.push({ key: 'reply', icon: 'reply', run: (row) => startReply(message, row) });
     if (!message.thread_root) list.push({ key: 'thread', icon: 'thread', run: () => openThread(message.room, message.seq) });
   }
   if (canEdit(message)) list.push({ key: 'edit', icon: 'edit', run: (row) => startEdit(row, message) });

@@ -3,10 +3,10 @@
 import { h, iconButton } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
 import { api } from '../api.js';
-import { cursorOf, findMessage, holdMessages, threadReplies } from '../messages.js';
+import { cursorOf, findMessage, holdMessages, threadKey, threadReplies } from '../messages.js';
 import { emit, on, store, timeline } from '../state.js';
 import './msgtools.js'; // the toolbar's code and the panel's styles
-import { attachActions, decorateMessage, editLast } from './msgparts.js';
+import { attachActions, decorateMessage, editLast, roomComposerOptions } from './msgparts.js';
 import { createComposer } from './composer.js';
 import { messageRow } from './timeline.js';
 
@@ -34,11 +34,13 @@ function createThreadPanel(roomId, rootSeq) {
   const list = h('ol', { class: 'events thread-events' });
   const scroller = h('div', { class: 'thread-scroll', tabindex: 0, role: 'region', 'aria-label': t('thread.title') }, list);
   const room = store.rooms.get(roomId);
+  // Its own reply bar: "Reply" on a message in this panel quotes it here, not in the room's composer.
+  const replies = roomComposerOptions(threadKey(roomId, rootSeq), () => editLast(list, roomId, rootSeq));
   const composer = room?.my_state === 'joined' && !room.archived
     ? createComposer(roomId, t('thread.reply'), () => { scroller.scrollTop = scroller.scrollHeight; }, {
-      extra: () => ({ thread_root: rootSeq }),
-      keys: (event, input) => event.key === 'ArrowUp' && !input.value && editLast(list, roomId, rootSeq),
-      draftKey: `${roomId}/thread/${rootSeq}`,
+      ...replies,
+      extra: () => ({ thread_root: rootSeq, ...replies.extra() }),
+      draftKey: threadKey(roomId, rootSeq),
     })
     : null;
   const el = h('aside', { class: 'thread-panel', 'aria-labelledby': title.id, dataset: { root: rootSeq } },
@@ -86,6 +88,7 @@ function createThreadPanel(roomId, rootSeq) {
     },
     destroy() {
       offs.forEach((off) => off());
+      replies.destroy();
       el.remove();
     },
   };

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
+from parley.core.search import ERA_MARK
 from parley.store.events import index_body
 
 revision = "0005"
@@ -62,7 +63,8 @@ def _backfill(conn: sa.Connection, dialect: str, insert: str) -> None:
         if not rows:
             return
         last = rows[-1][0]
-        values = [{"i": i, "b": body} for i, text, room, sender in rows
+        # The lexemes as this revision stored them, without the era mark that 0012 fills in.
+        values = [{"i": i, "b": body.replace(ERA_MARK, "")} for i, text, room, sender in rows
                   if (body := index_body(dialect, text, room, sender)) is not None]
         if values:
             conn.execute(sa.text(insert), values)
