@@ -61,19 +61,19 @@ export const api = {
   setRole: (id, userId, role) => request('PATCH', `/rooms/${id}/members/${userId}`, { role }),
   messages: (id, { before, after, around, limit = 50 } = {}) =>
     request('GET', `/rooms/${id}/messages${query({ before, after, around, limit })}`),
-  // search: message search (GET /search); params: q, room, from, has, before, after, limit
+  // Search: message search (GET /search); params: q, room, from, has, before, after, limit
   search: (params) => request('GET', `/search${query(params)}`),
   markRead: (id, seq) => request('POST', `/rooms/${id}/read`, { seq }),
   direct: (usernames) => request('POST', '/direct', { usernames }),
   // uploads (issue 9): the room's files, newest first; sending a file is views/uploads.js (XHR, for progress)
   uploads: (id, { before, limit = 30 } = {}) => request('GET', `/rooms/${id}/uploads${query({ before, limit })}`),
-  // -- message actions (issue 10) --
+  // -- message actions --
   editMessage: (id, seq, text) => request('PATCH', `/rooms/${id}/messages/${seq}`, { text }),
   deleteMessage: (id, seq) => request('DELETE', `/rooms/${id}/messages/${seq}`),
   versions: (id, seq) => request('GET', `/rooms/${id}/messages/${seq}/versions`),
   react: (id, seq, emoji, on) => request(on ? 'PUT' : 'DELETE', `/rooms/${id}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`),
   pin: (id, seq, on) => request(on ? 'PUT' : 'DELETE', `/rooms/${id}/pins/${seq}`),
   pins: (id) => request('GET', `/rooms/${id}/pins`),
-  call: request, // moderation (issue 11): views/modtools.js
+  call: request, // Moderation: views/modtools.js
   thread: (id, root, after) => request('GET', `/rooms/${id}/threads/${root}${query({ after, limit: 100 })}`),
 };

@@ -71,7 +71,7 @@ async function boot() {
   await setLanguage(detectLanguage());
   setTheme(theme(), { save: false });
   setUnauthorizedHandler(endSession);
-  // Issue 10: the settings dialog switches the language.
+  // The settings dialog switches the language.
   on('language', async (code) => {
     await setLanguage(code, { save: true });
     if (store.me) showShell();

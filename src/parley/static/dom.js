@@ -74,7 +74,7 @@ const ICONS = {
   next: 'M9 5l7 7-7 7',
   retry: 'M4 12a8 8 0 1 0 3-6.2M4 4v5h5',
   stop: 'M7 7h10v10H7z',
-  // -- message actions (issue 10) --
+  // -- message actions --
   reply: 'M10 8L5 12l5 4M5 12h9a5 5 0 0 1 5 5v1',
   thread: 'M5 5h14v10H10l-4 4v-4H5z',
   trash: 'M5 7h14M10 7V5h4v2M7 7l1 12h8l1-12',
@@ -85,7 +85,7 @@ const ICONS = {
   bell: 'M6 16V11a6 6 0 0 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0',
   bellOff: 'M6 16V11a6 6 0 0 1 9-5.2M18 11v5l2 2H8M10 20a2 2 0 0 0 4 0M4 4l16 16',
   search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM20 20l-4-4',
-  // moderation (issue 11)
+  // moderation
   shield: 'M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6z',
   sliders: 'M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1M15 4v4M9 10v4M17 16v4',
   flag: 'M5 21V4h11l-2 4 2 4H5',

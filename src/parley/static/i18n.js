@@ -37,7 +37,7 @@ export async function setLanguage(code, { save = false } = {}) {
   formatters.clear();
 }
 
-// The strings of a part loaded on first use: loadStrings('moderation') adds locales/moderation-<code>.js.
+// loadStrings('x') adds locales/x-<code>.js, for parts loaded on first use.
 const bundles = new Set();
 const addStrings = (name, lang) => Promise.all([LANGUAGES[0], lang].map(async (l) =>
   Object.assign(l.strings, (await import(`./locales/${name}-${l.code}.js`)).default)));

@@ -1,4 +1,4 @@
-// Message actions in the store (issue 10): edits, deletes, reactions, pins, replies and threads.
+// Message actions in the store: edits, deletes, reactions, pins, replies and threads.
 // A message is the `message` event the client holds; the events that change it later
 // (`message_edited`, `message_deleted`, `reaction_added`, `reaction_removed`, `message_pinned`,
 // `message_unpinned`) are applied to every copy held (timeline, thread panel, quotes, pins), and
@@ -128,7 +128,7 @@ export function applyAnnotation(room, event) {
   if (changed) emit('message-changed', { roomId: room.id, seq });
 }
 
-/** Retention erased every message below `before_seq` (issue 11): each copy held becomes a tombstone. */
+/** Retention erased every message below `before_seq`: each copy held becomes a tombstone. */
 export function applyPurge(room, event) {
   const held = [...timeline(room.id).events, ...(extras.get(room.id)?.values() ?? [])];
   for (const message of held) {

@@ -52,7 +52,7 @@ export function resendAll(timelines) {
 export function acked({ room, client_msg_id: cid, seq, ts, held, held_id: heldId }) {
   const pending = find(room, cid);
   if (!pending) return;
-  if (held) { // moderation (issue 11): held for review, until held_resolved
+  if (held) { // Moderation: held for review, until held_resolved
     Object.assign(pending, { status: 'held', heldId });
     return emit('pending', room);
   }

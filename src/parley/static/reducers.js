@@ -36,14 +36,14 @@ export const REDUCERS = {
     Object.assign(room, event.changes);
     emit('room', room.id);
   }),
-  // -- message actions (issue 10): they change the message they name, see messages.js --
+  // -- message actions: they change the message they name, see messages.js --
   message_edited: applyAnnotation,
   message_deleted: applyAnnotation,
   reaction_added: applyAnnotation,
   reaction_removed: applyAnnotation,
   message_pinned: applyAnnotation,
   message_unpinned: applyAnnotation,
-  // -- moderation (issue 11) --
+  // -- moderation --
   member_kicked: fresh(sanctioned),
   member_banned: fresh(sanctioned),
   member_unbanned: fresh(sanctioned),
@@ -59,7 +59,7 @@ function removed(room, event) {
   emit('room-removed', room.id);
 }
 
-/** Kicked or banned, I see why where the composer was (the view stops) and the room leaves the sidebar. */
+/** Kicked or banned: the view stops and says why. */
 function sanctioned(room, event) {
   const out = /kick|_ban/.test(event.type);
   if (out) room.member_count = Math.max(0, (room.member_count ?? 1) - 1);
@@ -120,7 +120,7 @@ function applyMessage(room, event, isFresh) {
     return;
   }
   room.unread = (room.unread ?? 0) + 1;
-  if (isBlocked(event.sender?.id)) return; // issue 11: no mention, no notification
+  if (isBlocked(event.sender?.id)) return; // No mention, no notification
   const mentioned = mentionsMe(event) || myThread;
   room.mention ||= mentioned;
   // A thread reply says so in its notification, unless it names me as well.

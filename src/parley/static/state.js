@@ -90,7 +90,7 @@ export function stopTyping(roomId, userId) {
   emit('typing', roomId);
 }
 
-/** Issue 11: did I block this person? */
+/** Did I block this person? */
 export function isBlocked(id) {
   return !!store.me?.blocked?.includes(id);
 }
@@ -119,7 +119,7 @@ export function canInvite(room) {
   return roleAtLeast(room, room.visibility === 'private' ? 'moderator' : 'member');
 }
 
-/** moderation (issue 11): whether I have queues to see (sync.js keeps their ids). */
+/** Moderation: whether I have queues to see (sync.js keeps their ids). */
 export function moderatesAny() {
   return store.me?.is_admin || [...store.rooms.values()].some((room) => room.my_state === 'joined' && roleAtLeast(room, 'moderator'));
 }
@@ -166,7 +166,7 @@ class Timeline {
   add(events) {
     const fresh = events.filter((event) => !this.seqs.has(event.seq)).sort((a, b) => a.seq - b.seq);
     if (!fresh.length) return null;
-    if (this.newerMissing && fresh[0].seq > this.lastSeq + 1) return null; // search: not yet caught up
+    if (this.newerMissing && fresh[0].seq > this.lastSeq + 1) return null; // Search: not yet caught up
     for (const event of fresh) this.seqs.add(event.seq);
     const first = this.events[0]?.seq ?? Infinity;
     if (fresh[0].seq > this.lastSeq) {

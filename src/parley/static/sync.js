@@ -46,7 +46,7 @@ const HANDLERS = {
   read: applyRead,
   user_updated: ({ user }) => updateUser(user),
   done: () => {}, // an edit/delete/react frame carried out: its event arrives like any other
-  // moderation (issue 11): open reports and held messages, to the moderators (and held_resolved to its sender)
+  // Reports and held messages, to the moderators (held_resolved also to the sender)
   report_added: onQueue,
   report_resolved: onQueue,
   held_added: onQueue,

@@ -1,23 +1,9 @@
 // English strings. Every visible string of the client has a key here; zh-CN.js mirrors the keys.
 export default {
   'app.name': 'Parley',
-  'app.tagline': 'Chat with your people, on your own server.',
 
-  'auth.choose': 'Log in or register',
-  'auth.login': 'Log in',
-  'auth.register': 'Register',
   'auth.logout': 'Log out',
-  'auth.loginTitle': 'Welcome back',
-  'auth.registerTitle': 'Create your account',
   'auth.username': 'Username',
-  'auth.usernameHint': '3 to 32 letters, digits, “_”, “-” or “.”',
-  'auth.password': 'Password',
-  'auth.displayName': 'Display name (optional)',
-  'auth.displayNameHint': 'How others see you; you can leave it empty.',
-  'auth.failed': 'Wrong username or password.',
-  'auth.invite': 'Invite code',
-  'auth.closed': 'Registration is closed on this server.',
-  'auth.inviteRefused': 'This invite code is unknown, used up or expired.',
 
   'conn.connecting': 'Connecting…',
   'conn.connected': 'Connected',
@@ -149,7 +135,6 @@ export default {
   'error.unavailable': 'The server is unavailable; try again soon.',
   'error.network': 'No connection to the server.',
   'error.unknown': 'Something went wrong.',
-  'error.muted': 'You are muted in this room.',
   'error.pick_someone': 'Pick at least one person.',
 
   'invalid.username': 'Usernames have 3 to 32 letters, digits, “_”, “-” or “.”.',
@@ -208,13 +193,6 @@ export default {
   'invalid.emoji': 'A reaction must be a single emoji.',
   // Issue 10, client: emoji, avatars, profile card, settings, switcher, notifications.
   'composer.emoji': 'Insert emoji',
-  'card.message': 'Message',
-  'card.role': 'Role here: {role}',
-  'card.you': 'This is you',
-  'card.edit': 'Edit profile',
-  'card.close': 'Close',
-  'card.block': 'Block',
-  'card.unblock': 'Unblock',
   'timeline.blocked': 'Message from a blocked user —',
   'timeline.showBlocked': 'show',
   'admin.open': 'Admin',

@@ -1,6 +1,13 @@
 // English strings of the parts loaded on first use (dialogs, emoji, search, message tools, uploads...),
 // merged into en.js's by i18n.js loadStrings('later'), so that the first screen stays small.
 export default {
+  'card.message': 'Message',
+  'card.role': 'Role here: {role}',
+  'card.you': 'This is you',
+  'card.edit': 'Edit profile',
+  'card.close': 'Close',
+  'card.block': 'Block',
+  'card.unblock': 'Unblock',
   'browse.title': 'Public rooms',
   'browse.search': 'Search rooms',
   'browse.none': 'No rooms found.',

@@ -1,5 +1,12 @@
 // 按需加载部分（对话框、表情、搜索、消息工具、上传……）的简体中文，与 later-en.js 的键一一对应。
 export default {
+  'card.message': '发消息',
+  'card.role': '在此的角色：{role}',
+  'card.you': '这是你',
+  'card.edit': '编辑个人资料',
+  'card.close': '关闭',
+  'card.block': '屏蔽',
+  'card.unblock': '取消屏蔽',
   'browse.title': '公开聊天室',
   'browse.search': '搜索聊天室',
   'browse.none': '没有找到聊天室。',

@@ -1,23 +1,9 @@
 // 简体中文。与 en.js 的键一一对应。
 export default {
   'app.name': 'Parley',
-  'app.tagline': '在你自己的服务器上，和你的人聊天。',
 
-  'auth.choose': '登录或注册',
-  'auth.login': '登录',
-  'auth.register': '注册',
   'auth.logout': '退出登录',
-  'auth.loginTitle': '欢迎回来',
-  'auth.registerTitle': '创建账号',
   'auth.username': '用户名',
-  'auth.usernameHint': '3 到 32 个字母、数字、“_”、“-”或“.”',
-  'auth.password': '密码',
-  'auth.displayName': '显示名称（可选）',
-  'auth.displayNameHint': '别人看到的名字，可以留空。',
-  'auth.failed': '用户名或密码错误。',
-  'auth.invite': '邀请码',
-  'auth.closed': '此服务器已关闭注册。',
-  'auth.inviteRefused': '此邀请码不存在、已用完或已过期。',
 
   'conn.connecting': '正在连接…',
   'conn.connected': '已连接',
@@ -148,7 +134,6 @@ export default {
   'error.unavailable': '服务器暂时不可用，请稍后再试。',
   'error.network': '无法连接到服务器。',
   'error.unknown': '出了点问题。',
-  'error.muted': '你在本聊天室被禁言了。',
   'error.pick_someone': '请至少选择一个人。',
 
   'invalid.username': '用户名须为 3 到 32 个字母、数字、“_”、“-”或“.”。',
@@ -203,13 +188,6 @@ export default {
   'invalid.emoji': '表情回应必须是单个表情符号。',
   // Issue 10, client: emoji, avatars, profile card, settings, switcher, notifications.
   'composer.emoji': '插入表情',
-  'card.message': '发消息',
-  'card.role': '在此的角色：{role}',
-  'card.you': '这是你',
-  'card.edit': '编辑个人资料',
-  'card.close': '关闭',
-  'card.block': '屏蔽',
-  'card.unblock': '取消屏蔽',
   'timeline.blocked': '来自已屏蔽用户的消息 —',
   'timeline.showBlocked': '显示',
   'admin.open': '管理',

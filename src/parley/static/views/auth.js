@@ -3,8 +3,10 @@
 // an invite link (`/?invite=CODE`) opens the sign-up form with its code filled in.
 import { api } from '../api.js';
 import { h } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { describeError, field, languageSelect } from './ui.js';
+
+await loadStrings('auth'); // locales/auth-*.js
 
 export function createAuthView({ onSignedIn, onLanguage, mode = 'login' }) {
   const username = h('input', { name: 'username', required: true, autocomplete: 'username', minlength: 3, maxlength: 32,

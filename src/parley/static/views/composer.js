@@ -46,7 +46,7 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
       else submit();
     },
   }) : null;
-  // Issue 10: the emoji button inserts at the cursor; the picker loads on first use.
+  // The emoji button inserts at the cursor; the picker loads on first use.
   const emojiButton = h('button', { type: 'button', class: 'icon-btn composer-emoji', 'aria-label': t('composer.emoji'),
     title: t('composer.emoji'), 'aria-haspopup': 'dialog' }, icon('smile'));
   emojiButton.addEventListener('click', async () => {

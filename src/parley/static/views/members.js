@@ -41,7 +41,7 @@ function rank(member) {
 
 function memberRow(member, roomId) {
   const online = Boolean(store.presence.get(member.user.id));
-  // Issue 10: avatar and name in one button that opens the profile card.
+  // Avatar and name in one button that opens the profile card.
   const muted = member.muted_until > Date.now();
   return h('li', { class: `member${online ? ' online' : ''}`, dataset: { userId: member.user.id } },
     h('span', { class: 'presence-dot', 'aria-hidden': 'true' }),
@@ -55,7 +55,7 @@ function memberRow(member, roomId) {
       () => import('./modtools.js').then((m) => m.memberMenu(roomId, member.user)), { class: 'icon-btn small' }) : null);
 }
 
-/** moderation (issue 11): moderators and up act on members below them; server admins on anyone. */
+/** Moderation: moderators and up act on members below them; server admins on anyone. */
 export function canModerate(room, member) {
   return room?.kind === 'room' && !room.archived && member.user.id !== store.me.id
     && (store.me.is_admin || (roleAtLeast(room, 'moderator') && !roleAtLeast({ my_role: member.role ?? 'member' }, room.my_role)));

@@ -1,4 +1,4 @@
-// The parts of a message row that message actions add (issue 10): reply quote, "(edited)",
+// The parts of a message row that message actions add: reply quote, "(edited)",
 // pinned label, tombstone, reaction chips, thread summary; and the wiring of the toolbar, the
 // long-press sheet and the keys, whose code (views/msgtools.js) loads on first use.
 import { h, icon, iconButton } from '../dom.js';

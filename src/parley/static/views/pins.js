@@ -1,4 +1,4 @@
-// Pinned messages (issue 10): a header button with their count, opening the room's pinned list
+// Pinned messages: a header button with their count, opening the room's pinned list
 // (views/msgtools.js pinsDialog, loaded on first use).
 import { h, icon } from '../dom.js';
 import { t, tCount } from '../i18n.js';

@@ -3,11 +3,13 @@
 // direct chat. Loaded on first use.
 import { loadMembers, startDirect } from '../actions.js';
 import { h, userText } from '../dom.js';
-import { t } from '../i18n.js';
+import { loadStrings, t } from '../i18n.js';
 import { request } from '../api.js';
 import { currentUser, displayName, emit, isBlocked, store } from '../state.js';
 import { avatar } from './avatar.js';
 import { describeError, uid } from './ui.js';
+
+await loadStrings('later'); // the card's strings (locales/later-*.js)
 
 /** The direct chat with exactly this person, if I have one already. */
 function existingDirect(user) {

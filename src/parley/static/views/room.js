@@ -11,7 +11,7 @@ import { uploadStyles } from './media.js';
 import { TimelineView } from './timeline.js';
 import { describeError, dialog } from './ui.js';
 import { roomNotifySettings } from '../prefs.js';
-// -- message actions (issue 10) --
+// -- message actions --
 import { roomComposerOptions } from './msgparts.js';
 import { pinsButton } from './pins.js';
 
@@ -21,7 +21,7 @@ const leaveDialog = dialog('leaveDialog');
 const ownerDialog = dialog('ownerDialog');
 const topicDialog = dialog('topicDialog');
 
-// moderation (issue 11): settings, queues, the composer's gate and the removed notice load on first use
+// Moderation: settings, queues, the composer's gate and the removed notice load on first use
 export const modTools = () => import('./modtools.js');
 
 const WIDE_SCREEN = '(min-width: 1100px)';
@@ -87,7 +87,7 @@ function createJoinedView(room) {
     filesPanel = createFilesPanel(roomId, () => { toggleFiles(false); filesButton.focus(); });
     body.append(filesPanel.el);
   }
-  // Issue 10: per-room notifications and mute (the dialog loads on first use).
+  // Per-room notifications and mute (the dialog loads on first use).
   const notifyButton = iconButton('bell', t('roomNotify.open'), async () => {
     const { roomNotifyDialog } = await import('./roomnotify.js');
     roomNotifyDialog(store.rooms.get(roomId));

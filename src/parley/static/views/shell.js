@@ -18,7 +18,7 @@ function parseRoute(hash) {
   const room = hash.match(/^#\/room\/(\d+)(?:\/(\d+))?$/);
   if (room) return { name: 'room', id: Number(room[1]), seq: room[2] ? Number(room[2]) : null };
   if (hash === '#/browse') return { name: 'browse' };
-  // search: #/search?q=...&room=...&from=...&has=file
+  // Search: #/search?q=...&room=...&from=...&has=file
   const search = hash.match(/^#\/search\?(.*)$/);
   if (search) return { name: 'search', params: Object.fromEntries(new URLSearchParams(search[1])) };
   if (hash.startsWith('#/admin')) return { name: 'admin' };
@@ -89,7 +89,7 @@ export function createShell({ onLanguage, onLogout }) {
     on('notice', showNotice),
   ];
   window.addEventListener('hashchange', render);
-  // Issue 10: Ctrl/Cmd+K opens the quick switcher (loaded on first use).
+  // Ctrl/Cmd+K opens the quick switcher (loaded on first use).
   const onKey = (event) => {
     if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 'k') {
       event.preventDefault();

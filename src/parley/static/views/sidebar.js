@@ -78,7 +78,7 @@ function fillList(list, rooms, items) {
 }
 
 function roomPrefix(room) {
-  // Issue 10: a direct chat shows the other person's avatar.
+  // A direct chat shows the other person's avatar.
   if (room.kind === 'direct') {
     const other = (room.members ?? []).find((user) => user.id !== store.me?.id);
     return other ? avatar(other, 20) : '@';

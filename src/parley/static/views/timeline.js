@@ -10,7 +10,7 @@ import { emit, isBlocked, loaded, on, store, timeline } from '../state.js';
 import { attachmentSummary, renderAttachments } from './media.js';
 import { avatar, profileButton } from './avatar.js';
 import { describeError } from './ui.js';
-// -- message actions (issue 10) --
+// -- message actions --
 import { ANNOTATIONS, findMessage } from '../messages.js';
 import { attachActions, decorateMessage, editLast } from './msgparts.js';
 
@@ -28,7 +28,7 @@ export class TimelineView {
     this.lo = 0;
     this.hi = 0;
     this.stuck = true;
-    // Issue 10: the "new messages" divider goes before the first event past my read marker, as it
+    // The "new messages" divider goes before the first event past my read marker, as it
     // was when the room was opened with unread messages.
     const room = store.rooms.get(roomId);
     this.ctx = { roomId, marker: room?.unread && typeof room.read_seq === 'number' ? room.read_seq : null };
@@ -84,7 +84,7 @@ export class TimelineView {
 
   /** Renders the same rows again (a name changed), keeping what the reader sees in place. */
   redraw() {
-    // message actions (issue 10): a focused message keeps the focus (keyboard use, a jump)
+    // Message actions: a focused message keeps the focus (keyboard use, a jump)
     const focused = this.list.querySelector(':scope > li:focus-within')?.dataset.seq;
     this.keepingPosition(() => this.list.replaceChildren(...this.rows(this.lo, this.hi)));
     if (focused) this.list.querySelector(`:scope > li[data-seq="${focused}"]`)?.focus({ preventScroll: true });
@@ -110,7 +110,7 @@ export class TimelineView {
   showLatest() {
     this.hi = this.count;
     this.lo = Math.max(0, this.hi - STEP);
-    // Issue 10: the first unread message (under the divider) is rendered too, within MAX_ROWS.
+    // The first unread message (under the divider) is rendered too, within MAX_ROWS.
     const firstUnread = this.dividerShown || this.ctx.marker === null ? -1
       : this.line.events.findIndex((event) => event.seq > this.ctx.marker);
     if (firstUnread >= 0) this.lo = Math.max(0, this.hi - MAX_ROWS, Math.min(this.lo, firstUnread - 3));
@@ -137,11 +137,11 @@ export class TimelineView {
 
   jumpToLatest() {
     this.focusSeq = undefined; // search
-    if (this.line.newerMissing) loaded.jump?.backToLatest(this.roomId).catch(() => {}); // search: left a jumped-to page
+    if (this.line.newerMissing) loaded.jump?.backToLatest(this.roomId).catch(() => {}); // Search: left a jumped-to page
     else if (this.hi !== this.count || !this.stuck) this.showLatest();
   }
 
-  /** search: shows the message a jump asked for (jump.js), if it is held, centred and highlighted. */
+  /** Search: shows the message a jump asked for (jump.js), if it is held, centred and highlighted. */
   applyJump() {
     const seq = loaded.jump?.takeJump(this.roomId) ?? null; // no jump before jump.js loads
     if (seq === null) return;
@@ -151,7 +151,7 @@ export class TimelineView {
     this.list.querySelector(`[data-seq="${seq}"]`)?.focus({ preventScroll: true });
   }
 
-  /** search: renders the rows around a held message and scrolls it to the middle. */
+  /** Search: renders the rows around a held message and scrolls it to the middle. */
   showAround(seq) {
     const index = this.line.events.findIndex((event) => event.seq === seq);
     this.lo = Math.max(0, index - STEP / 2);
@@ -253,7 +253,7 @@ export class TimelineView {
     this.updateEdge();
     if (!change || change.kind === 'loading') return;
     if (change.kind === 'reset' || change.kind === 'jump') {
-      // search: a page loaded under a message jumped to keeps it on screen
+      // Search: a page loaded under a message jumped to keeps it on screen
       if (this.focusSeq !== undefined && !this.stuck && this.line.seqs.has(this.focusSeq)) this.showAround(this.focusSeq);
       else this.showLatest();
       this.applyJump();
@@ -317,7 +317,7 @@ export class TimelineView {
 
 function eventRow(events, i, ctx = {}) {
   const event = events[i];
-  // -- message actions (issue 10): changes to messages and thread replies have no row of their own --
+  // -- message actions: changes to messages and thread replies have no row of their own --
   if (hiddenEvent(event)) return h('li', { class: 'hidden-event', hidden: true, dataset: { seq: event.seq } });
   let back = i - 1;
   while (back >= 0 && hiddenEvent(events[back])) back -= 1;
@@ -331,7 +331,7 @@ function eventRow(events, i, ctx = {}) {
   return row;
 }
 
-// Issue 11: a message of someone I blocked folds to one line until I show it.
+// A message of someone I blocked folds to one line until I show it.
 const unfolded = new WeakSet();
 
 function blockedRow(event, roomId) {
@@ -376,7 +376,7 @@ export function messageRow(event, prev, roomId = null) {
     row.append(h('div', { class: 'msg-head' }, h('span', { class: 'sr-only', 'data-user': true }, personLabel(event.sender)),
       timeElement(event.ts)));
   } else {
-    // Issue 10: the first message of a run shows the sender's avatar; both open the profile card.
+    // The first message of a run shows the sender's avatar; both open the profile card.
     row.append(h('div', { class: 'msg-head' }, avatarButton(event.sender, roomId),
       profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
@@ -409,7 +409,7 @@ function pendingRow(roomId, pending, event, prev) {
   row.classList.add(pending.status);
   row.dataset.cid = pending.cid;
   const button = (key, run) => h('button', { type: 'button', class: 'link-btn', on: { click: () => run(roomId, pending.cid) } }, t(key));
-  // moderation (issue 11): held by the spam filter until a moderator decides; rejected, not delivered
+  // Held for review by the spam filter, or rejected
   const note = { pending: 'msg.sending', held: 'msg.held', rejected: 'msg.rejected' }[pending.status];
   if (note) row.append(h('div', { class: 'msg-status' }, t(note), note === 'msg.rejected' && [' ', button('msg.discard', discardMessage)]));
   if (pending.status === 'failed') {
@@ -435,14 +435,14 @@ const SYSTEM_LINES = {
     user: person(event.sender), member: person(event.user), role: t(`role.${event.role}`),
   }]],
   room_updated: (event) => roomChanges(event),
-  // -- message actions (issue 10): pins are told, the other changes show on the message itself --
+  // -- message actions: pins are told, the other changes show on the message itself --
   message_edited: () => [],
   message_deleted: () => [],
   reaction_added: () => [],
   reaction_removed: () => [],
   message_pinned: (event) => [['event.message_pinned', { user: person(event.sender) }]],
   message_unpinned: (event) => [['event.message_unpinned', { user: person(event.sender) }]],
-  // -- moderation (issue 11) --
+  // -- moderation --
   member_kicked: moderation,
   member_banned: moderation,
   member_unbanned: moderation,
@@ -466,7 +466,7 @@ function roomChanges({ sender, changes = {} }) {
   const slow = changes.slow_mode_s;
   if (slow !== undefined) add(slow ? 'event.room_updated.slow' : 'event.room_updated.slowOff', { span: slow && formatSpan(slow * 1000) });
   if ('post_policy' in changes) add(`event.room_updated.${changes.post_policy}`);
-  const days = changes.retention_days;  // privacy (issue 11)
+  const days = changes.retention_days;  // privacy
   if (days !== undefined) add(days ? 'event.room_updated.retention' : 'event.room_updated.retentionOff', { days: days && formatNumber(days) });
   if (!lines.length) add('event.room_updated');
   return lines;
