@@ -144,6 +144,10 @@ async def _every_room(ctx: Context, ann: User, bob: User) -> None:
     async with ctx.db.write() as conn:  # yesterday's messages do not count
         await conn.execute(sa.text("UPDATE events SET ts = 1 WHERE id <= (SELECT id FROM events WHERE text = 'm0')"))
     assert (await ctx.admin.stats(ann))["messages_today"] == 1
+    assert (await ctx.admin.stats(ann))["open_reports"] == 0
+    sent, _ = await ctx.messages.send(bob, lobby["id"], "cheap followers here")
+    await ctx.reports.report(cat, lobby["id"], sent.seq, "spam")
+    assert (await ctx.admin.stats(ann))["open_reports"] == 1
 
 
 async def test_registration_modes_and_invite_codes(ctx: Context) -> None:

@@ -15,6 +15,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import admin as store
 from parley.store import audit as audit_store
+from parley.store import reports as reports_store
 from parley.store import users as user_store
 
 REGISTRATION = "registration"  # its key in server_settings
@@ -157,8 +158,7 @@ class Admin:
         async with self.deps.db.read() as conn:
             figures = await store.stats(conn, now - now % _DAY_MS)  # since 00:00 UTC
             figures["open_invites"] = await store.open_invites(conn, now)
-        # Hook (reports branch): the open reports' count, once its table exists.
-        figures["open_reports"] = None
+            figures["open_reports"] = await reports_store.open_count(conn)
         return figures
 
     async def _rate(self, actor: User) -> None:

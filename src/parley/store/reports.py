@@ -56,6 +56,11 @@ async def insert(conn: AsyncConnection, *, room_id: int, seq: int, sender_id: in
     return _row(result.one())
 
 
+async def open_count(conn: AsyncConnection) -> int:
+    """Open reports on the whole server (the admin console's figure)."""
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(reports).where(reports.c.state == "open")) or 0)
+
+
 async def get(conn: AsyncConnection, report_id: int) -> ReportRow | None:
     row = (await conn.execute(sa.select(*_COLUMNS).where(reports.c.id == report_id))).one_or_none()
     return None if row is None else _row(row)
