@@ -27,9 +27,10 @@ export function reportsTab() {
     },
   });
   list.reload();
-  // Live (user frames report_added / report_resolved, on the topic `report`): new ones on top,
-  // resolved ones gone, wherever they were resolved.
-  const off = on('report', ({ type, report }) => {
+  // Live (user frames report_added / report_resolved, on the topic `queue` with the held ones):
+  // new ones on top, resolved ones gone, wherever they were resolved.
+  const off = on('queue', ({ type, report }) => {
+    if (!report) return;
     const row = list.list.querySelector(`[data-report-id="${report.id}"]`);
     if (type === 'report_added') {
       row?.remove();
