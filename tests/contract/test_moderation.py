@@ -62,9 +62,10 @@ async def test_who_may_moderate_whom(ctx: Context) -> None:
     await kick(root, rid, own.id)  # a server admin over anyone, member or not
     assert [await _state(ctx, rid, u) for u in (mem, mod, own)] == ["left"] * 3
     direct, _ = await ctx.rooms.direct(adm, [other.username])
-    for call in (kick(root, direct["id"], other.id), ctx.moderation.ban(root, direct["id"], other.id),
-                 ctx.moderation.mute(root, direct["id"], other.id, 60)):
+    for call in (kick(adm, direct["id"], other.id), ctx.moderation.ban(adm, direct["id"], other.id),
+                 ctx.moderation.mute(adm, direct["id"], other.id, 60)):
         assert await outcome(call) == "forbidden"  # no moderation in direct chats
+    assert await outcome(kick(root, direct["id"], other.id)) == "not_found"  # not in it: no such room
     assert await outcome(ctx.moderation.mute(adm, rid, other.id, 0)) == "invalid"
     assert await outcome(ctx.moderation.kick(adm, rid, other.id, "\u202eevil")) == "invalid"
     await ctx.rooms.join(mem, rid)  # a kick is not a ban
