@@ -60,6 +60,10 @@ SCHEMAS: dict[str, Any] = {
         actor={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, action=_STR,
         room={"oneOf": [_obj(["id", "name"], id=_INT, name=_STR), {"type": "null"}]},
         target={"oneOf": [_ref("UserPublic"), {"type": "null"}]}, reason=_STR, data={"type": "object"})}),
+    "HeldPage": _obj(["held", "has_more"], held={"type": "array", "items": _ref("HeldMessage")}, has_more=_BOOL),
+    "HeldAnswer": _obj(["held"], held=_ref("HeldMessage")),
+    "HeldApproved": _obj(["approved", "message"], approved={"const": True}, message=_ref("Event")),
+    "HeldRejected": _obj(["approved"], approved={"const": False}),
 }
 
 
@@ -207,6 +211,9 @@ def _paths() -> dict[str, Any]:
                                              "schema": _INT_ID if name == "seq" else _EMOJI})
     paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
         "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
+    paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["202"] = {
+        "description": "held by the spam filter for a moderator's review (not in the room log)",
+        "content": {"application/json": {"schema": _ref("HeldAnswer")}}}
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {
         "description": "the existing chat", "content": {"application/json": {"schema": _ref("Room")}}}
     return paths
@@ -288,6 +295,26 @@ def _moderation_paths() -> dict[str, Any]:
             "without room= every entry (server admins) or those of the rooms I administer (403 if none). "
             "before= the id of the oldest entry of the previous page", ("200", _ref("AuditPage")),
             params=api.AuditQuery)},
+        **_held_paths(),
+    }
+
+
+def _held_paths() -> dict[str, Any]:
+    """The spam filter's held-for-review queue (issue 11)."""
+    held_id = [{"name": "held_id", "in": "path", "required": True, "schema": _INT_ID}]
+    approve = _op("Approve a held message: it is sent to its room now (the next seq, to everyone) and the "
+                  "filter learns it as not spam (the room's moderators and up, server admins)",
+                  ("200", _ref("HeldApproved")))
+    reject = _op("Reject a held message: it is discarded and the filter learns it as spam", ("200", _ref("HeldRejected")))
+    for op in (approve, reject):
+        op["parameters"] = held_id
+    return {
+        "/api/v1/held": {"get": _op(
+            "Messages the spam filter held for review, newest first: of one room (room=; its moderators and "
+            "up: 403 for its other members, 404 for non-members), or of every room I moderate (server "
+            "admins: all)", ("200", _ref("HeldPage")), params=api.HeldQuery)},
+        "/api/v1/held/{held_id}/approve": {"post": approve},
+        "/api/v1/held/{held_id}/reject": {"post": reject},
     }
 
 
