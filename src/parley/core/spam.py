@@ -17,7 +17,7 @@ import re
 import unicodedata
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -204,7 +204,7 @@ class Policy:
     rooms_flood: int = 3  # ... in this many rooms or more
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
     """What scoring needs of one message."""
 
@@ -214,10 +214,16 @@ class Candidate:
     account_age_ms: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Score:
     value: float
-    reasons: list[str] = field(default_factory=list)
+    probability: float = 0.0
+    fired: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        """What scored it, for the moderators (built only for the messages held)."""
+        return [f"classifier:{self.probability:.2f}", *(reason for reason, _ in self.fired)]
 
     def verdict(self, policy: Policy) -> Verdict:
         if self.value >= policy.reject:
@@ -246,12 +252,11 @@ def signals(c: Candidate, text: str, policy: Policy, rooms_with_text: int) -> li
     return out
 
 
-def combine(probability: float, fired: Iterable[tuple[str, float]]) -> Score:
-    keep, reasons = 1.0 - probability, [f"classifier:{probability:.2f}"]
-    for reason, strength in fired:
+def combine(probability: float, fired: list[tuple[str, float]]) -> Score:
+    keep = 1.0 - probability
+    for _, strength in fired:
         keep *= 1.0 - strength
-        reasons.append(reason)
-    return Score(round(1.0 - keep, 4), reasons)
+    return Score(round(1.0 - keep, 4), probability, fired)
 
 
 class Recent:
