@@ -52,7 +52,10 @@ class Verdict(enum.StrEnum):
 
 def normalise(text: str) -> str:
     """Full-width letters to ASCII (NFKC), one case, no zero-width characters: the usual disguises."""
-    return unicodedata.normalize("NFKC", text[:SCORED_CHARS]).casefold().translate(_ZERO_WIDTH)
+    text = text[:SCORED_CHARS]
+    if text.isascii():  # most chat: NFKC changes nothing, and casefold is lower
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).casefold().translate(_ZERO_WIDTH)
 
 
 _PRIME, _MIX = 1_000_003, 0x9E3779B97F4A7C15  # rolling hash of code points; Fibonacci hashing to a column
