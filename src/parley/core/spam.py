@@ -17,7 +17,7 @@ import re
 import unicodedata
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -52,7 +52,10 @@ class Verdict(enum.StrEnum):
 
 def normalise(text: str) -> str:
     """Full-width letters to ASCII (NFKC), one case, no zero-width characters: the usual disguises."""
-    return unicodedata.normalize("NFKC", text[:SCORED_CHARS]).casefold().translate(_ZERO_WIDTH)
+    text = text[:SCORED_CHARS]
+    if text.isascii():  # most chat: NFKC changes nothing, and casefold is lower
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).casefold().translate(_ZERO_WIDTH)
 
 
 _PRIME, _MIX = 1_000_003, 0x9E3779B97F4A7C15  # rolling hash of code points; Fibonacci hashing to a column
@@ -64,41 +67,43 @@ def prepare(text: str) -> str:
 
 
 def features(texts: Sequence[str]) -> Any:
+    """One sparse row per text: its n-gram counts over the square root of its n-gram count."""
     return features_of([prepare(t) for t in texts])
 
 
-def features_of(docs: Sequence[str]) -> Any:
-    """One sparse row per text (l2-normalised): its character 2-, 3- and 4-grams (after
-    `normalise`, whitespace collapsed, a space at each end) hashed into N_FEATURES columns, for
-    a whole batch in a few numpy operations.
+def hashed(docs: Sequence[str]) -> tuple[Any, Any, Any]:
+    """(row, column) of every character 2-, 3- and 4-gram of `prepare`d texts, hashed into
+    N_FEATURES columns, and each row's weight 1/sqrt(its n-gram count): a whole batch in a few
+    numpy operations.
 
     scikit-learn's HashingVectorizer(analyzer="char_wb") computes the same kind of features, but
-    builds and hashes each n-gram in Python: it cost 3.5 times as much per message (293 against
-    80 µs, docs/performance.md), which the ingest path cannot afford."""
+    builds and hashes each n-gram in Python: it cost 3.5 times as much per message, and building a
+    sparse matrix per batch as much again (docs/performance.md), which the ingest path cannot afford."""
     import numpy as np
-    from scipy import sparse
 
     codes = np.frombuffer("\0".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     rows_at = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d) + 1 for d in docs])[: len(codes)]
     sentinel = codes == 0  # between two texts: no n-gram spans it
-    hashed, broken, cols, rows = codes, sentinel, [], []
+    hashed_, broken, cols, rows = codes, sentinel, [], []
     shift, prime, mix = np.uint64(64 - N_FEATURES.bit_length() + 1), np.uint64(_PRIME), np.uint64(_MIX)
     with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
         for n in range(NGRAMS[0], NGRAMS[1] + 1):
-            hashed = hashed[:-1] * prime + codes[n - 1:]
+            hashed_ = hashed_[:-1] * prime + codes[n - 1:]
             broken = broken[:-1] | sentinel[n - 1:]
             keep = ~broken
-            cols.append(((hashed[keep] * mix) >> shift).astype(np.int32))
-            rows.append(rows_at[: len(hashed)][keep])
-    column = np.concatenate(cols)
-    matrix = sparse.csr_matrix((np.ones(len(column)), (np.concatenate(rows), column)),
-                               shape=(len(docs), N_FEATURES))
-    matrix.sum_duplicates()
-    norms = np.sqrt(np.bincount(np.repeat(np.arange(len(docs)), np.diff(matrix.indptr)),
-                                weights=matrix.data**2, minlength=len(docs)))
-    norms[norms == 0] = 1.0
-    matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
-    return matrix
+            cols.append(((hashed_[keep] * mix) >> shift).astype(np.int64))
+            rows.append(rows_at[: len(hashed_)][keep])
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    weight = 1.0 / np.sqrt(np.maximum(np.bincount(row, minlength=len(docs)), 1))
+    return row, col, weight
+
+
+def features_of(docs: Sequence[str]) -> Any:
+    """The sparse matrix of `hashed` (for training and learning; scoring needs none)."""
+    from scipy import sparse
+
+    row, col, weight = hashed(docs)
+    return sparse.csr_matrix((weight[row], (row, col)), shape=(len(docs), N_FEATURES))
 
 
 def _classifier() -> SGDClassifier:
@@ -132,8 +137,9 @@ class Model:
         """P(spam) of each text: what SGDClassifier.predict_proba answers for the same state."""
         import numpy as np
 
-        x = features_of(texts) if prepared else features(texts)
-        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))  # type: ignore[no-any-return]
+        row, col, weight = hashed(texts if prepared else [prepare(t) for t in texts])
+        z = np.bincount(row, weights=self.coef[col], minlength=len(weight)) * weight + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))  # type: ignore[no-any-return]
 
     def learn(self, texts: Sequence[str], spam: bool) -> None:
         import numpy as np
@@ -201,7 +207,7 @@ class Policy:
     rooms_flood: int = 3  # ... in this many rooms or more
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
     """What scoring needs of one message."""
 
@@ -211,10 +217,16 @@ class Candidate:
     account_age_ms: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Score:
     value: float
-    reasons: list[str] = field(default_factory=list)
+    probability: float = 0.0
+    fired: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        """What scored it, for the moderators (built only for the messages held)."""
+        return [f"classifier:{self.probability:.2f}", *(reason for reason, _ in self.fired)]
 
     def verdict(self, policy: Policy) -> Verdict:
         if self.value >= policy.reject:
@@ -243,12 +255,11 @@ def signals(c: Candidate, text: str, policy: Policy, rooms_with_text: int) -> li
     return out
 
 
-def combine(probability: float, fired: Iterable[tuple[str, float]]) -> Score:
-    keep, reasons = 1.0 - probability, [f"classifier:{probability:.2f}"]
-    for reason, strength in fired:
+def combine(probability: float, fired: list[tuple[str, float]]) -> Score:
+    keep = 1.0 - probability
+    for _, strength in fired:
         keep *= 1.0 - strength
-        reasons.append(reason)
-    return Score(round(1.0 - keep, 4), reasons)
+    return Score(round(1.0 - keep, 4), probability, fired)
 
 
 class Recent:

@@ -26,6 +26,7 @@ from parley.store import users as user_store
 if TYPE_CHECKING:
     from parley.services.messages import Messages
 
+_core = spam  # for the methods whose `spam` argument (a bool) hides the module
 REFRESH_MS = 5_000
 LIST_MAX = 100
 NOT_FOUND = "no such held message"
@@ -90,10 +91,12 @@ class Spam:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def learn(self, texts: Sequence[str], spam_: bool) -> int:
+    async def learn(self, texts: Sequence[str], spam: bool) -> int:
         """Teach the shared model that these texts are spam (or not); returns the new version.
         For moderators' decisions: a held message approved or rejected, a report upheld or
-        dismissed, a message deleted as spam."""
+        dismissed, a message deleted as spam. Nothing with PARLEY_SPAM=off (returns 0)."""
+        if not self.enabled:  # PARLEY_SPAM=off: no model is loaded, kept or taught
+            return 0
         texts = [t for t in texts if t.strip()]
         await self.ready()
         if not texts:
@@ -101,8 +104,8 @@ class Spam:
         async with self.deps.db.write() as conn:
             found = await spam_store.load_model(conn, lock=True)
             assert found is not None  # ready() stored one
-            model = spam.Model.load(found[1], found[0])
-            model.learn(texts, spam_)
+            model = _core.Model.load(found[1], found[0])
+            model.learn(texts, spam)
             await spam_store.save_model(conn, found[0], model.dump(), self.deps.clock())
         model.version = found[0] + 1
         self.model = model

@@ -83,6 +83,10 @@ SCHEMAS: dict[str, Any] = {
                         "messages_today", "open_invites", "open_reports"],
                        users=_INT, disabled_users=_INT, admins=_INT, rooms=_INT, archived_rooms=_INT,
                        direct_chats=_INT, messages_today=_INT, open_invites=_INT, open_reports=_NULLABLE_INT),
+    "HeldPage": _obj(["held", "has_more"], held={"type": "array", "items": _ref("HeldMessage")}, has_more=_BOOL),
+    "HeldAnswer": _obj(["held"], held=_ref("HeldMessage")),
+    "HeldApproved": _obj(["approved", "message"], approved={"const": True}, message=_ref("Event")),
+    "HeldRejected": _obj(["approved"], approved={"const": False}),
 }
 
 
@@ -248,6 +252,9 @@ def _paths() -> dict[str, Any]:
             op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": _INT_ID}]
     paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["200"] = {
         "description": "a retry: the original message", "content": {"application/json": {"schema": _ref("Event")}}}
+    paths["/api/v1/rooms/{room_id}/messages"]["post"]["responses"]["202"] = {
+        "description": "held by the spam filter for a moderator's review (not in the room log)",
+        "content": {"application/json": {"schema": _ref("HeldAnswer")}}}
     paths["/api/v1/direct"]["post"]["responses"]["200"] = {
         "description": "the existing chat", "content": {"application/json": {"schema": _ref("Room")}}}
     return paths
@@ -419,6 +426,26 @@ def _admin_paths() -> dict[str, Any]:
         "/api/v1/admin/invites/{code}": {"delete": {**_op("Revoke an invite code", None), "parameters": code}},
         "/api/v1/admin/stats": {"get": _op("Figures for the admin console (messages since 00:00 UTC)",
                                            ("200", _ref("AdminStats")))},
+        **_held_paths(),
+    }
+
+
+def _held_paths() -> dict[str, Any]:
+    """The spam filter's held-for-review queue (issue 11)."""
+    held_id = [{"name": "held_id", "in": "path", "required": True, "schema": _INT_ID}]
+    approve = _op("Approve a held message: it is sent to its room now (the next seq, to everyone) and the "
+                  "filter learns it as not spam (the room's moderators and up, server admins)",
+                  ("200", _ref("HeldApproved")))
+    reject = _op("Reject a held message: it is discarded and the filter learns it as spam", ("200", _ref("HeldRejected")))
+    for op in (approve, reject):
+        op["parameters"] = held_id
+    return {
+        "/api/v1/held": {"get": _op(
+            "Messages the spam filter held for review, newest first: of one room (room=; its moderators and "
+            "up: 403 for its other members, 404 for non-members), or of every room I moderate (server "
+            "admins: all)", ("200", _ref("HeldPage")), params=api.HeldQuery)},
+        "/api/v1/held/{held_id}/approve": {"post": approve},
+        "/api/v1/held/{held_id}/reject": {"post": reject},
     }
 
 
