@@ -99,7 +99,7 @@ async def test_binary_frame_is_refused_politely(ann_room):
     ("GET", "/api/v1/rooms/1/messages?limit=1000", None, 422, "invalid"),
     ("GET", "/api/v1/rooms/1/messages?before=-1", None, 422, "invalid"),
     ("GET", "/api/v1/nothing-here", None, 404, "not_found"),
-    ("DELETE", "/api/v1/me", None, 405, "method_not_allowed"),
+    ("PUT", "/api/v1/me", None, 405, "method_not_allowed"),
     ("PATCH", "/api/v1/me", b'{"display_name": ""}', 422, "invalid"),
     ("POST", "/api/v1/direct", b'{"usernames": "bob"}', 422, "invalid"),
     ("POST", "/api/v1/direct", b'{"usernames": ["nobody-here-at-all"]}', 422, "invalid"),

@@ -53,14 +53,14 @@ class Accounts:
             raise Invalid(f"the username {name!r} is reserved: @{name.lower()} mentions everyone in a room")
         shown = validation.display_name(name if display_name in (None, "") else display_name)
         secret = validation.password(password, username=name)
-        if not operator:  # refused before the costly hash; checked again, atomically, below
-            async with self.deps.db.read() as conn:
-                await self._admit(conn, invite, first=await store.count_users(conn) == 0, spend=False)
         limits = self.deps.limits
         # Paid before hashing, never refunded: it limits how many accounts one address makes.
         charges = [(f"register-ip:{client_ip}", limits.register_ip_rate)] if client_ip else []
         slots = [(f"ip:{client_ip}", limits.hashes_per_address)] if client_ip else []
-        async with self.throttle.attempt(charges, slots):
+        async with self.throttle.attempt(charges, slots):  # the slot first: the check below awaits
+            if not operator:  # refused before the costly hash; checked again, atomically, below
+                async with self.deps.db.read() as conn:
+                    await self._admit(conn, invite, first=await store.count_users(conn) == 0, spend=False)
             pw_hash = await asyncio.to_thread(_hasher.hash, secret)
         now = self.deps.clock()
         async with self.deps.db.write() as conn:
