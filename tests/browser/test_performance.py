@@ -25,7 +25,7 @@ LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "
         "dialogs.js", "browse.js", "search.js", "jump.js", "zh-CN.js",  # dialogs, public rooms, search, jumps, Chinese
         "player.js",  # the voice-message player
         "modtools.js", "moderation.css", "moderation-en.js", "moderation-zh-CN.js",  # room moderation (issue 11)
-        "later-en.js", "later-zh-CN.js", "auth-en.js", "auth-zh-CN.js",  # the strings of the parts above
+        "later-en.js", "later-zh-CN.js", "later.css", "auth-en.js", "auth-zh-CN.js",  # the strings of the parts above
         "admin.js", "adminkit.js", "adminlog.js", "admin.css", "privacy.js",  # issue 11: admin console, privacy
         "admin-en.js", "admin-zh-CN.js"}  # and their strings
 ROWS = "ol.events:not(.pending-events) > li"

@@ -108,3 +108,13 @@ export function iconButton(name, label, onClick, props = {}) {
   return h('button', { type: 'button', class: 'icon-btn', 'aria-label': label, title: label, ...props,
     on: { click: onClick } }, icon(name));
 }
+
+/** Links a stylesheet once (for the parts loaded on first use); resolves when it has loaded. */
+export function stylesheet(href) {
+  let link = document.head.querySelector(`link[href="${href}"]`);
+  if (!link) document.head.append(link = h('link', { rel: 'stylesheet', href }));
+  return link.sheet ? Promise.resolve() : new Promise((done) => {
+    link.addEventListener('load', done, { once: true });
+    link.addEventListener('error', done, { once: true });
+  });
+}

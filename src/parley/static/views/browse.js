@@ -1,11 +1,11 @@
 // Browse public rooms: search by name, join, or open one I am already in.
 import { joinRoom, publicRooms } from '../actions.js';
-import { h, iconButton, userText } from '../dom.js';
+import { h, iconButton, userText, stylesheet } from '../dom.js';
 import { loadStrings, t, tCount } from '../i18n.js';
 import { store } from '../state.js';
 import { describeError, dialog, field } from './ui.js';
 
-await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 // The dialogs load on first use.
 const createRoomDialog = dialog('createRoomDialog');

@@ -2,14 +2,14 @@
 // up), `:smi` lists emoji by shortcode. Arrow keys move, Enter or Tab takes, Escape closes. The
 // emoji data loads on the first `:` completion only.
 import { loadMembers } from '../actions.js';
-import { h } from '../dom.js';
+import { h, stylesheet } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
 import { personParts } from '../people.js';
 import { displayName, roleAtLeast, store } from '../state.js';
 import { avatar } from './avatar.js';
 import { uid } from './ui.js';
 
-await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 const MAX_ITEMS = 8;
 const MENTION_BEFORE = /(^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{0,32})$/;

@@ -1,10 +1,10 @@
 // The emoji picker and the emoji data behind it. The data (from emojibase-data, MIT: see
 // static/emoji/LICENSE-emojibase.txt) ships with the client as static/emoji/emoji.json and is
 // fetched once, on first use, so the first screen does not pay for it.
-import { h } from '../dom.js';
+import { h, stylesheet } from '../dom.js';
 import { language, loadStrings, t } from '../i18n.js';
 
-await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 const DATA_URL = '/static/emoji/emoji.json';
 const RECENT_KEY = 'parley.emoji.recent';

@@ -2,14 +2,14 @@
 // @username, status and role in the room, with a "Message" button that opens (or starts) our
 // direct chat. Loaded on first use.
 import { loadMembers, startDirect } from '../actions.js';
-import { h, userText } from '../dom.js';
+import { h, userText, stylesheet } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
 import { request } from '../api.js';
 import { currentUser, displayName, emit, isBlocked, store } from '../state.js';
 import { avatar } from './avatar.js';
 import { describeError, uid } from './ui.js';
 
-await loadStrings('later'); // the card's strings (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 /** The direct chat with exactly this person, if I have one already. */
 function existingDirect(user) {

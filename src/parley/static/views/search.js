@@ -3,7 +3,7 @@
 // text nodes, highlighted ones inside <mark>: nothing from a message is ever parsed as HTML.
 // Choosing a result jumps to the message in its room (jump.js).
 import { api } from '../api.js';
-import { h, iconButton, userText } from '../dom.js';
+import { h, iconButton, userText, stylesheet } from '../dom.js';
 import { formatDateTime, loadStrings, t } from '../i18n.js';
 import { jumpTo } from '../jump.js';
 import { personParts, roomLabel } from '../people.js';
@@ -11,7 +11,7 @@ import { roomTitle, store } from '../state.js';
 import { searchHash } from './sidebar.js';
 import { describeError, field } from './ui.js';
 
-await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 /** The results view; `params` come from the hash. */
 export function createSearchView(params) {

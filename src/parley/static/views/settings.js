@@ -2,14 +2,14 @@
 // language and the theme. Loaded on first use. Names and status reach others live (user_updated).
 import { api } from '../api.js';
 import { changePassword, updateProfile } from '../actions.js';
-import { h } from '../dom.js';
+import { h, stylesheet } from '../dom.js';
 import { LANGUAGES, language, loadStrings, t } from '../i18n.js';
 import { setTheme, theme, THEMES } from '../prefs.js';
 import { emit, store, updateUser } from '../state.js';
 import { avatar } from './avatar.js';
 import { describeError, field, openDialog, uid } from './ui.js';
 
-await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 const STATUS_MAX = 100;
 const AVATAR_PATH = '/api/v1/me/avatar';

@@ -1,14 +1,14 @@
 // The quick switcher (Ctrl/Cmd+K): my rooms, direct chats and people, filtered fuzzily as I type;
 // arrow keys choose, Enter opens (a person: our direct chat, started if need be), Escape closes.
 import { searchUsers, startDirect } from '../actions.js';
-import { h, icon, userText } from '../dom.js';
+import { h, icon, userText, stylesheet } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
 import { personLabel, roomLabel } from '../people.js';
 import { displayName, store } from '../state.js';
 import { avatar } from './avatar.js';
 import { describeError, uid } from './ui.js';
 
-await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
+await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // strings and styles of the parts loaded on first use
 
 const MAX_ITEMS = 12;
 const SEARCH_DELAY_MS = 150;
