@@ -45,7 +45,7 @@ def test_blocking_folds_their_messages_and_quiets_their_mentions(open_app, live_
     expect(room_item(page, yard["id"])).to_have_attribute("data-mention", "true")
 
     open_card(page, "Bob")
-    page.locator("dialog.card").get_by_role("button", name="Block").click()
+    page.locator("dialog.card").get_by_role("button", name="Block", exact=True).click()
     expect(page.locator("dialog.card").get_by_role("button", name="Unblock")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator(FOLDED)).to_contain_text("Message from a blocked user — show")
@@ -70,7 +70,7 @@ def test_blocking_folds_their_messages_and_quiets_their_mentions(open_app, live_
 
     open_card(page, "Bob")
     page.locator("dialog.card").get_by_role("button", name="Unblock").click()
-    expect(page.locator("dialog.card").get_by_role("button", name="Block")).to_be_visible()
+    expect(page.locator("dialog.card").get_by_role("button", name="Block", exact=True)).to_be_visible()
     assert live_server.call("GET", "/me", user=ann)["blocked"] == []
 
 
