@@ -51,6 +51,7 @@ const HANDLERS = {
   report_resolved: onQueue,
   held_added: onQueue,
   held_resolved: onQueue,
+  support_updated: (frame) => emit('support', frame), // customer service: views/support.js listens
 };
 
 function onQueue(frame) {

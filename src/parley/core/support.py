@@ -1,0 +1,121 @@
+"""Customer service (issue 12): the knowledge base's rules and its retrieval, pure.
+
+Retrieval is Okapi BM25 over the tokens the message search already uses (`core.search.tokens`):
+Latin words folded (case, accents) and matched whole (no prefixes: "port" must not answer
+"portal"), CJK runs as overlapping bigrams. A knowledge base holds tens to a few thousand short
+entries, so the index is built in memory per query from the room's entries (about 2 ms for 1,000
+entries here, see `tests/unit/test_support.py`); no library is needed for 40 lines of arithmetic.
+
+BM25's score has no fixed scale, so whether an entry *answers* is decided by its coverage: the
+share of the question's information (the sum of its terms' idf) that the entry contains. A
+question whose rare words the entry lacks is not answered by it, however common its other words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from parley.core import validation
+from parley.core.errors import Invalid
+from parley.core.search import tokens
+
+K1, B = 1.2, 0.75
+TITLE_WEIGHT = 2  # a title's words count twice: it is the question the entry answers
+THRESHOLD = 0.5  # the coverage from which the best entry is given as the answer
+TITLE_MAX, ANSWER_MAX, TAGS_MAX, ENTRIES_MAX = 200, 4000, 200, 2000
+
+# Words that carry no topic: left out of questions (not of entries), so "how do I" covers nothing.
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "can", "could", "do", "does", "for", "from", "have", "how", "i", "if", "in",
+    "is", "it", "me", "my", "of", "on", "or", "please", "the", "there", "this", "to", "what", "when",
+    "where", "which", "who", "why", "will", "with", "would", "you", "your", "hi", "hello",
+))
+
+CONVERSATION_STATES = ("bot", "waiting", "taken", "resolved")
+QUEUE_STATES = ("waiting", "taken")  # open conversations an agent looks at
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: int
+    title: str
+    answer: str
+    tags: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry: Entry
+    score: float  # BM25
+    coverage: float  # 0..1: share of the question's idf the entry contains
+
+
+def entry_fields(title: object, answer: object, tags: object) -> tuple[str, str, str]:
+    """A knowledge-base entry's fields, checked like message text (NFC, no control characters)."""
+    t = validation._clean_text(title, "title", TITLE_MAX, allow_empty=False, multiline=False).strip()
+    a = validation._clean_text(answer, "answer", ANSWER_MAX, allow_empty=False, multiline=True).strip()
+    if not t or not a:
+        raise Invalid("title and answer must hold more than spaces")
+    tag_text = "" if tags is None else tags
+    if not isinstance(tag_text, str) or len(tag_text) > TAGS_MAX:
+        raise Invalid(f"tags must be at most {TAGS_MAX} characters")
+    return t, a, " ".join(tag_text.replace(",", " ").split())
+
+
+def _doc_tokens(entry: Entry) -> list[str]:
+    title = tokens(entry.title)
+    return title * TITLE_WEIGHT + tokens(entry.tags) + tokens(entry.answer)
+
+
+def query_tokens(question: str) -> list[str]:
+    found = [t for t in tokens(question) if t not in STOPWORDS]
+    return list(dict.fromkeys(found))  # each term once: repeating a word asks nothing more
+
+
+def rank(question: str, entries: list[Entry], limit: int = 3) -> list[Hit]:
+    """The entries that share a term with the question, best first."""
+    terms = query_tokens(question)
+    if not terms or not entries:
+        return []
+    docs = [Counter(_doc_tokens(e)) for e in entries]
+    lengths = [sum(d.values()) for d in docs]
+    n, avg = len(docs), (sum(lengths) / len(docs)) or 1.0
+    df = {t: sum(1 for d in docs if t in d) for t in terms}
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
+    total = sum(idf.values())
+    hits = []
+    for entry, doc, length in zip(entries, docs, lengths, strict=True):
+        score = covered = 0.0
+        for t in terms:
+            tf = doc.get(t, 0)
+            if tf:
+                score += idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / avg))
+                covered += idf[t]
+        if score > 0:
+            hits.append(Hit(entry, score, covered / total if total else 0.0))
+    hits.sort(key=lambda h: (-h.score, h.entry.id))
+    return hits[:limit]
+
+
+def best_answer(question: str, entries: list[Entry], threshold: float = THRESHOLD) -> Hit | None:
+    """The entry to answer with, or None: a person should answer."""
+    hits = rank(question, entries, 1)
+    return hits[0] if hits and hits[0].coverage >= threshold else None
+
+
+def snippet(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def prompt(conversation: list[tuple[str, str]], hits: list[Hit], room_name: str) -> list[dict[str, str]]:
+    """The chat-completions messages for the language model: what it may rely on, then the
+    conversation (role, text) oldest first."""
+    kb = "\n\n".join(f"[{h.entry.id}] {h.entry.title}\n{h.entry.answer}" for h in hits) or "(no entry matched)"
+    system = (f"You are the support assistant of {room_name!r}. Answer briefly and politely, in the "
+              "visitor's language, using only the knowledge-base entries below; cite the entry you used "
+              "as [id]. If they do not answer the question, say that a person will follow up.\n\n"
+              f"Knowledge base:\n{kb}")
+    return [{"role": "system", "content": system}, *({"role": r, "content": t} for r, t in conversation)]
