@@ -7,7 +7,8 @@ entries, so the index is built in memory per query from the room's entries (abou
 entries here, see `tests/unit/test_support.py`); no library is needed for 40 lines of arithmetic.
 
 BM25's score has no fixed scale, so whether an entry *answers* is decided by its coverage: the
-share of the question's information (the sum of its terms' idf) that the entry contains. A
+share of the question's information (the idf weight of its words and CJK characters) that the entry
+contains. A
 question whose rare words the entry lacks is not answered by it, however common its other words.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from parley.core import validation
 from parley.core.errors import Invalid
-from parley.core.search import tokens
+from parley.core.search import _PAIRS, tokens
 
 K1, B = 1.2, 0.75
 TITLE_WEIGHT = 2  # a title's words count twice: it is the question the entry answers
@@ -69,14 +70,26 @@ def _doc_tokens(entry: Entry) -> list[str]:
     return title * TITLE_WEIGHT + tokens(entry.tags) + tokens(entry.answer)
 
 
-def query_tokens(question: str) -> list[str]:
-    found = [t for t in tokens(question) if t not in STOPWORDS]
-    return list(dict.fromkeys(found))  # each term once: repeating a word asks nothing more
+def _units(question: str) -> list[tuple[str, ...]]:
+    """What a question asks, as units to cover: each Latin word (its token), and each CJK character
+    (the bigrams it belongs to: covered when one of them matches). Counting characters rather than
+    bigrams keeps the pairs that straddle two words ("退款怎么申请": 款怎, 么申) from sinking a match."""
+    units: list[tuple[str, ...]] = []
+    for cjk, other in _PAIRS.findall(question):
+        if not cjk:
+            units.extend((t,) for t in tokens(other) if t not in STOPWORDS)
+        elif len(cjk) == 1:
+            units.append((cjk,))
+        else:
+            pairs = [cjk[i:i + 2] for i in range(len(cjk) - 1)]
+            units.extend(tuple(pairs[max(0, i - 1):i + 1]) for i in range(len(cjk)))
+    return units
 
 
 def rank(question: str, entries: list[Entry], limit: int = 3) -> list[Hit]:
     """The entries that share a term with the question, best first."""
-    terms = query_tokens(question)
+    units = _units(question)
+    terms = list(dict.fromkeys(t for unit in units for t in unit))  # each once: repeating asks nothing more
     if not terms or not entries:
         return []
     docs = [Counter(_doc_tokens(e)) for e in entries]
@@ -84,16 +97,17 @@ def rank(question: str, entries: list[Entry], limit: int = 3) -> list[Hit]:
     n, avg = len(docs), (sum(lengths) / len(docs)) or 1.0
     df = {t: sum(1 for d in docs if t in d) for t in terms}
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
-    total = sum(idf.values())
+    weights = [max(idf[t] for t in unit) for unit in units]  # a unit weighs as its rarest term
+    total = sum(weights)
     hits = []
     for entry, doc, length in zip(entries, docs, lengths, strict=True):
-        score = covered = 0.0
+        score = 0.0
         for t in terms:
             tf = doc.get(t, 0)
             if tf:
                 score += idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / avg))
-                covered += idf[t]
         if score > 0:
+            covered = sum(w for unit, w in zip(units, weights, strict=True) if any(t in doc for t in unit))
             hits.append(Hit(entry, score, covered / total if total else 0.0))
     hits.sort(key=lambda h: (-h.score, h.entry.id))
     return hits[:limit]
