@@ -440,7 +440,8 @@ class SupportConversation(msgspec.Struct, kw_only=True):
 
 
 class SupportUpdatedFrame(_Frame, tag="support_updated", kw_only=True):
-    """To the support room's joined members: a conversation opened, moved on, or got a new message."""
+    """To the support room's joined members and the conversation's visitor: a conversation opened,
+    moved on, or got a new message."""
 
     conversation: SupportConversation
 

@@ -296,12 +296,12 @@ class Support:
             async with self.deps.db.write() as conn:
                 await store.note_text(conn, conv.id, rules.snippet(question), self.deps.clock())
                 conv = await store.conversation(conn, conv.id) or conv
-            if conv.state == "bot":
-                self._spawn(self._answer(conv, question))
-            elif conv.state in ("waiting", "taken"):
-                await self._notify(conv)
-            elif conv.state == "resolved":  # writing again opens it again, for a person
+            if conv.state == "resolved":  # writing again opens it again, for a person
                 await self._move(conv, ("resolved",), state="waiting")
+            else:
+                await self._notify(conv)
+                if conv.state == "bot":
+                    self._spawn(self._answer(conv, question))
         wire_form = sent.wire() if hasattr(sent, "wire") else {"held": True}
         return {"message": wire_form, "created": created}
 
@@ -370,12 +370,12 @@ class Support:
         return moved
 
     async def _notify(self, conv: store.Conversation) -> None:
-        """Tell the support room's agents (its joined members) about the conversation."""
+        """Tell the support room's agents (its joined members) and the visitor about the conversation."""
         async with self.deps.db.read() as conn:
             agents = [u.id for u, _ in await room_store.member_list(conn, conv.support_room_id, (MemberState.JOINED,))]
         view = await self._view(conv)
         frame = wire.SupportUpdatedFrame(conversation=_convert(view))
-        await self.emitter.to_users(agents, frame)
+        await self.emitter.to_users([*agents, conv.guest_id], frame)
 
     async def _view(self, conv: store.Conversation) -> dict[str, Any]:
         async with self.deps.db.read() as conn:
