@@ -9,7 +9,7 @@ const room = document.body.dataset.room;
 const KEY = `parley.support.${room}`;
 const main = document.getElementById('widget');
 const state = { token: localStorage.getItem(KEY), conversation: null, messages: new Map(), socket: null,
-  open: false, typing: null, typingTimer: 0, retry: 0, me: null };
+  open: false, typing: null, typingTimer: 0, retry: 0, me: null, cursor: 0 };
 
 async function call(method, path, body) {
   const headers = { 'X-Requested-With': 'parley', Accept: 'application/json' };
@@ -43,12 +43,14 @@ function load(answer) {
   state.conversation = answer.conversation;
   state.me = answer.conversation.guest?.id;
   for (const event of answer.messages) apply(event);
+  state.cursor = Math.max(state.cursor, answer.last_seq);
   openSocket();
   render();
 }
 
 function apply(event) {
   if (event.room !== state.conversation?.room) return;
+  if (event.seq && event.type !== 'read') state.cursor = Math.max(state.cursor, event.seq);
   if (event.type === 'message') state.messages.set(event.seq, event);
   else if (event.type === 'message_edited') {
     const target = state.messages.get(event.target);
@@ -60,7 +62,9 @@ function apply(event) {
 function openSocket() {
   if (state.socket) return;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(state.token)}`);
+  // Resuming from my cursor: whatever happened since the page read the conversation comes first.
+  const resume = `${state.conversation.room}.${state.cursor}`;
+  const socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(state.token)}&resume=${resume}`);
   state.socket = socket;
   socket.addEventListener('open', () => { state.retry = 0; render(); });
   socket.addEventListener('message', (message) => {
@@ -78,7 +82,7 @@ function openSocket() {
     state.socket = null;
     render();
     state.retry = Math.min(state.retry + 1, 6);
-    setTimeout(() => call('GET', '/support/me').then(load).catch(() => openSocket()), 500 * 2 ** state.retry);
+    setTimeout(openSocket, 500 * 2 ** state.retry);
   });
 }
 
@@ -86,7 +90,7 @@ function tell(open) {
   state.open = open;
   window.parent.postMessage({ parleyWidget: open ? 'open' : 'closed' }, '*');
   render();
-  if (open && !state.conversation) connect().catch(() => showError());
+  if (open && !state.ready) state.ready = connect().catch(() => { state.ready = null; showError(); });
 }
 
 let errorText = '';
@@ -102,6 +106,7 @@ async function send(form) {
   input.value = '';
   errorText = '';
   try {
+    await state.ready; // the first question may come before the conversation is opened
     const answer = await call('POST', '/support/me/messages', { text, client_msg_id: crypto.randomUUID() });
     if (answer.message?.seq) apply(answer.message);
     if (state.conversation.state === 'resolved') state.conversation = { ...state.conversation, state: 'waiting' };
@@ -114,6 +119,7 @@ async function send(form) {
 
 async function handover() {
   try {
+    await state.ready;
     state.conversation = (await call('POST', '/support/me/handover')).conversation;
     render();
   } catch {

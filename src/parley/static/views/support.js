@@ -5,7 +5,7 @@
 import { request } from '../api.js';
 import { h, iconButton, replace, userText } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
-import { on, store } from '../state.js';
+import { on, store, upsertRoom } from '../state.js';
 import { describeError, field } from './ui.js';
 
 let styles = null;
@@ -56,7 +56,10 @@ export async function createSupportView(roomId) {
       const answer = await request('POST', `/support/conversations/${c.id}/${verb}`);
       conversations.set(c.id, answer.conversation);
       renderQueue();
-      if (verb === 'take') location.hash = `#/room/${c.room}`;
+      if (verb === 'take') {
+        upsertRoom(await request('POST', `/rooms/${c.room}/join`)); // joined by the server: the room as I now see it
+        location.hash = `#/room/${c.room}`;
+      }
     } catch (e) {
       fail(e);
     }
