@@ -94,7 +94,7 @@ async def test_the_knowledge_base_answers_and_an_agent_takes_over(kb_server, htt
     assert taken["conversation"]["state"] == "taken" and taken["conversation"]["agent"]["id"] == agent.user["id"]
     with pytest.raises(ApiError) as twice:
         await admin.call("POST", f"/api/v1/support/conversations/{conv['id']}/take")
-    assert twice.value.status == 403
+    assert twice.value.status == 409
     history = await agent.history(chat)
     assert "Is my parcel lost in Kraków?" in [m.get("text") for m in history["messages"]]
     await agent.send(chat, "Let me check that parcel for you.")

@@ -97,7 +97,11 @@ def rank(question: str, entries: list[Entry], limit: int = 3) -> list[Hit]:
     n, avg = len(docs), (sum(lengths) / len(docs)) or 1.0
     df = {t: sum(1 for d in docs if t in d) for t in terms}
     idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in terms}
-    weights = [max(idf[t] for t in unit) for unit in units]  # a unit weighs as its rarest term
+    # A unit weighs as its rarest term; a term no entry has weighs as one that a single entry has:
+    # in a small knowledge base the unseen words ("forgot", "urgently") would otherwise outweigh
+    # every word it knows, and a question all of whose words are unseen covers nothing anyway.
+    rare = math.log(1 + (n - 0.5) / 1.5)
+    weights = [max(min(idf[t], rare) for t in unit) for unit in units]
     total = sum(weights)
     hits = []
     for entry, doc, length in zip(entries, docs, lengths, strict=True):

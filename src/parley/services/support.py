@@ -32,7 +32,7 @@ import orjson
 
 from parley.core import support as rules
 from parley.core import wire
-from parley.core.errors import Forbidden, NotFound, ParleyError, RateLimited
+from parley.core.errors import Conflict, Forbidden, NotFound, ParleyError, RateLimited
 from parley.core.models import MemberState, Role, User
 from parley.core.ratelimit import Rate
 from parley.services.accounts import Accounts
@@ -332,7 +332,7 @@ class Support:
         conv = await self._agent_conversation(agent, conversation_id)
         moved = await self._move(conv, ("bot", "waiting"), state="taken", agent_id=agent.id)
         if moved is None:
-            raise Forbidden("someone else took this conversation, or it is resolved", code="conflict")
+            raise Conflict("someone else took this conversation, or it is resolved")
         assistant = await self.assistant_account()
         async with self.deps.db.read() as conn:
             membership = await room_store.membership(conn, conv.room_id, agent.id)
@@ -345,7 +345,7 @@ class Support:
         conv = await self._agent_conversation(agent, conversation_id)
         moved = await self._move(conv, ("bot", "waiting", "taken"), state="resolved")
         if moved is None:
-            raise Forbidden("the conversation is resolved already", code="conflict")
+            raise Conflict("the conversation is resolved already")
         await self._say(moved, LINES[_lang(moved.last_text)]["resolved"])
         return {"conversation": await self._view(moved)}
 

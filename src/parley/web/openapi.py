@@ -470,7 +470,7 @@ def _support_paths() -> dict[str, Any]:
             ("200", _obj(["conversations"], conversations={"type": "array", "items": _ref("SupportConversation")})),
             params=api.SupportQueueQuery)},
         "/api/v1/support/conversations/{conversation_id}/take": {"post": _op(
-            "Take a conversation (an agent): the assistant adds me to its room; 403 `conflict` if someone took "
+            "Take a conversation (an agent): the assistant adds me to its room; 409 if someone took "
             "it first or it is resolved", ("200", _ref("SupportConversationAnswer")))},
         "/api/v1/support/conversations/{conversation_id}/resolve": {"post": _op(
             "Resolve a conversation (an agent); the visitor writing again opens it again",
