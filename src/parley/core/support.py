@@ -11,8 +11,8 @@ none of the folding or the coverage rule below.
 
 BM25's score has no fixed scale, so whether an entry *answers* is decided by its coverage: the
 share of the question's information (the idf weight of its words and CJK characters) that the entry
-contains. A
-question whose rare words the entry lacks is not answered by it, however common its other words.
+contains. A question whose rare words the entry lacks is not answered by it, however common its
+other words.
 """
 
 from __future__ import annotations
