@@ -28,8 +28,8 @@ LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "
         "later-en.js", "later-zh-CN.js", "auth-en.js", "auth-zh-CN.js",  # the strings of the parts above
         "admin.js", "adminkit.js", "adminlog.js", "admin.css", "privacy.js",  # issue 11: admin console, privacy
         "admin-en.js", "admin-zh-CN.js",  # and their strings
-        "support.js", "support.css", "support-en.js", "support-zh-CN.js",  # issue 12: the support desk
-        "widget.js", "widget-app.js", "widget.css"}  # and the website widget (its own page)
+        # issue 12: the support desk and the website widget, pages of their own
+        "desk.js", "desk.css", "support-en.js", "support-zh-CN.js", "widget.js", "widget-app.js", "widget.css"}
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

@@ -102,11 +102,13 @@ def test_the_widget_answers_from_the_knowledge_base_then_an_agent_takes_over(ope
     expect(widget.locator(".status")).to_contain_text("A person from our team will join shortly.")
 
     # The agent, in a browser context of their own, sees it waiting, takes it, and replies.
-    staff = open_app(agent, path=f"/#/support/{desk}")
+    staff = open_app(agent, path=None)
+    staff.goto(f"/support/desk/{desk}")
     item = staff.locator(".support-item", has_text="Can I pay with a cheque?")
     expect(item).to_contain_text("waiting for a person")
+    item_room = live_server.call("GET", f"/rooms/{desk}/support/conversations", None, agent)["conversations"][0]["room"]
     item.locator("button", has_text="Take").click()
-    expect(staff.locator(".room .timeline")).to_be_visible()
+    expect(staff.locator(f'.room[data-room-id="{item_room}"] .timeline')).to_be_visible()
     expect_message(staff, "Can I pay with a cheque?")  # the transcript
     send(staff, "Yes, cheques are fine. I am Ada.")
     expect(widget.locator("li.theirs .text", has_text="Yes, cheques are fine. I am Ada.")).to_be_visible()

@@ -86,6 +86,9 @@ async def test_the_knowledge_base_answers_and_an_agent_takes_over(kb_server, htt
                                         and f["conversation"]["id"] == conv["id"]
                                         and f["conversation"]["state"] == "waiting")
     assert waiting["conversation"]["last_text"] == "Is my parcel lost in Kraków?"
+    notice = await agent_sock.wait_for(lambda f: f.get("room") == room and f["type"] == "message")  # the desk room too
+    assert notice["sender"]["username"] == assistant and "Is my parcel lost in Kraków?" in notice["text"]
+    assert notice["text"].endswith(f"{kb_server.url}/support/desk/{room}")
     queue = await agent.call("GET", f"/api/v1/rooms/{room}/support/conversations")
     assert [c["id"] for c in queue["conversations"] if c["state"] == "waiting"] == [conv["id"]]
 
@@ -191,6 +194,8 @@ async def test_the_widget_page_may_be_framed_by_the_configured_sites_only(kb_ser
     async with http.get(f"{kb_server.url}/") as index:
         assert index.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in index.headers[
             "Content-Security-Policy"]
+    async with http.get(f"{kb_server.url}/support/desk/1") as desk:
+        assert desk.headers["X-Frame-Options"] == "DENY" and "desk.js" in await desk.text()
     async with http.get(f"{kb_server.url}/widget.js") as script:
         assert script.status == 200 and "javascript" in script.headers["Content-Type"]
         assert "data-parley-support" in await script.text()

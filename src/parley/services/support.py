@@ -201,9 +201,14 @@ class Support:
             raise Forbidden("only the room's admins manage its support desk")
         if room.kind.value != "room":
             raise Forbidden("a direct chat cannot be a support room")
-        await self.assistant_account()
+        assistant = await self.assistant_account()
         async with self.deps.db.write() as conn:
             created = await store.enable_room(conn, room_id, self.deps.clock())
+            present = await room_store.membership(conn, room_id, assistant.id)
+        if present is None or present.state is not MemberState.JOINED:  # it tells the agents here
+            if present is None or present.state is not MemberState.INVITED:
+                await self.rooms.invite(user, room_id, [assistant.username])
+            await self.rooms.join(assistant, room_id)
         return {**await self.settings(user, room_id), "created": created}
 
     async def settings(self, user: User, room_id: int) -> dict[str, Any]:
@@ -286,7 +291,8 @@ class Support:
         page = await self.messages.history(guest, conv.room_id, limit=100)
         return {"conversation": await self._view(conv), **page}
 
-    async def ask(self, guest: User, text: object, client_msg_id: object, session_id: int) -> dict[str, Any]:
+    async def ask(self, guest: User, text: object, client_msg_id: object, session_id: int,
+                  desk_base: str = "") -> dict[str, Any]:
         """The visitor writes: stored through the normal send path (rate limits, spam filter), then
         the assistant answers while the conversation is the assistant's."""
         conv = await self._guest_conversation(guest)
@@ -297,20 +303,22 @@ class Support:
                 await store.note_text(conn, conv.id, rules.snippet(question), self.deps.clock())
                 conv = await store.conversation(conn, conv.id) or conv
             if conv.state == "resolved":  # writing again opens it again, for a person
-                await self._move(conv, ("resolved",), state="waiting")
+                if await self._move(conv, ("resolved",), state="waiting"):
+                    await self._call_agents(conv, desk_base)
             else:
                 await self._notify(conv)
                 if conv.state == "bot":
-                    self._spawn(self._answer(conv, question))
+                    self._spawn(self._answer(conv, question, desk_base))
         wire_form = sent.wire() if hasattr(sent, "wire") else {"held": True}
         return {"message": wire_form, "created": created}
 
-    async def handover(self, guest: User) -> dict[str, Any]:
+    async def handover(self, guest: User, desk_base: str = "") -> dict[str, Any]:
         """"Talk to a person"."""
         conv = await self._guest_conversation(guest)
         moved = await self._move(conv, ("bot", "resolved"), state="waiting")
         if moved is not None:
             await self._say(moved, LINES[_lang(moved.last_text)]["asked"])
+            await self._call_agents(moved, desk_base)
         return {"conversation": await self._view(moved or conv)}
 
     async def _guest_conversation(self, guest: User) -> store.Conversation:
@@ -372,7 +380,8 @@ class Support:
     async def _notify(self, conv: store.Conversation) -> None:
         """Tell the support room's agents (its joined members) and the visitor about the conversation."""
         async with self.deps.db.read() as conn:
-            agents = [u.id for u, _ in await room_store.member_list(conn, conv.support_room_id, (MemberState.JOINED,))]
+            agents = [u.id for u, _ in await room_store.member_list(conn, conv.support_room_id, (MemberState.JOINED,))
+                      if u.id != (self._assistant.id if self._assistant else None)]
         view = await self._view(conv)
         frame = wire.SupportUpdatedFrame(conversation=_convert(view))
         await self.emitter.to_users([*agents, conv.guest_id], frame)
@@ -399,7 +408,26 @@ class Support:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _answer(self, conv: store.Conversation, question: str) -> None:
+    async def _call_agents(self, conv: store.Conversation, desk_base: str) -> None:
+        """A line in the support room itself, so its members hear of it as of any message (unread
+        counts, notifications), with the link to the desk."""
+        async with self.deps.db.read() as conn:
+            found = await user_store.by_id(conn, conv.guest_id)
+        who = found[0].display_name if found else "A visitor"
+        text = f"{who} is waiting for a person: “{conv.last_text}”"
+        if desk_base:
+            text += f"\n{desk_base}/support/desk/{conv.support_room_id}"
+        assistant = await self.assistant_account()
+        for _ in range(3):
+            try:
+                await self.messages.send(assistant, conv.support_room_id, text[: self.deps.limits.max_text])
+                return
+            except RateLimited as exc:
+                await asyncio.sleep(min(exc.retry_after, 5.0))
+            except ParleyError:  # not a member (removed by an admin): the frame still tells them
+                return
+
+    async def _answer(self, conv: store.Conversation, question: str, desk_base: str = "") -> None:
         lock = self._turns.setdefault(conv.id, asyncio.Lock())
         try:
             async with lock:
@@ -412,10 +440,11 @@ class Support:
                 lines = LINES[_lang(question)]
                 if self.provider is not None:
                     hits = rules.rank(question, entries, 3)
-                    if await self._stream(current, hits, room.name if room else "support", lines):
+                    if await self._stream(current, hits, room.name if room else "support", lines, desk_base):
                         return
                     await self._say(current, lines["fallback"])
-                    await self._move(current, ("bot",), state="waiting")
+                    if await self._move(current, ("bot",), state="waiting"):
+                        await self._call_agents(current, desk_base)
                     return
                 hit = rules.best_answer(question, entries, self.threshold)
                 if hit is not None:
@@ -423,7 +452,8 @@ class Support:
                     await self._say(current, f"{hit.entry.answer}\n\n{cite} [#{hit.entry.id}]")
                 else:
                     await self._say(current, lines["handover"])
-                    await self._move(current, ("bot",), state="waiting")
+                    if await self._move(current, ("bot",), state="waiting"):
+                        await self._call_agents(current, desk_base)
         except Exception:  # never leave a visitor without an answer because of a bug here
             log.exception("the assistant failed in conversation %s", conv.id)
         finally:
@@ -457,7 +487,7 @@ class Support:
             await self.messages.typing(await self.assistant_account(), room_id)
 
     async def _stream(self, conv: store.Conversation, hits: list[rules.Hit], room_name: str,
-                      lines: dict[str, str]) -> bool:
+                      lines: dict[str, str], desk_base: str) -> bool:
         """The language model's answer streamed into one message by edits, throttled. False when
         it failed before saying anything (the caller posts the fallback)."""
         assert self.provider is not None
@@ -487,7 +517,8 @@ class Support:
             if seq is None:
                 return False
             await self._edit(conv.room_id, seq, f"{text.strip()} …\n\n{lines['fallback']}", final=True)
-            await self._move(conv, ("bot",), state="waiting")
+            if await self._move(conv, ("bot",), state="waiting"):
+                await self._call_agents(conv, desk_base)
             return True
         if seq is None:
             return False

@@ -125,7 +125,6 @@ export function moderatesAny() {
 }
 
 export const queues = { reports: new Set(), held: new Set() };
-export const supportDesks = new Set(); // rooms I am an agent of, learnt from support_updated frames
 
 export function totalUnread() {
   let total = 0;

@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { acked, heldResolved, refused, resendAll } from './pending.js';
 import { applyRead, cancelReads } from './reads.js';
 import { applyEvent, REDUCERS } from './reducers.js';
-import { emit, moderatesAny, queues, rememberUser, removeRoom, stopTyping, store, supportDesks, updateUser, upsertRoom } from './state.js';
+import { emit, moderatesAny, queues, rememberUser, removeRoom, stopTyping, store, updateUser, upsertRoom } from './state.js';
 import { Connection, sendFrame } from './ws.js';
 
 const TYPING_SHOWN_MS = 6000;
@@ -51,7 +51,6 @@ const HANDLERS = {
   report_resolved: onQueue,
   held_added: onQueue,
   held_resolved: onQueue,
-  support_updated: (frame) => { supportDesks.add(frame.conversation.support_room); emit('support', frame); },
 };
 
 function onQueue(frame) {

@@ -9,7 +9,19 @@ from aiohttp import web
 
 from parley.core import api as req
 from parley.core.errors import Forbidden
-from parley.web.http import CSRF_HEADER, auth, body, client_ip, ctx, json, path_id, query, room_id
+from parley.web.http import (
+    CSRF_HEADER,
+    auth,
+    body,
+    client_ip,
+    ctx,
+    from_trusted_proxy,
+    is_secure,
+    json,
+    path_id,
+    query,
+    room_id,
+)
 
 routes = web.RouteTableDef()
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -25,6 +37,13 @@ WIDGET_PAGE = """<!doctype html>
 <title>Support</title><link rel="stylesheet" href="/static/support/widget.css">
 <script type="module" src="/static/support/widget-app.js"></script></head>
 <body data-room="{room}"><main id="widget"></main></body></html>
+"""
+DESK_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Support desk</title><link rel="icon" href="/static/icon.svg">
+<link rel="stylesheet" href="/static/app.css"><link rel="stylesheet" href="/static/support/desk.css">
+<script type="module" src="/static/support/desk.js"></script></head>
+<body data-room="{room}"><main id="desk" class="support-view"></main></body></html>
 """
 
 
@@ -120,17 +139,30 @@ async def mine(request: web.Request) -> web.StreamResponse:
 async def ask(request: web.Request) -> web.StreamResponse:
     user, session = await auth(request)
     data = await body(request, req.SupportMessageBody)
-    answer = await ctx(request).support.ask(user, data.text, data.client_msg_id, session.id)
+    answer = await ctx(request).support.ask(user, data.text, data.client_msg_id, session.id, desk_base(request))
     return json(answer, 201 if answer["created"] else 200)
 
 
 @routes.post("/api/v1/support/me/handover")
 async def handover(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    return json(await ctx(request).support.handover(user))
+    return json(await ctx(request).support.handover(user, desk_base(request)))
 
 
 # -- the embed script and the widget's page -------------------------------------------------------------
+
+
+@routes.get(r"/support/desk/{room_id:\d+}")
+async def desk_page(request: web.Request) -> web.StreamResponse:
+    """The agents' desk: a page of its own (the session cookie), with Parley's strict headers."""
+    return web.Response(text=DESK_PAGE.replace("{room}", str(room_id(request))), content_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+def desk_base(request: web.Request) -> str:
+    """This server's address as the browser sees it, for the desk link the assistant posts."""
+    host = request.headers.get("X-Forwarded-Host") if from_trusted_proxy(request) else None
+    return f"{'https' if is_secure(request) else 'http'}://{host or request.host}"
 
 
 @routes.get("/widget.js")

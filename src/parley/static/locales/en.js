@@ -55,7 +55,6 @@ export default {
   'topic.edit': 'Edit topic',
   'topic.empty': 'No topic yet',
 
-  'room.support': 'Support desk',
   'room.archived': 'This room is archived: it can be read but not written to.',
   'room.notJoined': 'You are not in this room',
 

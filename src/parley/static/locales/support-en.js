@@ -1,5 +1,5 @@
 // English strings of customer service (issue 12): the widget (support/widget-app.js) and the
-// agents' desk (views/support.js), loaded with i18n.js loadStrings('support').
+// agents' desk (support/desk.js), loaded with i18n.js loadStrings('support').
 export default {
   'support.open': 'Chat with us',
   'support.title': 'Support',
@@ -16,6 +16,7 @@ export default {
   'support.error': 'That did not work. Try again in a moment.',
   'support.offline': 'Reconnecting…',
   'support.unavailable': 'Support chat is not available here.',
+  'support.login': 'Log in to Parley first:',
   'support.desk': 'Support desk',
   'support.enable': 'Make this room a support desk',
   'support.enableHint': 'Its members become agents: they see visitors\' conversations from the website widget and answer them.',

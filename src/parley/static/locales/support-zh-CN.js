@@ -1,4 +1,4 @@
-// 客服（issue 12）的简体中文字符串：网站小部件（support/widget-app.js）和客服台（views/support.js）。
+// 客服（issue 12）的简体中文字符串：网站小部件（support/widget-app.js）和客服台（support/desk.js）。
 export default {
   'support.open': '联系客服',
   'support.title': '客服',
@@ -15,6 +15,7 @@ export default {
   'support.error': '操作没有成功，请稍后再试。',
   'support.offline': '正在重新连接…',
   'support.unavailable': '此处无法使用在线客服。',
+  'support.login': '请先登录 Parley：',
   'support.desk': '客服台',
   'support.enable': '把这个聊天室设为客服台',
   'support.enableHint': '成员即客服人员：他们能看到网站小部件里访客的对话并回复。',

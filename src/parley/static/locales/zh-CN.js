@@ -54,7 +54,6 @@ export default {
   'topic.edit': '编辑主题',
   'topic.empty': '还没有主题',
 
-  'room.support': '客服台',
   'room.archived': '此聊天室已归档：只能阅读，不能发言。',
   'room.notJoined': '你不在这个聊天室中',
 

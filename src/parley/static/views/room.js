@@ -3,7 +3,7 @@ import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
 import { h, icon, iconButton, replace, srOnly, userText } from '../dom.js';
 import { t, tNodes } from '../i18n.js';
 import { person, roomLabel, roomTitleNodes } from '../people.js';
-import { canInvite, moderatesAny, on, queues, roleAtLeast, store, supportDesks } from '../state.js';
+import { canInvite, moderatesAny, on, queues, roleAtLeast, store } from '../state.js';
 import { markRead } from '../reads.js';
 import { createComposer } from './composer.js';
 import { createMemberPanel } from './members.js';
@@ -99,9 +99,8 @@ function createJoinedView(room) {
     const r = store.rooms.get(roomId);
     if (id === roomId && (removed || r?.my_muted_until || r?.slow_mode_s || r?.post_policy === 'moderators')) composer.gate ??= modTools().then((m) => m.gate(roomId, composer));
   };
-  const supportButton = room.kind === 'room' ? iconButton('support', t('room.support'), () => { location.hash = `#/support/${roomId}`; }) : null;
   const actions = h('div', { class: 'room-actions', hidden: removed },
-    pins.el, filesButton, notifyButton, membersButton, queueButton, settingsButton, supportButton, inviteButton, ownerButton,
+    pins.el, filesButton, notifyButton, membersButton, queueButton, settingsButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);
@@ -128,7 +127,6 @@ function createJoinedView(room) {
     const canEdit = current.kind === 'room' && roleAtLeast(current, 'admin') && !current.archived;
     replace(topicText, current.topic ? userText(current.topic) : h('span', { class: 'muted' }, canEdit ? t('topic.empty') : ''));
     editTopic.hidden = !canEdit;
-    if (supportButton) supportButton.hidden = !(roleAtLeast(current, 'admin') || supportDesks.has(roomId)); // issue 12
     settingsButton.hidden = current.kind !== 'room' || current.archived || !(roleAtLeast(current, 'admin') || store.me.is_admin);
     const count = queues.reports.size + queues.held.size;
     queueButton.hidden = !moderatesAny();

@@ -22,8 +22,6 @@ function parseRoute(hash) {
   const search = hash.match(/^#\/search\?(.*)$/);
   if (search) return { name: 'search', params: Object.fromEntries(new URLSearchParams(search[1])) };
   if (hash.startsWith('#/admin')) return { name: 'admin' };
-  const support = hash.match(/^#\/support\/(\d+)$/); // customer service (issue 12): views/support.js
-  if (support) return { name: 'support', id: Number(support[1]) };
   return { name: 'home' };
 }
 
@@ -64,7 +62,6 @@ export function createShell({ onLanguage, onLogout }) {
       view = lazyView(async () => (await import('./search.js')).createSearchView(params));
     }
     else if (route.name === 'admin') view = lazyView(async () => (await import('./admin.js')).createAdminView(location.hash.slice(8)));
-    else if (route.name === 'support') view = lazyView(async () => (await import('./support.js')).createSupportView(route.id));
     else view = createHome();
     main.replaceChildren(view.el);
     view.mounted?.();

@@ -1,36 +1,30 @@
-// The support desk of a room (#/support/ID, customer service, issue 12), loaded on first use: the
-// live queue of the website widget's conversations (take, open, resolve), the embed line, and the
+// The support desk of a room (/support/desk/ID, customer service, issue 12): a page of its own, so
+// the app's first screen carries none of it. The live queue of the website widget's conversations
+// (take, open, resolve: `support_updated` frames on its own socket), the embed line, and the
 // knowledge base the assistant answers from (its admins add, edit and delete entries, and try a
 // question). Agents are the room's members; a conversation they take becomes a room of theirs.
 import { request } from '../api.js';
 import { h, iconButton, replace, userText } from '../dom.js';
-import { loadStrings, t } from '../i18n.js';
-import { on, store, upsertRoom } from '../state.js';
-import { describeError, field } from './ui.js';
+import { detectLanguage, loadStrings, setLanguage, t } from '../i18n.js';
+import { describeError, field } from '../views/ui.js';
 
-let styles = null;
-async function assets() {
-  if (!styles) {
-    styles = h('link', { rel: 'stylesheet', href: '/static/support.css' });
-    const done = new Promise((resolve) => { styles.addEventListener('load', resolve); styles.addEventListener('error', resolve); });
-    document.head.append(styles);
-    await done;
+const roomId = Number(document.body.dataset.room);
+
+async function createDesk() {
+  const me = await request('GET', '/me').catch(() => null);
+  if (!me) {
+    return h('p', { class: 'support-desk' }, t('support.login'), ' ', h('a', { href: '/' }, 'Parley'));
   }
-  await loadStrings('support');
-}
-
-export async function createSupportView(roomId) {
-  await assets();
-  const room = store.rooms.get(roomId);
+  const room = await request('GET', `/rooms/${roomId}`).catch(() => null);
+  const store = { me };
   const heading = h('h2', { class: 'room-title' }, t('support.desk'), room?.name ? ` · ${room.name}` : '');
   const header = h('header', { class: 'room-header' },
-    iconButton('back', t('nav.back'), () => { location.hash = `#/room/${roomId}`; }, { class: 'icon-btn back-btn' }),
+    iconButton('back', t('nav.back'), () => { location.href = `/#/room/${roomId}`; }, { class: 'icon-btn back-btn' }),
     h('div', { class: 'room-heading' }, heading));
   const body = h('div', { class: 'support-desk' });
   const el = h('section', { class: 'support-view', 'aria-label': t('support.desk'), dataset: { roomId } }, header, body);
   const conversations = new Map();
   let desk = null;
-  let stop = () => {};
 
   const queueList = h('ul', { class: 'support-queue', 'aria-live': 'polite' });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
@@ -47,7 +41,7 @@ export async function createSupportView(roomId) {
       c.last_text ? userText(c.last_text, 'p', { class: 'support-last' }) : null,
       h('div', { class: 'support-buttons' },
         ['bot', 'waiting'].includes(c.state) ? h('button', { type: 'button', class: 'btn primary', on: { click: () => act(c, 'take') } }, t('support.take')) : null,
-        c.state === 'taken' && c.agent?.id === store.me.id ? h('button', { type: 'button', class: 'btn', on: { click: () => { location.hash = `#/room/${c.room}`; } } }, t('support.openChat')) : null,
+        c.state === 'taken' && c.agent?.id === store.me.id ? h('a', { class: 'btn', href: `/#/room/${c.room}` }, t('support.openChat')) : null,
         h('button', { type: 'button', class: 'btn', on: { click: () => act(c, 'resolve') } }, t('support.resolve'))))) : h('li', { class: 'muted' }, t('support.queueEmpty')));
   }
 
@@ -56,10 +50,7 @@ export async function createSupportView(roomId) {
       const answer = await request('POST', `/support/conversations/${c.id}/${verb}`);
       conversations.set(c.id, answer.conversation);
       renderQueue();
-      if (verb === 'take') {
-        upsertRoom(await request('POST', `/rooms/${c.room}/join`)); // joined by the server: the room as I now see it
-        location.hash = `#/room/${c.room}`;
-      }
+      if (verb === 'take') location.href = `/#/room/${c.room}`; // the app, in the room I was just added to
     } catch (e) {
       fail(e);
     }
@@ -130,6 +121,7 @@ export async function createSupportView(roomId) {
     }
     const { conversations: list } = await request('GET', `/rooms/${roomId}/support/conversations`);
     for (const c of list) conversations.set(c.id, c);
+    listen();
     const snippet = `<script src="${location.origin}/widget.js" data-parley-support="${roomId}" async></script>`;
     replace(body,
       error,
@@ -140,12 +132,29 @@ export async function createSupportView(roomId) {
         tryBox(), entryList, desk.admin ? entryForm() : null));
     renderQueue();
     await loadEntries();
-    stop = on('support', ({ conversation }) => {
-      if (conversation.support_room !== roomId) return;
-      conversations.set(conversation.id, conversation);
+  }
+
+  /** The queue, live: my own socket (the session cookie), its `support_updated` frames. */
+  function listen(retry = 0) {
+    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    socket.addEventListener('message', (message) => {
+      const frame = JSON.parse(message.data);
+      if (frame.type === 'hello') retry = 0;
+      if (frame.type !== 'support_updated' || frame.conversation.support_room !== roomId) return;
+      conversations.set(frame.conversation.id, frame.conversation);
       renderQueue();
     });
+    socket.addEventListener('close', () => setTimeout(async () => {
+      const { conversations: list } = await request('GET', `/rooms/${roomId}/support/conversations`).catch(() => ({ conversations: [] }));
+      for (const c of list) conversations.set(c.id, c);
+      renderQueue();
+      listen(retry + 1);
+    }, 1000 * 2 ** Math.min(retry, 5)));
   }
   await load();
-  return { kind: 'support', el, destroy: () => stop() };
+  return el;
 }
+
+await setLanguage(detectLanguage());
+await loadStrings('support');
+document.getElementById('desk').replaceChildren(await createDesk());
