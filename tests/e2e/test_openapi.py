@@ -237,6 +237,8 @@ async def _support(call: Any, boss: str) -> None:
     await call(boss, "PUT", f"{base}/entries/{entry['id']}", {"title": "When are you open?", "answer": "9 to 5.",
                                                               "tags": "hours"})
     await call(boss, "GET", f"{base}/entries")
+    await call(boss, "POST", f"{base}/import", {"format": "csv", "text": "title,answer\nParking?,Free, behind."})
+    await call(boss, "POST", f"{base}/import", {"format": "markdown", "text": "no heading"})
     await call(boss, "GET", f"{base}/try?q=open")
     await call(None, "POST", f"/api/v1/support/rooms/{desk}/visit")  # 403: no X-Requested-With
     visit = await call(None, "POST", f"/api/v1/support/rooms/{desk}/visit", None, {"X-Requested-With": "parley"})

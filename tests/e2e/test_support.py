@@ -179,6 +179,14 @@ async def test_knowledge_base_crud_and_try(kb_server, http, names):
     assert changed == {"id": hours["id"], "title": "When are you open?", "answer": "Always.", "tags": "hours time"}
     tried = await admin.call("GET", f"/api/v1/rooms/{room}/support/try?q=when+are+you+open")
     assert tried["hits"][0]["entry"]["id"] == hours["id"] and tried["hits"][0]["answers"]
+    imported = await admin.call("POST", f"/api/v1/rooms/{room}/support/import", {
+        "format": "markdown", "text": "# Shop FAQ\n\n## Do you have parking?\nYes, behind the shop.\nTags: car\n"},
+        expect=201)
+    assert [(e["title"], e["tags"]) for e in imported["entries"]] == [("Do you have parking?", "car")]
+    with pytest.raises(ApiError) as refused:  # all or nothing
+        await admin.call("POST", f"/api/v1/rooms/{room}/support/import", {"format": "csv", "text": "a,b\nc,\n"})
+    assert refused.value.status == 422 and "entry 2" in refused.value.body["error"]["message"]
+    assert len((await admin.call("GET", f"/api/v1/rooms/{room}/support/entries"))["entries"]) == len(ENTRIES) + 1
     await admin.call("DELETE", f"/api/v1/rooms/{room}/support/entries/{hours['id']}", expect=204)
     with pytest.raises(ApiError) as gone:
         await admin.call("DELETE", f"/api/v1/rooms/{room}/support/entries/{hours['id']}")

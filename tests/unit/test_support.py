@@ -83,3 +83,19 @@ def test_ranking_a_thousand_entries_takes_milliseconds() -> None:
     per_question = (time.perf_counter() - start) / 10
     print(f"rank over 1,000 entries: {per_question * 1000:.1f} ms")
     assert per_question < 0.25
+
+
+def test_import_from_csv_and_markdown() -> None:
+    from parley.core.support import parse_import
+
+    assert parse_import("csv", 'title,answer,tags\nParking?,"Free, behind the shop.",car\n\n退货？,七天内可退。\n') == [
+        ("Parking?", "Free, behind the shop.", "car"), ("退货？", "七天内可退。", "")]
+    assert parse_import("csv", "Hours?,9 to 5") == [("Hours?", "9 to 5", "")]  # no header
+    md = "# FAQ\n\n## How do I pay?\nBy card.\n\nOr cash.\nTags: payment, card\n\n### 营业时间？ ###\n九点到五点。\n"
+    assert parse_import("markdown", md) == [("How do I pay?", "By card.\n\nOr cash.", "payment card"),
+                                            ("营业时间？", "九点到五点。", "")]
+    for fmt, text, words in (("csv", "a\n", "entry 1"), ("csv", "ok,fine\nbad,\n", "entry 2"),
+                             ("markdown", "no heading at all", "no entry"), ("xml", "<a/>", "format")):
+        with pytest.raises(Invalid) as refused:
+            parse_import(fmt, text)
+        assert words in refused.value.message

@@ -250,6 +250,11 @@ class SupportEntryBody(_Body, forbid_unknown_fields=True):
     tags: Annotated[str, Meta(max_length=support.TAGS_MAX)] = ""
 
 
+class SupportImportBody(_Body, forbid_unknown_fields=True):
+    format: Literal["csv", "markdown"]
+    text: Annotated[str, Meta(min_length=1, max_length=support.IMPORT_MAX)]
+
+
 class SupportTryQuery(_Body):
     q: Annotated[str, Meta(min_length=1, max_length=search.QUERY_MAX)]
 
@@ -381,6 +386,6 @@ def _invalid(detail: str) -> ParleyError:
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
           PurgeBody, DeleteAccountBody, AdminUserBody, RegistrationBody, InviteCreateBody, SupportEntryBody,
-          SupportMessageBody)
+          SupportMessageBody, SupportImportBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
            MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery, SupportTryQuery, SupportQueueQuery)

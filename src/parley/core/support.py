@@ -17,7 +17,10 @@ other words.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,6 +70,53 @@ def entry_fields(title: object, answer: object, tags: object) -> tuple[str, str,
     if not isinstance(tag_text, str) or len(tag_text) > TAGS_MAX:
         raise Invalid(f"tags must be at most {TAGS_MAX} characters")
     return t, a, " ".join(tag_text.replace(",", " ").split())
+
+
+IMPORT_MAX = 200_000  # characters of one import (the request body is capped at 256 KiB anyway)
+_HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*#*\s*$")
+_TAGS_LINE = re.compile(r"^(?:tags|标签)\s*[:：]\s*(.*)$", re.IGNORECASE)
+
+
+def parse_import(fmt: str, text: str) -> list[tuple[str, str, str]]:
+    """Entries (title, answer, tags) from CSV (columns title/question, answer, tags; a header row
+    is recognised and skipped) or Markdown (each `#`, `##` or `###` heading is a question, the text
+    under it its answer, a heading with no text under it a section title; a line `Tags: a, b` sets
+    its tags). All or nothing: a bad entry is refused
+    with its number."""
+    if len(text) > IMPORT_MAX:
+        raise Invalid(f"text must be at most {IMPORT_MAX} characters")
+    raw: list[tuple[object, object, object]] = []
+    if fmt == "csv":
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+        if rows and [c.strip().lower() for c in rows[0][:2]] in (["title", "answer"], ["question", "answer"]):
+            rows = rows[1:]
+        for row in rows:
+            raw.append((row[0] if row else "", row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else ""))
+    elif fmt == "markdown":
+        title: str | None = None
+        body: list[str] = []
+        tags = ""
+        for line in [*text.splitlines(), "# "]:
+            heading = _HEADING.match(line) if line.startswith("#") else None
+            if heading is not None or line == "# ":
+                if title is not None and "".join(body).strip():  # a heading with no text is a section's
+                    raw.append((title, "\n".join(body).strip(), tags))
+                title, body, tags = (heading.group(1) if heading else None), [], ""
+            elif title is not None and (found := _TAGS_LINE.match(line.strip())):
+                tags = found.group(1)
+            elif title is not None:
+                body.append(line)
+    else:
+        raise Invalid("format must be csv or markdown")
+    if not raw:
+        raise Invalid("text holds no entry")
+    out = []
+    for n, (title, answer, tags) in enumerate(raw, start=1):
+        try:
+            out.append(entry_fields(title, answer, tags))
+        except Invalid as exc:
+            raise Invalid(f"entry {n}: {exc.message}") from None
+    return out
 
 
 @lru_cache(maxsize=16_384)

@@ -233,6 +233,16 @@ class Support:
             entry = await store.add_entry(conn, room_id, *fields, self.deps.clock())
         return _entry(entry)
 
+    async def import_entries(self, user: User, room_id: int, fmt: str, text: str) -> dict[str, Any]:
+        """Entries from CSV or Markdown, all in one transaction (all or nothing)."""
+        items = rules.parse_import(fmt, text)
+        await self._admin(user, room_id)
+        async with self.deps.db.write() as conn:
+            if await store.entry_count(conn, room_id) + len(items) > rules.ENTRIES_MAX:
+                raise Forbidden(f"a knowledge base holds at most {rules.ENTRIES_MAX} entries")
+            added = await store.add_entries(conn, room_id, items, self.deps.clock())
+        return {"entries": [_entry(e) for e in added]}
+
     async def update_entry(self, user: User, room_id: int, entry_id: int, title: object, answer: object,
                            tags: object) -> dict[str, Any]:
         fields = rules.entry_fields(title, answer, tags)

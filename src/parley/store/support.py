@@ -83,6 +83,10 @@ async def add_entry(conn: AsyncConnection, room_id: int, title: str, answer: str
     return Entry(*row)
 
 
+async def add_entries(conn: AsyncConnection, room_id: int, items: list[tuple[str, str, str]], now: int) -> list[Entry]:
+    return [await add_entry(conn, room_id, title, answer, tags, now) for title, answer, tags in items]
+
+
 async def update_entry(conn: AsyncConnection, room_id: int, entry_id: int, title: str, answer: str, tags: str,
                        now: int) -> Entry | None:
     row = (await conn.execute(support_entries.update().where(

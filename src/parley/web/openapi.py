@@ -459,6 +459,11 @@ def _support_paths() -> dict[str, Any]:
             "get": _op("The knowledge base, oldest first (the desk's members)", ("200", _obj(
                 ["entries"], entries={"type": "array", "items": _ref("SupportEntry")}))),
             "post": _op("Add an entry (the room's admins)", ("201", _ref("SupportEntry")), body=api.SupportEntryBody)},
+        f"{desk}/import": {"post": _op(
+            "Add entries from CSV (title, answer, tags; a header row is skipped) or Markdown (each heading a "
+            "question, the text under it the answer, `Tags: ...`), all or none (the room's admins)",
+            ("201", _obj(["entries"], entries={"type": "array", "items": _ref("SupportEntry")})),
+            body=api.SupportImportBody)},
         f"{desk}/entries/{{entry_id}}": {
             "put": _op("Replace an entry (the room's admins)", ("200", _ref("SupportEntry")), body=api.SupportEntryBody),
             "delete": _op("Delete an entry (the room's admins)", None)},

@@ -76,6 +76,13 @@ async def add_entry(request: web.Request) -> web.StreamResponse:
     return json(await ctx(request).support.add_entry(user, room_id(request), data.title, data.answer, data.tags), 201)
 
 
+@routes.post(r"/api/v1/rooms/{room_id:\d+}/support/import")
+async def import_entries(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    data = await body(request, req.SupportImportBody)
+    return json(await ctx(request).support.import_entries(user, room_id(request), data.format, data.text), 201)
+
+
 @routes.put(r"/api/v1/rooms/{room_id:\d+}/support/entries/{entry_id:\d+}")
 async def update_entry(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)

@@ -91,6 +91,22 @@ async function createDesk() {
       entry ? h('button', { type: 'button', class: 'btn', on: { click: () => loadEntries() } }, t('support.entry.cancel')) : null));
     return form;
   }
+  function importForm() {
+    const format = h('select', { name: 'format' }, h('option', { value: 'csv' }, 'CSV'), h('option', { value: 'markdown' }, 'Markdown'));
+    const text = h('textarea', { name: 'text', rows: 4, required: true });
+    const done = h('p', { class: 'muted', role: 'status' });
+    return h('form', { class: 'support-form support-import', on: { submit: async (e) => {
+      e.preventDefault();
+      try {
+        const { entries } = await request('POST', `/rooms/${roomId}/support/import`, { format: format.value, text: text.value });
+        done.textContent = t('support.imported', { count: entries.length });
+        text.value = '';
+        await loadEntries();
+      } catch (err) { fail(err); }
+    } } }, h('h4', {}, t('support.import')), h('p', { class: 'muted' }, t('support.importHint')),
+    field(t('support.format'), format), field(t('support.importText'), text),
+    h('div', { class: 'support-buttons' }, h('button', { type: 'submit', class: 'btn' }, t('support.importDo'))), done);
+  }
   function tryBox() {
     const q = h('input', { name: 'q', type: 'search', maxlength: 200 });
     const out = h('ol', { class: 'support-try' });
@@ -129,7 +145,7 @@ async function createDesk() {
       h('section', { class: 'support-section' }, h('h3', {}, t('support.embed')), h('p', { class: 'muted' }, t('support.embedHint')),
         h('code', { class: 'support-snippet' }, snippet)),
       h('section', { class: 'support-section' }, h('h3', {}, t('support.kb')), h('p', { class: 'muted' }, t('support.kbHint')),
-        tryBox(), entryList, desk.admin ? entryForm() : null));
+        tryBox(), entryList, desk.admin ? entryForm() : null, desk.admin ? importForm() : null));
     renderQueue();
     await loadEntries();
   }
