@@ -79,6 +79,9 @@ async def test_a_visitor_is_answered_then_one_of_two_racing_agents_takes_over(ct
     assert await outcome(ctx.support.take(eve, conv["id"])) == "not_found"
     assert await outcome(ctx.support.queue(eve, rid, ("waiting",))) == "not_found"
     assert await outcome(ctx.support.mine(eve)) == "not_found"
+    # Nobody draws a visitor into another room: no direct chat, no invitation.
+    assert await outcome(ctx.rooms.direct(eve, [guest.username])) == "invalid"
+    assert await outcome(ctx.rooms.invite(own, rid, [guest.username])) == "invalid"
 
 
 async def test_guests_are_rate_limited_per_address_and_only_admins_keep_the_knowledge_base(ctx: Context) -> None:

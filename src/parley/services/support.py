@@ -288,7 +288,7 @@ class Support:
             await store.mark_account(conn, guest.id, "guest", self.deps.clock())
         self._guests[guest.id] = True
         private = await self.rooms.create(assistant, f"Support · Visitor {tag[:4]}", "", "private")
-        await self.rooms.invite(assistant, private["id"], [guest.username])
+        await self.rooms.invite(assistant, private["id"], [guest.username], guests=True)
         await self.rooms.join(guest, private["id"])
         async with self.deps.db.write() as conn:
             conv = await store.add_conversation(conn, support_room_id=support_room_id, room_id=private["id"],

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core.models import User
 from parley.core.support import Entry
 from parley.store.tables import support_accounts, support_conversations, support_entries, support_rooms
 
@@ -36,6 +37,15 @@ class Conversation:
 async def account_kind(conn: AsyncConnection, user_id: int) -> str | None:
     return (await conn.execute(sa.select(support_accounts.c.kind).where(
         support_accounts.c.user_id == user_id))).scalar_one_or_none()
+
+
+async def without_guests(conn: AsyncConnection, people: list[User]) -> list[User]:
+    """`people` less the widget's visitors: nobody starts a direct chat with one or invites one."""
+    if not people:
+        return people
+    guests = set((await conn.execute(sa.select(support_accounts.c.user_id).where(
+        support_accounts.c.user_id.in_([p.id for p in people]), support_accounts.c.kind == "guest"))).scalars())
+    return [p for p in people if p.id not in guests]
 
 
 async def assistant_id(conn: AsyncConnection) -> int | None:
