@@ -90,7 +90,12 @@ function tell(open) {
   state.open = open;
   window.parent.postMessage({ parleyWidget: open ? 'open' : 'closed' }, '*');
   render();
-  if (open && !state.ready) state.ready = connect().catch(() => { state.ready = null; showError(); });
+  if (open && !state.ready) {
+    state.ready = connect().catch((error) => {
+      state.ready = null;
+      showError(error.status === 404 ? 'support.unavailable' : 'support.error'); // no such desk
+    });
+  }
 }
 
 let errorText = '';
