@@ -38,6 +38,7 @@ from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
 from parley.services.spam import Spam
+from parley.services.support import Provider, Support
 from parley.services.uploads import UploadLimits, Uploads
 from parley.store.db import Database, is_sqlite
 from parley.web import app as web_app
@@ -141,10 +142,15 @@ def build(settings: Settings) -> Context:
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
                       retention_days=settings.retention_days)
-    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
+    rooms = Rooms(deps, emitter)
+    provider = Provider(settings.assistant_url, settings.assistant_key, settings.assistant_model,
+                        settings.assistant_timeout_s) if settings.assistant_url else None
+    support = Support(deps, emitter, accounts, rooms, messages, actions, provider, settings.assistant_threshold)
+    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=rooms,
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
-                   spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration))
+                   spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration),
+                   support=support)
 
 
 def make_spam_policy(settings: Settings) -> SpamPolicy:
@@ -183,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].support.close()
         await app[CTX].privacy.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()

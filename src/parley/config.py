@@ -87,12 +87,30 @@ class Settings:
         "help": "who may create an account until an admin changes it at run time: open, invite (with an "
                 "invite code) or closed (the first account of an empty server always may)",
         "choices": ("OPEN", "INVITE", "CLOSED")})
+    support_origins: str = field(default="", metadata={
+        "help": "comma-separated origins of the sites that may embed the support widget (frame-ancestors of "
+                "its page); empty: none but Parley's own"})
+    assistant_url: str = field(default="", metadata={
+        "help": "an OpenAI-compatible API (http://host:port/v1) the support assistant asks, streaming; empty: "
+                "knowledge-base answers only"})
+    assistant_key: str = field(default="", metadata={"help": "bearer key for PARLEY_ASSISTANT_URL, if it needs one"})
+    assistant_model: str = field(default="", metadata={"help": "the model name sent to PARLEY_ASSISTANT_URL"})
+    assistant_timeout_s: float = field(default=30.0, metadata={
+        "help": "seconds the assistant waits for the language model's whole answer before its polite fallback",
+        "min": 1.0, "max": 600.0})
+    assistant_threshold: float = field(default=0.5, metadata={
+        "help": "share (0-1) of a question's words a knowledge-base entry must cover to be given as the answer",
+        "min": 0.0, "max": 1.0})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 
     @property
     def origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip())
+
+    @property
+    def support_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.support_origins.split(",") if o.strip())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -54,8 +54,9 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     assert spec["openapi"].startswith("3.1")
     checker = Checker(spec)
 
-    async def call(token: str | None, method: str, path: str, body: Any = None) -> Any:
+    async def call(token: str | None, method: str, path: str, body: Any = None, extra: Any = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(extra or {})
         async with http.request(method, server.url + path, json=body, headers=headers) as resp:
             data = await resp.json() if resp.content_type == "application/json" else await resp.text()
             checker.check(method, path, resp.status, data)
@@ -208,6 +209,7 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(login["token"], "GET", "/api/v1/me")
     await call(b, "POST", "/api/v1/auth/logout")
     await _administer(call, a, ann["user"]["id"], bob["user"]["id"], names)
+    await _support(call, a)
     # privacy (issue 11): the export (a zip; then 429), deleting an account (403, then 204)
     exported = await fetch(a, "/api/v1/me/export")
     assert exported[2][:2] == b"PK", exported
@@ -220,6 +222,38 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     assert documented == exercised, f"not exercised: {documented - exercised}"
     statuses = {s for _, _, s in checker.seen}
     assert {"200", "201", "204", "401", "403", "404", "422"} <= statuses
+
+
+async def _support(call: Any, boss: str) -> None:
+    """Customer service (issue 12): a desk, its knowledge base, a visitor, the queue."""
+    desk = (await call(boss, "POST", "/api/v1/rooms", {"name": "desk", "visibility": "private"}))["id"]
+    base = f"/api/v1/rooms/{desk}/support"
+    await call(boss, "GET", base)  # not a desk yet: 404
+    await call(boss, "POST", base)
+    await call(boss, "POST", base)  # 200: one already
+    await call(boss, "GET", base)
+    entry = await call(boss, "POST", f"{base}/entries", {"title": "Opening hours?", "answer": "9 to 5."})
+    await call(boss, "POST", f"{base}/entries", {"title": "", "answer": "x"})
+    await call(boss, "PUT", f"{base}/entries/{entry['id']}", {"title": "When are you open?", "answer": "9 to 5.",
+                                                              "tags": "hours"})
+    await call(boss, "GET", f"{base}/entries")
+    await call(boss, "POST", f"{base}/import", {"format": "csv", "text": "title,answer\nParking?,Free, behind."})
+    await call(boss, "POST", f"{base}/import", {"format": "markdown", "text": "no heading"})
+    await call(boss, "GET", f"{base}/try?q=open")
+    await call(None, "POST", f"/api/v1/support/rooms/{desk}/visit")  # 403: no X-Requested-With
+    visit = await call(None, "POST", f"/api/v1/support/rooms/{desk}/visit", None, {"X-Requested-With": "parley"})
+    guest = visit["token"]
+    await call(guest, "POST", "/api/v1/support/me/messages", {"text": "are you open?", "client_msg_id": "v1"})
+    await call(guest, "POST", "/api/v1/support/me/messages", {"text": "are you open?", "client_msg_id": "v1"})
+    await call(guest, "GET", "/api/v1/support/me")
+    await call(guest, "GET", base)  # 404: a guest reaches its conversation only
+    await call(guest, "POST", "/api/v1/support/me/handover")
+    await call(boss, "GET", f"{base}/conversations?state=all")
+    conversation = visit["conversation"]["id"]
+    await call(boss, "POST", f"/api/v1/support/conversations/{conversation}/take")
+    await call(boss, "POST", f"/api/v1/support/conversations/{conversation}/take")  # 409
+    await call(boss, "POST", f"/api/v1/support/conversations/{conversation}/resolve")
+    await call(boss, "DELETE", f"{base}/entries/{entry['id']}")
 
 
 async def _administer(call: Any, boss: str, boss_id: int, bob_id: int, names: Any) -> None:

@@ -55,6 +55,9 @@ CLIENT_IGNORES = {
     # Issue 11: the held-for-review queue's client is branch i11-modui's; it removes these two.
     "held_added": "the held queue UI (branch i11-modui) handles it",
     "held_resolved": "the held queue UI (branch i11-modui) handles it",
+    # Issue 12: the support desk is a page of its own (/support/desk/ID) with its own socket; the app
+    # (whose first screen is at its budget) has nothing to do with the frame.
+    "support_updated": "the support desk page (static/support/desk.js) handles it",
 }
 
 

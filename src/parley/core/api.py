@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from parley.core import audit, moderation, reports, search, validation
+from parley.core import audit, moderation, reports, search, support, validation
 from parley.core.admin import (
     INVITE_CODE_MAX,
     INVITE_TTL_DEFAULT_S,
@@ -242,6 +242,32 @@ class HeldQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=100)] = 50
 
 
+# -- customer service (issue 12) ---------------------------------------------------------------------
+
+class SupportEntryBody(_Body, forbid_unknown_fields=True):
+    title: Annotated[str, Meta(min_length=1, max_length=support.TITLE_MAX)]
+    answer: Annotated[str, Meta(min_length=1, max_length=support.ANSWER_MAX)]
+    tags: Annotated[str, Meta(max_length=support.TAGS_MAX)] = ""
+
+
+class SupportImportBody(_Body, forbid_unknown_fields=True):
+    format: Literal["csv", "markdown"]
+    text: Annotated[str, Meta(min_length=1, max_length=support.IMPORT_MAX)]
+
+
+class SupportTryQuery(_Body):
+    q: Annotated[str, Meta(min_length=1, max_length=search.QUERY_MAX)]
+
+
+class SupportQueueQuery(_Body):
+    state: Literal["open", "resolved", "all"] = "open"
+
+
+class SupportMessageBody(_Body, forbid_unknown_fields=True):
+    text: Annotated[str, Meta(min_length=1)]
+    client_msg_id: ClientMsgId | None = None
+
+
 # -- server administration (issue 11) ----------------------------------------------------------------
 
 
@@ -359,6 +385,7 @@ def _invalid(detail: str) -> ParleyError:
 
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
-          PurgeBody, DeleteAccountBody, AdminUserBody, RegistrationBody, InviteCreateBody)
+          PurgeBody, DeleteAccountBody, AdminUserBody, RegistrationBody, InviteCreateBody, SupportEntryBody,
+          SupportMessageBody, SupportImportBody)
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
-           MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery)
+           MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery, SupportTryQuery, SupportQueueQuery)

@@ -422,6 +422,30 @@ class HeldResolvedFrame(_Frame, tag="held_resolved", kw_only=True):
     seq: int | None = None
 
 
+# -- customer service (issue 12): user frames to a support room's agents -------------------------------
+
+
+class SupportConversation(msgspec.Struct, kw_only=True):
+    """A widget visitor's conversation as the support room's agents see it in their queue."""
+
+    id: int
+    support_room: int  # the support room (its joined members are the agents)
+    room: int  # the conversation's own private room
+    guest: UserPublic | None
+    state: Literal["bot", "waiting", "taken", "resolved"]
+    agent: UserPublic | None
+    last_text: str
+    created_at: int
+    updated_at: int
+
+
+class SupportUpdatedFrame(_Frame, tag="support_updated", kw_only=True):
+    """To the support room's joined members and the conversation's visitor: a conversation opened,
+    moved on, or got a new message."""
+
+    conversation: SupportConversation
+
+
 def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
     return {s.__struct_config__.tag: s for s in structs}
 
@@ -433,7 +457,8 @@ EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     MemberMutedEvent, MemberUnmutedEvent, HistoryPurgedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
-    UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame, HeldAddedFrame, HeldResolvedFrame)
+    UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame, HeldAddedFrame, HeldResolvedFrame,
+    SupportUpdatedFrame)
 ServerFrame = _Frame | RoomEvent
 
 # -- encoding ----------------------------------------------------------------------------------------

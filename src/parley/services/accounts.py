@@ -77,6 +77,21 @@ class Accounts:
             token = await self._new_session(conn, user.id, now)
         return user, token
 
+    async def provision(self, username: str, display_name: str, *, session: bool) -> tuple[User, str | None]:
+        """An account that never logs in with a password (the support assistant, a widget's visitor):
+        no registration mode, no hash to compute (the stored one matches no password). With
+        `session`, its one session's token."""
+        name = validation.username(username)
+        shown = validation.display_name(display_name)
+        now = self.deps.clock()
+        async with self.deps.db.write() as conn:
+            user = await store.insert_user(conn, username=name, display_name=shown, password_hash="!", is_admin=False,
+                                           now=now)
+            if user is None:
+                raise Conflict("that username is taken")
+            token = await self._new_session(conn, user.id, now) if session else None
+        return user, token
+
     async def _admit(self, conn: Any, invite: str | None, *, first: bool, spend: bool) -> None:
         """Refuse a registration the mode does not allow (the first account always registers); with
         `spend`, take one use of the invite code it needs."""

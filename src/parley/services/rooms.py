@@ -28,6 +28,7 @@ from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import moderation as moderation_store
 from parley.store import rooms as store
+from parley.store import support as support_store
 from parley.store import users as user_store
 
 _NO_ROOM = permissions.NO_ROOM
@@ -60,6 +61,7 @@ class Rooms:
         names = validation.usernames(usernames, max_count=validation.DIRECT_MAX_OTHERS)
         async with self.deps.db.read() as conn:
             others = [u for u in await user_store.by_usernames(conn, names) if u.id != user.id and not u.disabled]
+            others = await support_store.without_guests(conn, others)  # a widget visitor has one room (issue 12)
         if len(others) != len({n.lower() for n in names if n.lower() != user.username.lower()}) or not others:
             raise Invalid("usernames must name 1 to 9 existing users other than you")
         people = sorted([user, *others], key=lambda u: u.id)
@@ -189,7 +191,8 @@ class Rooms:
             await store.set_state(conn, room_id, user.id, MemberState.LEFT, self.deps.clock(), left_seq=left_seq)
         await self.emitter.room_events(emitted)
 
-    async def invite(self, user: User, room_id: int, usernames: object) -> list[dict[str, Any]]:
+    async def invite(self, user: User, room_id: int, usernames: object, *, guests: bool = False) -> list[dict[str, Any]]:
+        """`guests`: the support assistant inviting a widget visitor into its conversation (issue 12)."""
         names = validation.usernames(usernames, max_count=50)
         async with self.deps.db.write() as conn:
             room, membership = await self._reload(conn, room_id, user.id, lock=True)
@@ -198,6 +201,7 @@ class Rooms:
                 raise Forbidden("direct chats take no invites; start a new direct chat instead")
             permissions.require_role(membership, permissions.invite_role(room), "inviting to this room")
             targets = [u for u in await user_store.by_usernames(conn, names) if not u.disabled]
+            targets = targets if guests else await support_store.without_guests(conn, targets)
             if len(targets) != len({n.lower() for n in names}):
                 raise Invalid("usernames must all name existing users")
             current = await store.memberships(conn, [(room_id, t.id) for t in targets])

@@ -313,3 +313,52 @@ invites = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Index("ix_invites_created_at", "created_at"),
 )
+
+# -- customer service and the assistant (issue 12) ----------------------------------------------------
+# Which accounts are the assistant ("assistant") or a widget visitor ("guest"): both are ordinary
+# users rows, so every service treats them as users; the web layer confines a guest's session.
+support_accounts = sa.Table(
+    "support_accounts",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# A room whose members are the agents of a support desk; its knowledge base and conversations.
+support_rooms = sa.Table(
+    "support_rooms",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    sa.Column("greeting", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+support_entries = sa.Table(
+    "support_entries",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("support_rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("tags", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_support_entries_room", "room_id", "id"),
+)
+
+# One private room per visitor (guest); the assistant owns it, agents join it when they take it.
+support_conversations = sa.Table(
+    "support_conversations",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("support_room_id", sa.ForeignKey("support_rooms.room_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False, unique=True),
+    sa.Column("guest_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),  # bot | waiting | taken | resolved
+    sa.Column("agent_id", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("last_text", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_support_conversations_queue", "support_room_id", "state", "id"),
+)

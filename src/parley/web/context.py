@@ -21,6 +21,7 @@ from parley.services.reports import Reports
 from parley.services.rooms import Rooms
 from parley.services.search import Search
 from parley.services.spam import Spam
+from parley.services.support import Support
 from parley.services.uploads import Uploads
 from parley.store.db import Database
 
@@ -44,6 +45,7 @@ class Context:
     spam: Spam
     privacy: Privacy
     admin: Admin
+    support: Support
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from parley.core import api, proxies
-from parley.core.errors import Forbidden, Invalid, ParleyError, Unauthorized
+from parley.core.errors import Forbidden, Invalid, NotFound, ParleyError, Unauthorized
 from parley.core.models import Session, User
 from parley.web.context import CTX, Context
 
@@ -74,6 +74,7 @@ def client_ip(request: web.Request) -> str:
 
 
 WS_PATH = "/ws"
+GUEST_PATHS = ("/api/v1/support/me",)  # besides /ws and the event stream (customer service, issue 12)
 EVENTS_PATH = "/api/v1/events"
 Identity = tuple[User, Session]
 
@@ -113,7 +114,11 @@ async def authenticate(request: web.Request) -> Identity | None:
     for source in _SOURCES.get(request.path, _REST_SOURCES):
         token = source(request)
         if token:
-            return await ctx(request).accounts.authenticate(token)
+            identity = await ctx(request).accounts.authenticate(token)
+            if request.path not in _SOURCES and not request.path.startswith(GUEST_PATHS) \
+                    and await ctx(request).support.is_guest(identity[0].id):
+                raise NotFound("not found")  # a widget visitor's session reaches its conversation only
+            return identity
     if request.path == WS_PATH:
         return None
     raise Unauthorized("log in first")

@@ -50,7 +50,9 @@ def security_headers(headers: MutableMapping[str, str], path: str, secure: bool)
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("X-Frame-Options", "DENY")
+    csp = headers["Content-Security-Policy"]
+    if "frame-ancestors" not in csp or "frame-ancestors 'none'" in csp:  # the support widget's page lists its sites
+        headers.setdefault("X-Frame-Options", "DENY")
     if path.startswith("/api/v1") and "no-store" not in headers.get("Cache-Control", ""):
         headers["Cache-Control"] = "private, no-store"
     if secure:

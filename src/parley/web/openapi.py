@@ -87,6 +87,17 @@ SCHEMAS: dict[str, Any] = {
     "HeldAnswer": _obj(["held"], held=_ref("HeldMessage")),
     "HeldApproved": _obj(["approved", "message"], approved={"const": True}, message=_ref("Event")),
     "HeldRejected": _obj(["approved"], approved={"const": False}),
+    # customer service (issue 12)
+    "SupportDesk": _obj(["room", "entries", "admin", "assistant", "model"], room=_INT, entries=_INT, admin=_BOOL,
+                        assistant=_ref("UserPublic"), model=_BOOL),
+    "SupportEntry": _obj(["id", "title", "answer", "tags"], id=_INT, title=_STR, answer=_STR, tags=_STR),
+    "SupportTry": _obj(["threshold", "hits"], threshold={"type": "number"}, hits={"type": "array", "items": _obj(
+        ["entry", "score", "coverage", "answers"], entry=_ref("SupportEntry"), score={"type": "number"},
+        coverage={"type": "number"}, answers=_BOOL)}),
+    "SupportConversationAnswer": _obj(["conversation"], conversation=_ref("SupportConversation")),
+    "SupportVisit": _obj(["token", "conversation"], token=_STR, conversation=_ref("SupportConversation")),
+    "SupportMine": {"allOf": [_ref("History"), _obj(["conversation"], conversation=_ref("SupportConversation"))]},
+    "SupportAsked": _obj(["message", "created"], message={"type": "object"}, created=_BOOL),
 }
 
 
@@ -226,6 +237,7 @@ def _paths() -> dict[str, Any]:
         **_moderation_paths(),
         **_privacy_paths(),
         **_admin_paths(),
+        **_support_paths(),
     }
     paths["/api/v1/me"]["delete"] = _op(
         "Delete my account (403 if the password is wrong): every session is revoked, I leave every room (a "
@@ -428,6 +440,67 @@ def _admin_paths() -> dict[str, Any]:
                                            ("200", _ref("AdminStats")))},
         **_held_paths(),
     }
+
+
+def _support_paths() -> dict[str, Any]:
+    """Customer service (issue 12): a support room's desk (its members are the agents; its admins
+    keep the knowledge base) and the widget's guest endpoints (a guest's session reaches only
+    /api/v1/support/me*, /ws and the event stream: 404 elsewhere). Agents hear of conversations by
+    the user frame `support_updated`."""
+    entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": _INT_ID}
+    conversation_id = [{"name": "conversation_id", "in": "path", "required": True, "schema": _INT_ID}]
+    desk = "/api/v1/rooms/{room_id}/support"
+    paths: dict[str, Any] = {
+        desk: {
+            "get": _op("The room's support desk (its members; 404 if the room is none)", ("200", _ref("SupportDesk"))),
+            "post": _op("Make the room a support desk (its admins); 200 if it is one already",
+                        ("201", _ref("SupportDesk")))},
+        f"{desk}/entries": {
+            "get": _op("The knowledge base, oldest first (the desk's members)", ("200", _obj(
+                ["entries"], entries={"type": "array", "items": _ref("SupportEntry")}))),
+            "post": _op("Add an entry (the room's admins)", ("201", _ref("SupportEntry")), body=api.SupportEntryBody)},
+        f"{desk}/import": {"post": _op(
+            "Add entries from CSV (title, answer, tags; a header row is skipped) or Markdown (each heading a "
+            "question, the text under it the answer, `Tags: ...`), all or none (the room's admins)",
+            ("201", _obj(["entries"], entries={"type": "array", "items": _ref("SupportEntry")})),
+            body=api.SupportImportBody)},
+        f"{desk}/entries/{{entry_id}}": {
+            "put": _op("Replace an entry (the room's admins)", ("200", _ref("SupportEntry")), body=api.SupportEntryBody),
+            "delete": _op("Delete an entry (the room's admins)", None)},
+        f"{desk}/try": {"get": _op(
+            "What the assistant would answer: the best entries with their BM25 score and coverage",
+            ("200", _ref("SupportTry")), params=api.SupportTryQuery)},
+        f"{desk}/conversations": {"get": _op(
+            "The desk's conversations, newest first: open (with the assistant, waiting, taken) or resolved",
+            ("200", _obj(["conversations"], conversations={"type": "array", "items": _ref("SupportConversation")})),
+            params=api.SupportQueueQuery)},
+        "/api/v1/support/conversations/{conversation_id}/take": {"post": _op(
+            "Take a conversation (an agent): the assistant adds me to its room; 409 if someone took "
+            "it first or it is resolved", ("200", _ref("SupportConversationAnswer")))},
+        "/api/v1/support/conversations/{conversation_id}/resolve": {"post": _op(
+            "Resolve a conversation (an agent); the visitor writing again opens it again",
+            ("200", _ref("SupportConversationAnswer")))},
+        "/api/v1/support/rooms/{room_id}/visit": {"post": _op(
+            "A new widget visitor (no login; needs X-Requested-With; rate limited per address): a guest "
+            "session's token and its conversation", ("201", _ref("SupportVisit")), auth=False)},
+        "/api/v1/support/me": {"get": _op("My conversation (a guest) and its last 100 events",
+                                          ("200", _ref("SupportMine")))},
+        "/api/v1/support/me/messages": {"post": _op(
+            "Write in my conversation (a guest): the normal send path, then the assistant answers while the "
+            "conversation is its; idempotent with client_msg_id (200 for a retry)", ("201", _ref("SupportAsked")),
+            body=api.SupportMessageBody)},
+        "/api/v1/support/me/handover": {"post": _op("Talk to a person (a guest)",
+                                                    ("200", _ref("SupportConversationAnswer")))},
+    }
+    for op in paths[f"{desk}/entries/{{entry_id}}"].values():
+        op["parameters"] = [entry_id]
+    for name in ("take", "resolve"):
+        paths[f"/api/v1/support/conversations/{{conversation_id}}/{name}"]["post"]["parameters"] = conversation_id
+    paths[desk]["post"]["responses"]["200"] = {"description": "a support desk already",
+                                               "content": {"application/json": {"schema": _ref("SupportDesk")}}}
+    paths["/api/v1/support/me/messages"]["post"]["responses"]["200"] = {
+        "description": "a retry", "content": {"application/json": {"schema": _ref("SupportAsked")}}}
+    return paths
 
 
 def _held_paths() -> dict[str, Any]:
