@@ -12,6 +12,7 @@ from parley.web import (
     api,
     audit,
     blocks,
+    bots,
     live,
     moderation,
     openapi,
@@ -75,6 +76,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(spam.routes)
     app.add_routes(privacy.routes)
     app.add_routes(admin.routes)
+    app.add_routes(bots.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)
