@@ -17,7 +17,7 @@ from tests.contract.helpers import close_context, open_context, outcome, registe
 async def _deliveries(ctx: Context) -> list[dict]:
     async with ctx.db.read() as conn:
         rows = await conn.execute(sa.select(webhook_deliveries).order_by(webhook_deliveries.c.id))
-        return [dict(r._mapping) for r in rows]
+        return [r._asdict() for r in rows]
 
 
 async def test_bot_account_token_rotate_delete(ctx: Context) -> None:

@@ -22,7 +22,13 @@ from parley.store.tables import (
 )
 from parley.store.users import _USER_COLS, _user
 
-NO_PASSWORD = "!bot"  # no argon2 hash: no password ever matches it
+NO_PASSWORD = "!bot"
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A row as a dict with plain `str` keys (column names are a str subclass orjson refuses)."""
+    return {str(k): v for k, v in row._mapping.items()}
+  # no argon2 hash: no password ever matches it
 
 
 async def insert_bot(conn: AsyncConnection, *, owner_id: int, username: str, display_name: str, now: int) -> Any:
@@ -193,7 +199,7 @@ async def deliveries(conn: AsyncConnection, bot_id: int, limit: int) -> list[dic
                   webhook_deliveries.c.last_error, webhook_deliveries.c.created_at, webhook_deliveries.c.updated_at)
         .join(bot_webhooks, bot_webhooks.c.id == webhook_deliveries.c.webhook_id)
         .where(bot_webhooks.c.bot_id == bot_id).order_by(webhook_deliveries.c.id.desc()).limit(limit))
-    return [dict(r._mapping) for r in rows]
+    return [_plain(r) for r in rows]
 
 
 # -- incoming hooks -------------------------------------------------------------------------------------
@@ -210,7 +216,7 @@ async def hook(conn: AsyncConnection, hook_id: int) -> Any:
 async def hooks_of(conn: AsyncConnection, bot_id: int) -> list[dict[str, Any]]:
     rows = await conn.execute(sa.select(bot_hooks.c.id, bot_hooks.c.room_id, bot_hooks.c.created_at)
                               .where(bot_hooks.c.bot_id == bot_id).order_by(bot_hooks.c.id))
-    return [dict(r._mapping) for r in rows]
+    return [_plain(r) for r in rows]
 
 
 async def delete_hook(conn: AsyncConnection, bot_id: int, hook_id: int) -> bool:
@@ -228,7 +234,7 @@ async def set_commands(conn: AsyncConnection, bot_id: int, commands: list[dict[s
 async def commands_of(conn: AsyncConnection, bot_id: int) -> list[dict[str, str]]:
     rows = await conn.execute(sa.select(bot_commands.c.name, bot_commands.c.description, bot_commands.c.usage)
                               .where(bot_commands.c.bot_id == bot_id).order_by(bot_commands.c.name))
-    return [dict(r._mapping) for r in rows]
+    return [_plain(r) for r in rows]
 
 
 async def room_commands(conn: AsyncConnection, room_id: int) -> list[dict[str, Any]]:
