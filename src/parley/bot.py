@@ -181,7 +181,7 @@ class Bot:
                 try:
                     await self._session_once()
                     delay = 0.5
-                except (aiohttp.ClientError, ConnectionError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
                     log.info("connection lost (%s); reconnecting in %.1f s", exc, delay)
                 if self._stopping:
                     break

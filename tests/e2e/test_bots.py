@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from parley.bot import Bot, verify_signature
+from parley.bot import verify_signature
 from tests.conftest import new_user
 from tests.support.client import Api, Socket
 from tests.support.server import FAST_LIMITS, ServerProcess, free_port
