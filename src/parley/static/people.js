@@ -20,7 +20,10 @@ function nameOf(user) {
 export function personParts(user, nameClass = 'person-name') {
   user = currentUser(user);
   const name = userText(nameOf(user), 'span', { class: nameClass });
-  return handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
+  const parts = handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
+  // Bots (issue 12) are marked wherever a person is named: timeline, members, profile card.
+  if (user?.bot) parts.push(' ', h('span', { class: 'bot-badge', title: t('bot.hint') }, t('bot.badge')));
+  return parts;
 }
 
 /** The same parts in one element, for a place in a sentence. */

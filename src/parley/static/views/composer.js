@@ -93,7 +93,13 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
       uploads.setStatus(t('uploads.waiting'));
       return;
     }
-    sendMessage(roomId, input.value, extra(), uploads ? uploads.take() : []);
+    if (/^\/[a-z0-9]/i.test(input.value) && !uploads?.count) {
+      // slash commands (issue 12): built-ins run here, a bot's go out as a message the server routes
+      const text = input.value;
+      const more = extra();
+      import('./slash.js').then((m) => m.runSlash(roomId, text, more))
+        .then((done) => done || sendMessage(roomId, text, more, []), (err) => showError(err.message));
+    } else sendMessage(roomId, input.value, extra(), uploads ? uploads.take() : []);
     input.value = '';
     store.drafts.delete(draftKey);
     grow();
@@ -104,7 +110,7 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
   // Issue 10: @mention and :shortcode: completion, loaded when the text first has an @ or a colon.
   let completion = null;
   const complete = () => {
-    if (completion || !/[@:]/.test(input.value)) return;
+    if (completion || !/[@:]|^\//.test(input.value)) return;
     completion = import('./complete.js').then((module) => {
       const attached = module.attachCompletion(input, wrap, roomId);
       attached.update();

@@ -380,9 +380,12 @@ export function messageRow(event, prev, roomId = null) {
     row.append(h('div', { class: 'msg-head' }, avatarButton(event.sender, roomId),
       profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
+  // `/me waves` (issue 12) is an emote: "* Ann waves"
+  const emote = event.text?.startsWith('/me ') ? event.text.slice(4) : null;
+  if (emote !== null) row.classList.add('emote');
   if (event.text || !event.attachments?.length) {
-    row.append(h('div', { class: 'msg-body', 'data-user': true },
-      renderMarkdown(event.text ?? '', { me: store.me.username, mentioned: mentionedNames(event) })));
+    row.append(h('div', { class: 'msg-body', 'data-user': true }, emote !== null ? ['* ', personParts(event.sender, 'emote-name'), ' '] : null,
+      renderMarkdown(emote ?? event.text ?? '', { me: store.me.username, mentioned: mentionedNames(event) })));
   }
   const attachments = renderAttachments(event.attachments); // uploads (issue 9)
   if (attachments) row.append(attachments);
