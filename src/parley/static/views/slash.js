@@ -32,7 +32,7 @@ export async function commandItems(roomId, prefix) {
   const builtins = BUILTINS.filter((name) => room?.kind === 'room' || !['topic', 'invite', ...MOD].includes(name))
     .map((name) => ({ name, usage: t(`slash.${name}.usage`), hint: t(`slash.${name}`), bot: null }));
   const bots = (await roomCommands(roomId)).map((c) => ({ name: c.name, usage: c.usage, hint: c.description, bot: c.bot }));
-  return [...builtins, ...bots].filter((c) => c.name.startsWith(q));
+  return [...bots, ...builtins].filter((c) => c.name.startsWith(q)); // the room's own first
 }
 
 async function member(roomId, name) {
