@@ -28,7 +28,7 @@ LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "
         "later-en.js", "later-zh-CN.js", "auth-en.js", "auth-zh-CN.js",  # the strings of the parts above
         "admin.js", "adminkit.js", "adminlog.js", "admin.css", "privacy.js",  # issue 11: admin console, privacy
         "admin-en.js", "admin-zh-CN.js",  # and their strings
-        "bots.js", "slash.js", "bots-en.js", "bots-zh-CN.js"}  # issue 12: bots, slash commands, their strings
+        "bots.js", "slash.js", "bots.css", "bots-en.js", "bots-zh-CN.js"}  # issue 12: bots, slash commands, their strings
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

@@ -1,6 +1,5 @@
-// How the client names a person: the display name they chose and, beside it, their @username.
-// Display names may repeat (as on Slack or Discord) but usernames cannot, so two people who both
-// call themselves "Sam Lee" are still told apart. When the two are the same, it is shown once.
+// A person is named by display name and, beside it, the unique @username (shown once when equal),
+// so two "Sam Lee"s are told apart. Bots carry a BOT badge (issue 12).
 import { h, userText } from './dom.js';
 import { t } from './i18n.js';
 import { currentUser, displayName, store } from './state.js';
@@ -21,8 +20,7 @@ export function personParts(user, nameClass = 'person-name') {
   user = currentUser(user);
   const name = userText(nameOf(user), 'span', { class: nameClass });
   const parts = handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
-  // Bots (issue 12) are marked wherever a person is named: timeline, members, profile card.
-  if (user?.bot) parts.push(' ', h('span', { class: 'bot-badge', title: t('bot.hint') }, t('bot.badge')));
+  if (user?.bot) parts.push(' ', h('span', { class: 'role bot-badge' }, t('bot.badge')));
   return parts;
 }
 

@@ -47,7 +47,6 @@ export default {
   'person.label': '{name} (@{username})',
   'person.deleted': 'Deleted user',
   'bot.badge': 'BOT',
-  'bot.hint': 'An automated account',
   'bot.add': 'Add bot',
 
   'leave.open': 'Leave room',

@@ -46,7 +46,6 @@ export default {
   'person.label': '{name}（@{username}）',
   'person.deleted': '已注销用户',
   'bot.badge': '机器人',
-  'bot.hint': '自动化账号',
   'bot.add': '添加机器人',
 
   'leave.open': '退出聊天室',

@@ -7,9 +7,10 @@ import { h } from '../dom.js';
 import { formatDateTime, loadStrings, t } from '../i18n.js';
 import { personParts } from '../people.js';
 import { store } from '../state.js';
+import { styles } from './slash.js';
 import { describeError, field, openDialog, uid } from './ui.js';
 
-await loadStrings('bots'); // locales/bots-*.js
+await Promise.all([loadStrings('bots'), styles()]); // locales/bots-*.js, bots.css
 
 const EVENTS = ['mention', 'direct', 'message'];
 const button = (label, click, cls = 'btn') => h('button', { type: 'button', class: cls, on: { click } }, label);

@@ -14,11 +14,7 @@ export function createMemberPanel(roomId, onClose) {
   const el = h('aside', { class: 'members', id: `member-panel-${roomId}`, 'aria-labelledby': heading.id },
     h('div', { class: 'panel-head' }, heading, iconButton('close', t('members.close'), onClose, { class: 'icon-btn close-members' })),
     list);
-  // Bots (issue 12): room admins (and members owning a bot) add one; the dialog loads on first use.
-  const room = store.rooms.get(roomId);
-  if (room?.kind === 'room' && !room.archived && room.my_state === 'joined') {
-    el.append(h('button', { type: 'button', class: 'btn add-bot', on: { click: () => import('./bots.js').then((m) => m.addBotDialog(roomId)) } }, t('bot.add')));
-  }
+  el.append(h('button', { class: 'btn add-bot', on: { click: () => import('./bots.js').then((m) => m.addBotDialog(roomId)) } }, t('bot.add')));
 
   const render = () => {
     const members = store.members.get(roomId);

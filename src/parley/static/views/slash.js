@@ -5,10 +5,27 @@ import { loadMembers, sendMessage } from '../actions.js';
 import { api, request } from '../api.js';
 import { h } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
-import { store } from '../state.js';
+import { displayName, store } from '../state.js';
 import { openDialog } from './ui.js';
 
-await loadStrings('bots'); // locales/bots-*.js
+await Promise.all([loadStrings('bots'), styles()]); // locales/bots-*.js, bots.css
+
+/** bots.css, once (views/bots.js loads it too). */
+export function styles() {
+  if (document.querySelector('link[href="/static/bots.css"]')) return Promise.resolve();
+  const link = h('link', { rel: 'stylesheet', href: '/static/bots.css' });
+  return new Promise((resolve) => {
+    link.addEventListener('load', resolve);
+    link.addEventListener('error', resolve);
+    document.head.append(link);
+  });
+}
+
+/** The composer's hook: a built-in runs; a bot's command (or /me) goes out as a message; errors show. */
+export function slash(roomId, text, extra, showError) {
+  runSlash(roomId, text, extra).then((done) => done || sendMessage(roomId, text, extra, []),
+    (err) => showError(err.message));
+}
 
 const MOD = new Set(['kick', 'ban', 'unban', 'mute', 'unmute']);
 export const BUILTINS = ['me', 'topic', 'invite', 'help', 'kick', 'ban', 'unban', 'mute', 'unmute'];
@@ -70,7 +87,7 @@ export async function runSlash(roomId, text, extra = {}) {
   switch (name) {
     case 'me':
       if (!args) throw new Error(t('slash.usage', { usage: `/me ${t('slash.me.usage')}` }));
-      sendMessage(roomId, `/me ${args}`, extra, []);
+      sendMessage(roomId, `_${displayName(store.me)} ${args.replace(/[_*\\]/g, '\\$&')}_`, extra, []);
       return true;
     case 'topic':
       await api.updateRoom(roomId, { topic: args });

@@ -1,6 +1,5 @@
-// A room's history as a scrolling list that keeps only a window of rows in the DOM: scrolling near
-// an edge renders the next rows on that side (fetching older pages when the held ones run out) and
-// drops rows far away on the other, keeping what is on screen in place.
+// A room's history, holding only a window of rows in the DOM: near an edge the next rows render
+// (older pages fetched as needed) and far ones drop, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
 import { formatDateTime, formatDay, formatNumber, formatSpan, formatTime, startOfDay, t, tNodes } from '../i18n.js';
@@ -380,12 +379,9 @@ export function messageRow(event, prev, roomId = null) {
     row.append(h('div', { class: 'msg-head' }, avatarButton(event.sender, roomId),
       profileButton(event.sender, roomId, personParts(event.sender, 'msg-sender')), timeElement(event.ts)));
   }
-  // `/me waves` (issue 12) is an emote: "* Ann waves"
-  const emote = event.text?.startsWith('/me ') ? event.text.slice(4) : null;
-  if (emote !== null) row.classList.add('emote');
   if (event.text || !event.attachments?.length) {
-    row.append(h('div', { class: 'msg-body', 'data-user': true }, emote !== null ? ['* ', personParts(event.sender, 'emote-name'), ' '] : null,
-      renderMarkdown(emote ?? event.text ?? '', { me: store.me.username, mentioned: mentionedNames(event) })));
+    row.append(h('div', { class: 'msg-body', 'data-user': true },
+      renderMarkdown(event.text ?? '', { me: store.me.username, mentioned: mentionedNames(event) })));
   }
   const attachments = renderAttachments(event.attachments); // uploads (issue 9)
   if (attachments) row.append(attachments);
