@@ -202,7 +202,7 @@ async def test_incoming_hooks_and_bearer_socket(allowing, http, names):
     # the bot's token: bearer on REST and on the socket's handshake
     bot_api = Api(http, allowing.url, token)
     me = await bot_api.call("GET", "/api/v1/me")
-    assert me["id"] == bot["id"]
+    assert me["id"] == bot["id"] and me["bot"] is True
     assert (await bot_api.call("POST", f"/api/v1/rooms/{room}/join", expect=403))["error"]["code"] == "forbidden"
     async with http.ws_connect(allowing.url.replace("http", "ws") + "/ws",
                                headers={"Authorization": f"Bearer {token}"}) as ws:

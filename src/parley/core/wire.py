@@ -55,6 +55,7 @@ class User(msgspec.Struct, gc=False):
     created_at: int
     status: str = ""
     blocked: list[int] | UnsetType = UNSET  # `GET /me` only: the ids of the users I block
+    bot: bool | UnsetType = UNSET  # true for a bot account (issue 12)
 
 
 class Room(msgspec.Struct, kw_only=True):
@@ -485,7 +486,7 @@ def profile(user: models.User) -> UserPublic:
 
 def private(user: models.User) -> User:
     return User(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar), user.is_admin,
-                user.created_at, user.status)
+                user.created_at, user.status, bot=True if user.bot else UNSET)
 
 
 def error_frame(code: str, message: str, ref: Any = None, retry_after: float | None = None) -> bytes:
