@@ -35,7 +35,7 @@ from aiohttp.resolver import DefaultResolver
 
 from parley.core import bots as rules
 from parley.core import mentions, permissions, validation
-from parley.core.errors import Conflict, Forbidden, Invalid, NotFound, ParleyError, RateLimited
+from parley.core.errors import Conflict, Forbidden, Invalid, NotFound, ParleyError, RateLimited, Unavailable
 from parley.core.models import EventType, MemberState, Role, User
 from parley.core.proxies import parse_networks
 from parley.services.deps import Deps
@@ -345,7 +345,10 @@ class Bots:
                 busy = await step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a database outage: try again later, loudly
+            except Unavailable as exc:  # the database is away: try again later
+                log.warning("webhook dispatcher waiting for the database: %s", exc.message)
+                busy = False
+            except Exception:  # a bug: said in full, and the loop goes on
                 log.exception("webhook dispatcher step failed")
                 busy = False
             if not busy:
