@@ -410,6 +410,7 @@ class DeliveriesQuery(_Body):
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
           PurgeBody, DeleteAccountBody, AdminUserBody, RegistrationBody, InviteCreateBody, BotCreateBody,
-          RoomBotBody, WebhookBody, HookBody, CommandsBody, HookPostBody)
+          RoomBotBody, WebhookBody, HookBody, CommandsBody, HookPostBody,
+          Command)  # an item of CommandsBody: a schema component of its own
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
            MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery, DeliveriesQuery)
