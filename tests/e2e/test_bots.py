@@ -276,3 +276,35 @@ async def test_poll_bot_example_counts_votes(allowing, http, names):
         await bot.stop()
         await runner
         await sock.close()
+
+
+async def test_pending_deliveries_survive_a_restart(tmp_path, http, names):
+    """The queue is in the database: a delivery that could not be made before the server stopped is
+    made by the next process on the same database, once."""
+    env = {"PARLEY_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8", "PARLEY_WEBHOOK_RETRY_BASE_S": "0.2"}
+    first = _start(tmp_path, **env)
+    receiver = Receiver()  # not listening yet: every attempt fails to connect
+    try:
+        owner = await new_user(http, first.url, names("own"))
+        room = (await owner.create_room(names("room")))["id"]
+        bot, _ = await _bot(owner, names("dur"), room)
+        hook = (await owner.call("POST", f"/api/v1/bots/{bot['id']}/webhooks", {
+            "url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["message"]}, expect=201))["webhook"]
+        sent = await owner.send(room, "while the receiver is down")
+        await _deliveries_until(owner, bot["id"], lambda log: log and (log[0]["last_error"] or "").startswith(
+            "could not connect"))
+    finally:
+        first.stop()
+    receiver.secret, receiver.reply = hook["secret"], {"text": "back"}
+    async with receiver:
+        second = ServerProcess(first.database_url, tmp_path, env={**FAST_LIMITS, **env}).start()
+        try:
+            owner.base = second.url
+            log = await _deliveries_until(owner, bot["id"], lambda log: log and log[0]["state"] == "done", timeout=30)
+            assert log[0]["seq"] == sent["seq"] and log[0]["attempts"] >= 2
+            assert [orjson.loads(r["body"])["event"]["seq"] for r in receiver.requests] == [sent["seq"]]
+            assert receiver.requests[0]["valid"]
+            page = await owner.history(room)
+            assert [m["text"] for m in page["messages"] if m["type"] == "message"][-1] == "back"
+        finally:
+            second.stop()
