@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from parley.core import bots as rules
 from parley.core.proxies import parse_networks
-from parley.store.tables import webhook_cursors, webhook_deliveries
+from parley.store.tables import users, webhook_cursors, webhook_deliveries
 from parley.web.context import Context
 from tests.contract.helpers import close_context, open_context, outcome, register
 
@@ -36,6 +36,13 @@ async def test_bot_account_token_rotate_delete(ctx: Context) -> None:
     assert await outcome(ctx.bots.create(other, "pingbot")) == "conflict"
     fresh = await ctx.bots.rotate(owner, bot["id"])
     assert await outcome(ctx.accounts.authenticate(token)) == "unauthorized"
+    assert (await ctx.accounts.authenticate(fresh))[0].id == bot["id"]
+    # a disabled (or deleted) owner's bots stop working with them, and again when enabled
+    async with ctx.db.write() as conn:
+        await conn.execute(users.update().where(users.c.id == owner.id).values(disabled=True))
+    assert await outcome(ctx.accounts.authenticate(fresh)) == "unauthorized"
+    async with ctx.db.write() as conn:
+        await conn.execute(users.update().where(users.c.id == owner.id).values(disabled=False))
     assert (await ctx.accounts.authenticate(fresh))[0].id == bot["id"]
     await ctx.bots.delete(owner, bot["id"])
     assert await outcome(ctx.accounts.authenticate(fresh)) == "unauthorized"

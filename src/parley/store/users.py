@@ -120,10 +120,13 @@ async def insert_session(conn: AsyncConnection, user_id: int, token_hash: bytes,
 
 
 async def session_user(conn: AsyncConnection, token_hash: bytes, now: int) -> tuple[User, Session] | None:
+    owner = users.alias("owner")  # a bot (issue 12) works only while its owner's account does
     row = (await conn.execute(
         sa.select(*_USER_COLS, sessions.c.id.label("session_id"), sessions.c.expires_at)
         .join(users, users.c.id == sessions.c.user_id)
-        .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now, users.c.disabled.is_(False))
+        .outerjoin(owner, owner.c.id == users.c.bot_owner_id)
+        .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now, users.c.disabled.is_(False),
+               sa.or_(users.c.bot_owner_id.is_(None), owner.c.disabled.is_(False)))
     )).one_or_none()
     if row is None:
         return None
