@@ -20,7 +20,7 @@ export function personParts(user, nameClass = 'person-name') {
   user = currentUser(user);
   const name = userText(nameOf(user), 'span', { class: nameClass });
   const parts = handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
-  if (user?.bot) parts.push(' ', h('span', { class: 'role bot-badge' }, t('bot.badge')));
+  if (user?.bot) parts.at(-1).append(' ', h('span', { class: 'role bot-badge' }, t('bot.badge')));
   return parts;
 }
 

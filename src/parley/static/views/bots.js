@@ -120,7 +120,7 @@ async function manage(bot) {
     onSubmit: async () => {},
     body: [
       h('h3', { class: 'field-label' }, t('bots.webhooks')), hooks,
-      field(t('bots.webhookUrl'), url), h('fieldset', { class: 'choices' }, h('legend', {}, t('bots.events')), boxes), addWebhook,
+      field(t('bots.webhookUrl'), url), h('fieldset', { class: 'choices bot-events' }, h('legend', {}, t('bots.events')), boxes), addWebhook,
       h('h3', { class: 'field-label' }, t('bots.hooks')), incoming, field(t('bots.hookRoom'), room), addHook,
       error, shown,
       h('h3', { class: 'field-label' }, t('bots.deliveries')), log,

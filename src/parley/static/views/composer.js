@@ -102,7 +102,7 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
     onSent();
   };
   const wrap = h('div', { class: 'composer-wrap' }, above, error, uploads?.tray ?? null, form);
-  // @mention, :shortcode: (issue 10) and /command (issue 12) completion, loaded on first need.
+  // @mention, :shortcode: (issue 10), /command (issue 12) completion: loaded on first need.
   let completion = null;
   const complete = () => {
     if (completion || !/[@:]|^\//.test(input.value)) return;
