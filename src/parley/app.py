@@ -28,6 +28,7 @@ from parley.services.actions import Actions
 from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
+from parley.services.bots import Bots
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -112,6 +113,7 @@ def make_limits(settings: Settings) -> Limits:
     return Limits(
         max_text=settings.max_text,
         send_rate=Rate(settings.rate_limit_burst, settings.rate_limit_per_sec),
+        bot_send_rate=Rate(settings.bot_rate_limit_burst, settings.bot_rate_limit_per_sec),
         action_rate=Rate(settings.rate_limit_burst * 3, settings.rate_limit_per_sec * 2),
         # search: the send limits when looser than its own floor
         search_rate=Rate(max(10, settings.rate_limit_burst), max(2.0, settings.rate_limit_per_sec)),
@@ -146,7 +148,9 @@ def build(settings: Settings) -> Context:
     provider = Provider(settings.assistant_url, settings.assistant_key, settings.assistant_model,
                         settings.assistant_timeout_s) if settings.assistant_url else None
     support = Support(deps, emitter, accounts, rooms, messages, actions, provider, settings.assistant_threshold)
-    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=rooms,
+    bots = Bots(deps, emitter, rooms, messages, allow_private=settings.webhook_allow_private,
+                timeout_s=settings.webhook_timeout_s, retry_base_s=settings.webhook_retry_base_s)
+    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=rooms, bots=bots,
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
                    spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration),
@@ -185,12 +189,14 @@ def create_app(settings: Settings) -> web.Application:
         if settings.spam:
             await app[CTX].spam.ready()  # loads the model (trains it on a new database) before traffic
         await app[CTX].privacy.start()  # the retention sweep: now, then hourly
+        await app[CTX].bots.start()  # the webhook dispatcher (issue 12)
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
         await app[CTX].support.close()
         await app[CTX].privacy.close()
+        await app[CTX].bots.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

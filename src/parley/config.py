@@ -101,6 +101,18 @@ class Settings:
     assistant_threshold: float = field(default=0.5, metadata={
         "help": "share (0-1) of a question's words a knowledge-base entry must cover to be given as the answer",
         "min": 0.0, "max": 1.0})
+    webhook_allow_private: str = field(default="", metadata={
+        "help": "comma-separated CIDR networks outgoing webhooks may reach although private, loopback or "
+                "link-local (e.g. 10.0.0.0/8 for a receiver on the LAN); empty: public addresses only"})
+    webhook_timeout_s: float = field(default=10.0, metadata={
+        "help": "seconds an outgoing webhook delivery may take before it counts as failed", "min": 0.1,
+        "max": 300})
+    webhook_retry_base_s: float = field(default=10.0, metadata={
+        "help": "delay before the first retry of a failed webhook delivery; each next one doubles (5 retries)",
+        "min": 0.01, "max": 3600})
+    bot_rate_limit_burst: float = field(default=30, metadata={"help": "messages a bot may send at once", "min": 1})
+    bot_rate_limit_per_sec: float = field(default=5.0, metadata={
+        "help": "sustained messages per second per bot", "min": 1e-6})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 
@@ -128,6 +140,7 @@ def _check(settings: Settings) -> Settings:
                 bounds = f"at least {low}" if high == float("inf") else f"{low} to {high}"
                 raise ValueError(f"{env_name(f.name)} must be {bounds}, not {value!r}")
     _check_networks(settings.trusted_proxies)
+    _check_networks(settings.webhook_allow_private)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("PARLEY_TLS_CERT and PARLEY_TLS_KEY go together: set both (HTTPS) or neither (HTTP)")
     return settings

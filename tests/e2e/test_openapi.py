@@ -210,6 +210,7 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(b, "POST", "/api/v1/auth/logout")
     await _administer(call, a, ann["user"]["id"], bob["user"]["id"], names)
     await _support(call, a)
+    await _bots(call, a, b, rid, names)
     # privacy (issue 11): the export (a zip; then 429), deleting an account (403, then 204)
     exported = await fetch(a, "/api/v1/me/export")
     assert exported[2][:2] == b"PK", exported
@@ -324,3 +325,29 @@ async def test_documented_bounds_are_the_enforced_ones(server, http, names):
         assert await status("GET", f"{path}?{query}limit={limit['maximum']}") == 200, path
         assert await status("GET", f"{path}?{query}limit={limit['maximum'] + 1}") == 422, path
         assert await status("GET", f"{path}?{query}limit={limit['minimum'] - 1}") == 422, path
+
+
+async def _bots(call: Any, a: str, b: str, rid: int, names: Any) -> None:
+    """Bots and webhooks (issue 12): every endpoint, with its answers and refusals."""
+    made = await call(a, "POST", "/api/v1/bots", {"username": names("bot"), "display_name": "Helper"})
+    bot_id, token = made["bot"]["id"], made["token"]
+    await call(a, "POST", "/api/v1/bots", {"username": "x"})  # 422
+    assert [x["id"] for x in (await call(a, "GET", "/api/v1/bots"))["bots"]] == [bot_id]
+    await call(b, "GET", f"/api/v1/bots/{bot_id}")  # 404: not theirs (or b is logged out: 401)
+    await call(a, "POST", f"/api/v1/rooms/{rid}/bots", {"bot_id": bot_id})
+    await call(a, "PUT", f"/api/v1/bots/{bot_id}/commands", {"commands": [{"name": "weather", "usage": "city"}]})
+    assert [c["name"] for c in (await call(a, "GET", f"/api/v1/rooms/{rid}/commands"))["commands"]] == ["weather"]
+    hook = (await call(a, "POST", f"/api/v1/bots/{bot_id}/hooks", {"room": rid}))["hook"]
+    posted = await call(None, "POST", hook["url"], {"text": "from a hook"})
+    assert posted["error"]["code"] == "forbidden"  # the room is for moderators only by now (above)
+    await call(None, "POST", f"/api/v1/hooks/{hook['id']}/wrong", {"text": "x"})  # 404
+    webhook = (await call(a, "POST", f"/api/v1/bots/{bot_id}/webhooks",
+                          {"url": "https://hooks.example.org/parley", "events": ["mention"]}))["webhook"]
+    await call(a, "POST", f"/api/v1/bots/{bot_id}/webhooks", {"url": "http://127.0.0.1/", "events": ["mention"]})
+    assert len((await call(a, "GET", f"/api/v1/bots/{bot_id}/webhooks"))["webhooks"]) == 1
+    await call(a, "GET", f"/api/v1/bots/{bot_id}/deliveries?limit=10")
+    assert (await call(a, "GET", f"/api/v1/bots/{bot_id}"))["bot"]["webhooks"][0]["id"] == webhook["id"]
+    await call(a, "DELETE", f"/api/v1/bots/{bot_id}/webhooks/{webhook['id']}")
+    await call(a, "DELETE", f"/api/v1/bots/{bot_id}/hooks/{hook['id']}")
+    assert (await call(a, "POST", f"/api/v1/bots/{bot_id}/token"))["token"] != token
+    await call(a, "DELETE", f"/api/v1/bots/{bot_id}")

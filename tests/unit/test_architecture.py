@@ -30,6 +30,7 @@ LAYER_OF = {
     "cli": "cli",
     "__main__": "cli",
     "config": "config",
+    "bot": "bot",  # the bot client (issue 12): speaks the public API, like any outside program
 }
 ROOT = "root"  # `parley/__init__.py` itself, or `from parley import <not a layer>`
 
@@ -38,6 +39,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     ROOT: frozenset(),
     "core": frozenset(),
     "config": frozenset(),
+    "bot": frozenset({"core"}),
     "store": frozenset({"core"}),
     "bus": frozenset({"core"}),
     "blobs": frozenset({"core"}),

@@ -23,6 +23,7 @@ from parley.core.admin import (
     INVITE_USES_MAX,
     PAGE_MAX,
 )
+from parley.core.bots import COMMAND_NAME
 from parley.core.errors import BadRequest, Invalid, ParleyError
 
 T = TypeVar("T")
@@ -383,9 +384,59 @@ def _invalid(detail: str) -> ParleyError:
     return Invalid(f"{at.group(1) or 'the body'}: {reason[0].lower()}{reason[1:]}")
 
 
+# -- bots and webhooks (issue 12) -----------------------------------------------------------------------
+WebhookEvent = Literal["message", "mention", "direct"]
+RoomId = Annotated[int, Meta(ge=1, le=validation.INT_MAX)]
+
+
+class BotCreateBody(_Body, forbid_unknown_fields=True):
+    username: Username
+    display_name: Annotated[str, Meta(max_length=validation.DISPLAY_NAME_MAX)] | None = None
+
+
+class RoomBotBody(_Body, forbid_unknown_fields=True):
+    bot_id: UserId
+
+
+class WebhookBody(_Body, forbid_unknown_fields=True):
+    url: Annotated[str, Meta(min_length=1, max_length=2000)]
+    events: Annotated[list[WebhookEvent], Meta(min_length=1, max_length=3)]
+    rooms: Annotated[list[RoomId], Meta(max_length=100)] | None = None
+
+
+class HookBody(_Body, forbid_unknown_fields=True):
+    room: RoomId
+
+
+class Command(_Body, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(pattern=COMMAND_NAME)]
+    description: Annotated[str, Meta(max_length=200)] = ""
+    usage: Annotated[str, Meta(max_length=100)] = ""
+
+
+class CommandsBody(_Body, forbid_unknown_fields=True):
+    commands: Annotated[list[Command], Meta(max_length=50)]
+
+
+class HookPostBody(_Body):
+    """An incoming webhook's post: `{text}`, or Slack's simple payload (`text`, plus fields ignored)."""
+
+    text: Annotated[str, Meta(min_length=1)]
+    username: str | None = None
+    icon_emoji: str | None = None
+    icon_url: str | None = None
+    channel: str | None = None
+    mrkdwn: bool | None = None
+
+
+class DeliveriesQuery(_Body):
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
+
+
 BODIES = (RegisterBody, LoginBody, ProfileBody, PasswordBody, RoomCreateBody, RoomUpdateBody, InviteBody,
           DirectBody, RoleBody, MessageBody, ReadBody, EditBody, ReportBody, ResolveBody, KickBody, BanBody, MuteBody,
           PurgeBody, DeleteAccountBody, AdminUserBody, RegistrationBody, InviteCreateBody, SupportEntryBody,
-          SupportMessageBody, SupportImportBody)
+          SupportMessageBody, SupportImportBody, BotCreateBody, RoomBotBody, WebhookBody, HookBody, CommandsBody,
+          HookPostBody, Command)  # Command: an item of CommandsBody, a schema component of its own
 QUERIES = (UserQuery, PublicRoomsQuery, HistoryQuery, UploadsQuery, ThreadQuery, SearchQuery, ReportsQuery,
-           MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery, SupportTryQuery, SupportQueueQuery)
+           MyReportsQuery, AuditQuery, HeldQuery, AdminListQuery, SupportTryQuery, SupportQueueQuery, DeliveriesQuery)

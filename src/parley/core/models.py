@@ -91,11 +91,17 @@ class User:
     created_at: int
     avatar: str | None = None  # blob key of the avatar (uploads)
     status: str = ""  # a short line the user sets ("in a meeting"); not part of event snapshots
+    bot: bool = False  # a bot account (issue 12): owned by `owner_id`, authenticates with its token
+    owner_id: int | None = None
 
     def public(self) -> dict[str, Any]:
-        """The snapshot stored in events (a member_joined's `user`): the name as it was then."""
-        return {"id": self.id, "username": self.username, "display_name": self.display_name,
-                "avatar_url": avatar_url(self.id, self.avatar)}
+        """The snapshot stored in events (a member_joined's `user`): the name as it was then.
+        A bot carries `bot: true` (absent for people, so existing snapshots read the same)."""
+        out = {"id": self.id, "username": self.username, "display_name": self.display_name,
+               "avatar_url": avatar_url(self.id, self.avatar)}
+        if self.bot:
+            out["bot"] = True
+        return out
 
     def profile(self) -> dict[str, Any]:
         """The user as lists, searches and `user_updated` show them now: with the status."""

@@ -41,6 +41,7 @@ class UserPublic(msgspec.Struct, gc=False):
     display_name: str
     avatar_url: str | None = None  # a square image; null when the user has none
     status: str | UnsetType = UNSET
+    bot: bool | UnsetType = UNSET  # true for a bot account (issue 12); absent for people
 
 
 class User(msgspec.Struct, gc=False):
@@ -54,6 +55,7 @@ class User(msgspec.Struct, gc=False):
     created_at: int
     status: str = ""
     blocked: list[int] | UnsetType = UNSET  # `GET /me` only: the ids of the users I block
+    bot: bool | UnsetType = UNSET  # true for a bot account (issue 12)
 
 
 class Room(msgspec.Struct, kw_only=True):
@@ -477,7 +479,7 @@ def event_frame(event: Event) -> RoomEvent:
     sender, data = event.sender, event.data
     if event.type == "message" and data.keys() <= _MESSAGE_DATA:  # the hot path, 2-3x faster than convert
         user = None if sender is None else UserPublic(sender["id"], sender["username"], sender["display_name"],
-                                                      sender.get("avatar_url"))
+                                                      sender.get("avatar_url"), UNSET, sender.get("bot", UNSET))
         if "mentions" in data:
             return MessageEvent(event.room_id, event.seq, event.id, event.ts, user, data["text"],
                                 event.client_msg_id, data["mentions"])
@@ -497,17 +499,19 @@ def encode_event(event: Event) -> bytes:
 
 
 def public(user: models.User) -> UserPublic:
-    return UserPublic(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar))
+    return UserPublic(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar), UNSET,
+                      True if user.bot else UNSET)
 
 
 def profile(user: models.User) -> UserPublic:
     """The user as shown now, with the status (`user_updated`, lists)."""
-    return UserPublic(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar), user.status)
+    return UserPublic(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar), user.status,
+                      True if user.bot else UNSET)
 
 
 def private(user: models.User) -> User:
     return User(user.id, user.username, user.display_name, avatar_url(user.id, user.avatar), user.is_admin,
-                user.created_at, user.status)
+                user.created_at, user.status, bot=True if user.bot else UNSET)
 
 
 def error_frame(code: str, message: str, ref: Any = None, retry_after: float | None = None) -> bytes:

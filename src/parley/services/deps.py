@@ -19,6 +19,8 @@ def wall_ms() -> int:
 class Limits:
     max_text: int = 4000
     send_rate: Rate = Rate(burst=10, per_second=1.0)
+    bot_send_rate: Rate = Rate(burst=30, per_second=5.0)  # bots (issue 12): PARLEY_BOT_RATE_*
+    hook_rate: Rate = Rate(burst=10, per_second=1.0)  # posts per incoming webhook
     typing_rate: Rate = Rate(burst=5, per_second=1.0)
     # edits, deletes, reactions and pins, per user: reactions come in quick bursts
     action_rate: Rate = Rate(burst=30, per_second=2.0)

@@ -94,7 +94,8 @@ class Messages:
             data["reply_to"] = validation.positive_int(reply_to, "reply_to")
         if thread_root is not None:
             data["thread_root"] = validation.positive_int(thread_root, "thread_root")
-        wait = await self.deps.bus.hit(f"send:{user.id}", self.deps.limits.send_rate)
+        limits = self.deps.limits
+        wait = await self.deps.bus.hit(f"send:{user.id}", limits.bot_send_rate if user.bot else limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
         if self._stopping:  # checked after the last await: nothing is queued once stop() began

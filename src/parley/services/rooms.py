@@ -25,6 +25,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import audit as audit_store
 from parley.store import blocks as block_store
+from parley.store import bots as bot_store
 from parley.store import events as event_store
 from parley.store import moderation as moderation_store
 from parley.store import rooms as store
@@ -40,6 +41,7 @@ class Rooms:
         self.emitter = emitter
 
     async def create(self, user: User, name: object, topic: object = "", visibility: object = "public") -> dict[str, Any]:
+        _refuse_bot(user)
         clean_name = validation.room_name(name)
         clean_topic = validation.topic(topic if topic is not None else "")
         if visibility not in ("public", "private"):
@@ -58,6 +60,7 @@ class Rooms:
 
     async def direct(self, user: User, usernames: object) -> tuple[dict[str, Any], bool]:
         """Find or create the direct chat of `user` and the named users. Returns (room, created)."""
+        _refuse_bot(user)
         names = validation.usernames(usernames, max_count=validation.DIRECT_MAX_OTHERS)
         async with self.deps.db.read() as conn:
             others = [u for u in await user_store.by_usernames(conn, names) if u.id != user.id and not u.disabled]
@@ -83,6 +86,8 @@ class Rooms:
                     (EventType.ROOM_CREATED, {"name": "", "kind": "direct", "visibility": "private"})])
                 for person in people:
                     emitted += await self._add_member(conn, room.id, user, person, Role.MEMBER)
+                if any(p.bot for p in people):  # issue 12: the bot's webhooks see this chat from now on
+                    await bot_store.ensure_cursor(conn, room.id)
             room, membership = await self._reload(conn, room.id, user.id)
         await self.emitter.room_events(emitted)
         view = room_view(room, membership, member_count=len(people), unread=await self._unread(room.id, user),
@@ -161,6 +166,7 @@ class Rooms:
         return room_view(room, mine, member_count=count, unread=unread)
 
     async def join(self, user: User, room_id: int) -> dict[str, Any]:
+        _refuse_bot(user)
         async with self.deps.db.write() as conn:
             room = await store.get(conn, room_id, lock=True)
             membership = await store.membership(conn, room_id, user.id)
@@ -204,6 +210,8 @@ class Rooms:
             targets = targets if guests else await support_store.without_guests(conn, targets)
             if len(targets) != len({n.lower() for n in names}):
                 raise Invalid("usernames must all name existing users")
+            if any(t.bot for t in targets):
+                raise Invalid(f"bots are not invited: add them with POST /api/v1/rooms/{room_id}/bots")
             current = await store.memberships(conn, [(room_id, t.id) for t in targets])
             fresh = [t for t in targets if (current.get((room_id, t.id)) is None
                                             or current[(room_id, t.id)].state is MemberState.LEFT)]
@@ -325,3 +333,9 @@ class Rooms:
     async def _unread(self, room_id: int, user: User) -> tuple[int, int]:
         async with self.deps.db.read() as conn:
             return await store.unread(conn, room_id, user)
+
+
+def _refuse_bot(user: User) -> None:
+    """Bots act only in the rooms they were added to (issue 12): they neither join nor start rooms."""
+    if user.bot:
+        raise Forbidden("a bot cannot join or start rooms by itself; a room admin or its owner adds it")

@@ -1,6 +1,5 @@
-// How the client names a person: the display name they chose and, beside it, their @username.
-// Display names may repeat (as on Slack or Discord) but usernames cannot, so two people who both
-// call themselves "Sam Lee" are still told apart. When the two are the same, it is shown once.
+// A person is named by display name and, beside it, the unique @username (shown once when equal),
+// so two "Sam Lee"s are told apart. Bots carry a BOT badge (issue 12).
 import { h, userText } from './dom.js';
 import { t } from './i18n.js';
 import { currentUser, displayName, store } from './state.js';
@@ -20,7 +19,9 @@ function nameOf(user) {
 export function personParts(user, nameClass = 'person-name') {
   user = currentUser(user);
   const name = userText(nameOf(user), 'span', { class: nameClass });
-  return handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
+  const parts = handleShown(user) ? [name, ' ', userText(`@${user.username}`, 'span', { class: 'handle' })] : [name];
+  if (user?.bot) parts.at(-1).append(' ', h('span', { class: 'role bot-badge' }, t('bot.badge')));
+  return parts;
 }
 
 /** The same parts in one element, for a place in a sentence. */

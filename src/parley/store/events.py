@@ -33,7 +33,8 @@ from parley.store.tables import events, users
 # What every reader selects, in this order (`event_from_row` reads by position).
 COLUMNS = (events.c.id, events.c.room_id, events.c.seq, events.c.type, events.c.ts, events.c.client_msg_id,
            events.c.text, events.c.data, events.c.sender_id, users.c.username, users.c.display_name, users.c.avatar,
-           events.c.thread_root)  # the last only for completeness: `data` holds thread_root too
+           events.c.thread_root,  # only for completeness: `data` holds thread_root too
+           users.c.bot)  # a bot sender carries `bot: true` (issue 12)
 FROM = events.outerjoin(users, users.c.id == events.c.sender_id)
 # The same, for the batch's hand-written SQL: append "WHERE events.... ".
 SELECT_SQL = (f"SELECT {', '.join(f'{c.table.name}.{c.name}' for c in COLUMNS)} "
@@ -50,6 +51,8 @@ def event_from_row(r: Sequence[Any]) -> Event:
         data["text"] = r[6]
     sender = None if r[8] is None else {"id": r[8], "username": r[9], "display_name": r[10],
                                         "avatar_url": avatar_url(r[8], r[11])}
+    if sender is not None and r[13]:
+        sender["bot"] = True
     return Event(r[0], r[1], r[2], EventType(r[3]), r[4], sender, data, r[5])
 
 

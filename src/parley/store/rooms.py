@@ -245,9 +245,9 @@ async def member_list(conn: AsyncConnection, room_id: int,
                       states: tuple[MemberState, ...]) -> list[tuple[User, Membership]]:
     rows = await conn.execute(
         sa.select(*MEMBER_COLUMNS, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
-                  users.c.created_at, users.c.avatar, users.c.status)
+                  users.c.created_at, users.c.avatar, users.c.status, users.c.bot, users.c.bot_owner_id)
         .join(users, users.c.id == members.c.user_id)
         .where(members.c.room_id == room_id, members.c.state.in_([s.value for s in states]))
         .order_by(members.c.role.desc(), users.c.username_lower))
     return [(User(r.user_id, r.username, r.display_name, bool(r.is_admin), bool(r.disabled), r.created_at,
-                  r.avatar, r.status), membership_from_row(r)) for r in rows]
+                  r.avatar, r.status, bool(r.bot), r.bot_owner_id), membership_from_row(r)) for r in rows]

@@ -26,6 +26,9 @@ users = sa.Table(
     # When the account was deleted (issue 11): the row stays as the "deleted user" its kept
     # messages name, with its name, profile, password and sessions gone.
     sa.Column("deleted_at", sa.BigInteger, nullable=True),
+    # Bot accounts (issue 12): a bot has an owner, no password, and authenticates with its token.
+    sa.Column("bot", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("bot_owner_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True),
 )
 
 sessions = sa.Table(
@@ -361,4 +364,72 @@ support_conversations = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Index("ix_support_conversations_queue", "support_room_id", "state", "id"),
+)
+
+# -- bots and webhooks (issue 12) ---------------------------------------------------------------------
+# Outgoing webhooks of a bot: `events` is a JSON list of "message", "mention", "direct"; `rooms` a
+# JSON list of room ids (null: every room the bot is in). The secret signs each delivery.
+bot_webhooks = sa.Table(
+    "bot_webhooks",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("bot_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Column("rooms", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# The durable cursor of the webhook dispatcher over each room's log: events above `seq` are still to
+# be matched against the webhooks of the room's bots. A row exists for each room a bot is in.
+webhook_cursors = sa.Table(
+    "webhook_cursors",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+# The delivery queue and log: pending rows are attempted at `next_at` (a lease moves it forward
+# while an attempt runs), with exponential back-off; done and failed rows are the owner's log.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.ForeignKey("bot_webhooks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("room_id", sa.BigInteger, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", sa.BigInteger, nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(300), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("webhook_id", "room_id", "seq", name="uq_webhook_deliveries_event"),
+    sa.Index("ix_webhook_deliveries_due", "state", "next_at"),
+)
+
+# Incoming webhooks: POST /api/v1/hooks/{id}/{secret} posts as the bot in `room_id`. Only the
+# secret's SHA-256 is kept.
+bot_hooks = sa.Table(
+    "bot_hooks",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("bot_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("secret_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# Slash commands a bot registers: `/name args` in a room the bot is in goes to it.
+bot_commands = sa.Table(
+    "bot_commands",
+    metadata,
+    sa.Column("bot_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    sa.Column("usage", sa.String(100), nullable=False, server_default=""),
 )

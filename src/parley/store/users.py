@@ -13,14 +13,14 @@ from parley.core.uploads import avatar_url
 from parley.store.tables import revocations, sessions, users
 
 _USER_COLS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
-              users.c.created_at, users.c.avatar, users.c.status)
+              users.c.created_at, users.c.avatar, users.c.status, users.c.bot, users.c.bot_owner_id)
 
 
 def public_columns(table: sa.Alias, prefix: str) -> tuple[sa.Label, ...]:
     """The columns of a public user object from an alias of `users`, labelled `{prefix}_...`, for a
     query that names several people (an actor and a target); `public_from` reads them back."""
     return tuple(c.label(f"{prefix}_{c.name}") for c in (table.c.id, table.c.username, table.c.display_name,
-                                                          table.c.avatar))
+                                                          table.c.avatar, table.c.bot))
 
 
 def public_from(row: sa.Row, prefix: str) -> dict[str, Any] | None:
@@ -28,14 +28,17 @@ def public_from(row: sa.Row, prefix: str) -> dict[str, Any] | None:
     person_id = getattr(row, f"{prefix}_id")
     if person_id is None:
         return None
-    return {"id": person_id, "username": getattr(row, f"{prefix}_username"),
-            "display_name": getattr(row, f"{prefix}_display_name"),
-            "avatar_url": avatar_url(person_id, getattr(row, f"{prefix}_avatar"))}
+    out = {"id": person_id, "username": getattr(row, f"{prefix}_username"),
+           "display_name": getattr(row, f"{prefix}_display_name"),
+           "avatar_url": avatar_url(person_id, getattr(row, f"{prefix}_avatar"))}
+    if getattr(row, f"{prefix}_bot", False):
+        out["bot"] = True
+    return out
 
 
 def _user(row: sa.Row) -> User:
     return User(row.id, row.username, row.display_name, bool(row.is_admin), bool(row.disabled), row.created_at,
-                row.avatar, row.status)
+                row.avatar, row.status, bool(row.bot), row.bot_owner_id)
 
 
 async def insert_user(conn: AsyncConnection, *, username: str, display_name: str, password_hash: str,
@@ -117,10 +120,13 @@ async def insert_session(conn: AsyncConnection, user_id: int, token_hash: bytes,
 
 
 async def session_user(conn: AsyncConnection, token_hash: bytes, now: int) -> tuple[User, Session] | None:
+    owner = users.alias("owner")  # a bot (issue 12) works only while its owner's account does
     row = (await conn.execute(
         sa.select(*_USER_COLS, sessions.c.id.label("session_id"), sessions.c.expires_at)
         .join(users, users.c.id == sessions.c.user_id)
-        .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now, users.c.disabled.is_(False))
+        .outerjoin(owner, owner.c.id == users.c.bot_owner_id)
+        .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now, users.c.disabled.is_(False),
+               sa.or_(users.c.bot_owner_id.is_(None), owner.c.disabled.is_(False)))
     )).one_or_none()
     if row is None:
         return None

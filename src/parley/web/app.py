@@ -12,6 +12,7 @@ from parley.web import (
     api,
     audit,
     blocks,
+    bots,
     live,
     moderation,
     openapi,
@@ -77,6 +78,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(privacy.routes)
     app.add_routes(admin.routes)
     app.add_routes(support.routes)
+    app.add_routes(bots.routes)
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)

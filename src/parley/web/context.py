@@ -13,6 +13,7 @@ from parley.services.actions import Actions
 from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
+from parley.services.bots import Bots
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
@@ -32,6 +33,7 @@ class Context:
     db: Database
     accounts: Accounts
     rooms: Rooms
+    bots: Bots
     messages: Messages
     presence: Presence
     hub: Hub

@@ -100,7 +100,8 @@ def _cookie(request: web.Request) -> str | None:
 # Where each kind of request may carry its session token, in the order they are tried. A browser
 # cannot set headers on a WebSocket or an EventSource, hence `?token=` there (and an `auth` first
 # frame on the socket); REST takes no token in the URL, where logs and Referer would keep it.
-_SOURCES = {WS_PATH: (_query, _cookie), EVENTS_PATH: (_bearer, _query, _cookie)}
+# A bot or any non-browser client may also send `Authorization: Bearer` on the socket's handshake.
+_SOURCES = {WS_PATH: (_bearer, _query, _cookie), EVENTS_PATH: (_bearer, _query, _cookie)}
 _REST_SOURCES = (_bearer, _cookie)
 
 

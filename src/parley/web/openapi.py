@@ -75,6 +75,8 @@ SCHEMAS: dict[str, Any] = {
                       visibility={"enum": ["public", "private"]}, archived=_BOOL, created_at=_INT,
                       member_count=_INT, owners={"type": "array", "items": _ref("UserPublic")},
                       last_activity=_NULLABLE_INT),
+    "Bot": {"allOf": [_ref("UserPublic"), _obj(["bot", "owner_id", "created_at"], bot={"const": True},
+                                                owner_id=_INT, created_at=_INT)]},
     "Registration": _obj(["mode"], mode={"enum": ["open", "invite", "closed"]}),
     "Invite": _obj(["code", "uses", "used", "expires_at", "created_at", "created_by"], code=_STR, uses=_INT,
                    used=_INT, expires_at=_INT, created_at=_INT,
@@ -238,6 +240,7 @@ def _paths() -> dict[str, Any]:
         **_privacy_paths(),
         **_admin_paths(),
         **_support_paths(),
+        **_bot_paths(),
     }
     paths["/api/v1/me"]["delete"] = _op(
         "Delete my account (403 if the password is wrong): every session is revoked, I leave every room (a "
@@ -407,6 +410,79 @@ def _privacy_paths() -> dict[str, Any]:
         "application/zip": {"schema": {"type": "string", "format": "binary"}}},
         "headers": {"Content-Disposition": {"required": True, "schema": _STR}}}
     return {"/api/v1/me/export": {"get": export}}
+_BOT_ID = [{"name": "bot_id", "in": "path", "required": True, "schema": _INT_ID}]
+
+
+def _with(params: list[dict[str, Any]], op: dict[str, Any]) -> dict[str, Any]:
+    op["parameters"] = params + op.get("parameters", [])
+    return op
+
+
+def _bot_paths() -> dict[str, Any]:
+    """Bots and webhooks (issue 12). A bot authenticates with `Authorization: Bearer <token>`."""
+    bot = _ref("Bot")
+    webhook = _obj(["id", "bot_id", "url", "events", "rooms", "created_at"], id=_INT, bot_id=_INT, url=_STR,
+                   events={"type": "array", "items": {"enum": ["message", "mention", "direct"]}},
+                   rooms={"type": ["array", "null"], "items": _INT}, created_at=_INT, secret=_STR)
+    command = _obj(["name", "description", "usage"], name=_STR, description=_STR, usage=_STR)
+    delivery = _obj(["id", "webhook_id", "room_id", "seq", "kind", "state", "attempts", "next_at", "last_status",
+                     "last_error", "created_at", "updated_at"], id=_INT, webhook_id=_INT, room_id=_INT, seq=_INT,
+                    kind={"enum": ["message", "mention", "direct", "command"]},
+                    state={"enum": ["pending", "done", "failed"]}, attempts=_INT, next_at=_INT,
+                    last_status=_NULLABLE_INT, last_error={"type": ["string", "null"]}, created_at=_INT,
+                    updated_at=_INT)
+    hook = _obj(["id", "room", "secret", "url"], id=_INT, room=_INT, secret=_STR, url=_STR)
+    hook_id = [{"name": "hook_id", "in": "path", "required": True, "schema": _INT_ID}]
+    webhook_id = [{"name": "webhook_id", "in": "path", "required": True, "schema": _INT_ID}]
+    secret = [{"name": "secret", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1,
+                                                                           "maxLength": 100}}]
+    post_hook = _op("Post as the bot in the hook's room: `{text}`, or Slack's simple payload. The secret in "
+                    "the path is the credential (no session); rate limited per hook", ("201", _ref("Event")),
+                    body=api.HookPostBody, auth=False)
+    return {
+        "/api/v1/bots": {
+            "post": _op("Create a bot I own; the token is shown only here", ("201", _obj(
+                ["bot", "token"], bot=bot, token=_STR)), body=api.BotCreateBody),
+            "get": _op("The bots I own", ("200", _obj(["bots"], bots={"type": "array", "items": bot})))},
+        "/api/v1/bots/{bot_id}": {
+            "get": _with(_BOT_ID, _op("A bot of mine with its webhooks, hooks, commands and rooms",
+                                      ("200", _obj(["bot"], bot=bot)))),
+            "delete": _with(_BOT_ID, _op("Delete a bot of mine: it leaves its rooms, its token is revoked", None))},
+        "/api/v1/bots/{bot_id}/token": {"post": _with(_BOT_ID, _op(
+            "A new token for the bot (shown once); the old one is revoked at once", ("200", _obj(
+                ["token"], token=_STR))))},
+        "/api/v1/bots/{bot_id}/commands": {"put": _with(_BOT_ID, _op(
+            "Replace the bot's slash commands (its owner, or the bot itself)", ("200", _obj(
+                ["commands"], commands={"type": "array", "items": command})), body=api.CommandsBody))},
+        "/api/v1/bots/{bot_id}/webhooks": {
+            "post": _with(_BOT_ID, _op(
+                "Add an outgoing webhook; the secret that signs its deliveries is shown only here. Private, "
+                "loopback and link-local addresses are refused (422 `forbidden_address`) unless "
+                "PARLEY_WEBHOOK_ALLOW_PRIVATE allows them", ("201", _obj(["webhook"], webhook=webhook)),
+                body=api.WebhookBody)),
+            "get": _with(_BOT_ID, _op("The bot's outgoing webhooks", ("200", _obj(
+                ["webhooks"], webhooks={"type": "array", "items": webhook}))))},
+        "/api/v1/bots/{bot_id}/webhooks/{webhook_id}": {"delete": _with(_BOT_ID + webhook_id, _op(
+            "Remove an outgoing webhook", None))},
+        "/api/v1/bots/{bot_id}/deliveries": {"get": _with(_BOT_ID, _op(
+            "The webhook delivery log, newest first", ("200", _obj(
+                ["deliveries"], deliveries={"type": "array", "items": delivery})), params=api.DeliveriesQuery))},
+        "/api/v1/bots/{bot_id}/hooks": {"post": _with(_BOT_ID, _op(
+            "Add an incoming webhook posting as the bot in a room it is in; the secret is shown only here",
+            ("201", _obj(["hook"], hook=hook)), body=api.HookBody))},
+        "/api/v1/bots/{bot_id}/hooks/{hook_id}": {"delete": _with(_BOT_ID + hook_id, _op(
+            "Remove an incoming webhook", None))},
+        "/api/v1/hooks/{hook_id}/{secret}": {"post": _with(hook_id + secret, post_hook)},
+        "/api/v1/rooms/{room_id}/bots": {"post": _op(
+            "Add a bot to the room (its admins, or the bot's owner when a member): `member_joined`",
+            ("200", _obj(["bot"], bot=bot)), body=api.RoomBotBody)},
+        "/api/v1/rooms/{room_id}/commands": {"get": _op(
+            "The slash commands of the bots in the room", ("200", _obj(["commands"], commands={
+                "type": "array", "items": {"allOf": [command, _obj(["bot"], bot=_obj(
+                    ["id", "username"], id=_INT, username=_STR))]}})))},
+    }
+
+
 def _admin_paths() -> dict[str, Any]:
     """Server administration (issue 11): server admins only (403 `forbidden` for anyone else)."""
     user_id = [{"name": "user_id", "in": "path", "required": True, "schema": _INT_ID}]

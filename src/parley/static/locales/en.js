@@ -46,6 +46,8 @@ export default {
 
   'person.label': '{name} (@{username})',
   'person.deleted': 'Deleted user',
+  'bot.badge': 'BOT',
+  'bot.add': 'Add bot',
 
   'leave.open': 'Leave room',
   'owner.open': 'Change the owner',

@@ -45,6 +45,8 @@ export default {
 
   'person.label': '{name}（@{username}）',
   'person.deleted': '已注销用户',
+  'bot.badge': '机器人',
+  'bot.add': '添加机器人',
 
   'leave.open': '退出聊天室',
   'owner.open': '更换所有者',

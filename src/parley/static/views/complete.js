@@ -14,6 +14,7 @@ await Promise.all([loadStrings('later'), stylesheet('/static/later.css')]); // s
 const MAX_ITEMS = 8;
 const MENTION_BEFORE = /(^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{0,32})$/;
 const SHORTCODE_BEFORE = /(^|[\s(])(:[a-z0-9_+-]{2,40})$/i;
+const SLASH_BEFORE = /^\/([a-z0-9_-]{0,32})$/i;
 const SHORTCODE_DONE = /(^|[\s(]):([a-z0-9_+-]{2,40}):$/i;
 
 let emojiModule = null;
@@ -120,6 +121,16 @@ export function attachCompletion(input, wrap, roomId) {
     const mention = before.match(MENTION_BEFORE);
     const mine = ++generation;
     const current = () => mine === generation && input.selectionStart === caret;
+    const slash = before.match(SLASH_BEFORE);
+    if (slash) { // slash commands (issue 12): built-ins and the room's bots' commands
+      const found = await (await import('./slash.js')).commandItems(roomId, slash[1]);
+      if (current()) {
+        show(found.map((c) => ({ insert: `/${c.name} `, view: [h('strong', { class: 'completion-command' }, `/${c.name}`),
+          c.usage ? h('span', { class: 'completion-usage' }, c.usage) : null, h('span', { class: 'completion-hint' }, c.hint),
+          c.bot ? h('span', { class: 'bot-badge' }, `@${c.bot.username}`) : null] })), { start: 0, end: caret });
+      }
+      return;
+    }
     if (mention) {
       const found = await mentionItems(mention[2]);
       if (current()) show(found, { start: caret - mention[2].length - 1, end: caret });

@@ -6,8 +6,8 @@ import { store } from '../state.js';
 import { createUploads, enableDrop } from './uploads.js';
 
 const MAX_HEIGHT_PX = 200;
-// The server's longest message (PARLEY_MAX_TEXT, default 4000). Neither `hello` nor an endpoint
-// other than the OpenAPI document tells it; a smaller limit still shows, from the server's refusal.
+// The server's longest message (PARLEY_MAX_TEXT); only the OpenAPI document tells it, a smaller
+// limit shows from the server's refusal.
 export const MAX_TEXT = 4000;
 const COUNT_FROM = 0.9;
 
@@ -17,11 +17,10 @@ function textLength(text) {
 }
 
 /**
- * onSent() runs after a message goes out (the room view scrolls to it). Options (message actions,
- * issue 10): `extra()` gives more fields of the send (reply_to, thread_root); `keys(event, input)`
- * sees each key first and returns true when it handled it (Up-arrow edits, Escape cancels a reply);
- * `above` is shown over the box (the reply bar); `draftKey` keeps the draft apart (a thread's);
- * `files`: whether files may be attached (uploads, issue 9; the room's composer, not a thread's).
+ * onSent() runs after a send (the room scrolls to it). `extra()`: more send fields (reply_to,
+ * thread_root); `keys(event, input)` sees each key first, true when handled (Up edits, Escape
+ * cancels a reply); `above`: over the box (reply bar); `draftKey` keeps a thread's draft apart;
+ * `files`: may files be attached (issue 9; the room's composer, not a thread's).
  */
 export function createComposer(roomId, label, onSent, { extra = () => ({}), keys = () => false, above = null, draftKey = roomId, files = draftKey === roomId } = {}) {
   const input = h('textarea', {
@@ -30,8 +29,8 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
   });
   const count = h('span', { class: 'composer-count', 'aria-live': 'polite', hidden: true });
   const error = h('p', { class: 'form-error composer-error', role: 'alert', hidden: true });
-  // uploads (issue 9): the tray above, the attach/record buttons before the text; the text is the
-  // caption. Only the room's own composer takes files (a thread's does not).
+  // uploads (issue 9): tray above, attach/record buttons before the text (the caption); the room's
+  // composer only.
   let waiting = false;
   const showError = (text) => {
     error.textContent = text;
@@ -83,7 +82,7 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
       error.hidden = false;
       return;
     }
-    // uploads (issue 9): send once every file is stored; a failed one must be retried or removed
+    // uploads (issue 9): sent once every file is stored; a failed one is retried or removed
     if (uploads?.failed) {
       uploads.setStatus(t('uploads.waitFailed'));
       return;
@@ -93,7 +92,9 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
       uploads.setStatus(t('uploads.waiting'));
       return;
     }
-    sendMessage(roomId, input.value, extra(), uploads ? uploads.take() : []);
+    const text = input.value;
+    if (/^\/\w/.test(text) && !uploads?.count) import('./slash.js').then((m) => m.slash(roomId, text, extra(), showError));
+    else sendMessage(roomId, text, extra(), uploads ? uploads.take() : []);
     input.value = '';
     store.drafts.delete(draftKey);
     grow();
@@ -101,10 +102,10 @@ export function createComposer(roomId, label, onSent, { extra = () => ({}), keys
     onSent();
   };
   const wrap = h('div', { class: 'composer-wrap' }, above, error, uploads?.tray ?? null, form);
-  // Issue 10: @mention and :shortcode: completion, loaded when the text first has an @ or a colon.
+  // @mention, :shortcode: (issue 10), /command (issue 12) completion: loaded on first need.
   let completion = null;
   const complete = () => {
-    if (completion || !/[@:]/.test(input.value)) return;
+    if (completion || !/[@:]|^\//.test(input.value)) return;
     completion = import('./complete.js').then((module) => {
       const attached = module.attachCompletion(input, wrap, roomId);
       attached.update();

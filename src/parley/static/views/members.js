@@ -14,6 +14,7 @@ export function createMemberPanel(roomId, onClose) {
   const el = h('aside', { class: 'members', id: `member-panel-${roomId}`, 'aria-labelledby': heading.id },
     h('div', { class: 'panel-head' }, heading, iconButton('close', t('members.close'), onClose, { class: 'icon-btn close-members' })),
     list);
+  el.append(h('button', { class: 'btn add-bot', on: { click: () => import('./bots.js').then((m) => m.addBotDialog(roomId)) } }, t('bot.add')));
 
   const render = () => {
     const members = store.members.get(roomId);

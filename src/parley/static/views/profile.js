@@ -74,7 +74,8 @@ export function openProfileCard(user, roomId = null) {
   const status = typeof user.status === 'string' && user.status.trim() ? userText(user.status, 'p', { class: 'card-status' }) : null;
   const body = h('div', { class: 'card-body' },
     avatar(user, 72),
-    h('h2', { id: titleId, class: 'card-name' }, userText(displayName(user))),
+    h('h2', { id: titleId, class: 'card-name' }, userText(displayName(user)),
+      user.bot ? [' ', h('span', { class: 'role bot-badge' }, t('bot.badge'))] : null),
     userText(`@${user.username}`, 'p', { class: 'handle card-handle' }),
     status, role, mine ? h('p', { class: 'muted' }, t('card.you')) : null,
     h('div', { class: 'card-actions' }, close, mine ? null : blockButton(user, error), mine ? edit : message), error);

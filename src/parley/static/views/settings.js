@@ -98,6 +98,9 @@ export function openSettings() {
   // Privacy (export, delete my account, my reports) loads with its strings on first use.
   const privacy = h('div', { class: 'settings-section', 'aria-busy': 'true' });
   import('./privacy.js').then(({ privacySection }) => privacy.replaceWith(privacySection()));
+  // Bots I own (issue 12), with their tokens, webhooks and delivery log: on first use too.
+  const bots = h('div', { class: 'settings-section', 'aria-busy': 'true' });
+  import('./bots.js').then(({ botsSection }) => bots.replaceWith(botsSection()));
 
   const dialog = openDialog({
     title: t('settings.title'),
@@ -114,6 +117,7 @@ export function openSettings() {
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.language')), languages),
         h('fieldset', { class: 'choices' }, h('legend', {}, t('settings.theme')), themes)),
       privacy,
+      bots,
     ],
     describe: (err) => ([403, 409, 422].includes(err?.status) && err.message ? err.message : describeError(err)),
     onSubmit: async () => {

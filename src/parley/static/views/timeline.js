@@ -1,6 +1,5 @@
-// A room's history as a scrolling list that keeps only a window of rows in the DOM: scrolling near
-// an edge renders the next rows on that side (fetching older pages when the held ones run out) and
-// drops rows far away on the other, keeping what is on screen in place.
+// A room's history, holding only a window of rows in the DOM: near an edge the next rows render
+// (older pages fetched as needed) and far ones drop, keeping what is on screen in place.
 import { discardMessage, loadOlder, retryMessage } from '../actions.js';
 import { h, userText } from '../dom.js';
 import { formatDateTime, formatDay, formatNumber, formatSpan, formatTime, startOfDay, t, tNodes } from '../i18n.js';
