@@ -38,14 +38,15 @@ def main() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="port [PARLEY_PORT, 8000]")
 @click.option("--database-url", default=None, help="[PARLEY_DATABASE_URL, sqlite:///var/parley.db]")
 @click.option("--broker-url", default=None, help="[PARLEY_BROKER_URL, memory://]")
+@click.option("--export-url", default=None, help="publish every room event to amqp://... [PARLEY_EXPORT_URL]")
 @click.option("--migrate/--no-migrate", default=True, help="apply migrations first (default on)")
 @click.option("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS and WSS [PARLEY_TLS_CERT]")
 @click.option("--tls-key", default=None, help="PEM private key of --tls-cert [PARLEY_TLS_KEY]")
 def serve(host: str | None, port: int | None, database_url: str | None, broker_url: str | None,
-          migrate: bool, tls_cert: str | None, tls_key: str | None) -> None:
+          export_url: str | None, migrate: bool, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve HTTP (or HTTPS), WebSocket and the web client."""
     settings = _settings(host=host, port=port, database_url=database_url, broker_url=broker_url,
-                         tls_cert=tls_cert, tls_key=tls_key)
+                         export_url=export_url, tls_cert=tls_cert, tls_key=tls_key)
     run_server(settings, migrate=migrate)
 
 

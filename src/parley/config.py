@@ -87,6 +87,14 @@ class Settings:
         "help": "who may create an account until an admin changes it at run time: open, invite (with an "
                 "invite code) or closed (the first account of an empty server always may)",
         "choices": ("OPEN", "INVITE", "CLOSED")})
+    export_url: str = field(default="", metadata={
+        "help": "publish every committed room event to this destination, in seq order per room, at least once: "
+                "amqp://user:password@host:5672/vhost (RabbitMQ); empty: no event stream"})
+    export_exchange: str = field(default="parley.events", metadata={
+        "help": "the durable topic exchange the event stream publishes to (routing key room.<id>.<type>)"})
+    export_lease_s: int = field(default=15, metadata={
+        "help": "seconds after which another node takes the event stream over from an exporting node that "
+                "stopped renewing its lease", "min": 2, "max": 3600})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

@@ -13,6 +13,7 @@ from parley.services.actions import Actions
 from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
+from parley.services.export import Export
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
@@ -44,6 +45,7 @@ class Context:
     spam: Spam
     privacy: Privacy
     admin: Admin
+    export: Export | None = None  # the event stream (PARLEY_EXPORT_URL), when set
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
