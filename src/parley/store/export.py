@@ -95,3 +95,8 @@ async def lease(conn: AsyncConnection) -> tuple[str, int] | None:
     row = (await conn.execute(sa.select(export_lease.c.holder, export_lease.c.until)
                               .where(export_lease.c.id == LEASE_ID))).first()
     return None if row is None else (row[0], row[1])
+
+
+async def cursors(conn: AsyncConnection) -> dict[int, int]:
+    """Every room's export cursor (rooms never exported have none: 0)."""
+    return {r[0]: r[1] for r in (await conn.execute(sa.select(export_cursors.c.room_id, export_cursors.c.seq))).all()}
