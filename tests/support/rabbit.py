@@ -76,7 +76,7 @@ class Consumer:
         while True:
             try:
                 connection = await aio_pika.connect(self.url, timeout=5)
-            except (OSError, aio_pika.exceptions.AMQPError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, aio_pika.exceptions.AMQPError):
                 await asyncio.sleep(0.2)
                 continue
             try:
@@ -94,7 +94,7 @@ class Consumer:
                                                       orjson.loads(message.body)))
                         await message.ack()
                         self._changed.set()
-            except (OSError, aio_pika.exceptions.AMQPError, asyncio.TimeoutError, RuntimeError):
+            except (TimeoutError, OSError, aio_pika.exceptions.AMQPError, RuntimeError):
                 await asyncio.sleep(0.2)
             finally:
                 with contextlib.suppress(Exception):
