@@ -5,6 +5,7 @@ with headers room, seq and type, message id "room:seq" and routing key `room.<ro
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,11 @@ from aiormq.exceptions import AMQPError as AMQPLowError
 
 from parley.core.export import Record
 from parley.export.base import ExportUnavailable
+
+# The adapter reports an outage itself, in one line (services/export.py); aiormq would log each
+# refused reconnection at ERROR and a broker's shutdown with a traceback.
+for _name in ("aiormq", "aio_pika"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 _FAILURES = (AMQPError, AMQPLowError, DeliveryError, ConnectionError, OSError, asyncio.TimeoutError, RuntimeError)
 
