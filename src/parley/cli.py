@@ -246,5 +246,24 @@ def media_collect(database_url: str | None) -> None:
     click.echo(f"removed {done.uploads} unattached upload(s) and {done.orphans} orphan file(s)")
 
 
+@main.group()
+def export() -> None:
+    """The event stream for other systems (PARLEY_EXPORT_URL)."""
+
+
+@export.command("status")
+@click.option("--database-url", default=None)
+def export_status(database_url: str | None) -> None:
+    """Which node exports, and how many events the stream is behind (every node's commits count)."""
+    from parley.services.export import status
+
+    async def action(ctx: Any) -> Any:
+        return await status(ctx.messages.deps)
+
+    found = _run(database_url, action)
+    holder = found["holder"] or "none (no node exports now)"
+    click.echo(f"exporting node: {holder}\nbehind: {found['events_behind']} event(s) in {found['rooms_behind']} room(s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

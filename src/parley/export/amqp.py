@@ -46,7 +46,7 @@ class AmqpExporter:
                 self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
         except _FAILURES as exc:
             await self.close()
-            raise ExportUnavailable(f"{self.name}: {exc or type(exc).__name__}") from None
+            raise ExportUnavailable(f"{self.name}: {_describe(exc)}") from None
 
     async def publish(self, records: Sequence[Record]) -> None:
         exchange = self._exchange
@@ -65,17 +65,24 @@ class AmqpExporter:
             if isinstance(result, BaseException):
                 if isinstance(result, asyncio.CancelledError):
                     raise result
-                raise ExportUnavailable(f"{self.name}: {result or type(result).__name__}")
+                raise ExportUnavailable(f"{self.name}: {_describe(result)}")
             if not _acked(result):
                 raise ExportUnavailable(f"{self.name}: the broker refused a message ({result!r})")
 
     async def close(self) -> None:
         connection, self._connection, self._exchange = self._connection, None, None
-        if connection is not None and not connection.is_closed:
+        if connection is not None:  # closed by the broker too: closing it here releases it cleanly
             try:
                 await asyncio.wait_for(connection.close(), self.timeout)
             except (*_FAILURES, asyncio.CancelledError):
                 pass
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if not text or " object at 0x" in text:  # aio-pika names a closed channel by its repr
+        return f"connection lost ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _acked(confirmation: Any) -> bool:

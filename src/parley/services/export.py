@@ -200,3 +200,14 @@ class Export:
         return max(len(records), 1)
 
 
+
+
+async def status(deps: Deps) -> dict[str, object]:
+    """The stream as the database records it, from any node: who exports, and how far behind."""
+    async with deps.db.read() as conn:
+        held = await store.lease(conn)
+        rooms, events = await store.backlog(conn)
+    now = deps.clock()
+    holder = held[0] if held and held[1] >= now else None
+    return {"holder": holder, "lease_left_ms": max(0, held[1] - now) if holder and held else 0,
+            "rooms_behind": rooms, "events_behind": events}
