@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import new_user
 from tests.support.client import Api
+from tests.support.cluster import RedisServer
 from tests.support.rabbit import MACHINE_URL, Consumer, PrivateRabbit, names, require_broker
 from tests.support.server import FAST_LIMITS, ServerProcess
 
@@ -174,6 +175,53 @@ async def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None
         assert "export:" in server.log()  # the outage was logged in a line (not a traceback)
     finally:
         broker.remove()
+
+
+async def test_one_node_exports_and_another_takes_over_when_it_is_killed(tmp_path: Path, pg_url: str) -> None:
+    """Two nodes on PostgreSQL and Redis: only the lease holder publishes; SIGKILL it mid-stream and
+    the other takes over from the durable cursor, within the lease (2 s here)."""
+    url = require_broker(MACHINE_URL)
+    redis = RedisServer(tmp_path).start()
+    try:
+        async with consumer_of(url) as consumer:
+            env = {**export_env(url, consumer.exchange), "PARLEY_BROKER_URL": redis.url, "PARLEY_EXPORT_LEASE_S": "2",
+                   "PARLEY_MEDIA_URL": f"file://{tmp_path}/media", "PARLEY_MEDIA_SHARED": "1",
+                   "PARLEY_LOG_LEVEL": "INFO"}
+            first = ServerProcess(pg_url, tmp_path, env=env).start()
+            await until_logged(first, "holds the export lease")
+            second = ServerProcess(pg_url, tmp_path, env=env, migrate=False).start()
+            try:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+                    users, rooms = await setup_rooms(http, second.url, 8)
+                    acked: list[int] = []
+                    stop = asyncio.Event()
+                    sender = asyncio.create_task(keep_sending(users, rooms, acked, stop))  # through the second node
+                    while len(acked) < 300:
+                        await asyncio.sleep(0.01)
+                    assert "holds the export lease" not in second.log()
+                    first.kill()
+                    killed_at = len(acked)
+                    await until_logged(second, "holds the export lease", timeout=30)
+                    while len(acked) < killed_at + 200:
+                        await asyncio.sleep(0.01)
+                    stop.set()
+                    await sender
+                    expected = await last_seqs(users[0], rooms)
+                await consumer.wait_until(complete(expected))
+                assert_every_event_in_order(consumer, expected)
+            finally:
+                first.stop()
+                second.stop()
+            assert not first.tracebacks() and not second.tracebacks()
+    finally:
+        redis.kill()
+
+
+async def until_logged(server: ServerProcess, text: str, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while text not in server.log():
+        assert asyncio.get_running_loop().time() < deadline, f"{text!r} never logged: {server.log()}"
+        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("url", ["kafka://127.0.0.1:9092", "amqp://"])
