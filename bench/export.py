@@ -20,9 +20,10 @@ import sys
 import time
 import uuid
 
-import _common as c
 import aio_pika
 import orjson
+
+import _common as c
 
 
 class Consumer:
@@ -123,7 +124,8 @@ async def main_async(args: argparse.Namespace) -> None:
               f"consumer: p50 {c.percentile(lags, 50):.1f} ms, p95 {c.percentile(lags, 95):.1f} ms, "
               f"p99 {c.percentile(lags, 99):.1f} ms, max {lags[-1]:.1f} ms")
     finally:
-        await consumer.connection.close() if hasattr(consumer, "connection") else None
+        if hasattr(consumer, "connection"):
+            await consumer.connection.close()
         server.stop()
 
 

@@ -78,7 +78,7 @@ def make_exporter(settings: Settings) -> Exporter | None:
             return AmqpExporter(settings.export_url, settings.export_exchange)
         except ValueError as exc:
             raise ConfigError(f"PARLEY_EXPORT_URL: {exc}") from None
-    if scheme == "memory":
+    if scheme == "memory":  # in-process, for tests: it keeps what it "published" in a list
         from parley.export.memory import MemoryExporter
 
         return MemoryExporter()

@@ -132,6 +132,11 @@ class Export:
             except store.LostLease:
                 log.warning("export: node %s lost the export lease; another node exports now", self.node_id)
                 self.stats.holding = False
+            except Exception as exc:  # anything else (a refused statement, a bug): the stream must not stop for good
+                self.stats.failures += 1
+                log.error("export: %s: %s; retrying", type(exc).__name__, exc)
+                await self._sleep(retry)
+                retry = backoff(retry, self.options.poll_min, self.options.retry_max)
             now = time.monotonic()
             if now - reported >= self.options.report_every and (count or self.stats.backlog_events):
                 log.info("export: %d events in %.1f s (%.0f/s), lag %d ms, backlog %d events", count, now - since,
