@@ -141,6 +141,7 @@ async def test_a_server_killed_mid_stream_loses_nothing_after_its_restart(tmp_pa
     assert not server.tracebacks()
 
 
+@pytest.mark.timeout(300)  # a RabbitMQ node starts twice (5-30 s each on a busy machine)
 async def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None:
     broker = PrivateRabbit(tmp_path / "rabbit").start()
     try:
@@ -177,6 +178,7 @@ async def test_a_broker_restart_mid_stream_loses_nothing(tmp_path: Path) -> None
         broker.remove()
 
 
+@pytest.mark.timeout(240)
 async def test_one_node_exports_and_another_takes_over_when_it_is_killed(tmp_path: Path, pg_url: str) -> None:
     """Two nodes on PostgreSQL and Redis: only the lease holder publishes; SIGKILL it mid-stream and
     the other takes over from the durable cursor, within the lease (2 s here)."""
