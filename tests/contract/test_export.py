@@ -203,3 +203,15 @@ async def test_a_commit_wakes_an_idle_exporter(ctx: Context) -> None:
     assert time.monotonic() - t0 < 5
     assert export.stats.lag_ms < 5000
     await export.close()
+
+
+async def test_throughput_and_lag_are_logged_while_exporting(ctx: Context, caplog: pytest.LogCaptureFixture) -> None:
+    export = new_export(ctx, "node-l", report_every=0.2)
+    caplog.set_level("INFO", logger="parley.export")
+    await busy_rooms(ctx, 2, 40, "l")
+    await export.start()
+    await until(lambda: any("lag" in r.getMessage() for r in caplog.records))
+    line = next(r.getMessage() for r in caplog.records if "lag" in r.getMessage())
+    assert line.startswith("export: ") and " events in " in line and "/s), lag " in line and " ms, backlog " in line
+    assert export.stats.exported >= 40 + 2 * 3 and export.stats.batches >= 1
+    await export.close()
