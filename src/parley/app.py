@@ -163,7 +163,9 @@ def build(settings: Settings) -> Context:
     exporter = make_exporter(settings)
     export = None
     if exporter is not None:
-        export = Export(deps, exporter, bus.node_id, ExportOptions(lease_ms=settings.export_lease_s * 1000))
+        # retries at most every lease / 3, so a node waiting for its broker still renews its lease in time
+        export = Export(deps, exporter, bus.node_id, ExportOptions(
+            lease_ms=settings.export_lease_s * 1000, retry_max=min(5.0, settings.export_lease_s / 3)))
         emitter.watchers.append(export.wake)
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),

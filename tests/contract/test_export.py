@@ -84,6 +84,17 @@ async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def caught_up(ctx: Context, timeout: float = 15.0) -> None:
+    """Until every room's export cursor is at its last seq (the confirms come before the cursor's commit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with ctx.db.read() as conn:
+            if await export_store.backlog(conn) == (0, 0):
+                return
+        assert time.monotonic() < deadline, "the cursors never caught up"
+        await asyncio.sleep(0.02)
+
+
 async def test_every_event_goes_out_once_in_seq_order_per_room(ctx: Context) -> None:
     assert ctx.export is not None
     await busy_rooms(ctx, 12, 300)
@@ -177,8 +188,7 @@ async def test_one_node_exports_and_another_takes_over_when_it_dies(ctx: Context
     assert first_seen(b.exporter.confirmed) == {  # type: ignore[attr-defined]
         r: list(range(cursors.get(r, 0) + 1, expected[r] + 1)) for r in expected}
     # the dead node, were it to wake up, publishes at most a duplicate and moves no cursor
-    async with ctx.db.read() as conn:
-        assert await export_store.backlog(conn) == (0, 0)
+    await caught_up(ctx)  # b recorded what it confirmed
     await ctx.messages.send(ann, rooms[0], "one more")
     with pytest.raises(export_store.LostLease):
         await a.step()
@@ -215,3 +225,31 @@ async def test_throughput_and_lag_are_logged_while_exporting(ctx: Context, caplo
     assert line.startswith("export: ") and " events in " in line and "/s), lag " in line and " ms, backlog " in line
     assert export.stats.exported >= 40 + 2 * 3 and export.stats.batches >= 1
     await export.close()
+
+
+async def test_an_outage_and_a_lease_held_elsewhere_are_waited_out_not_spun_on(ctx: Context) -> None:
+    """Commits keep waking the exporters, but a node whose destination is down retries with back-off,
+    and a node without the lease only asks for it every lease / 3."""
+    ann, = await register(ctx, "sann")
+    rid = (await ctx.rooms.create(ann, "spin"))["id"]
+    a = new_export(ctx, "node-a", lease_ms=3000, poll_min=0.05, retry_max=1.0)  # retries renew the lease in time
+    b = new_export(ctx, "node-b", lease_ms=3000)
+    dest = a.exporter
+    assert isinstance(dest, MemoryExporter)
+    dest.up = False
+    await a.start()
+    await until(lambda: a.stats.holding and dest.starts >= 1)
+    await b.start()
+    claims, t0 = b.stats.claims, time.monotonic()
+    for k in range(40):  # 40 commits over about 1.5 s, each waking both
+        await ctx.messages.send(ann, rid, f"while down {k}")
+        await asyncio.sleep(0.03)
+    elapsed = time.monotonic() - t0
+    assert dest.starts <= 2 + elapsed / 0.05 / 4, dest.starts  # 0.05, 0.1, 0.2, 0.4, 0.8 s...: a handful
+    assert b.stats.claims - claims <= 2 + elapsed / 1.0, b.stats.claims - claims
+    assert dest.confirmed == [] and b.exporter.confirmed == []  # type: ignore[attr-defined]
+    dest.up = True
+    expected = await last_seqs(ctx)
+    await until(lambda: first_seen(dest.confirmed) == {r: list(range(1, n + 1)) for r, n in expected.items()})
+    await a.close()
+    await b.close()

@@ -17,8 +17,10 @@ class MemoryExporter:
         self.up = True
         self.connected = False
         self.fail_after: int | None = None  # take this many more records, then fail mid-batch
+        self.starts = 0  # connection attempts
 
     async def start(self) -> None:
+        self.starts += 1
         if not self.up:
             raise ExportUnavailable("memory destination is down")
         self.connected = True

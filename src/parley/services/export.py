@@ -53,6 +53,7 @@ class ExportStats:
     holding: bool = False
     connected: bool = False
     failures: int = 0
+    claims: int = 0  # lease claims or renewals tried (every lease_ms / 3 while not exporting)
 
 
 class Export:
@@ -69,6 +70,8 @@ class Export:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._claimed_at = 0.0
+        self._reported = 0.0
+        self._counted = 0
 
     # -- wake-ups ------------------------------------------------------------------------------
     def wake(self, room_ids: Iterable[int]) -> None:
@@ -96,11 +99,13 @@ class Export:
     async def _run(self) -> None:
         wait = self.options.poll_min
         retry = self.options.poll_min
-        reported, since, count = time.monotonic(), time.monotonic(), 0
+        self._reported, self._counted = time.monotonic(), 0
         while not self._closing:
+            self._report()
             try:
                 if not await self._hold():
-                    await self._sleep(self.options.lease_ms / 3000)
+                    self._dirty.clear()  # the node that holds the lease finds these by its own scans
+                    await self._sleep(self.options.lease_ms / 3000, wake=False)
                     continue
                 if not self.stats.connected:
                     await self.exporter.start()
@@ -109,7 +114,7 @@ class Export:
                     retry = self.options.poll_min
                     log.info("export: connected to %s", self.exporter.name)
                 done = await self.step()
-                count += done
+                self._counted += done
                 if done:
                     wait = self.options.poll_min
                     continue  # more may be waiting
@@ -117,45 +122,60 @@ class Export:
                 if not self._dirty:
                     self._full = True  # woken by the clock: scan every room
                 wait = backoff(wait, self.options.poll_min, self.options.poll_max)
+                continue
             except ExportUnavailable as exc:
                 self.stats.failures += 1
                 if self.stats.connected:
                     log.warning("export: %s; retrying (nothing is lost, the cursor waits)", exc)
                 self.stats.connected = False
                 await self.exporter.close()
-                await self._sleep(retry)
-                retry = backoff(retry, self.options.poll_min, self.options.retry_max)
             except Unavailable as exc:
                 log.warning("export: database unavailable (%s); retrying", exc)
-                await self._sleep(retry)
-                retry = backoff(retry, self.options.poll_min, self.options.retry_max)
             except store.LostLease:
                 log.warning("export: node %s lost the export lease; another node exports now", self.node_id)
                 self.stats.holding = False
+                continue
             except Exception as exc:  # anything else (a refused statement, a bug): the stream must not stop for good
                 self.stats.failures += 1
                 log.error("export: %s: %s; retrying", type(exc).__name__, exc)
-                await self._sleep(retry)
-                retry = backoff(retry, self.options.poll_min, self.options.retry_max)
-            now = time.monotonic()
-            if now - reported >= self.options.report_every and (count or self.stats.backlog_events):
-                log.info("export: %d events in %.1f s (%.0f/s), lag %d ms, backlog %d events", count, now - since,
-                         count / (now - since), self.stats.lag_ms, self.stats.backlog_events)
-                reported = since = now
-                count = 0
+            # a failure: wait (new commits do not cut it short), longer each time it repeats
+            await self._sleep(retry, wake=False)
+            retry = backoff(retry, self.options.poll_min, self.options.retry_max)
 
-    async def _sleep(self, seconds: float) -> None:
+    def _report(self) -> None:
+        """The throughput and lag line, every `report_every` seconds while there is something to say."""
+        now = time.monotonic()
+        elapsed = now - self._reported
+        if elapsed >= self.options.report_every:
+            if self._counted or self.stats.backlog_events:
+                log.info("export: %d events in %.1f s (%.0f/s), lag %d ms, backlog %d events", self._counted,
+                         elapsed, self._counted / elapsed, self.stats.lag_ms, self.stats.backlog_events)
+            self._reported, self._counted = now, 0
+
+    async def _sleep(self, seconds: float, *, wake: bool = True) -> None:
+        """Wait `seconds`, or (with `wake`) until a commit marks rooms; closing always ends it."""
         self._woken.clear()
-        if self._dirty or self._closing:
+        if self._closing or (wake and self._dirty):
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), seconds)
+        deadline = time.monotonic() + seconds
+        while not self._closing:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._woken.wait(), left)
+            except TimeoutError:
+                return
+            self._woken.clear()
+            if wake:
+                return
 
     async def _hold(self) -> bool:
         """Claim or renew the lease (renewed also by every cursor move)."""
         now = time.monotonic()
         if self.stats.holding and now - self._claimed_at < self.options.lease_ms / 3000:
             return True
+        self.stats.claims += 1
         async with self.deps.db.write() as conn:
             held = await store.claim(conn, self.node_id, self.deps.clock(), self.options.lease_ms)
         if held and not self.stats.holding:
