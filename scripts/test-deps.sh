@@ -9,6 +9,9 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# The event stream's broker-restart test starts a RabbitMQ node of its own (tests/support/rabbit.py);
+# the machine's broker on 5672, like PostgreSQL and Redis, is the machine's own service.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 # Chinese and emoji glyphs for the browser tests and screenshots (zh-CN, emoji in names).
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)

@@ -21,6 +21,7 @@ from parley.core.admin import Registration
 from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.core.spam import Policy as SpamPolicy
+from parley.export.base import Exporter
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
@@ -31,6 +32,7 @@ from parley.services.blocks import Blocks
 from parley.services.bots import Bots
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
+from parley.services.export import Export, ExportOptions
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
@@ -64,6 +66,26 @@ def make_bus(settings: Settings) -> Bus:
         except ValueError as exc:
             raise ConfigError(f"PARLEY_BROKER_URL: {exc}") from None
     raise ConfigError(f"PARLEY_BROKER_URL {settings.broker_url!r}: use memory:// (one node) or redis://host:port")
+
+
+def make_exporter(settings: Settings) -> Exporter | None:
+    """The event stream's destination from PARLEY_EXPORT_URL (None: no stream)."""
+    if not settings.export_url:
+        return None
+    scheme = urlsplit(settings.export_url).scheme
+    if scheme in ("amqp", "amqps"):
+        from parley.export.amqp import AmqpExporter
+
+        try:
+            return AmqpExporter(settings.export_url, settings.export_exchange)
+        except ValueError as exc:
+            raise ConfigError(f"PARLEY_EXPORT_URL: {exc}") from None
+    if scheme == "memory":  # in-process, for tests: it keeps what it "published" in a list
+        from parley.export.memory import MemoryExporter
+
+        return MemoryExporter()
+    raise ConfigError(f"PARLEY_EXPORT_URL {settings.export_url.split('@')[-1]!r}: use amqp://user:password@host:5672/ "
+                      "(RabbitMQ), or leave it empty for no event stream")
 
 
 def make_database(settings: Settings) -> Database:
@@ -141,6 +163,13 @@ def build(settings: Settings) -> Context:
     moderation = Moderation(deps, emitter, actions)
     reports = Reports(deps, emitter, actions, moderation=moderation, spam=spam)
     accounts = Accounts(deps, emitter, registration)
+    exporter = make_exporter(settings)
+    export = None
+    if exporter is not None:
+        # retries at most every lease / 3, so a node waiting for its broker still renews its lease in time
+        export = Export(deps, exporter, bus.node_id, ExportOptions(
+            lease_ms=settings.export_lease_s * 1000, retry_max=min(5.0, settings.export_lease_s / 3)))
+        emitter.watchers.append(export.wake)
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
                       retention_days=settings.retention_days)
@@ -154,7 +183,7 @@ def build(settings: Settings) -> Context:
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
                    spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration),
-                   support=support)
+                   support=support, export=export)
 
 
 def make_spam_policy(settings: Settings) -> SpamPolicy:
@@ -190,11 +219,15 @@ def create_app(settings: Settings) -> web.Application:
             await app[CTX].spam.ready()  # loads the model (trains it on a new database) before traffic
         await app[CTX].privacy.start()  # the retention sweep: now, then hourly
         await app[CTX].bots.start()  # the webhook dispatcher (issue 12)
+        if app[CTX].export is not None:
+            await app[CTX].export.start()  # the event stream: claims the lease, then publishes
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
         await app[CTX].support.close()
+        if app[CTX].export is not None:
+            await app[CTX].export.close()
         await app[CTX].privacy.close()
         await app[CTX].bots.close()
         await app[CTX].hub.close()

@@ -38,14 +38,15 @@ def main() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="port [PARLEY_PORT, 8000]")
 @click.option("--database-url", default=None, help="[PARLEY_DATABASE_URL, sqlite:///var/parley.db]")
 @click.option("--broker-url", default=None, help="[PARLEY_BROKER_URL, memory://]")
+@click.option("--export-url", default=None, help="publish every room event to amqp://... [PARLEY_EXPORT_URL]")
 @click.option("--migrate/--no-migrate", default=True, help="apply migrations first (default on)")
 @click.option("--tls-cert", default=None, help="PEM certificate chain: serve HTTPS and WSS [PARLEY_TLS_CERT]")
 @click.option("--tls-key", default=None, help="PEM private key of --tls-cert [PARLEY_TLS_KEY]")
 def serve(host: str | None, port: int | None, database_url: str | None, broker_url: str | None,
-          migrate: bool, tls_cert: str | None, tls_key: str | None) -> None:
+          export_url: str | None, migrate: bool, tls_cert: str | None, tls_key: str | None) -> None:
     """Serve HTTP (or HTTPS), WebSocket and the web client."""
     settings = _settings(host=host, port=port, database_url=database_url, broker_url=broker_url,
-                         tls_cert=tls_cert, tls_key=tls_key)
+                         export_url=export_url, tls_cert=tls_cert, tls_key=tls_key)
     run_server(settings, migrate=migrate)
 
 
@@ -243,6 +244,25 @@ def media_collect(database_url: str | None) -> None:
 
     done = asyncio.run(_with_context(_settings(database_url=database_url), action))
     click.echo(f"removed {done.uploads} unattached upload(s) and {done.orphans} orphan file(s)")
+
+
+@main.group()
+def export() -> None:
+    """The event stream for other systems (PARLEY_EXPORT_URL)."""
+
+
+@export.command("status")
+@click.option("--database-url", default=None)
+def export_status(database_url: str | None) -> None:
+    """Which node exports, and how many events the stream is behind (every node's commits count)."""
+    from parley.services.export import status
+
+    async def action(ctx: Any) -> Any:
+        return await status(ctx.messages.deps)
+
+    found = _run(database_url, action)
+    holder = found["holder"] or "none (no node exports now)"
+    click.echo(f"exporting node: {holder}\nbehind: {found['events_behind']} event(s) in {found['rooms_behind']} room(s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

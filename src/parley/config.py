@@ -113,6 +113,14 @@ class Settings:
     bot_rate_limit_burst: float = field(default=30, metadata={"help": "messages a bot may send at once", "min": 1})
     bot_rate_limit_per_sec: float = field(default=5.0, metadata={
         "help": "sustained messages per second per bot", "min": 1e-6})
+    export_url: str = field(default="", metadata={
+        "help": "publish every committed room event to this destination, in seq order per room, at least once: "
+                "amqp://user:password@host:5672/vhost (RabbitMQ); empty: no event stream"})
+    export_exchange: str = field(default="parley.events", metadata={
+        "help": "the durable topic exchange the event stream publishes to (routing key room.<id>.<type>)"})
+    export_lease_s: int = field(default=15, metadata={
+        "help": "seconds after which another node takes the event stream over from an exporting node that "
+                "stopped renewing its lease", "min": 2, "max": 3600})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

@@ -1,6 +1,6 @@
 """The layering rule, checked on the source: an inner layer never imports an outer one.
 
-    core (pure, no I/O)  <-  store, bus, blobs  <-  services  <-  realtime  <-  web  <-  app / cli / config
+    core (pure, no I/O)  <-  store, bus, blobs, export  <-  services  <-  realtime  <-  web  <-  app / cli / config
 
 Every module under src/parley is parsed with `ast`; every import counts, wherever it is written
 (module level, inside functions, under `if TYPE_CHECKING:`, relative, or `importlib.import_module`
@@ -23,6 +23,7 @@ LAYER_OF = {
     "store": "store",
     "bus": "bus",
     "blobs": "blobs",
+    "export": "export",
     "services": "services",
     "realtime": "realtime",
     "web": "web",
@@ -43,11 +44,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"core"}),
     "bus": frozenset({"core"}),
     "blobs": frozenset({"core"}),
-    "services": frozenset({"core", "store", "bus", "blobs"}),
+    "export": frozenset({"core"}),
+    "services": frozenset({"core", "store", "bus", "blobs", "export"}),
     "realtime": frozenset({"core", "bus", "services", "store"}),
     "web": frozenset({"core", "services", "realtime", "config"}),
-    "app": frozenset({"core", "store", "bus", "blobs", "services", "realtime", "web", "config"}),
-    "cli": frozenset({"core", "store", "bus", "blobs", "services", "realtime", "web", "config", "app"}),
+    "app": frozenset({"core", "store", "bus", "blobs", "export", "services", "realtime", "web", "config"}),
+    "cli": frozenset({"core", "store", "bus", "blobs", "export", "services", "realtime", "web", "config", "app"}),
 }
 
 # Narrow exceptions, by module prefix. web holds the Database handle in its Context (web/context.py)
@@ -182,6 +184,8 @@ BAD = [
     ("parley.store.fake", "from parley.bus.base import Bus\n", "parley.bus.base.Bus"),
     ("parley.bus.fake", "from parley.store.db import Database\n", "parley.store.db.Database"),
     ("parley.blobs.fake", "from parley.store.db import Database\n", "parley.store.db.Database"),
+    ("parley.export.fake", "from parley.store.db import Database\n", "parley.store.db.Database"),
+    ("parley.web.fake", "from parley.export.amqp import AmqpExporter\n", "parley.export.amqp.AmqpExporter"),
     ("parley.web.fake", "from parley.blobs.local import LocalBlobs\n", "parley.blobs.local.LocalBlobs"),
     ("parley.services.fake", "from parley import realtime\n", "parley.realtime"),
     ("parley.services.fake", "from parley.web.http import json\n", "parley.web.http.json"),

@@ -182,6 +182,15 @@ def test_room_create(db: Db) -> None:
         assert types[0] == "room_created"
 
 
+def test_export_status_counts_what_the_stream_is_behind(db: Db) -> None:
+    db.run("room", "create", "streamed", "--owner", "owner")
+    behind = db.query("SELECT count(*), sum(last_seq) FROM rooms WHERE last_seq > 0")[0]
+    assert behind[0] >= 1
+    out = ok(db.run("export", "status"))
+    assert "exporting node: none" in out
+    assert f"behind: {behind[1]} event(s) in {behind[0]} room(s)" in out
+
+
 def test_bad_port_variable_is_a_usage_error(tmp_path: Path) -> None:
     result = parley("serve", "--database-url", f"sqlite:///{tmp_path / 'p.db'}", cwd=tmp_path,
                     env={"PARLEY_PORT": "abc"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
 from parley.core import wire
@@ -14,9 +14,14 @@ _MEMBERSHIP = {EventType.MEMBER_JOINED, EventType.MEMBER_INVITED, *ENDS_MEMBERSH
 class Emitter:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
+        # Called after each call of room_events with the rooms it published to (the event export's
+        # wake-up, services/export.py); they must not block.
+        self.watchers: list[Callable[[set[int]], None]] = []
 
     async def room_events(self, events: Iterable[Event]) -> None:
+        rooms: set[int] = set()
         for event in events:
+            rooms.add(event.room_id)
             subject = event.data.get("user", {}).get("id", 0) if event.type in _MEMBERSHIP else 0
             await self.bus.publish(room_channel(event.room_id), BusMessage(
                 Kind.ROOM_EVENT, event.room_id, event.seq, subject, event.type.value, wire.encode_event(event)))
@@ -24,6 +29,9 @@ class Emitter:
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.JOINED, event.room_id, event.seq, subject))
             elif event.type in ENDS_MEMBERSHIP:  # a leave, a kick, a ban: every node stops the room for them
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.LEFT, event.room_id, event.seq, subject))
+        if rooms:
+            for watcher in self.watchers:
+                watcher(rooms)
 
     async def ephemeral(self, room_id: int, user_id: int, frame: wire.ServerFrame) -> None:
         await self.bus.publish(room_channel(room_id), BusMessage(

@@ -433,3 +433,23 @@ bot_commands = sa.Table(
     sa.Column("description", sa.String(200), nullable=False, server_default=""),
     sa.Column("usage", sa.String(100), nullable=False, server_default=""),
 )
+
+# -- the event stream for other systems (issue 12) ---------------------------------------------------
+# How far each room's log has been published and confirmed by the export destination: the durable
+# cursor of the outbox (the events table is the outbox). Only the node holding `export_lease` moves it.
+export_cursors = sa.Table(
+    "export_cursors",
+    metadata,
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+# One row (id 1): the node that exports, until when (ms); another node takes over once it expired.
+export_lease = sa.Table(
+    "export_lease",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("until", sa.BigInteger, nullable=False),
+)

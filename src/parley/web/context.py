@@ -14,6 +14,7 @@ from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.bots import Bots
+from parley.services.export import Export
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
@@ -48,6 +49,7 @@ class Context:
     privacy: Privacy
     admin: Admin
     support: Support
+    export: Export | None = None  # the event stream (PARLEY_EXPORT_URL), when set
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

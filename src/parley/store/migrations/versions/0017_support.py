@@ -2,7 +2,7 @@
 conversations of the widget's visitors, and which accounts are the assistant or guests.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
