@@ -17,10 +17,13 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core import calls as call_rules
 from parley.core.admin import Registration
+from parley.core.errors import Invalid
 from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.core.spam import Policy as SpamPolicy
+from parley.realtime.calls import CallKeeper
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
@@ -28,6 +31,7 @@ from parley.services.actions import Actions
 from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
+from parley.services.calls import Calls, CallSettings
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
@@ -141,10 +145,23 @@ def build(settings: Settings) -> Context:
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
                       retention_days=settings.retention_days)
-    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
+    calls = Calls(deps, emitter, make_call_settings(settings))
+    return Context(settings=settings, db=deps.db, calls=calls, call_keeper=CallKeeper(hub, calls), accounts=accounts, rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
                    spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration))
+
+
+def make_call_settings(settings: Settings) -> CallSettings:
+    try:
+        static = call_rules.parse_ice_servers(settings.ice_servers)
+        turn = call_rules.split_urls(settings.turn_urls)
+    except Invalid as exc:
+        raise ConfigError(exc.message) from None
+    if turn and not settings.turn_secret:
+        raise ConfigError("PARLEY_TURN_URLS needs PARLEY_TURN_SECRET (coturn's static-auth-secret)")
+    return CallSettings(ice_servers=static, turn_urls=turn, turn_secret=settings.turn_secret,
+                        turn_ttl_s=settings.turn_ttl, timeout_s=float(settings.call_timeout_s))
 
 
 def make_spam_policy(settings: Settings) -> SpamPolicy:
@@ -179,10 +196,12 @@ def create_app(settings: Settings) -> web.Application:
         if settings.spam:
             await app[CTX].spam.ready()  # loads the model (trains it on a new database) before traffic
         await app[CTX].privacy.start()  # the retention sweep: now, then hourly
+        app[CTX].call_keeper.start()  # calls: this node's participants seen, the gone ones swept out
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].call_keeper.close()
         await app[CTX].privacy.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from parley.config import Settings
+from parley.realtime.calls import CallKeeper
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
 from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
+from parley.services.calls import Calls
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
 from parley.services.presence import Presence
@@ -44,6 +46,8 @@ class Context:
     spam: Spam
     privacy: Privacy
     admin: Admin
+    calls: Calls
+    call_keeper: CallKeeper
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)
