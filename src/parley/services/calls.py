@@ -102,7 +102,7 @@ class Calls:
                 mine = peer
             else:
                 mine = await self._add(conn, call_id, user, now)
-            view = await self._view(conn, call)
+            view = await self._view(conn, await _get(conn, call.id))
         await self._tell(view)
         return view, mine
 
