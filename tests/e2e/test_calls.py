@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.conftest import new_user
@@ -175,5 +176,5 @@ async def test_ice_servers_carry_short_lived_turn_credentials(server, http, name
     expected = base64.b64encode(hmac.new(SECRET.encode(), turn["username"].encode(), hashlib.sha1).digest()).decode()
     assert turn["credential"] == expected
     assert SECRET not in str(got)
-    status, body, _ = await ann.fetch("/api/v1/calls/ice", auth=False)
-    assert status == 401 and body["error"]["code"] == "unauthorized"
+    status, _, body = await ann.fetch("/api/v1/calls/ice", auth=False)
+    assert status == 401 and orjson.loads(body)["error"]["code"] == "unauthorized"
