@@ -51,7 +51,15 @@ const HANDLERS = {
   report_resolved: onQueue,
   held_added: onQueue,
   held_resolved: onQueue,
+  // Calls (issue 13): views/call.js, loaded on first use
+  call_joined: onCall,
+  call_state: onCall,
+  call_signal: onCall,
 };
+
+function onCall(frame) {
+  return import('./views/call.js').then((m) => (frame.type === 'error' ? m.onError(frame) : m.onFrame(frame)));
+}
 
 function onQueue(frame) {
   const { type, report, held, id } = frame;
@@ -140,6 +148,7 @@ function onEvent(event) {
 }
 
 function onError(frame) {
+  if (String(frame.ref).startsWith('call-')) return onCall(frame);
   if (!refused(store.timelines, frame)) emit('notice', { code: frame.code });
 }
 

@@ -449,6 +449,11 @@ const SYSTEM_LINES = {
   member_muted: moderation,
   member_unmuted: moderation,
   history_purged: () => [['event.history_purged', {}]],
+  // -- calls (issue 13) --
+  call_started: (event) => [[`event.call_started${event.video ? '' : '.voice'}`, { user: person(event.sender) }]],
+  call_ended: (event) => [event.missed
+    ? [`event.call_ended.${event.declined ? 'declined' : 'missed'}`, { user: person(event.participants[0] ?? event.sender) }]
+    : ['event.call_ended', { span: formatSpan(Math.max(1000, event.duration_ms)), count: String(event.participants.length) }]],
 };
 
 /** "Ana banned Bob for 1 day: spamming" */
