@@ -63,11 +63,14 @@ const get = (path) => api.call('GET', path);
 function onState(roomId, view) {
   running.set(roomId, view);
   renderBanner(roomId);
-  if (call && call.room === roomId && view && view.id === call.id) {
+  if (!call?.id || call.room !== roomId) return; // (before call_joined, the state is of the call I enter)
+  if (view && view.id === call.id) {
     const present = new Set(view.participants.map((p) => p.peer));
-    for (const [peer, link] of call.links) if (!present.has(peer)) dropLink(peer, link);
+    for (const [peer, found] of call.links) if (!present.has(peer)) dropLink(peer, found);
+    // A direct call is over for me once the other side hung up.
+    if (store.rooms.get(roomId)?.kind === 'direct' && view.answered && view.participants.length === 1) leaveCall();
   }
-  if (call && call.room === roomId && (!view || view.id !== call.id)) teardown();
+  if (call && (!view || view.id !== call.id)) teardown();
 }
 
 /** The open room view's join banner (views/room.js), shown while a call I am not in runs there. */
@@ -182,6 +185,10 @@ function onJoined(frame) {
   call.peer = frame.peer;
   running.set(call.room, frame.call);
   renderBanner(call.room);
+  // Nobody picks up a direct call: it ends as missed.
+  if (store.rooms.get(call.room)?.kind === 'direct' && !frame.call.answered && !call.ringTimer) {
+    call.ringTimer = setTimeout(() => call && !running.get(call.room)?.answered && leaveCall(), RING_MS);
+  }
   // The newcomer (or the one coming back) offers to everyone it has no link with; the others answer.
   for (const p of frame.call.participants) {
     if (p.peer === call.peer) continue;
@@ -200,8 +207,9 @@ export function leaveCall() {
 
 function teardown() {
   if (!call) return;
-  const { room, links, media, screen, ui, offs, timer } = call;
+  const { room, links, media, screen, ui, offs, timer, ringTimer } = call;
   clearInterval(timer);
+  clearTimeout(ringTimer);
   offs.forEach((off) => off());
   for (const [peer, link] of links) dropLink(peer, link);
   media.getTracks().forEach((track) => track.stop());
@@ -484,9 +492,9 @@ export async function stats() {
         out[s.kind === 'audio' ? 'audioBytes' : 'videoBytes'] += s.bytesReceived ?? 0;
         if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
       }
-      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
-        const local = report.get(s.localCandidateId);
-        out.relay ||= local?.candidateType === 'relay';
+      if (s.type === 'transport' && s.selectedCandidatePairId) {
+        const pair = report.get(s.selectedCandidatePairId);
+        out.relay ||= report.get(pair?.localCandidateId)?.candidateType === 'relay';
       }
     });
     peers[peer] = out;
