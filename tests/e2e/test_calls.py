@@ -87,9 +87,10 @@ async def test_a_call_from_start_to_end(server, http, names):
     assert (await b2.wait_for(_is("error", "x2")))["code"] == "not_found"
 
     # bob leaves, ann stays; then ann hangs up: the call ends, in the log, with both of them.
+    seen = len(a.frames)
     await b.send({"type": "call_leave", "call": call})
     left = await a.wait_for(lambda f: f["type"] == "call_state" and f["call"] is not None
-                            and len(f["call"]["participants"]) == 1)
+                            and len(f["call"]["participants"]) == 1, start=seen)
     assert left["call"]["participants"][0]["peer"] == peer_a
     await a.send({"type": "call_leave", "call": call})
     for s in (a, b, c):
