@@ -152,6 +152,21 @@ def test_direct_call_rings_and_media_flows_both_ways(open_app, live_server: Serv
         _still_growing(page, first)
     assert _stats(bob_page)["setupMs"] is not None
 
+    # The socket drops and comes back: the peer connections never depended on it, the media goes on,
+    # and bob takes his place in the call over again (same participant id).
+    before = _stats(bob_page)
+    bob_page.evaluate("window.dispatchEvent(new Event('offline'))")
+    expect(bob_page.locator('.conn[data-state="offline"]')).to_be_attached()
+    expect(bob_page.locator(".call-status")).to_have_text("Reconnecting… the call goes on")
+    bob_page.evaluate("window.dispatchEvent(new Event('online'))")
+    wait_connected(bob_page)
+    expect(bob_page.locator(".call-status")).to_have_text("")
+    for page in (ann_page, bob_page):
+        _still_growing(page, _stats(page))
+    assert _stats(bob_page)["peer"] == before["peer"]
+    running = live_server.call("GET", f"/rooms/{room['id']}/call", user=ann)["call"]
+    assert sorted(p["user"]["id"] for p in running["participants"]) == sorted([ann.id, bob.id])
+
     # Mute and camera off are the tracks' own switches; the call goes on.
     bob_page.locator(".call-controls button[aria-pressed]").first.click()
     expect(bob_page.locator(".call-controls button[aria-pressed='true']")).to_have_count(1)
