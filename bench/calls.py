@@ -53,6 +53,63 @@ async def _setup_ms(page: Page, timeout: float = 30.0) -> float:
     raise RuntimeError(f"no remote video after {timeout} s")
 
 
+SDP = "v=0\r\n" + "a=candidate-or-codec-line-of-a-typical-offer\r\n" * 70  # ~3.5 KB, an offer's size
+CANDIDATE = {"candidate": "candidate:842163049 1 udp 1677729535 203.0.113.7 50123 typ srflx raddr 0.0.0.0 rport 0",
+             "sdpMid": "0", "sdpMLineIndex": 0}
+
+
+async def _signalling_only(srv: Server, api: Api, calls: int, candidates: int) -> dict[str, float]:
+    """The same call set-up as the browsers', without browsers: two sockets exchange start, join,
+    offer, answer, `candidates` ICE candidates each way, leave, leave; server CPU per call."""
+    import aiohttp
+
+    tag = run_id()
+    (_, ann), (_, bob) = [await api.register(f"{n}w{tag}") for n in ("ann", "bob")]
+    room = (await api.call("POST", "/direct", ann, {"usernames": [f"bobw{tag}"]}))["id"]
+    async with aiohttp.ClientSession() as http:
+        a = await http.ws_connect(f"{srv.ws_url}?token={ann}")
+        b = await http.ws_connect(f"{srv.ws_url}?token={bob}")
+
+        async def until(ws, kind: str) -> dict:
+            while True:
+                frame = await ws.receive_json(timeout=30)
+                if frame["type"] == kind:
+                    return frame
+                if frame["type"] == "error":
+                    raise RuntimeError(frame)
+
+        meter = CpuMeter(srv.cpu_pids(), [os.getpid()])
+        start = meter.snap()
+        for _ in range(calls):
+            await a.send_json({"type": "call_start", "room": room})
+            joined = await until(a, "call_joined")
+            call, peer_a = joined["call"]["id"], joined["peer"]
+            await b.send_json({"type": "call_join", "call": call})
+            peer_b = (await until(b, "call_joined"))["peer"]
+            await b.send_json({"type": "call_signal", "call": call, "to": peer_a, "kind": "offer", "sdp": SDP})
+            await until(a, "call_signal")
+            await a.send_json({"type": "call_signal", "call": call, "to": peer_b, "kind": "answer", "sdp": SDP})
+            await until(b, "call_signal")
+            for _ in range(candidates):
+                await a.send_json({"type": "call_signal", "call": call, "to": peer_b, "kind": "ice",
+                                   "candidate": CANDIDATE})
+                await b.send_json({"type": "call_signal", "call": call, "to": peer_a, "kind": "ice",
+                                   "candidate": CANDIDATE})
+            for _ in range(candidates):
+                await until(a, "call_signal")
+                await until(b, "call_signal")
+            await b.send_json({"type": "call_leave", "call": call})
+            await a.send_json({"type": "call_leave", "call": call})
+            await until(a, "call_ended")
+            await until(b, "call_ended")
+        cost = CpuMeter.diff(start, meter.snap())
+        await a.close()
+        await b.close()
+    return {"ws_calls": calls, "ws_candidates_each_way": candidates,
+            "ws_server_cpu_s_per_call": round(cost["server"] / calls, 4),
+            "ws_server_loop_s_per_call": round(cost["loop"] / calls, 4), "ws_wall_s": round(cost["t"], 1)}
+
+
 async def main(args: argparse.Namespace) -> None:
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is missing: run scripts/test-deps.sh")
@@ -74,14 +131,14 @@ async def main(args: argparse.Namespace) -> None:
             idle = CpuMeter.diff(idle_start, meter.snap())
             start = meter.snap()
             for n in range(args.calls):
-                ended = await ann.locator("li.sys", has_text="Call ended").count()
                 await ann.locator(".call-start").click()
                 await bob.locator("dialog.call-ring .call-accept").click()
                 setups.append(await _setup_ms(bob))
                 await ann.locator(".call-hangup").click()
                 for page in (ann, bob):
                     await page.locator(".call-view").wait_for(state="detached")
-                await ann.locator("li.sys", has_text="Call ended").nth(ended).wait_for()
+                while (await api.call("GET", f"/rooms/{room}/call", ann_token))["call"] is not None:
+                    await asyncio.sleep(0.05)  # the call has ended on the server too
                 print(f"call {n + 1}: {setups[-1]:.0f} ms", flush=True)
             cost = CpuMeter.diff(start, meter.snap())
             await browser.close()
@@ -101,6 +158,13 @@ async def main(args: argparse.Namespace) -> None:
               f"machine {record['machine_util']:.0%} busy (the two Chromium pages are most of it)")
         print(f"server idle: {record['server_idle_cpu_per_s'] * 1000:.1f} ms of CPU per second; per call net of "
               f"idle: {record['server_net_cpu_s_per_call'] * 1000:.1f} ms")
+        if args.ws_calls:
+            ws = await _signalling_only(srv, api, args.ws_calls, args.candidates)
+            record.update(ws)
+            print(f"signalling alone ({ws['ws_calls']} calls over two sockets, offer + answer + "
+                  f"{ws['ws_candidates_each_way']} candidates each way): server CPU "
+                  f"{ws['ws_server_cpu_s_per_call'] * 1000:.1f} ms per call "
+                  f"(event loop {ws['ws_server_loop_s_per_call'] * 1000:.1f} ms), {ws['ws_wall_s']} s")
         emit_json(args.json, record)
     finally:
         await api.close()
@@ -110,6 +174,8 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=20, help="calls to set up and hang up (default 20)")
+    parser.add_argument("--ws-calls", type=int, default=200, help="calls set up over two sockets alone (0: none)")
+    parser.add_argument("--candidates", type=int, default=8, help="ICE candidates each way per socket-only call")
     parser.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle server CPU measured first")
     add_server_args(parser)
     run(main(parser.parse_args()))
