@@ -37,6 +37,8 @@ async def _page(browser, base: str, username: str, room: int) -> Page:
                                         headers={"X-Requested-With": "parley"})
     assert answer.ok, await answer.text()
     page = await context.new_page()
+    page.on("console", lambda m: m.type in ("error", "warning") and print(f"  [{username}] {m.text}", file=sys.stderr))
+    page.on("pageerror", lambda e: print(f"  [{username}] page error: {e}", file=sys.stderr))
     await page.goto(f"/#/room/{room}")
     await page.locator('.conn[data-state="connected"]').wait_for()
     await page.locator(f'.room[data-room-id="{room}"] .call-start').wait_for()
@@ -50,7 +52,8 @@ async def _setup_ms(page: Page, timeout: float = 30.0) -> float:
         if got and got["setupMs"] is not None and any(p["framesDecoded"] > 0 for p in got["peers"].values()):
             return got["setupMs"]
         await asyncio.sleep(0.05)
-    raise RuntimeError(f"no remote video after {timeout} s")
+    state = await page.locator(".conn").get_attribute("data-state")
+    raise RuntimeError(f"no remote video after {timeout} s: {await page.evaluate(STATS)}, socket {state}")
 
 
 SDP = "v=0\r\n" + "a=candidate-or-codec-line-of-a-typical-offer\r\n" * 70  # ~3.5 KB, an offer's size
@@ -119,6 +122,14 @@ async def main(args: argparse.Namespace) -> None:
         tag = run_id()
         (_, ann_token), (_, _) = [await api.register(f"{n}{tag}") for n in ("ann", "bob")]
         room = (await api.call("POST", "/direct", ann_token, {"usernames": [f"bob{tag}"]}))["id"]
+        record: dict = {"bench": "calls"}
+        if args.ws_calls:
+            ws = await _signalling_only(srv, api, args.ws_calls, args.candidates)
+            record.update(ws)
+            print(f"signalling alone ({ws['ws_calls']} calls over two sockets, offer + answer + "
+                  f"{ws['ws_candidates_each_way']} candidates each way): server CPU "
+                  f"{ws['ws_server_cpu_s_per_call'] * 1000:.1f} ms per call "
+                  f"(event loop {ws['ws_server_loop_s_per_call'] * 1000:.1f} ms), {ws['ws_wall_s']} s")
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             ann = await _page(browser, srv.base_url, f"ann{tag}", room)
@@ -143,7 +154,7 @@ async def main(args: argparse.Namespace) -> None:
             cost = CpuMeter.diff(start, meter.snap())
             await browser.close()
         ordered = sorted(setups)
-        record = {"bench": "calls", "calls": args.calls, "setup_p50_ms": round(percentile(ordered, 50)),
+        record |= {"calls": args.calls, "setup_p50_ms": round(percentile(ordered, 50)),
                   "setup_p90_ms": round(percentile(ordered, 90)), "setup_max_ms": round(ordered[-1]),
                   "server_cpu_s_per_call": round(cost["server"] / args.calls, 4),
                   "server_loop_s_per_call": round(cost["loop"] / args.calls, 4),
@@ -158,13 +169,6 @@ async def main(args: argparse.Namespace) -> None:
               f"machine {record['machine_util']:.0%} busy (the two Chromium pages are most of it)")
         print(f"server idle: {record['server_idle_cpu_per_s'] * 1000:.1f} ms of CPU per second; per call net of "
               f"idle: {record['server_net_cpu_s_per_call'] * 1000:.1f} ms")
-        if args.ws_calls:
-            ws = await _signalling_only(srv, api, args.ws_calls, args.candidates)
-            record.update(ws)
-            print(f"signalling alone ({ws['ws_calls']} calls over two sockets, offer + answer + "
-                  f"{ws['ws_candidates_each_way']} candidates each way): server CPU "
-                  f"{ws['ws_server_cpu_s_per_call'] * 1000:.1f} ms per call "
-                  f"(event loop {ws['ws_server_loop_s_per_call'] * 1000:.1f} ms), {ws['ws_wall_s']} s")
         emit_json(args.json, record)
     finally:
         await api.close()

@@ -118,6 +118,7 @@ def make_limits(settings: Settings) -> Limits:
         action_rate=Rate(settings.rate_limit_burst * 3, settings.rate_limit_per_sec * 2),
         # search: the send limits when looser than its own floor
         search_rate=Rate(max(10, settings.rate_limit_burst), max(2.0, settings.rate_limit_per_sec)),
+        call_rate=Rate(max(20, settings.rate_limit_burst * 2), max(0.5, settings.rate_limit_per_sec / 2)),
         login_rate=Rate(settings.login_rate_burst, 1 / 60),
         register_ip_rate=Rate(settings.register_rate_burst, 0.1),
         session_ttl_ms=settings.session_ttl_days * 86_400_000,

@@ -22,7 +22,6 @@ from parley.core import calls as rules
 from parley.core import permissions, wire
 from parley.core.errors import Conflict, NotFound, RateLimited
 from parley.core.models import Event, EventType, Membership, Room, RoomKind, User
-from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import calls as store
@@ -31,7 +30,6 @@ from parley.store import reports as report_store
 from parley.store import rooms as room_store
 
 log = logging.getLogger(__name__)
-CALL_RATE = Rate(burst=20, per_second=0.5)  # starts, joins, leaves, ends, declines per user
 
 
 @dataclass(frozen=True)
@@ -119,8 +117,8 @@ class Calls:
         await self.emitter.to_peer(theirs.user_id, target, frame)
 
     async def leave(self, user: User, call_id: int, peers: list[str]) -> None:
-        """My participant connections `peers` leave; the call ends with its last one."""
-        await self._rate(user)
+        """My participant connections `peers` leave; the call ends with its last one. Not rate
+        limited: a refused leave would keep someone in a call, and each participant leaves once."""
         now = self.deps.clock()
         emitted: list[Event] = []
         async with self.deps.db.write() as conn:
@@ -247,7 +245,7 @@ class Calls:
         await self.emitter.ephemeral(room, 0, wire.CallStateFrame(room=room, call=view))
 
     async def _rate(self, user: User) -> None:
-        wait = await self.deps.bus.hit(f"call:{user.id}", CALL_RATE)
+        wait = await self.deps.bus.hit(f"call:{user.id}", self.deps.limits.call_rate)
         if wait:
             raise RateLimited(f"too many call requests; retry in {wait:.1f} s", wait)
 

@@ -151,7 +151,7 @@ async function enter(roomId, frame) {
   const acceptedAt = performance.now();
   const [media, iceConfig] = await Promise.all([localMedia(frame.video !== false), iceServers()]);
   call = { id: null, room: roomId, peer: null, links: new Map(), media, ice: iceConfig, acceptedAt,
-    firstFrameAt: null, muted: false, cameraOff: false, screen: null, ui: null, offs: [], video: frame.video !== false };
+    firstFrameAt: null, outbox: [], muted: false, cameraOff: false, screen: null, ui: null, offs: [], video: frame.video !== false };
   buildUi();
   const ref = `call-${++refs}`;
   const joined = new Promise((resolve) => waiting.set(ref, resolve));
@@ -194,8 +194,10 @@ function onJoined(frame) {
     if (p.peer === call.peer) continue;
     const existing = call.links.get(p.peer);
     if (!existing) offerTo(p.peer, p.user);
-    else if (['failed', 'disconnected'].includes(existing.pc.iceConnectionState)) offer(p.peer, true);
+    else if (!['connected', 'completed'].includes(existing.pc.iceConnectionState)) offer(p.peer, true);
   }
+  call.away = false;
+  for (const queued of call.outbox.splice(0)) sendFrame(queued);
   resolve?.(frame);
 }
 
@@ -288,8 +290,11 @@ function dropLink(peer, found) {
   call?.links.delete(peer);
 }
 
+/** Signals sent while the socket is down wait for the next one (after `call_join` takes my place back). */
 function signal(to, body) {
-  if (call?.id) sendFrame({ type: 'call_signal', call: call.id, to, ...body });
+  if (!call?.id) return;
+  const frame = { type: 'call_signal', call: call.id, to, ...body };
+  if (call.away || !sendFrame(frame)) call.outbox.push(frame);
 }
 
 /** Offers, answers and candidates from another participant. Of two offers that cross (two ICE
@@ -364,6 +369,7 @@ function buildUi() {
   call.timer = setInterval(findSpeaker, SPEAKER_MS);
   call.offs.push(on('connection', (state) => {
     status.textContent = state === 'connected' ? '' : t('call.reconnecting');
+    if (call && state !== 'connected') call.away = true; // signals wait until my place is taken back
     // Back on a socket: take my participant over again; links that broke restart ICE (onJoined).
     if (state === 'connected' && call?.id) {
       const ref = `call-${++refs}`;
