@@ -156,8 +156,10 @@ async function enter(roomId, frame) {
   const ref = `call-${++refs}`;
   const joined = new Promise((resolve) => waiting.set(ref, resolve));
   if (!sendFrame({ ...frame, ref })) {
+    waiting.delete(ref);
     teardown();
-    throw new Error('offline');
+    showNotice({ code: 'network' });
+    return undefined;
   }
   const answer = await joined;
   if (answer.type === 'error') {
@@ -222,11 +224,14 @@ function teardown() {
 }
 
 async function localMedia(video) {
-  try {
-    return await navigator.mediaDevices.getUserMedia({ audio: true, video });
-  } catch {
-    return video ? navigator.mediaDevices.getUserMedia({ audio: true, video: false }) : new MediaStream();
+  for (const wanted of video ? [{ audio: true, video: true }, { audio: true }, { video: true }] : [{ audio: true }]) {
+    try {
+      return await navigator.mediaDevices.getUserMedia(wanted);
+    } catch {
+      // no such device, or no permission: try with less
+    }
   }
+  return new MediaStream(); // neither: I listen and watch
 }
 
 let iceCache = null;
