@@ -50,13 +50,12 @@ export const REDUCERS = {
   member_muted: fresh(sanctioned),
   member_unmuted: fresh(sanctioned),
   history_purged: applyPurge,
-  // -- calls (issue 13): ringing, the banner and the call itself load on first use --
-  call_started: callEvent,
+  call_started: callEvent, // calls (issue 13): views/call.js
   call_ended: callEvent,
 };
 
-function callEvent(room, event, isFresh) {
-  if (isFresh) import('./views/call.js').then((m) => m.onEvent(room, event));
+function callEvent(room, event, fresh) {
+  if (fresh) import('./views/call.js').then((m) => m.onEvent(room, event));
 }
 
 function removed(room, event) {

@@ -51,14 +51,13 @@ const HANDLERS = {
   report_resolved: onQueue,
   held_added: onQueue,
   held_resolved: onQueue,
-  // Calls (issue 13): views/call.js, loaded on first use
-  call_joined: onCall,
+  call_joined: onCall, // calls (issue 13): views/call.js
   call_state: onCall,
   call_signal: onCall,
 };
 
 function onCall(frame) {
-  return import('./views/call.js').then((m) => (frame.type === 'error' ? m.onError(frame) : m.onFrame(frame)));
+  return import('./views/call.js').then((m) => m.onFrame(frame));
 }
 
 function onQueue(frame) {

@@ -4,12 +4,28 @@
 // peer connections do not depend on the socket: after a reconnect the call is taken over again
 // with the same participant id, and links whose network path broke restart ICE.
 import { api } from '../api.js';
-import { h, icon, iconButton } from '../dom.js';
+import { h, icon as baseIcon, iconButton as baseButton } from '../dom.js';
 import { formatSpan, loadStrings, t } from '../i18n.js';
 import { personLabel, roomLabel } from '../people.js';
 import { on, store } from '../state.js';
 import { sendFrame } from '../ws.js';
 import { describeError } from './ui.js';
+
+// The icons only the call's screen uses (dom.js has the phone, the microphone, the camera...).
+const ICONS = {
+  hangup: 'M3 14c5-5 13-5 18 0l-2 3-4-1v-3a9 9 0 0 0-6 0v3l-4 1z',
+  screen: 'M3 5h18v11H3zM8 20h8M12 16v4',
+};
+function icon(name) {
+  const svg = baseIcon(ICONS[name] ? 'phone' : name);
+  if (ICONS[name]) svg.querySelector('path').setAttribute('d', ICONS[name]);
+  return svg;
+}
+function iconButton(name, label, onClick, props) {
+  const button = baseButton('phone', label, onClick, props);
+  button.replaceChildren(icon(name));
+  return button;
+}
 
 const RING_MS = 45_000; // how long a direct call rings before it counts as missed
 const SPEAKER_MS = 400; // how often the active speaker is looked for
@@ -35,6 +51,7 @@ const waiting = new Map(); // ref -> resolve of call_joined / error
 // -- frames and events from sync.js and reducers.js ----------------------------------------------------
 
 export function onFrame(frame) {
+  if (frame.type === 'error') return onError(frame);
   if (frame.type === 'call_state') return onState(frame.room, frame.call);
   if (frame.type === 'call_joined') return onJoined(frame);
   if (frame.type === 'call_signal') return onSignal(frame).catch((err) => console.warn('call signal', err));

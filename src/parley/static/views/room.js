@@ -64,12 +64,10 @@ function createJoinedView(room) {
     ? { el: h('p', { class: 'archived-note' }, removed ? '' : t('room.archived')), mounted: () => {} }
     : createComposer(roomId, label, () => timelineView.jumpToLatest(), composerOptions);
   const pins = pinsButton(roomId);
-  // Calls (issue 13): the start button and the join banner; views/call.js loads when a call runs
-  const callBanner = h('div', { class: 'call-banner', hidden: true, role: 'status', dataset: { callRoom: roomId } });
-  const callButton = iconButton('phone', t('call.start'), () => import('./call.js').then((m) => m.startCall(roomId)),
-    { class: 'icon-btn call-start', hidden: removed || room.archived });
-  api.call('GET', `/rooms/${roomId}/call`).then((a) => a.call && import('./call.js').then((m) => m.onFrame({
-    type: 'call_state', room: roomId, call: a.call }))).catch(() => {});
+  const callUi = (fn) => import('./call.js').then(fn); // calls (issue 13)
+  const callBanner = h('div', { class: 'call-banner', hidden: true, dataset: { callRoom: roomId } });
+  const callButton = iconButton('phone', t('call.start'), () => callUi((m) => m.startCall(roomId)), { class: 'icon-btn call-start', hidden: removed || room.archived });
+  api.call('GET', `/rooms/${roomId}/call`).then(({ call }) => call && callUi((m) => m.onFrame({ type: 'call_state', room: roomId, call })), () => {});
   const main = h('div', { class: 'room-main' }, callBanner, timelineView.el, typingLine, composer.el);
   const body = h('div', { class: 'room-body' }, main);
   composer.acceptFiles?.(main); // uploads (issue 9): drop and paste anywhere in the room

@@ -449,11 +449,9 @@ const SYSTEM_LINES = {
   member_muted: moderation,
   member_unmuted: moderation,
   history_purged: () => [['event.history_purged', {}]],
-  // -- calls (issue 13) --
-  call_started: (event) => [[`event.call_started${event.video ? '' : '.voice'}`, { user: person(event.sender) }]],
-  call_ended: (event) => [event.missed
-    ? [`event.call_ended.${event.declined ? 'declined' : 'missed'}`, { user: person(event.participants[0] ?? event.sender) }]
-    : ['event.call_ended', { span: formatSpan(Math.max(1000, event.duration_ms)), count: String(event.participants.length) }]],
+  call_started: (e) => [['event.call_started', { user: person(e.sender) }]], // calls (issue 13)
+  call_ended: (e) => [e.missed ? [`event.call_ended.${e.declined ? 'declined' : 'missed'}`, { user: person(e.participants[0]) }]
+    : ['event.call_ended', { span: formatSpan(Math.max(1e3, e.duration_ms)), n: String(e.participants.length) }]],
 };
 
 /** "Ana banned Bob for 1 day: spamming" */
