@@ -83,11 +83,19 @@ function onState(roomId, view) {
   if (!call?.id || call.room !== roomId) return; // (before call_joined, the state is of the call I enter)
   if (view && view.id === call.id) {
     const present = new Set(view.participants.map((p) => p.peer));
-    for (const [peer, found] of call.links) if (!present.has(peer)) dropLink(peer, found);
+    for (const [peer, found] of call.links) {
+      if (!present.has(peer)) dropLink(peer, found);
+      else if (!found.user.username) found.tile.el.lastChild.textContent = personLabel(found.user = participant(peer).user);
+    }
     // A direct call is over for me once the other side hung up.
     if (store.rooms.get(roomId)?.kind === 'direct' && view.answered && view.participants.length === 1) leaveCall();
   }
   if (call && (!view || view.id !== call.id)) teardown();
+}
+
+/** A participant of my call as the server last told it (with the user's name). */
+function participant(peer) {
+  return running.get(call?.room)?.participants.find((p) => p.peer === peer);
 }
 
 /** The open room view's join banner (views/room.js), shown while a call I am not in runs there. */
@@ -323,7 +331,7 @@ function signal(to, body) {
  * restarts), the polite side's gives way. */
 async function onSignal(frame) {
   if (!call || frame.call !== call.id) return;
-  const user = store.users.get(frame.user) ?? { id: frame.user };
+  const user = participant(frame.from)?.user ?? store.users.get(frame.user) ?? { id: frame.user };
   const found = link(frame.from, user, false);
   const { pc } = found;
   if (frame.kind === 'ice') {
