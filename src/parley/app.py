@@ -17,11 +17,14 @@ from parley.blobs.local import LocalBlobs
 from parley.bus.base import Bus
 from parley.bus.memory import MemoryBus
 from parley.config import Settings
+from parley.core import calls as call_rules
 from parley.core.admin import Registration
+from parley.core.errors import Invalid
 from parley.core.privacy import DeletedMessages
 from parley.core.ratelimit import Rate
 from parley.core.spam import Policy as SpamPolicy
 from parley.export.base import Exporter
+from parley.realtime.calls import CallKeeper
 from parley.realtime.hub import Hub
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
@@ -30,6 +33,7 @@ from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.bots import Bots
+from parley.services.calls import Calls, CallSettings
 from parley.services.deps import Deps, Limits
 from parley.services.emitter import Emitter
 from parley.services.export import Export, ExportOptions
@@ -139,6 +143,7 @@ def make_limits(settings: Settings) -> Limits:
         action_rate=Rate(settings.rate_limit_burst * 3, settings.rate_limit_per_sec * 2),
         # search: the send limits when looser than its own floor
         search_rate=Rate(max(10, settings.rate_limit_burst), max(2.0, settings.rate_limit_per_sec)),
+        call_rate=Rate(max(20, settings.rate_limit_burst * 2), max(0.5, settings.rate_limit_per_sec / 2)),
         login_rate=Rate(settings.login_rate_burst, 1 / 60),
         register_ip_rate=Rate(settings.register_rate_burst, 0.1),
         session_ttl_ms=settings.session_ttl_days * 86_400_000,
@@ -179,11 +184,25 @@ def build(settings: Settings) -> Context:
     support = Support(deps, emitter, accounts, rooms, messages, actions, provider, settings.assistant_threshold)
     bots = Bots(deps, emitter, rooms, messages, allow_private=settings.webhook_allow_private,
                 timeout_s=settings.webhook_timeout_s, retry_base_s=settings.webhook_retry_base_s)
-    return Context(settings=settings, db=deps.db, accounts=accounts, rooms=rooms, bots=bots,
+    calls = Calls(deps, emitter, make_call_settings(settings))
+    return Context(settings=settings, db=deps.db, calls=calls, call_keeper=CallKeeper(hub, calls),
+                   accounts=accounts, rooms=rooms, bots=bots,
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
                    spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration),
                    support=support, export=export)
+
+
+def make_call_settings(settings: Settings) -> CallSettings:
+    try:
+        static = call_rules.parse_ice_servers(settings.ice_servers)
+        turn = call_rules.split_urls(settings.turn_urls)
+    except Invalid as exc:
+        raise ConfigError(exc.message) from None
+    if turn and not settings.turn_secret:
+        raise ConfigError("PARLEY_TURN_URLS needs PARLEY_TURN_SECRET (coturn's static-auth-secret)")
+    return CallSettings(ice_servers=static, turn_urls=turn, turn_secret=settings.turn_secret,
+                        turn_ttl_s=settings.turn_ttl, timeout_s=float(settings.call_timeout_s))
 
 
 def make_spam_policy(settings: Settings) -> SpamPolicy:
@@ -221,6 +240,7 @@ def create_app(settings: Settings) -> web.Application:
         await app[CTX].bots.start()  # the webhook dispatcher (issue 12)
         if app[CTX].export is not None:
             await app[CTX].export.start()  # the event stream: claims the lease, then publishes
+        app[CTX].call_keeper.start()  # calls: this node's participants seen, the gone ones swept out
         log.info("parley node %s on %s with %s", context.hub.bus.node_id, settings.database_url.split("@")[-1],
                  settings.broker_url)
 
@@ -228,6 +248,7 @@ def create_app(settings: Settings) -> web.Application:
         await app[CTX].support.close()
         if app[CTX].export is not None:
             await app[CTX].export.close()
+        await app[CTX].call_keeper.close()
         await app[CTX].privacy.close()
         await app[CTX].bots.close()
         await app[CTX].hub.close()

@@ -121,6 +121,20 @@ class Settings:
     export_lease_s: int = field(default=15, metadata={
         "help": "seconds after which another node takes the event stream over from an exporting node that "
                 "stopped renewing its lease", "min": 2, "max": 3600})
+    ice_servers: str = field(default="", metadata={
+        "help": "ICE servers browsers use for calls: a JSON list of RTCIceServer objects, or comma-separated "
+                "stun:/turn: URLs (empty: host candidates only, enough on one network)"})
+    turn_urls: str = field(default="", metadata={
+        "help": "comma-separated turn:/turns: URLs of a coturn in use-auth-secret mode; browsers get "
+                "short-lived credentials for them from GET /api/v1/calls/ice"})
+    turn_secret: str = field(default="", metadata={
+        "help": "coturn's static-auth-secret: signs the TURN credentials (never sent to browsers)"})
+    turn_ttl: int = field(default=3600, metadata={
+        "help": "seconds a TURN credential stays valid (a call in progress keeps its allocation)",
+        "min": 60, "max": 86400})
+    call_timeout_s: int = field(default=30, metadata={
+        "help": "seconds a call participant whose socket is gone (or whose node died) stays in the call "
+                "before being taken out; a call with no one left ends", "min": 2, "max": 3600})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
 

@@ -202,6 +202,10 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(b, "POST", f"/api/v1/admin/users/{bob_id}/purge", {"since_s": 3600})
     await call(a, "POST", "/api/v1/direct", {"usernames": [bob_name]})
     await call(b, "POST", "/api/v1/direct", {"usernames": [ann_name]})
+    # calls (issue 13): ICE servers, the room's running call (none), 404 for a room one may not see
+    await call(a, "GET", "/api/v1/calls/ice")
+    await call(a, "GET", f"/api/v1/rooms/{rid}/call")
+    await call(b, "GET", f"/api/v1/rooms/{private['id']}/call")
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")
     await call(b, "POST", f"/api/v1/rooms/{rid}/leave")
     a = (await call(a, "POST", "/api/v1/me/password", {"current_password": "ann secret 12",

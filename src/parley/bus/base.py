@@ -19,6 +19,7 @@ class Kind(enum.IntEnum):
     USER_FRAME = 5  # user channel: a frame for all of the user's connections (invites)
     REVOKE = 6  # user channel: close connections of session `seq` (0: all of the user's sessions)
     PRESENCE = 7  # presence channel: `user` went online/offline; payload is the frame
+    PEER_FRAME = 8  # user channel: a frame for the one connection of `user` that is call participant `event_type`
 
 
 _HEADER = struct.Struct("!BqqqH")

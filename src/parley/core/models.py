@@ -68,6 +68,9 @@ class EventType(enum.StrEnum):
     MEMBER_UNBANNED = "member_unbanned"
     MEMBER_MUTED = "member_muted"
     MEMBER_UNMUTED = "member_unmuted"
+    # calls (issue 13): `call` is the call's id
+    CALL_STARTED = "call_started"
+    CALL_ENDED = "call_ended"
 
 
 # The events that end their `user`'s membership: delivery of the room to that user stops with them.

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
 
-from parley.core import validation
+from parley.core import calls, validation
 from parley.core.errors import ParleyError
 
 MAX_CURSORS = 10_000
@@ -83,7 +83,57 @@ class Ping(_Frame, tag="ping"):
     pass
 
 
-ClientFrame = Auth | Send | Resume | Typing | Read | Ping | Edit | Delete | React
+# -- calls (issue 13): signalling over the socket; media flows between the browsers -------------------
+PeerId = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern="^[A-Za-z0-9_-]+$")]
+
+
+class CallStart(_Frame, tag="call_start"):
+    """Start a call in a room (or join the one running there): answered `call_joined`."""
+
+    room: NonNegative
+    video: bool = True
+
+
+class CallJoin(_Frame, tag="call_join"):
+    """Join a running call; `peer` (my participant id in it) takes it over after a reconnect."""
+
+    call: NonNegative
+    peer: PeerId | None = None
+
+
+class IceCandidate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    candidate: Annotated[str, msgspec.Meta(max_length=calls.CANDIDATE_MAX)]
+    sdpMid: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # noqa: N815 - the browser's names
+    sdpMLineIndex: Annotated[int, msgspec.Meta(ge=0, le=1024)] | None = None  # noqa: N815
+    usernameFragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None  # noqa: N815
+
+
+class CallSignal(_Frame, tag="call_signal"):
+    """An SDP offer or answer, or an ICE candidate (null: end of candidates), to one participant."""
+
+    call: NonNegative
+    to: PeerId
+    kind: Literal["offer", "answer", "ice"]
+    sdp: Annotated[str, msgspec.Meta(max_length=calls.SDP_MAX)] | None = None
+    candidate: IceCandidate | None = None
+    restart: bool = False  # an offer with an ICE restart (after a network change)
+
+
+class CallLeave(_Frame, tag="call_leave"):
+    call: NonNegative
+
+
+class CallEnd(_Frame, tag="call_end"):
+    call: NonNegative
+
+
+class CallDecline(_Frame, tag="call_decline"):
+    call: NonNegative
+
+
+CALL_FRAMES = (CallStart, CallJoin, CallSignal, CallLeave, CallEnd, CallDecline)
+ClientFrame = (Auth | Send | Resume | Typing | Read | Ping | Edit | Delete | React | CallStart | CallJoin | CallSignal
+               | CallLeave | CallEnd | CallDecline)
 _decoder = msgspec.json.Decoder(ClientFrame)
 
 
@@ -99,6 +149,11 @@ def parse(raw: str | bytes) -> ClientFrame:
         if isinstance(value, str) and "\x00" in value:
             raise ProtocolError("invalid", f"{name} must not contain NUL characters",
                                 None if name == "ref" else frame.ref)
+    if isinstance(frame, CallSignal) and (frame.kind == "ice") == (frame.sdp is not None):
+        raise ProtocolError("invalid", "an offer or answer carries sdp; an ice signal carries candidate only",
+                            frame.ref)
+    if isinstance(frame, CallSignal) and frame.candidate is not None and "\x00" in frame.candidate.candidate:
+        raise ProtocolError("invalid", "candidate must not contain NUL characters", frame.ref)
     if isinstance(frame, Send) and frame.attachments is None and not frame.text:
         raise ProtocolError("invalid", "text is required (or attachments)", frame.ref)
     return frame

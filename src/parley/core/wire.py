@@ -270,6 +270,25 @@ class HistoryPurgedEvent(RoomEvent, tag="history_purged", forbid_unknown_fields=
     before_seq: int
 
 
+# Calls (issue 13). `call` is the call's id; `sender` who started or ended it (null: it ended on its
+# own, when its last participant disconnected).
+class CallStartedEvent(RoomEvent, tag="call_started", forbid_unknown_fields=True, gc=False):
+    """A call began in the room; in a direct chat the others' clients ring."""
+
+    call: int
+    video: bool
+
+
+class CallEndedEvent(RoomEvent, tag="call_ended", forbid_unknown_fields=True, gc=False):
+    call: int
+    by: UserPublic | None  # who ended it; null when the last participant left or disconnected
+    participants: list[UserPublic]  # everyone who joined, the caller first
+    duration_ms: int  # from the answer (a second participant) to the end; 0 if no one answered
+    missed: bool  # no one but the caller joined
+    declined: bool = False  # a direct chat's callee declined
+    video: bool = True
+
+
 # -- the other server frames -------------------------------------------------------------------------
 
 
@@ -446,6 +465,57 @@ class SupportUpdatedFrame(_Frame, tag="support_updated", kw_only=True):
     moved on, or got a new message."""
 
     conversation: SupportConversation
+# -- calls (issue 13): signalling frames ------------------------------------------------------------
+
+
+class CallPeer(msgspec.Struct):
+    """One participant connection of a call: a user may be in a call from several tabs."""
+
+    peer: str
+    user: UserPublic
+    joined_at: int
+
+
+class Call(msgspec.Struct, kw_only=True):
+    """A running call (`GET /rooms/{id}/call`, `call_joined`, `call_state`)."""
+
+    id: int
+    room: int
+    started_by: UserPublic | None
+    started_at: int
+    video: bool
+    answered: bool  # someone besides the caller joined
+    participants: list[CallPeer]
+
+
+class CallJoinedFrame(_Frame, tag="call_joined", kw_only=True):
+    """The answer to `call_start` or `call_join`: `peer` is my id in the call. The newcomer sends
+    an offer to every other participant; they answer."""
+
+    call: Call
+    peer: str
+    ref: Ref = None
+
+
+class CallStateFrame(_Frame, tag="call_state", kw_only=True):
+    """To the room's connections whenever someone joins or leaves a running call (the join
+    banner); `call` is null once it ended."""
+
+    room: int
+    call: Call | None
+
+
+class CallSignalFrame(_Frame, tag="call_signal", kw_only=True):
+    """An offer, answer or ICE candidate from participant `source` (user `user`), to one of my
+    participant connections only."""
+
+    call: int
+    source: str = msgspec.field(name="from")
+    user: int
+    kind: Literal["offer", "answer", "ice"]
+    sdp: str | None = None
+    candidate: dict[str, Any] | None = None
+    restart: bool = False
 
 
 def _by_tag(*structs: type[msgspec.Struct]) -> dict[str, Any]:
@@ -456,11 +526,11 @@ EVENTS: dict[str, type[RoomEvent]] = _by_tag(
     RoomCreatedEvent, MessageEvent, MemberJoinedEvent, MemberLeftEvent, MemberInvitedEvent, RoomUpdatedEvent,
     MemberUpdatedEvent, MessageEditedEvent, MessageDeletedEvent, ReactionAddedEvent, ReactionRemovedEvent,
     MessagePinnedEvent, MessageUnpinnedEvent, MemberKickedEvent, MemberBannedEvent, MemberUnbannedEvent,
-    MemberMutedEvent, MemberUnmutedEvent, HistoryPurgedEvent)
+    MemberMutedEvent, MemberUnmutedEvent, HistoryPurgedEvent, CallStartedEvent, CallEndedEvent)
 FRAMES: dict[str, type[_Frame]] = _by_tag(
     HelloFrame, AckFrame, DoneFrame, ResumedFrame, PongFrame, ErrorFrame, TypingFrame, ReadFrame, PresenceFrame, InvitedFrame,
     UserUpdatedFrame, ReportAddedFrame, ReportResolvedFrame, HeldAddedFrame, HeldResolvedFrame,
-    SupportUpdatedFrame)
+    SupportUpdatedFrame, CallJoinedFrame, CallStateFrame, CallSignalFrame)
 ServerFrame = _Frame | RoomEvent
 
 # -- encoding ----------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class Connection:
         self._max_queue = max_queue
         self.state = State.OPEN
         self.rooms: dict[int, RoomState] = {}
+        self.call_peers: dict[int, str] = {}  # call id -> my participant id in it (issue 13)
         self._fill_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[bytes] = []

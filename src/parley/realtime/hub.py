@@ -34,6 +34,7 @@ class Hub:
         self.presence = presence
         self.rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         self.users: defaultdict[int, set[Connection]] = defaultdict(set)
+        self.peers: dict[str, Connection] = {}  # call participant id -> its connection here (issue 13)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty: list[Connection] = []
         self._revoked_upto: int | None = None  # the last revocation log id acted on
@@ -200,6 +201,9 @@ class Hub:
 
     async def detach(self, conn: Connection) -> None:
         conn.cancel_tasks()
+        for peer in conn.call_peers.values():  # the call keeps them until they time out or come back
+            if self.peers.get(peer) is conn:
+                del self.peers[peer]
         rooms = list(conn.rooms)
         for room in rooms:
             self.leave(conn, room)
@@ -281,6 +285,21 @@ class Hub:
         for conn in tuple(self.users.get(msg.user, ())):
             conn.emit(msg.payload, frame)
 
+    def _peer_frame(self, msg: BusMessage) -> None:
+        conn = self.peers.get(msg.event_type)
+        if conn is not None and conn.user.id == msg.user:
+            conn.emit(msg.payload, text_frame(msg.payload))
+
+    def add_peer(self, conn: Connection, call_id: int, peer: str) -> None:
+        conn.call_peers[call_id] = peer
+        self.peers[peer] = conn
+
+    def drop_peer(self, conn: Connection, call_id: int) -> str | None:
+        peer = conn.call_peers.pop(call_id, None)
+        if peer is not None and self.peers.get(peer) is conn:
+            del self.peers[peer]
+        return peer
+
     def _revoke(self, msg: BusMessage) -> None:
         for conn in tuple(self.users.get(msg.user, ())):
             if msg.seq in (0, conn.session_id):
@@ -306,4 +325,5 @@ _HANDLERS = {
     Kind.USER_FRAME: Hub._user_frame,
     Kind.REVOKE: Hub._revoke,
     Kind.PRESENCE: Hub._presence,
+    Kind.PEER_FRAME: Hub._peer_frame,
 }

@@ -26,7 +26,9 @@ class Limits:
     action_rate: Rate = Rate(burst=30, per_second=2.0)
     # reports, per reporter: a few at once, then one every 30 s, so no one floods the moderators
     report_rate: Rate = Rate(burst=10, per_second=1 / 30)
-    search_rate: Rate = Rate(burst=10, per_second=2.0)  # a search is the costliest read there is
+    search_rate: Rate = Rate(burst=10, per_second=2.0)
+    # calls (issue 13): starts, joins, ends, declines and ICE server requests per user
+    call_rate: Rate = Rate(burst=20, per_second=0.5)  # a search is the costliest read there is
     login_rate: Rate = Rate(burst=5, per_second=1 / 60)
     login_ip_rate: Rate = Rate(burst=30, per_second=0.5)
     register_ip_rate: Rate = Rate(burst=10, per_second=1 / 60)

@@ -47,6 +47,10 @@ class Emitter:
         for user_id in user_ids:
             await self.bus.publish(user_channel(user_id), BusMessage(Kind.USER_FRAME, 0, 0, user_id, tag, payload))
 
+    async def to_peer(self, user_id: int, peer: str, frame: wire.ServerFrame) -> None:
+        """A call signal (issue 13), to the one connection of the user that is participant `peer`."""
+        await self.bus.publish(user_channel(user_id), BusMessage(Kind.PEER_FRAME, 0, 0, user_id, peer, wire.encode(frame)))
+
     async def revoke(self, user_id: int, session_id: int = 0) -> None:
         """Close the user's connections of one session, or of all sessions (0)."""
         await self.bus.publish(user_channel(user_id), BusMessage(Kind.REVOKE, 0, session_id, user_id))

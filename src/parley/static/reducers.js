@@ -50,7 +50,13 @@ export const REDUCERS = {
   member_muted: fresh(sanctioned),
   member_unmuted: fresh(sanctioned),
   history_purged: applyPurge,
+  call_started: callEvent, // calls (issue 13): views/call.js
+  call_ended: callEvent,
 };
+
+function callEvent(room, event, fresh) {
+  if (fresh) import('./views/call.js').then((m) => m.onEvent(room, event));
+}
 
 function removed(room, event) {
   room.member_count = Math.max(0, (room.member_count ?? 1) - 1);

@@ -51,7 +51,14 @@ const HANDLERS = {
   report_resolved: onQueue,
   held_added: onQueue,
   held_resolved: onQueue,
+  call_joined: onCall, // calls (issue 13): views/call.js
+  call_state: onCall,
+  call_signal: onCall,
 };
+
+function onCall(frame) {
+  return import('./views/call.js').then((m) => m.onFrame(frame));
+}
 
 function onQueue(frame) {
   const { type, report, held, id } = frame;
@@ -140,6 +147,7 @@ function onEvent(event) {
 }
 
 function onError(frame) {
+  if (String(frame.ref).startsWith('call-')) return onCall(frame);
   if (!refused(store.timelines, frame)) emit('notice', { code: frame.code });
 }
 

@@ -453,3 +453,35 @@ export_lease = sa.Table(
     sa.Column("holder", sa.String(64), nullable=False),
     sa.Column("until", sa.BigInteger, nullable=False),
 )
+
+# -- calls (issue 13) --------------------------------------------------------------------------------
+# A call in a room; running while `ended_at` is null (one per room at a time: the room's row lock
+# decides). `answered_at`: when someone besides the caller first joined (a call's duration runs from it).
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("room_id", sa.ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("started_by", sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("answered_at", sa.BigInteger, nullable=True),
+    sa.Column("ended_at", sa.BigInteger, nullable=True),
+    sa.Column("video", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Index("ix_calls_room", "room_id", "ended_at"),
+)
+
+# One participant connection of a call (a user may join from several tabs). Live while `left_at` is
+# null; each node refreshes `seen_at` of the participants connected to it, so a node that dies takes
+# its participants out of their calls after PARLEY_CALL_TIMEOUT_S (any node's sweep).
+call_peers = sa.Table(
+    "call_peers",
+    metadata,
+    sa.Column("peer", sa.String(32), primary_key=True),
+    sa.Column("call_id", sa.ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("joined_at", sa.BigInteger, nullable=False),
+    sa.Column("seen_at", sa.BigInteger, nullable=False),
+    sa.Column("left_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_call_peers_call", "call_id", "left_at"),
+    sa.Index("ix_call_peers_seen", "left_at", "seen_at"),
+)

@@ -13,6 +13,7 @@ from parley.web import (
     audit,
     blocks,
     bots,
+    calls,
     live,
     moderation,
     openapi,
@@ -72,6 +73,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(search.routes)
     app.add_routes(reports.routes)
     app.add_routes(blocks.routes)
+    app.add_routes(calls.routes)
     app.add_routes(audit.routes)
     app.add_routes(moderation.routes)
     app.add_routes(spam.routes)

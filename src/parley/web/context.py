@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from parley.config import Settings
+from parley.realtime.calls import CallKeeper
 from parley.realtime.hub import Hub
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
@@ -14,6 +15,7 @@ from parley.services.admin import Admin
 from parley.services.audit import Audit
 from parley.services.blocks import Blocks
 from parley.services.bots import Bots
+from parley.services.calls import Calls
 from parley.services.export import Export
 from parley.services.messages import Messages
 from parley.services.moderation import Moderation
@@ -49,6 +51,8 @@ class Context:
     privacy: Privacy
     admin: Admin
     support: Support
+    calls: Calls
+    call_keeper: CallKeeper
     export: Export | None = None  # the event stream (PARLEY_EXPORT_URL), when set
 
 

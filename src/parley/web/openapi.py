@@ -241,6 +241,7 @@ def _paths() -> dict[str, Any]:
         **_admin_paths(),
         **_support_paths(),
         **_bot_paths(),
+        **_call_paths(),
     }
     paths["/api/v1/me"]["delete"] = _op(
         "Delete my account (403 if the password is wrong): every session is revoked, I leave every room (a "
@@ -577,6 +578,22 @@ def _support_paths() -> dict[str, Any]:
     paths["/api/v1/support/me/messages"]["post"]["responses"]["200"] = {
         "description": "a retry", "content": {"application/json": {"schema": _ref("SupportAsked")}}}
     return paths
+_ICE_SERVER = _obj(["urls"], urls={"type": "array", "items": _STR}, username=_STR, credential=_STR)
+
+
+def _call_paths() -> dict[str, Any]:
+    """Calls (issue 13): the signalling is on /ws (`call_*` frames); REST tells ICE servers and the
+    running call."""
+    return {
+        "/api/v1/calls/ice": {"get": _op(
+            "ICE servers for a call (RTCConfiguration.iceServers): PARLEY_ICE_SERVERS, and the TURN servers "
+            "with credentials of mine valid for ttl_s seconds (coturn use-auth-secret); rate limited",
+            ("200", _obj(["ice_servers", "ttl_s"], ice_servers={"type": "array", "items": _ICE_SERVER},
+                         ttl_s=_NULLABLE_INT)))},
+        "/api/v1/rooms/{room_id}/call": {"get": _op(
+            "The room's running call and who is in it (null: none), for its joined members",
+            ("200", _obj(["call"], call={"anyOf": [_ref("Call"), {"type": "null"}]})))},
+    }
 
 
 def _held_paths() -> dict[str, Any]:

@@ -8,11 +8,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from parley.core import protocol, wire
+from parley.core.calls import NO_CALL
 from parley.core.cursors import decode_cursors
-from parley.core.errors import ParleyError, RateLimited, TooManyConnections, Unauthorized
+from parley.core.errors import NotFound, ParleyError, RateLimited, TooManyConnections, Unauthorized
 from parley.core.protocol import ProtocolError
 from parley.core.ratelimit import Bucket, Rate
 from parley.core.spam import Held
@@ -31,7 +33,9 @@ CLOSE_WAIT_S = 5.0
 # and dropped. (Sends have their own per-user limit in the service.)
 FRAME_RATES: dict[type, Rate] = {protocol.Read: Rate(burst=10, per_second=5),
                                  protocol.Typing: Rate(burst=5, per_second=1),
-                                 protocol.Resume: Rate(burst=3, per_second=0.1)}
+                                 protocol.Resume: Rate(burst=3, per_second=0.1),
+                                 # a call's ICE candidates come in bursts: a few dozen per peer connection
+                                 protocol.CallSignal: Rate(burst=300, per_second=60)}
 routes = web.RouteTableDef()
 
 
@@ -219,10 +223,40 @@ class _Dispatcher:
         elif isinstance(frame, protocol.Edit | protocol.Delete | protocol.React):
             changed = await self._act(frame)
             self.conn.send(wire.DoneFrame(room=frame.room, seq=frame.seq, changed=changed, ref=frame.ref))
+        elif isinstance(frame, protocol.CALL_FRAMES):
+            await self._call(frame)
         elif isinstance(frame, protocol.Ping):
             self.conn.send(wire.PongFrame(ref=frame.ref))
         else:
             self.conn.write_error("invalid", "already authenticated", frame.ref)
+
+    async def _call(self, frame: Any) -> None:
+        """Call signalling (issue 13): the service checks and relays; the hub routes signals to
+        the participant connections held here."""
+        user, calls, hub, conn = self.conn.user, self.c.calls, self.c.hub, self.conn
+        if isinstance(frame, protocol.CallSignal):
+            source = conn.call_peers.get(frame.call)
+            if source is None:
+                raise NotFound(NO_CALL)
+            candidate = None if frame.candidate is None else msgspec.to_builtins(frame.candidate)
+            out = wire.CallSignalFrame(call=frame.call, source=source, user=user.id, kind=frame.kind, sdp=frame.sdp,
+                                       candidate=candidate, restart=frame.restart)
+            await calls.signal(user, frame.call, source, out, frame.to)
+        elif isinstance(frame, protocol.CallStart | protocol.CallJoin):
+            if isinstance(frame, protocol.CallStart):
+                view, peer = await calls.start(user, frame.room, frame.video)
+            else:
+                view, peer = await calls.join(user, frame.call, frame.peer or conn.call_peers.get(frame.call))
+            hub.add_peer(conn, view.id, peer)
+            conn.send(wire.CallJoinedFrame(call=view, peer=peer, ref=frame.ref))
+        elif isinstance(frame, protocol.CallLeave):
+            peer = hub.drop_peer(conn, frame.call)
+            await calls.leave(user, frame.call, [] if peer is None else [peer])
+        elif isinstance(frame, protocol.CallEnd):
+            await calls.end(user, frame.call, frame.call in conn.call_peers)
+            hub.drop_peer(conn, frame.call)
+        elif isinstance(frame, protocol.CallDecline):
+            await calls.decline(user, frame.call)
 
     async def _act(self, frame: protocol.Edit | protocol.Delete | protocol.React) -> bool:
         """A message action; its event reaches everyone in the room (this socket too) on its own."""

@@ -117,6 +117,11 @@ export default {
   'event.member_unbanned': '{user} lifted the ban on {member}',
   'event.member_muted.for': '{user} muted {member} for {span}',
   'event.member_unmuted': '{user} unmuted {member}',
+  'event.call_started': '{user} started a call',
+  'event.call_ended': 'Call ended ({span}, {n} people)',
+  'event.call_ended.missed': 'Missed call from {user}',
+  'event.call_ended.declined': 'Declined call from {user}',
+  'call.start': 'Call',
 
   'notify.mention': '{user} mentioned you in {room}',
 

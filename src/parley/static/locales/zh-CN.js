@@ -116,6 +116,11 @@ export default {
   'event.member_unbanned': '{user} 解除了对 {member} 的封禁',
   'event.member_muted.for': '{user} 禁言了 {member}，为期 {span}',
   'event.member_unmuted': '{user} 解除了对 {member} 的禁言',
+  'event.call_started': '{user} 发起了通话',
+  'event.call_ended': '通话已结束（{span}，{n} 人）',
+  'event.call_ended.missed': '来自 {user} 的未接来电',
+  'event.call_ended.declined': '已拒绝来自 {user} 的来电',
+  'call.start': '发起通话',
 
   'notify.mention': '{user} 在 {room} 中提到了你',
 

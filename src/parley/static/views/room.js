@@ -1,5 +1,6 @@
 // A room on screen: header (title, topic, actions), history, typing line, composer, member panel.
 import { closeRoom, joinRoom, leaveRoom, openRoom } from '../actions.js';
+import { api } from '../api.js';
 import { h, icon, iconButton, replace, srOnly, userText } from '../dom.js';
 import { t, tNodes } from '../i18n.js';
 import { person, roomLabel, roomTitleNodes } from '../people.js';
@@ -63,7 +64,11 @@ function createJoinedView(room) {
     ? { el: h('p', { class: 'archived-note' }, removed ? '' : t('room.archived')), mounted: () => {} }
     : createComposer(roomId, label, () => timelineView.jumpToLatest(), composerOptions);
   const pins = pinsButton(roomId);
-  const main = h('div', { class: 'room-main' }, timelineView.el, typingLine, composer.el);
+  const callUi = (fn) => import('./call.js').then(fn); // calls (issue 13)
+  const callBanner = h('div', { class: 'call-banner', hidden: true, dataset: { callRoom: roomId } });
+  const callButton = iconButton('phone', t('call.start'), () => callUi((m) => m.startCall(roomId)), { class: 'icon-btn call-start', hidden: removed || room.archived });
+  api.call('GET', `/rooms/${roomId}/call`).then(({ call }) => call && callUi((m) => m.onFrame({ type: 'call_state', room: roomId, call })), () => {});
+  const main = h('div', { class: 'room-main' }, callBanner, timelineView.el, typingLine, composer.el);
   const body = h('div', { class: 'room-body' }, main);
   composer.acceptFiles?.(main); // uploads (issue 9): drop and paste anywhere in the room
   const membersButton = iconButton('people', t('members.toggle'), () => toggleMembers(), {
@@ -100,7 +105,7 @@ function createJoinedView(room) {
     if (id === roomId && (removed || r?.my_muted_until || r?.slow_mode_s || r?.post_policy === 'moderators')) composer.gate ??= modTools().then((m) => m.gate(roomId, composer));
   };
   const actions = h('div', { class: 'room-actions', hidden: removed },
-    pins.el, filesButton, notifyButton, membersButton, queueButton, settingsButton, inviteButton, ownerButton,
+    callButton, pins.el, filesButton, notifyButton, membersButton, queueButton, settingsButton, inviteButton, ownerButton,
     room.kind === 'room' ? iconButton('leave', t('leave.open'), () => leaveDialog(store.rooms.get(roomId))) : null);
   const header = h('header', { class: 'room-header' }, backButton(),
     h('div', { class: 'room-heading' }, title, topic), actions);

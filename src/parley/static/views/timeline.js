@@ -448,6 +448,9 @@ const SYSTEM_LINES = {
   member_muted: moderation,
   member_unmuted: moderation,
   history_purged: () => [['event.history_purged', {}]],
+  call_started: (e) => [['event.call_started', { user: person(e.sender) }]], // calls (issue 13)
+  call_ended: (e) => [e.missed ? [`event.call_ended.${e.declined ? 'declined' : 'missed'}`, { user: person(e.participants[0]) }]
+    : ['event.call_ended', { span: formatSpan(Math.max(1e3, e.duration_ms)), n: String(e.participants.length) }]],
 };
 
 /** "Ana banned Bob for 1 day: spamming" */
