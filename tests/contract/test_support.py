@@ -50,6 +50,9 @@ async def test_a_visitor_is_answered_then_one_of_two_racing_agents_takes_over(ct
     await ctx.support.ask(guest, "退款", "q2", _session.id)
     await _answered(ctx)
     texts = await _texts(ctx, guest, conv["room"])
+    answers = [m for m in (await ctx.messages.history(guest, conv["room"]))["messages"]
+               if m["type"] == "message" and m["sender"]["id"] != guest.id]
+    assert answers and all(m["sender"].get("bot") is True for m in answers)  # the assistant shows as a bot
     assert texts[1].startswith("Settings, then Security.") and "How do I reset my password?" in texts[1]
     assert texts[3].startswith("在订单页面申请退款。")
     retry = await ctx.support.ask(guest, "I forgot my PASSWORD, how to reset it?", "q1", _session.id)

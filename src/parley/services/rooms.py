@@ -210,7 +210,7 @@ class Rooms:
             targets = targets if guests else await support_store.without_guests(conn, targets)
             if len(targets) != len({n.lower() for n in names}):
                 raise Invalid("usernames must all name existing users")
-            if any(t.bot for t in targets):
+            if any(t.bot and t.owner_id is not None for t in targets):  # the server's own bot is invited
                 raise Invalid(f"bots are not invited: add them with POST /api/v1/rooms/{room_id}/bots")
             current = await store.memberships(conn, [(room_id, t.id) for t in targets])
             fresh = [t for t in targets if (current.get((room_id, t.id)) is None
@@ -336,6 +336,8 @@ class Rooms:
 
 
 def _refuse_bot(user: User) -> None:
-    """Bots act only in the rooms they were added to (issue 12): they neither join nor start rooms."""
-    if user.bot:
+    """Bots act only in the rooms they were added to (issue 12): they neither join nor start rooms.
+    The server's own bot (no owner: the support assistant, which opens each visitor's conversation)
+    is the exception; no API makes a bot without an owner."""
+    if user.bot and user.owner_id is not None:
         raise Forbidden("a bot cannot join or start rooms by itself; a room admin or its owner adds it")

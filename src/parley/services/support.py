@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -163,6 +164,7 @@ class Support:
             assert user is not None
             async with self.deps.db.write() as conn:
                 await store.mark_account(conn, user.id, "assistant", self.deps.clock())
+            user = dataclasses.replace(user, bot=True)
         self._assistant = user
         return user
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import User
 from parley.core.support import Entry
-from parley.store.tables import support_accounts, support_conversations, support_entries, support_rooms
+from parley.store.tables import support_accounts, support_conversations, support_entries, support_rooms, users
 
 _CONV = (support_conversations.c.id, support_conversations.c.support_room_id, support_conversations.c.room_id,
          support_conversations.c.guest_id, support_conversations.c.state, support_conversations.c.agent_id,
@@ -55,6 +55,8 @@ async def assistant_id(conn: AsyncConnection) -> int | None:
 
 async def mark_account(conn: AsyncConnection, user_id: int, kind: str, now: int) -> None:
     await conn.execute(support_accounts.insert().values(user_id=user_id, kind=kind, created_at=now))
+    if kind == "assistant":  # a bot of the server's own (no owner): marked as a bot wherever it shows
+        await conn.execute(users.update().where(users.c.id == user_id).values(bot=True))
 
 
 # -- support rooms -----------------------------------------------------------------------------------
