@@ -151,3 +151,28 @@ async def test_the_model_is_shared_through_the_database_and_survives_a_restart(d
             assert await spam_store.model_version(conn) == 2
     finally:
         await close_context(restarted)
+
+
+async def test_only_messages_that_would_be_stored_from_senders_not_exempt_are_scored(sctx: Context) -> None:
+    """A message refused (not a member) or from an exempt sender (a moderator) is not scored, so it
+    counts nowhere: the same text sent later in one room is not taken for a cross-room flood."""
+    ctx = sctx
+    _, ann, mod, eve, _, rid = await _room(ctx)
+    others = [(await ctx.rooms.create(ann, f"side-{n}"))["id"] for n in range(3)]
+    text = "has anyone seen the remote for the projector in room four"
+    for other in others:  # eve is no member there: refused before the filter sees it
+        assert await outcome(ctx.messages.send(eve, other, text)) in ("not_found", "forbidden")
+    sent, _ = await ctx.messages.send(eve, rid, text)
+    assert not isinstance(sent, Held) and sent.data["text"] == text
+
+    own = [(await ctx.rooms.create(mod, f"mods-{n}"))["id"] for n in range(3)]  # mod owns these
+    notice = "reminder: the projector remote lives in the top drawer now"
+    for room in own:
+        assert not isinstance((await ctx.messages.send(mod, room, notice))[0], Held)  # exempt: not scored
+    await ctx.rooms.set_role(ann, rid, mod.id, "member")
+    sent, _ = await ctx.messages.send(mod, rid, notice)  # now scored, and its first room counted
+    assert not isinstance(sent, Held) and sent.data["text"] == notice
+    for room in others:  # the check can fail: eve's text in three rooms of hers is held
+        await ctx.rooms.join(eve, room)
+    results = [(await ctx.messages.send(eve, room, text))[0] for room in others]
+    assert isinstance(results[-1], Held) and "same_text_in_rooms" in results[-1].reasons

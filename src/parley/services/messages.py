@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,9 @@ class _Send:
     def key(self) -> tuple[int, int, str] | None:
         return None if self.client_msg_id is None else (self.room_id, self.user.id, self.client_msg_id)
 
+
+
+Scorer = Callable[[list[_Send]], list[spam.Score]]  # the spam filter's scores of a batch's messages
 
 class Messages:
     def __init__(self, deps: Deps, emitter: Emitter, spam_filter: Spam | None = None) -> None:
@@ -166,9 +170,8 @@ class Messages:
 
     async def _write(self, batch: list[_Send]) -> list[Event]:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
-        scores = await self._scores(batch)
         now = self.deps.clock()
-        plan = _Plan(batch, now, scores, self.spam.policy if self.spam else None)
+        plan = _Plan(batch, now, await self._scorer(now), self.spam.policy if self.spam else None)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
@@ -193,20 +196,19 @@ class Messages:
                 request.slowed = True
                 self._pending.append(request)
 
-    async def _scores(self, batch: list[_Send]) -> list[spam.Score | None] | None:
-        """The spam filter's score of each message of the batch (the text only; one vectorizer
-        call for all), before the transaction; None with the filter off."""
+    async def _scorer(self, now: int) -> Scorer | None:
+        """What scores a batch's messages with the filter on (the model is loaded at startup, so
+        this never waits for it there); None with the filter off. The plan calls it once per batch,
+        in the transaction, with only the messages it would store from senders it does not exempt."""
         if self.spam is None or not self.spam.enabled:
             return None
         await self.spam.ready()
-        now = self.deps.clock()
-        wanted = [i for i, r in enumerate(batch) if not r.screened and r.data["text"]]
-        found = self.spam.score([spam.Candidate(batch[i].data["text"], batch[i].user.id, batch[i].room_id,
-                                                now - batch[i].user.created_at) for i in wanted])
-        scores: list[spam.Score | None] = [None] * len(batch)
-        for i, score in zip(wanted, found, strict=True):
-            scores[i] = score
-        return scores
+        spam_filter = self.spam
+
+        def scorer(requests: list[_Send]) -> list[spam.Score]:
+            return spam_filter.score([spam.Candidate(r.data["text"], r.user.id, r.room_id, now - r.user.created_at)
+                                      for r in requests])
+        return scorer
 
     async def _hold(self, plan: _Plan) -> None:
         assert self.spam is not None
@@ -298,19 +300,21 @@ class _Plan:
     """The decision about each request of a batch, taken inside the batch's transaction from what
     it read there (pure: on SQLite it runs on the writer thread), and settled after the commit."""
 
-    def __init__(self, batch: list[_Send], now: int, scores: list[spam.Score | None] | None = None,
+    def __init__(self, batch: list[_Send], now: int, scorer: Scorer | None = None,
                  policy: spam.Policy | None = None) -> None:
         self.batch = batch
         self.now = now
         self.deferred: list[tuple[_Send, int]] = []  # (request, the room's slow_mode_s)
         self.outcomes: list[tuple[Sent, bool] | ParleyError | None] = [None] * len(batch)
         self.dup_of: dict[int, int] = {}
-        self.scores = scores or [None] * len(batch)
+        self.scorer = scorer
+        self.scores: list[spam.Score | None] = [None] * len(batch)
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
+        to_score: list[int] = []  # of chosen: what the spam filter scores
         first_of: dict[tuple[int, int, str], int] = {}
         attached: set[int] = set()
         for i, request in enumerate(self.batch):
@@ -352,20 +356,36 @@ class _Plan:
                     continue
             if key is not None:
                 first_of[key] = i
-            verdict = self._verdict(i, membership)
+            chosen.append(i)
+            if self._scored(request, membership):
+                to_score.append(i)
+        return self._screen(chosen, to_score)
+
+    def _scored(self, request: _Send, membership: Any) -> bool:
+        """Whether the spam filter scores this message: not when it is off, not a held message a
+        moderator approved, not one without text, never from the room's moderators and up nor
+        from a server admin."""
+        return (self.scorer is not None and self.policy is not None and not request.screened
+                and bool(request.data["text"]) and not spam.exempt(request.user.is_admin, membership))
+
+    def _screen(self, chosen: list[int], to_score: list[int]) -> list[int]:
+        """Score the messages that would be stored (one featurize call for the batch) and keep those
+        the filter delivers; the held ones go to `held`, the refused ones are answered `spam`."""
+        if not to_score:
+            return chosen
+        assert self.scorer is not None and self.policy is not None
+        found = self.scorer([self.batch[i] for i in to_score])
+        dropped: set[int] = set()
+        for i, score in zip(to_score, found, strict=True):
+            self.scores[i] = score
+            verdict = score.verdict(self.policy)
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
+                dropped.add(i)
             elif verdict is spam.Verdict.HOLD:
                 self.held.append(i)
-            else:
-                chosen.append(i)
-        return chosen
-
-    def _verdict(self, i: int, membership: Any) -> spam.Verdict:
-        score = self.scores[i]
-        if score is None or self.policy is None or spam.exempt(self.batch[i].user.is_admin, membership):
-            return spam.Verdict.DELIVER
-        return score.verdict(self.policy)
+                dropped.add(i)
+        return [i for i in chosen if i not in dropped] if dropped else chosen
 
     @staticmethod
     def _attachment_problem(request: _Send, snapshot: Snapshot, attached: set[int]) -> str | None:
