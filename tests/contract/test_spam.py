@@ -176,3 +176,45 @@ async def test_only_messages_that_would_be_stored_from_senders_not_exempt_are_sc
         await ctx.rooms.join(eve, room)
     results = [(await ctx.messages.send(eve, room, text))[0] for room in others]
     assert isinstance(results[-1], Held) and "same_text_in_rooms" in results[-1].reasons
+
+
+async def test_figures_and_settings_for_server_admins(sctx: Context) -> None:
+    ctx = sctx
+    root, ann, mod, eve, bob, rid = await _room(ctx)
+    assert await outcome(ctx.spam.figures(ann)) == "forbidden"  # a room owner is no server admin
+    assert await outcome(ctx.spam.settings(mod, hold=0.4)) == "forbidden"
+    held, _ = await ctx.messages.send(eve, rid, SPAM)
+    other, _ = await ctx.messages.send(eve, rid, SPAM_ZH)
+    await ctx.messages.send(bob, rid, "lunch at noon?")
+    await ctx.spam.approve(mod, held.id)
+
+    figures = await ctx.spam.figures(root)
+    assert figures["enabled"] is True
+    assert figures["thresholds"] == {"hold": 0.5, "reject": 1.01, "new_account_s": 86_400}
+    assert figures["model"]["version"] == ctx.spam.model.version and figures["model"]["trained_at"] > 0
+    assert figures["decisions"] == {"window_s": 86_400, "waiting": 1, "held": 2, "approved": 1, "rejected": 0}
+    assert figures["node"] == {"scored": 3, "held": 2, "refused": 0}  # the approved one is not scored again
+    heldout = figures["heldout"]
+    assert heldout["messages"] > 100 and 0.8 <= heldout["precision"] <= 1 and 0.8 <= heldout["recall"] <= 1
+
+    assert await outcome(ctx.spam.settings(root, hold=0.9, reject=0.5)) == "invalid"
+    assert await outcome(ctx.spam.settings(root, new_account_s=-1)) == "invalid"
+    assert await ctx.spam.settings(root, hold=0.999) == {"hold": 0.999, "reject": 1.01, "new_account_s": 86_400}
+    assert await ctx.spam.settings(root, hold=0.999) == {"hold": 0.999, "reject": 1.01, "new_account_s": 86_400}
+    async with ctx.db.read() as conn:
+        entries = await audit_store.entries(conn, action="spam_settings")
+    assert [(e["actor"]["id"], e["data"]) for e in entries] == [(root.id, {  # once: the second changed nothing
+        "from": {"hold": 0.5, "reject": 1.01, "new_account_s": 86_400},
+        "to": {"hold": 0.999, "reject": 1.01, "new_account_s": 86_400}})]
+    sent, _ = await ctx.messages.send(eve, rid, SPAM_ZH + " !")  # held at 0.5, delivered at 0.999 (it scores 0.995)
+    assert not isinstance(sent, Held)
+    lower = (await ctx.spam.figures(root))["heldout"]
+    assert lower["recall"] <= heldout["recall"]
+
+    node = await open_context(ctx.settings.database_url, spam=True)  # another node reads the same settings
+    try:
+        await node.spam.ready()
+        assert node.spam.policy.hold == 0.999
+    finally:
+        await close_context(node)
+    await ctx.spam.reject(mod, other.id)

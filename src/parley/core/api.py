@@ -260,6 +260,12 @@ class RegistrationBody(_Body):
     mode: Literal["open", "invite", "closed"]
 
 
+class SpamSettingsBody(_Body):
+    hold: Annotated[float, Meta(gt=0, le=1.01)] | UnsetType = UNSET
+    reject: Annotated[float, Meta(gt=0, le=1.01)] | UnsetType = UNSET
+    new_account_s: Annotated[int, Meta(ge=0, le=365 * 86_400)] | UnsetType = UNSET
+
+
 class InviteCreateBody(_Body):
     uses: Annotated[int, Meta(ge=1, le=INVITE_USES_MAX)] = 1
     expires_in_s: Annotated[int, Meta(ge=INVITE_TTL_MIN_S, le=INVITE_TTL_MAX_S)] = INVITE_TTL_DEFAULT_S

@@ -176,6 +176,8 @@ class Messages:
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
         events = plan.place(stored, now, snapshot.resolved)
+        if self.spam is not None and plan.scored:
+            self.spam.count(plan.scored, len(plan.held), plan.refused)
         if plan.held:
             await self._hold(plan)
         plan.finish()
@@ -311,6 +313,7 @@ class _Plan:
         self.scores: list[spam.Score | None] = [None] * len(batch)
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
+        self.scored = self.refused = 0  # how many the spam filter scored, and refused
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
@@ -375,12 +378,14 @@ class _Plan:
             return chosen
         assert self.scorer is not None and self.policy is not None
         found = self.scorer([self.batch[i] for i in to_score])
+        self.scored = len(to_score)
         dropped: set[int] = set()
         for i, score in zip(to_score, found, strict=True):
             self.scores[i] = score
             verdict = score.verdict(self.policy)
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
+                self.refused += 1
                 dropped.add(i)
             elif verdict is spam.Verdict.HOLD:
                 self.held.append(i)

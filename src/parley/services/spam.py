@@ -13,11 +13,15 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from parley.core import admin as admin_rules
 from parley.core import spam, wire
 from parley.core.errors import Forbidden, NotFound, RateLimited
 from parley.core.models import Event, MemberState, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.store import admin as admin_store
 from parley.store import audit as audit_store
 from parley.store import rooms as room_store
 from parley.store import spam as spam_store
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 _core = spam  # for the methods whose `spam` argument (a bool) hides the module
 REFRESH_MS = 5_000
 LIST_MAX = 100
+SETTINGS = "spam_policy"  # its key in server_settings: the thresholds an admin set, for every node
+FIGURES_WINDOW_MS = 86_400_000  # the console counts decisions over the last day
 NOT_FOUND = "no such held message"
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,10 @@ class Spam:
         self.deps = deps
         self.emitter = emitter
         self.policy = policy
+        self.default_policy = policy  # PARLEY_SPAM_*; an admin's settings (server_settings) override it
         self.enabled = enabled
+        self.tally = {"scored": 0, "held": 0, "refused": 0}  # this node's verdicts since it started
+        self._heldout: tuple[tuple[int, float], dict[str, Any]] | None = None
         self.model: spam.Model | None = None
         self.recent = spam.Recent(policy.window_ms)
         self.messages: Messages | None = None  # set by the composition root: approval sends through it
@@ -67,6 +76,7 @@ class Spam:
     async def _load(self) -> spam.Model:
         async with self.deps.db.read() as conn:
             found = await spam_store.load_model(conn)
+            self.policy = await self._stored_policy(conn)
         if found is None:
             state = spam.starter_state()
             async with self.deps.db.write() as conn:
@@ -78,6 +88,7 @@ class Spam:
     async def _refresh(self) -> None:
         try:
             async with self.deps.db.read() as conn:
+                self.policy = await self._stored_policy(conn)
                 version = await spam_store.model_version(conn)
                 if self.model is not None and version is not None and version != self.model.version:
                     found = await spam_store.load_model(conn)
@@ -85,6 +96,10 @@ class Spam:
                         self.model = spam.Model.load(found[1], found[0])
         except Exception:  # an outage: keep scoring with the model at hand
             log.warning("could not check for a newer spam model", exc_info=True)
+
+    async def _stored_policy(self, conn: Any) -> spam.Policy:
+        stored = await admin_store.setting(conn, SETTINGS)
+        return _core.policy_from_settings(self.default_policy, orjson.loads(stored) if stored else None)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -127,6 +142,57 @@ class Spam:
             await self.emitter.to_users(sorted(reviewers.get(h.room_id, ())),
                                         wire.HeldAddedFrame(held=spam.held_view(h)))
         return held
+
+    def count(self, scored: int, held: int, refused: int) -> None:
+        """A batch's verdicts, for the console's figures."""
+        self.tally["scored"] += scored
+        self.tally["held"] += held
+        self.tally["refused"] += refused
+
+    # -- the admin console -------------------------------------------------------------------------
+
+    async def figures(self, actor: User) -> dict[str, Any]:
+        """The filter for the console (server admins): its thresholds, its model, the decisions of
+        the last day, and the model's precision and recall on the held-out set."""
+        admin_rules.require_server_admin(actor)
+        now = self.deps.clock()
+        async with self.deps.db.read() as conn:
+            info = await spam_store.model_info(conn)
+            counts = await spam_store.decision_counts(conn, now - FIGURES_WINDOW_MS)
+            if self.enabled:
+                self.policy = await self._stored_policy(conn)
+        answer: dict[str, Any] = {
+            "enabled": self.enabled, "thresholds": _core.settings_json(self.policy),
+            "model": {"version": info[0] if info else None, "trained_at": info[1] if info else None},
+            "decisions": {"window_s": FIGURES_WINDOW_MS // 1000, **counts},
+            "node": dict(self.tally), "heldout": None}
+        if self.enabled:
+            model = await self.ready()
+            key = (model.version, self.policy.hold)
+            if self._heldout is None or self._heldout[0] != key:
+                self._heldout = (key, await asyncio.to_thread(_core.heldout_figures, model, self.policy))
+            answer["heldout"] = self._heldout[1]
+        return answer
+
+    async def settings(self, actor: User, hold: float | None = None, reject: float | None = None,
+                       new_account_s: int | None = None) -> dict[str, Any]:
+        """Change the thresholds (and what counts as a new account) for every node; audited
+        `spam_settings` in the same transaction. A change to what is already so records nothing."""
+        admin_rules.require_server_admin(actor)
+        wait = await self.deps.bus.hit(f"admin:{actor.id}", self.deps.limits.action_rate)
+        if wait:
+            raise RateLimited("administration changes are limited to a few a second", wait)
+        now = self.deps.clock()
+        async with self.deps.db.write() as conn:
+            before = await self._stored_policy(conn)
+            after = _core.settings_policy(before, hold, reject, new_account_s)
+            old, new = _core.settings_json(before), _core.settings_json(after)
+            if old != new:
+                await admin_store.set_setting(conn, SETTINGS, orjson.dumps(new).decode(), now)
+                await audit_store.record(conn, actor_id=actor.id, action="spam_settings", now=now,
+                                         data={"from": old, "to": new})
+        self.policy = after
+        return new
 
     # -- the queue ---------------------------------------------------------------------------------
 

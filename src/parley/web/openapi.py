@@ -87,6 +87,18 @@ SCHEMAS: dict[str, Any] = {
     "HeldAnswer": _obj(["held"], held=_ref("HeldMessage")),
     "HeldApproved": _obj(["approved", "message"], approved={"const": True}, message=_ref("Event")),
     "HeldRejected": _obj(["approved"], approved={"const": False}),
+    "SpamSettings": _obj(["hold", "reject", "new_account_s"], hold={"type": "number"}, reject={"type": "number"},
+                         new_account_s=_INT),
+    "SpamFigures": _obj(
+        ["enabled", "thresholds", "model", "decisions", "node", "heldout"], enabled=_BOOL,
+        thresholds=_ref("SpamSettings"),
+        model=_obj(["version", "trained_at"], version=_NULLABLE_INT, trained_at=_NULLABLE_INT),
+        decisions=_obj(["window_s", "waiting", "held", "approved", "rejected"], window_s=_INT, waiting=_INT,
+                       held=_INT, approved=_INT, rejected=_INT),
+        node=_obj(["scored", "held", "refused"], scored=_INT, held=_INT, refused=_INT),
+        heldout={"oneOf": [{"type": "null"}, _obj(
+            ["messages", "spam", "precision", "recall"], messages=_INT, spam=_INT,
+            precision={"type": ["number", "null"]}, recall={"type": ["number", "null"]})]}),
 }
 
 
@@ -426,6 +438,13 @@ def _admin_paths() -> dict[str, Any]:
         "/api/v1/admin/invites/{code}": {"delete": {**_op("Revoke an invite code", None), "parameters": code}},
         "/api/v1/admin/stats": {"get": _op("Figures for the admin console (messages since 00:00 UTC)",
                                            ("200", _ref("AdminStats")))},
+        "/api/v1/admin/spam": {
+            "get": _op("The spam filter for the console: thresholds, model version and when it last learned, "
+                       "decisions of the last day (held, approved, rejected; waiting now), this node's verdicts "
+                       "since it started, precision and recall on the held-out set", ("200", _ref("SpamFigures"))),
+            "put": _op("Change the spam thresholds (0 < hold <= reject <= 1.01) or the age under which an account "
+                       "is new, for every node; audited spam_settings", ("200", _ref("SpamSettings")),
+                       body=api.SpamSettingsBody)},
         **_held_paths(),
     }
 
