@@ -113,6 +113,15 @@ def test_an_admin_disables_a_user_and_lets_people_in_by_invitation(open_app, liv
     expect(page.get_by_role("tab", name="Figures")).to_be_focused()
     accounts = page.request.get("/api/v1/admin/stats").json()["users"]
     expect(page.locator(".admin-figures dd[data-figure=users]")).to_have_text(str(accounts))
+    # The spam filter's figures and thresholds (this server runs with the filter off).
+    expect(page.locator('.admin-figures dd[data-figure="enabled"]')).to_have_text("no")
+    expect(page.locator('.admin-figures dd[data-figure="decisions.waiting"]')).to_have_text("0")
+    page.get_by_label("Hold for review from (%)").fill("60")
+    page.get_by_role("button", name="Save thresholds").click()
+    expect(page.locator(".spam-settings [role=status]")).to_have_text("Saved.")
+    expect(page.locator('.admin-figures dd[data-figure="thresholds.hold"]')).to_have_text("60 %")
+    assert page.request.get("/api/v1/admin/spam").json()["thresholds"]["hold"] == 0.6
+    page.get_by_role("tab", name="Figures").focus()
     page.keyboard.press("Home")
     expect(page.get_by_role("tab", name="Users")).to_have_attribute("aria-selected", "true")
 

@@ -228,6 +228,9 @@ async def _administer(call: Any, boss: str, boss_id: int, bob_id: int, names: An
     assert (await call(boss, "GET", "/api/v1/admin/users?limit=1"))["has_more"] is True
     await call(boss, "GET", "/api/v1/admin/rooms?q=spec")
     await call(boss, "GET", "/api/v1/admin/stats")
+    thresholds = (await call(boss, "GET", "/api/v1/admin/spam"))["thresholds"]
+    assert await call(boss, "PUT", "/api/v1/admin/spam", {"hold": thresholds["hold"]}) == thresholds  # unchanged
+    await call(boss, "PUT", "/api/v1/admin/spam", {"hold": 0.9, "reject": 0.2})  # 422
     await call(boss, "GET", "/api/v1/admin/registration")
     await call(boss, "PUT", "/api/v1/admin/registration", {"mode": "invite"})
     await call(None, "POST", "/api/v1/auth/register", {"username": names(), "password": "cat secret 12"})  # 403
