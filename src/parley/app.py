@@ -135,6 +135,7 @@ def build(settings: Settings) -> Context:
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     registration = Registration(settings.registration.lower())
     actions = Actions(deps, emitter, uploads)
+    actions.learner = spam  # a moderator's "delete as spam" teaches the filter
     moderation = Moderation(deps, emitter, actions)
     reports = Reports(deps, emitter, actions, moderation=moderation, spam=spam)
     accounts = Accounts(deps, emitter, registration)

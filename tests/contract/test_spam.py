@@ -218,3 +218,26 @@ async def test_figures_and_settings_for_server_admins(sctx: Context) -> None:
     finally:
         await close_context(node)
     await ctx.spam.reject(mod, other.id)
+
+
+async def test_a_moderator_deleting_as_spam_teaches_the_filter(sctx: Context) -> None:
+    ctx = sctx
+    _, ann, mod, eve, bob, rid = await _room(ctx)
+    text = "grab the last seats of the weekend workshop at studio-north dot shop"
+    sent, _ = await ctx.messages.send(eve, rid, text)
+    own, _ = await ctx.messages.send(bob, rid, "oops wrong room")
+    plain, _ = await ctx.messages.send(eve, rid, "see you there")
+    assert not isinstance(sent, Held)
+    version = ctx.spam.model.version
+    before = float(ctx.spam.model.probabilities([text])[0])
+    assert await ctx.actions.delete(bob, rid, own.seq, as_spam=True)  # one's own: teaches nothing
+    assert await ctx.actions.delete(mod, rid, plain.seq)  # not as spam: teaches nothing
+    assert ctx.spam.model.version == version
+    assert await ctx.actions.delete(mod, rid, sent.seq, as_spam=True)
+    assert ctx.spam.model.version == version + 1
+    assert float(ctx.spam.model.probabilities([text])[0]) > 2 * before  # one step, towards spam
+    assert not await ctx.actions.delete(mod, rid, sent.seq, as_spam=True)  # a tombstone: nothing again
+    assert ctx.spam.model.version == version + 1
+    async with ctx.db.read() as conn:
+        entries = await audit_store.entries(conn, room=rid, action="delete_message")
+    assert [(e["reason"], e["data"]["seq"]) for e in entries] == [("spam", sent.seq), ("", plain.seq)]

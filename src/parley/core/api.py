@@ -236,6 +236,10 @@ class AuditQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=audit.PAGE_MAX)] = 50
 
 
+class DeleteQuery(_Body):
+    reason: Literal["spam"] | UnsetType = UNSET  # a moderator's "delete as spam": the filter learns it
+
+
 class HeldQuery(_Body):
     room: NonNegative | UnsetType = UNSET
     before: NonNegative | UnsetType = UNSET  # the id of the oldest held message of the previous page

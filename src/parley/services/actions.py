@@ -7,7 +7,7 @@ commit. Replies and threads are part of sending (services/messages.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,11 +30,18 @@ PINS_MAX = 100
 THREAD_PAGE_MAX = 100
 
 
+class Learner(Protocol):
+    """What a deletion as spam teaches the spam filter (services/spam.py)."""
+
+    async def learn(self, texts: list[str], spam: bool, /) -> object: ...
+
+
 class Actions:
     def __init__(self, deps: Deps, emitter: Emitter, uploads: Uploads) -> None:
         self.deps = deps
         self.emitter = emitter
         self.uploads = uploads  # a delete erases the message's files
+        self.learner: Learner | None = None  # the spam filter, set by the composition root
 
     async def edit(self, user: User, room_id: int, seq: object, text: object) -> tuple[dict[str, Any], bool]:
         """Replace the text of one's own message; the earlier text is kept as a version. Mentions
@@ -64,12 +71,14 @@ class Actions:
         await self.emitter.room_events(emitted)
         return target.wire(), True
 
-    async def delete(self, user: User, room_id: int, seq: object, *, handling_report: bool = False) -> bool:
+    async def delete(self, user: User, room_id: int, seq: object, *, handling_report: bool = False,
+                     as_spam: bool = False) -> bool:
         """Delete a message (one's own; anyone's for moderators and up): its text, mentions,
         attachments, versions, reactions and pin are erased; a tombstone keeps its place. Deleting
         a tombstone again changes nothing. `handling_report`: the caller (services/reports.py) has
         checked that `user` handles a report of this message, possibly as a server admin who is
-        not a member of the room."""
+        not a member of the room. `as_spam`: a moderator's deletion of someone else's message
+        teaches the spam filter that its text is spam (one's own message teaches nothing)."""
         target_seq = validation.positive_int(seq, "seq")
         await self._rate(user)
         async with self.deps.db.write() as conn:
@@ -83,12 +92,17 @@ class Actions:
                 permissions.require_deleter(membership, _author(target))
             if target.data.get("deleted"):
                 return False
+            text = str(target.data.get("text", ""))  # before the erasure
             emitted, blob_keys = await self.erase(conn, room_id, user, target)
             author = _author(target)
+            learned = as_spam and author != user.id and text.strip()
             if author != user.id:  # a moderator's deletion of someone else's message
                 await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
-                                         target_id=author, now=self.deps.clock(), data={"seq": target_seq})
+                                         target_id=author, now=self.deps.clock(), reason="spam" if as_spam else "",
+                                         data={"seq": target_seq})
         await self.emitter.room_events(emitted)
+        if learned and self.learner is not None:
+            await self.learner.learn([text], True)
         if blob_keys:
             await self.uploads.collect_blobs(blob_keys)
         return True

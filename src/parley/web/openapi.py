@@ -325,7 +325,9 @@ def _action_paths() -> dict[str, Any]:
             "patch": _op("Edit my message (the earlier text is kept as a version)", ("200", _ref("Event")),
                          body=api.EditBody),
             "delete": _op("Delete a message (mine; anyone's for moderators and up): text, attachments, "
-                          "reactions and versions are erased, a tombstone stays", None)},
+                          "reactions and versions are erased, a tombstone stays. reason=spam: a moderator's "
+                          "deletion of someone else's message teaches the spam filter", None,
+                          params=api.DeleteQuery)},
         f"{_MESSAGE}/versions": {"get": _op("Earlier texts of a message, oldest first", ("200", _ref("Versions")))},
         f"{_MESSAGE}/reactions/{{emoji}}": {
             "put": _op("React with one Unicode emoji (idempotent; 409 past 20 different ones)", None),
