@@ -90,6 +90,7 @@ class RoomUpdateBody(_Body, forbid_unknown_fields=True):
     slow_mode_s: Annotated[int, Meta(ge=0, le=moderation.SLOW_MODE_MAX_S)] | UnsetType = UNSET  # 0: off
     post_policy: Literal["everyone", "moderators"] | UnsetType = UNSET
     retention_days: Annotated[int, Meta(ge=0, le=validation.RETENTION_DAYS_MAX)] | UnsetType = UNSET
+    visibility: Visibility | UnsetType = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}
