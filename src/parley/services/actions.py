@@ -7,6 +7,7 @@ commit. Replies and threads are part of sending (services/messages.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,6 +29,16 @@ from parley.store import uploads as upload_store
 NO_MESSAGE = "no such message in this room"
 PINS_MAX = 100
 THREAD_PAGE_MAX = 100
+
+
+@dataclass(slots=True)
+class Deleted:
+    """A deletion committed in a transaction: what to do after the commit, and what was erased."""
+
+    events: list[Event]
+    blob_keys: list[str]
+    text: str  # the erased text (for the spam filter)
+    by_other: bool  # a moderator's deletion of someone else's message
 
 
 class Learner(Protocol):
@@ -82,30 +93,44 @@ class Actions:
         target_seq = validation.positive_int(seq, "seq")
         await self._rate(user)
         async with self.deps.db.write() as conn:
-            if handling_report:
-                if await room_store.get(conn, room_id, lock=True) is None:
-                    raise NotFound(permissions.NO_ROOM)
-                target = await self._message(conn, room_id, target_seq)
-            else:
-                membership = await self._open(conn, user, room_id)
-                target = await self._message(conn, room_id, target_seq)
-                permissions.require_deleter(membership, _author(target))
-            if target.data.get("deleted"):
-                return False
-            text = str(target.data.get("text", ""))  # before the erasure
-            emitted, blob_keys = await self.erase(conn, room_id, user, target)
-            author = _author(target)
-            learned = as_spam and author != user.id and text.strip()
-            if author != user.id:  # a moderator's deletion of someone else's message
-                await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
-                                         target_id=author, now=self.deps.clock(), reason="spam" if as_spam else "",
-                                         data={"seq": target_seq})
-        await self.emitter.room_events(emitted)
-        if learned and self.learner is not None:
-            await self.learner.learn([text], True)
-        if blob_keys:
-            await self.uploads.collect_blobs(blob_keys)
+            deleted = await self.delete_in(conn, user, room_id, target_seq, handling_report=handling_report,
+                                           as_spam=as_spam)
+        if deleted is None:
+            return False
+        await self.deleted(deleted)
+        if as_spam and deleted.by_other and deleted.text.strip() and self.learner is not None:
+            await self.learner.learn([deleted.text], True)
         return True
+
+    async def delete_in(self, conn: AsyncConnection, user: User, room_id: int, target_seq: int, *,
+                        handling_report: bool = False, as_spam: bool = False) -> Deleted | None:
+        """`delete` in the caller's transaction (a report's resolution): checked and audited; None
+        when the message was deleted already. The caller passes the result to `deleted` once it
+        has committed."""
+        if handling_report:
+            if await room_store.get(conn, room_id, lock=True) is None:
+                raise NotFound(permissions.NO_ROOM)
+            target = await self._message(conn, room_id, target_seq)
+        else:
+            membership = await self._open(conn, user, room_id)
+            target = await self._message(conn, room_id, target_seq)
+            permissions.require_deleter(membership, _author(target))
+        if target.data.get("deleted"):
+            return None
+        text = str(target.data.get("text", ""))  # before the erasure
+        emitted, blob_keys = await self.erase(conn, room_id, user, target)
+        author = _author(target)
+        if author != user.id:  # a moderator's deletion of someone else's message
+            await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
+                                     target_id=author, now=self.deps.clock(), reason="spam" if as_spam else "",
+                                     data={"seq": target_seq})
+        return Deleted(emitted, blob_keys, text, author != user.id)
+
+    async def deleted(self, done: Deleted) -> None:
+        """After the commit of a deletion: its event published, its files collected."""
+        await self.emitter.room_events(done.events)
+        if done.blob_keys:
+            await self.uploads.collect_blobs(done.blob_keys)
 
     async def erase(self, conn: AsyncConnection, room_id: int, user: User, target: Event) -> tuple[list[Event], list[str]]:
         """Delete one stored message in the caller's transaction (the room locked, the permission
