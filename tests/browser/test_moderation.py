@@ -249,6 +249,13 @@ def test_a_held_message_is_approved_into_place_for_everyone_or_rejected(open_app
     expect_message(bob_page, "meanwhile, a normal message")
     expect(cat_page.locator(STORED, has_text="Notes for Friday")).to_have_count(0)
     expect(held_row).to_have_count(1)
+    # A reload keeps it: the client asks GET /me/held and shows it as held again.
+    bob_page.reload()
+    open_room(bob_page, room["id"])
+    expect_message(bob_page, "meanwhile, a normal message")
+    expect(held_row.locator(".msg-status")).to_have_text("Held for review")
+    expect(held_row).to_contain_text("Notes for Friday")
+    expect(held_row).to_have_count(1)
 
     queue.click()
     panel = ann_page.locator("dialog.mod-panel")

@@ -237,3 +237,33 @@ async def test_resolving_is_atomic_and_one_of_two_handlers_wins(ctx: Context) ->
     assert report["id"] in await _ids(ctx, mod)
     assert (await ctx.reports.resolve(mod, report["id"], "dismiss"))["state"] == "resolved"
     assert report["id"] not in await _ids(ctx, mod)
+
+
+async def test_a_blocked_user_in_a_direct_chat_can_neither_edit_react_pin_nor_type(ctx: Context) -> None:
+    ann, bob = await register(ctx, "ann", "bob")
+    direct, _ = await ctx.rooms.direct(bob, ["ann"])
+    did = direct["id"]
+    mine, _ = await ctx.messages.send(bob, did, "before the block")
+    hers, _ = await ctx.messages.send(ann, did, "hi bob")
+    await ctx.blocks.block(ann, bob.id)
+    assert await outcome(ctx.actions.edit(bob, did, mine.seq, "sneaky edit")) == "forbidden"
+    assert await outcome(ctx.actions.react(bob, did, hers.seq, "👍")) == "forbidden"
+    assert await outcome(ctx.messages.typing(bob, did)) == "forbidden"
+    refused = [await outcome(call) for call in (ctx.actions.edit(bob, did, mine.seq, "x"),
+                                                ctx.messages.send(bob, did, "x"))]
+    assert refused == ["forbidden", "forbidden"]  # as neutral as a refused send
+    history = (await ctx.messages.history(ann, did))["messages"]
+    assert not [m for m in history if m["type"] in ("message_edited", "reaction_added")]  # nothing stored
+    assert next(m for m in history if m["seq"] == mine.seq)["text"] == "before the block"
+    # Ann acts as before; bob still deletes his own message; once unblocked he reacts again.
+    assert await outcome(ctx.actions.react(ann, did, mine.seq, "👍")) == "ok"
+    assert await outcome(ctx.messages.typing(ann, did)) == "ok"
+    await ctx.blocks.unblock(ann, bob.id)
+    assert await outcome(ctx.actions.react(bob, did, hers.seq, "👍")) == "ok"
+    await ctx.blocks.block(ann, bob.id)
+    assert await outcome(ctx.actions.delete(bob, did, mine.seq)) == "ok"
+    # In a room (not a direct chat), a block changes nothing of what bob may do.
+    rid = await _room(ctx, ann, bob)
+    said, _ = await ctx.messages.send(bob, rid, "in the room")
+    assert await outcome(ctx.actions.edit(bob, rid, said.seq, "edited in the room")) == "ok"
+    assert await outcome(ctx.messages.typing(bob, rid)) == "ok"

@@ -241,3 +241,21 @@ async def test_a_moderator_deleting_as_spam_teaches_the_filter(sctx: Context) ->
     async with ctx.db.read() as conn:
         entries = await audit_store.entries(conn, room=rid, action="delete_message")
     assert [(e["reason"], e["data"]["seq"]) for e in entries] == [("spam", sent.seq), ("", plain.seq)]
+
+
+async def test_my_held_messages_are_listed_for_me_alone(sctx: Context) -> None:
+    ctx = sctx
+    _, ann, mod, eve, bob, rid = await _room(ctx)
+    other = (await ctx.rooms.create(ann, "other"))["id"]
+    await ctx.rooms.join(eve, other)
+    first, _ = await ctx.messages.send(eve, rid, SPAM, "e1")
+    second, _ = await ctx.messages.send(eve, other, SPAM_ZH, "e2")
+    assert isinstance(first, Held) and isinstance(second, Held)
+    mine = (await ctx.spam.mine(eve))["held"]
+    assert [(h["id"], h["room"], h["text"], h["client_msg_id"]) for h in mine] == [
+        (first.id, rid, SPAM, "e1"), (second.id, other, SPAM_ZH, "e2")]
+    assert (await ctx.spam.mine(bob))["held"] == []  # nobody else's
+    assert (await ctx.spam.mine(mod))["held"] == []
+    await ctx.spam.approve(mod, first.id)
+    await ctx.rooms.leave(eve, other)  # a room I left: not shown
+    assert (await ctx.spam.mine(eve))["held"] == []

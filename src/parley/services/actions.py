@@ -13,14 +13,15 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import actions as rules
-from parley.core import mentions, moderation, permissions, validation
-from parley.core.errors import Conflict, NotFound, RateLimited
-from parley.core.models import Event, EventType, Membership, User
+from parley.core import blocks, mentions, moderation, permissions, validation
+from parley.core.errors import Conflict, Forbidden, NotFound, RateLimited
+from parley.core.models import Event, EventType, Membership, RoomKind, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.uploads import Uploads
 from parley.store import actions as store
 from parley.store import audit as audit_store
+from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store import search as search_store
@@ -112,7 +113,7 @@ class Actions:
                 raise NotFound(permissions.NO_ROOM)
             target = await self._message(conn, room_id, target_seq)
         else:
-            membership = await self._open(conn, user, room_id)
+            membership = await self._open(conn, user, room_id, blockable=False)
             target = await self._message(conn, room_id, target_seq)
             permissions.require_deleter(membership, _author(target))
         if target.data.get("deleted"):
@@ -223,13 +224,16 @@ class Actions:
             raise RateLimited(f"too many message actions; retry in {wait:.1f} s", wait)
 
     @staticmethod
-    async def _open(conn: AsyncConnection, user: User, room_id: int) -> Membership:
+    async def _open(conn: AsyncConnection, user: User, room_id: int, *, blockable: bool = True) -> Membership:
         """Lock the room (its changes serialise, as every room change does) and check that the user
-        may act in it: joined, and the room not archived."""
+        may act in it: joined, and the room not archived; in a direct chat, not blocked by the other
+        member (`blockable`: everything but deleting one's own message), refused as a send is."""
         room = await room_store.get(conn, room_id, lock=True)
         membership = await room_store.membership(conn, room_id, user.id)
-        permissions.require_poster(room, membership)
+        room = permissions.require_poster(room, membership)
         assert membership is not None
+        if blockable and room.kind is RoomKind.DIRECT and await block_store.blocked_in_room(conn, room_id, user.id):
+            raise Forbidden(blocks.NO_DIRECT_ACT)
         return membership
 
     @staticmethod

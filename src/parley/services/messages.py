@@ -18,12 +18,13 @@ from parley.core.errors import (
     Unauthorized,
     Unavailable,
 )
-from parley.core.models import Event, EventType, User
+from parley.core.models import Event, EventType, RoomKind, User
 from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.spam import Spam
 from parley.store import actions as action_store
+from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store.events import Draft
@@ -293,6 +294,8 @@ class Messages:
             room = await room_store.get(conn, room_id)
             membership = await room_store.membership(conn, room_id, user.id)
             room = permissions.require_poster(room, membership)
+            if room.kind is RoomKind.DIRECT and await block_store.blocked_in_room(conn, room_id, user.id):
+                raise Forbidden(blocks.NO_DIRECT_ACT)  # blocked: typing is refused as sending is
         assert membership is not None
         moderation.require_sender(room, membership, self.deps.clock())  # a muted member types nothing
         await self.emitter.ephemeral(room_id, user.id, wire.TypingFrame(room=room_id, user=wire.public(user)))

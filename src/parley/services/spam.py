@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 _core = spam  # for the methods whose `spam` argument (a bool) hides the module
 REFRESH_MS = 5_000
 LIST_MAX = 100
+MINE_MAX = 200  # a sender's held messages shown again after a reload (the send rate limit bounds them)
 SETTINGS = "spam_policy"  # its key in server_settings: the thresholds an admin set, for every node
 FIGURES_WINDOW_MS = 86_400_000  # the console counts decisions over the last day
 NOT_FOUND = "no such held message"
@@ -209,6 +210,16 @@ class Spam:
                 rooms = None if user.is_admin else await spam_store.moderated_rooms(conn, user.id)
             found = await spam_store.of_rooms(conn, rooms, before, limit + 1) if rooms != [] else []
         return {"held": [spam.held_json(h) for h in found[:limit]], "has_more": len(found) > limit}
+
+    async def mine(self, user: User) -> dict[str, Any]:
+        """My messages waiting for review, oldest first, in the rooms I am still joined to: the client
+        shows them again as "held for review" after a reload."""
+        async with self.deps.db.read() as conn:
+            found = await spam_store.of_sender(conn, user.id, MINE_MAX)
+            rooms = {h.room_id for h in found}
+            joined = {room for room in rooms if (m := await room_store.membership(conn, room, user.id)) is not None
+                      and m.state is MemberState.JOINED}
+        return {"held": [spam.held_json(h) for h in found if h.room_id in joined]}
 
     async def approve(self, user: User, held_id: int) -> Event:
         """Send the held message to its room (the next seq, delivered to everyone in order), then

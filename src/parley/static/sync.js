@@ -2,7 +2,7 @@
 // routes each frame. Room events go to their reducer (reducers.js), my messages' acks and errors
 // to pending.js, read markers to reads.js.
 import { api } from './api.js';
-import { acked, heldResolved, refused, resendAll } from './pending.js';
+import { acked, heldResolved, refused, resendAll, restoreHeld } from './pending.js';
 import { applyRead, cancelReads } from './reads.js';
 import { applyEvent, REDUCERS } from './reducers.js';
 import { emit, moderatesAny, queues, rememberUser, removeRoom, stopTyping, store, updateUser, upsertRoom } from './state.js';
@@ -105,6 +105,7 @@ function onHello({ rooms, user }) {
   resendAll(store.timelines);
   for (const id of unknown) fetchRoom(id);
   loadQueues();
+  api.call('GET', '/me/held').then(({ held }) => restoreHeld(held), () => {}); // mine, held for review
 }
 
 /**

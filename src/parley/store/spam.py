@@ -115,6 +115,12 @@ async def of_rooms(conn: AsyncConnection, room_ids: Iterable[int] | None, before
     return [_held(r) for r in await conn.execute(stmt.order_by(held_messages.c.id.desc()).limit(limit))]
 
 
+async def of_sender(conn: AsyncConnection, sender_id: int, limit: int) -> list[Held]:
+    """One sender's held messages, oldest first (ix_held_messages_sender)."""
+    stmt = _select().where(held_messages.c.sender_id == sender_id).order_by(held_messages.c.id).limit(limit)
+    return [_held(r) for r in await conn.execute(stmt)]
+
+
 async def moderated_rooms(conn: AsyncConnection, user_id: int) -> list[int]:
     """The rooms where the user is a joined moderator or above."""
     return list((await conn.scalars(sa.select(members.c.room_id).where(

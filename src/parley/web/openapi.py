@@ -465,6 +465,10 @@ def _held_paths() -> dict[str, Any]:
             "Messages the spam filter held for review, newest first: of one room (room=; its moderators and "
             "up: 403 for its other members, 404 for non-members), or of every room I moderate (server "
             "admins: all)", ("200", _ref("HeldPage")), params=api.HeldQuery)},
+        "/api/v1/me/held": {"get": _op(
+            "My messages the spam filter holds for review, oldest first, in rooms I am joined to (the client "
+            "shows them again as held after a reload)", ("200", _obj(["held"], held={
+                "type": "array", "items": _ref("HeldMessage")})))},
         "/api/v1/held/{held_id}/approve": {"post": approve},
         "/api/v1/held/{held_id}/reject": {"post": reject},
     }

@@ -18,6 +18,12 @@ async def held(request: web.Request) -> web.StreamResponse:
     return json(await ctx(request).spam.list(user, params.given("room"), params.given("before"), params.limit))
 
 
+@routes.get("/api/v1/me/held")
+async def mine(request: web.Request) -> web.StreamResponse:
+    user, _ = await auth(request)
+    return json(await ctx(request).spam.mine(user))
+
+
 @routes.post(r"/api/v1/held/{held_id:\d+}/approve")
 async def approve(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
