@@ -8,7 +8,7 @@ import { emit, on, store, timeline } from '../state.js';
 import './msgtools.js'; // the toolbar's code and the panel's styles
 import { attachActions, decorateMessage, editLast, roomComposerOptions } from './msgparts.js';
 import { createComposer } from './composer.js';
-import { messageRow } from './timeline.js';
+import { blockedRow, folded, messageRow } from './timeline.js';
 
 await loadStrings('later'); // the strings of the parts loaded on first use (locales/later-*.js)
 
@@ -55,10 +55,12 @@ function createThreadPanel(roomId, rootSeq) {
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const root = findMessage(roomId, rootSeq);
     const rows = [];
-    if (root) rows.push(decorateMessage(messageRow(root, null, roomId), root, { inThread: true }), h('li', { class: 'thread-divider' }));
+    const rowOf = (message, prev) => (folded(message) ? blockedRow(message, roomId) // someone I blocked: one line
+      : decorateMessage(messageRow(message, prev, roomId), message, { inThread: true }));
+    if (root) rows.push(rowOf(root, null), h('li', { class: 'thread-divider' }));
     let prev = null;
     for (const reply of threadReplies(roomId, rootSeq)) {
-      rows.push(decorateMessage(messageRow(reply, prev, roomId), reply, { inThread: true }));
+      rows.push(rowOf(reply, prev));
       prev = reply;
     }
     for (const pending of timeline(roomId).pending.filter((p) => p.extra?.thread_root === rootSeq)) {
