@@ -141,7 +141,7 @@ def build(settings: Settings) -> Context:
     accounts = Accounts(deps, emitter, registration)
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
-                      retention_days=settings.retention_days)
+                      retention_days=settings.retention_days, sweep_every_s=settings.retention_sweep_s)
     return Context(settings=settings, db=deps.db, accounts=accounts, rooms=Rooms(deps, emitter),
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
