@@ -259,3 +259,30 @@ async def test_my_held_messages_are_listed_for_me_alone(sctx: Context) -> None:
     await ctx.spam.approve(mod, first.id)
     await ctx.rooms.leave(eve, other)  # a room I left: not shown
     assert (await ctx.spam.mine(eve))["held"] == []
+
+
+async def test_the_same_text_across_rooms_counts_over_every_node(database_url: str) -> None:
+    """The cross-room signal goes through the bus: on PostgreSQL two nodes share Redis, and the
+    third room, reached through the first node, counts the second room's post made on the other."""
+    import uuid
+
+    shared = database_url.startswith("postgresql")
+    redis = f"redis://127.0.0.1:6379/0?namespace=t{uuid.uuid4().hex[:8]}"
+    broker = {"broker_url": redis, "media_shared": True} if shared else {}
+    one = await open_context(database_url, spam=True, spam_reject=1.01, **broker)
+    two = await open_context(database_url, spam=True, spam_reject=1.01, **broker) if shared else one
+    try:
+        ann, eve = await register(one, "ann", "eve")
+        rooms = [(await one.rooms.create(ann, f"r{n}"))["id"] for n in range(3)]
+        for rid in rooms:
+            await one.rooms.join(eve, rid)
+        text = "has anyone seen the remote for the projector in room four"
+        first, _ = await one.messages.send(eve, rooms[0], text)
+        second, _ = await two.messages.send(eve, rooms[1], text)
+        third, _ = await one.messages.send(eve, rooms[2], text)
+        assert not isinstance(first, Held) and not isinstance(second, Held)
+        assert isinstance(third, Held) and "same_text_in_rooms" in third.reasons
+    finally:
+        await close_context(one)
+        if two is not one:
+            await close_context(two)

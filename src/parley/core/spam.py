@@ -262,6 +262,7 @@ class Candidate:
     sender_id: int
     room_id: int
     account_age_ms: int
+    prepared: str = ""  # `prepare(text)` when the caller has it already
 
 
 @dataclass(slots=True)
@@ -340,11 +341,34 @@ class Recent:
                     del self._seen[key]
 
 
-def score(model: Model, candidates: Sequence[Candidate], policy: Policy, recent: Recent, now: int) -> list[Score]:
+def text_key(sender_id: int, prepared: str) -> str:
+    """What the cross-room signal counts by: a sender and a `prepare`d text (hashed)."""
+    return f"{sender_id}:{zlib.crc32(prepared.encode()):08x}"
+
+
+class Seen:
+    """The cross-room signal for one send batch, cluster-wide: the rooms each (sender, text) was
+    posted to lately, as the bus told before the batch, plus the batch's own posts as they are
+    scored (`noted`: recorded on the bus after the commit)."""
+
+    def __init__(self, known: dict[str, set[int]] | None = None) -> None:
+        self.known = known if known is not None else {}
+        self.noted: list[tuple[str, int]] = []
+
+    def note(self, sender_id: int, prepared: str, room_id: int, now: int) -> int:
+        key = text_key(sender_id, prepared)
+        rooms = self.known.setdefault(key, set())
+        rooms.add(room_id)
+        self.noted.append((key, room_id))
+        return len(rooms)
+
+
+def score(model: Model, candidates: Sequence[Candidate], policy: Policy, recent: Recent | Seen,
+          now: int) -> list[Score]:
     """Every message of a batch, with one vectorizer call for all of them."""
     if not candidates:
         return []
-    docs = [prepare(c.text) for c in candidates]
+    docs = [c.prepared or prepare(c.text) for c in candidates]
     probabilities = model.probabilities(docs, prepared=True)
     return [combine(float(p), signals(c, doc, policy, recent.note(c.sender_id, doc, c.room_id, now)))
             for c, doc, p in zip(candidates, docs, probabilities, strict=True)]

@@ -49,6 +49,7 @@ class _Send:
     session_id: int | None
     slowed: bool = False  # moderation: took its slow-mode token already (see Messages._slow_down)
     screened: bool = False  # a held message a moderator approved: not scored again
+    prepared: str = ""  # the spam filter's `prepare`d text, once the batch has made it
     future: asyncio.Future[tuple[Sent, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -172,7 +173,8 @@ class Messages:
     async def _write(self, batch: list[_Send]) -> list[Event]:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
         now = self.deps.clock()
-        plan = _Plan(batch, now, await self._scorer(now), self.spam.policy if self.spam else None)
+        seen = await self._seen(batch)
+        plan = _Plan(batch, now, await self._scorer(now, seen), self.spam.policy if self.spam else None)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
@@ -182,6 +184,8 @@ class Messages:
         if plan.held:
             await self._hold(plan)
         plan.finish()
+        if seen is not None and seen.noted:  # after the senders are answered: it delays no ack
+            await self._posted(seen)
         if plan.deferred:
             await self._slow_down(plan.deferred)
         return events
@@ -199,7 +203,32 @@ class Messages:
                 request.slowed = True
                 self._pending.append(request)
 
-    async def _scorer(self, now: int) -> Scorer | None:
+    async def _seen(self, batch: list[_Send]) -> spam.Seen | None:
+        """The cross-room signal for the batch, read from the bus before its transaction (every
+        node's posts of the same texts), for the messages the filter may score; None when off."""
+        if self.spam is None or not self.spam.enabled:
+            return None
+        keys = []
+        for request in batch:
+            if not request.screened and request.data["text"] and not request.user.is_admin:
+                request.prepared = spam.prepare(request.data["text"])
+                keys.append(spam.text_key(request.user.id, request.prepared))
+        if not keys:
+            return spam.Seen()
+        try:
+            return await self.spam.seen(keys)
+        except Exception:  # an outage of the shared state must not stop sending: this batch alone
+            log.warning("could not read the cross-room spam signal", exc_info=True)
+            return spam.Seen()
+
+    async def _posted(self, seen: spam.Seen) -> None:
+        assert self.spam is not None
+        try:
+            await self.spam.posted(seen)
+        except Exception:
+            log.warning("could not record the cross-room spam signal", exc_info=True)
+
+    async def _scorer(self, now: int, seen: spam.Seen | None) -> Scorer | None:
         """What scores a batch's messages with the filter on (the model is loaded at startup, so
         this never waits for it there); None with the filter off. The plan calls it once per batch,
         in the transaction, with only the messages it would store from senders it does not exempt."""
@@ -209,8 +238,8 @@ class Messages:
         spam_filter = self.spam
 
         def scorer(requests: list[_Send]) -> list[spam.Score]:
-            return spam_filter.score([spam.Candidate(r.data["text"], r.user.id, r.room_id, now - r.user.created_at)
-                                      for r in requests])
+            return spam_filter.score([spam.Candidate(r.data["text"], r.user.id, r.room_id, now - r.user.created_at,
+                                                     r.prepared) for r in requests], seen)
         return scorer
 
     async def _hold(self, plan: _Plan) -> None:

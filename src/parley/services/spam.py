@@ -129,10 +129,23 @@ class Spam:
 
     # -- scoring -----------------------------------------------------------------------------------
 
-    def score(self, candidates: Sequence[spam.Candidate]) -> list[spam.Score]:
-        """Scores of a batch's messages (one vectorizer call); `ready()` must have run."""
+    def score(self, candidates: Sequence[spam.Candidate], seen: spam.Seen | None = None) -> list[spam.Score]:
+        """Scores of a batch's messages (one vectorizer call); `ready()` must have run. `seen`: the
+        cross-room signal read from the bus for the batch (`seen()`); without it, this node's view."""
         assert self.model is not None
-        return spam.score(self.model, candidates, self.policy, self.recent, self.deps.clock())
+        return spam.score(self.model, candidates, self.policy, seen or self.recent, self.deps.clock())
+
+    async def seen(self, keys: list[str]) -> spam.Seen:
+        """Before a send batch: the rooms each of its (sender, text) keys was posted to lately, on
+        every node (one bus round trip)."""
+        unique = list(dict.fromkeys(keys))
+        rooms = await self.deps.bus.rooms_posted(unique, self.policy.window_ms)
+        return spam.Seen(dict(zip(unique, rooms, strict=True)))
+
+    async def posted(self, seen: spam.Seen) -> None:
+        """After the batch's commit: record what it scored, for every node (one bus round trip)."""
+        if seen.noted:
+            await self.deps.bus.note_posted(seen.noted, self.policy.window_ms)
 
     async def hold(self, rows: list[dict[str, Any]]) -> list[spam.Held]:
         """Store held messages and tell their rooms' reviewers."""
