@@ -77,7 +77,7 @@ def test_blocking_folds_their_messages_and_quiets_their_mentions(open_app, live_
 def test_a_blocked_users_messages_fold_in_the_thread_panel_and_in_search(open_app, live_server: Server) -> None:
     ann = live_server.register("ann", "Ann")
     bob = live_server.register("bob", "Bob")
-    porch = live_server.create_room(ann, "porch", members=(bob,))
+    porch = live_server.create_room(ann, "veranda", members=(bob,))
     root = live_server.post(ann, porch["id"], "plans for the weekend")
     live_server.call("POST", f"/rooms/{porch['id']}/messages",
                      {"text": "bob says kiwifruit picnic", "thread_root": root["seq"]}, bob)

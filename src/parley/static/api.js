@@ -69,7 +69,7 @@ export const api = {
   uploads: (id, { before, limit = 30 } = {}) => request('GET', `/rooms/${id}/uploads${query({ before, limit })}`),
   // -- message actions --
   editMessage: (id, seq, text) => request('PATCH', `/rooms/${id}/messages/${seq}`, { text }),
-  deleteMessage: (id, seq, spam) => request('DELETE', `/rooms/${id}/messages/${seq}${spam ? '?reason=spam' : ''}`),
+  deleteMessage: (id, seq) => request('DELETE', `/rooms/${id}/messages/${seq}`),
   versions: (id, seq) => request('GET', `/rooms/${id}/messages/${seq}/versions`),
   react: (id, seq, emoji, on) => request(on ? 'PUT' : 'DELETE', `/rooms/${id}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`),
   pin: (id, seq, on) => request(on ? 'PUT' : 'DELETE', `/rooms/${id}/pins/${seq}`),

@@ -6,8 +6,6 @@
 //   (gone)   its event arrived: the stored message replaces it
 //   failed   the server refused it (error frame with ref = cid); Retry makes it pending again
 //            with the same cid, Discard drops it
-//   held     the spam filter holds it for review (ack with held: true; after a reload GET /me/held),
-//            until held_resolved
 //
 // Resending a cid the server has stored is harmless: it answers with the original ack.
 import { emit, store, timeline } from './state.js';
@@ -93,27 +91,6 @@ export function heldResolved({ id, approved }) {
   for (const [roomId, line] of store.timelines) {
     for (const pending of line.pending) if (pending.heldId === id) pending.status = approved ? 'sent' : 'rejected';
     emit('pending', roomId);
-  }
-}
-
-/**
- * After each hello (frames are not replayed): my messages the server still holds for review
- * (GET /me/held) are shown as held again, after a reload too. A held copy it no longer holds was
- * decided meanwhile: approved (its event arrives, or has) or rejected; it goes.
- */
-export function restoreHeld(list) {
-  const ids = new Set(list.map((held) => held.id));
-  for (const [roomId, line] of store.timelines) {
-    const before = line.pending.length;
-    line.pending = line.pending.filter((pending) => pending.status !== 'held' || ids.has(pending.heldId));
-    if (line.pending.length !== before) emit('pending', roomId);
-  }
-  for (const held of list) {
-    const line = timeline(held.room);
-    if (line.pending.some((pending) => pending.heldId === held.id || pending.cid === held.client_msg_id)) continue;
-    const extra = Object.fromEntries(['reply_to', 'thread_root'].filter((key) => held[key]).map((key) => [key, held[key]]));
-    line.pending.push({ cid: held.client_msg_id ?? `held-${held.id}`, text: held.text, extra, attachments: [], ts: held.ts, status: 'held', heldId: held.id });
-    emit('pending', held.room);
   }
 }
 

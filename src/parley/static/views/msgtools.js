@@ -129,7 +129,7 @@ export async function editMessage(roomId, seq, text) {
 }
 
 export async function deleteMessage(roomId, seq, asSpam = false) {
-  await api.deleteMessage(roomId, seq, asSpam);
+  await (asSpam ? api.call('DELETE', `/rooms/${roomId}/messages/${seq}?reason=spam`) : api.deleteMessage(roomId, seq));
   applyAnswer(roomId, seq, null, () => ({ text: '', mentions: [], attachments: [], reactions: [], deleted: true }));
 }
 

@@ -323,7 +323,7 @@ function eventRow(events, i, ctx = {}) {
   while (back >= 0 && hiddenEvent(events[back])) back -= 1;
   const prev = events[back];
   const firstUnread = isFirstUnread(events, i, ctx.marker);
-  const row = event.type !== 'message' ? systemRow(event) : folded(event) ? blockedRow(event, ctx.roomId)
+  const row = event.type !== 'message' ? systemRow(event) : isBlocked(event.sender?.id) && !unfolded.has(event) ? blockedRow(event, ctx.roomId)
     : decorateMessage(messageRow(event, firstUnread ? null : prev, ctx.roomId), event);
   row.dataset.seq = event.seq;
   if (firstUnread) row.prepend(h('div', { class: 'new-divider', role: 'separator' }, h('span', {}, t('timeline.newMessages'))));
@@ -331,11 +331,10 @@ function eventRow(events, i, ctx = {}) {
   return row;
 }
 
-// A message of someone I blocked folds to one line until I show it (timeline, thread panel).
+// A message of someone I blocked folds to one line until I show it.
 const unfolded = new WeakSet();
-export const folded = (event) => isBlocked(event.sender?.id) && !unfolded.has(event);
 
-export function blockedRow(event, roomId) {
+function blockedRow(event, roomId) {
   return h('li', { class: 'msg blocked-msg' }, t('timeline.blocked'), ' ', h('button', { type: 'button', class: 'link-btn', on: { click: () => {
     unfolded.add(event);
     emit('message-changed', { roomId, seq: event.seq });
