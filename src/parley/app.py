@@ -165,6 +165,7 @@ def build(settings: Settings) -> Context:
               Slots(settings.max_connections_per_user, settings.max_connections_per_address))
     registration = Registration(settings.registration.lower())
     actions = Actions(deps, emitter, uploads)
+    actions.learner = spam  # a moderator's "delete as spam" teaches the filter
     moderation = Moderation(deps, emitter, actions)
     reports = Reports(deps, emitter, actions, moderation=moderation, spam=spam)
     accounts = Accounts(deps, emitter, registration)
@@ -177,7 +178,7 @@ def build(settings: Settings) -> Context:
         emitter.watchers.append(export.wake)
     privacy = Privacy(deps, emitter, accounts, uploads,
                       deleted_messages=DeletedMessages(settings.deleted_account_messages.lower()),
-                      retention_days=settings.retention_days)
+                      retention_days=settings.retention_days, sweep_every_s=settings.retention_sweep_s)
     rooms = Rooms(deps, emitter)
     provider = Provider(settings.assistant_url, settings.assistant_key, settings.assistant_model,
                         settings.assistant_timeout_s) if settings.assistant_url else None

@@ -78,7 +78,10 @@ class Settings:
                 "or erase (tombstones, as if each had been deleted)", "choices": ("KEEP", "ERASE")})
     retention_days: int = field(default=0, metadata={
         "help": "days rooms keep messages unless a room sets its own retention_days (0: forever); older "
-                "ones are erased in place, hourly", "min": 0, "max": 36500})
+                "ones are erased in place by the retention sweep", "min": 0, "max": 36500})
+    retention_sweep_s: int = field(default=3600, metadata={
+        "help": "seconds between two retention sweeps (each erases what has passed its room's retention)",
+        "min": 1, "max": 86400})
     tls_cert: str = field(default="", metadata={
         "help": "PEM certificate chain: with PARLEY_TLS_KEY, serve HTTPS and WSS directly (TLS 1.2 or later, "
                 "with HSTS)"})

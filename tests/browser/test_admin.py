@@ -74,6 +74,43 @@ def test_blocking_folds_their_messages_and_quiets_their_mentions(open_app, live_
     assert live_server.call("GET", "/me", user=ann)["blocked"] == []
 
 
+def test_a_blocked_users_messages_fold_in_the_thread_panel_and_in_search(open_app, live_server: Server) -> None:
+    ann = live_server.register("ann", "Ann")
+    bob = live_server.register("bob", "Bob")
+    porch = live_server.create_room(ann, "veranda", members=(bob,))
+    root = live_server.post(ann, porch["id"], "plans for the weekend")
+    live_server.call("POST", f"/rooms/{porch['id']}/messages",
+                     {"text": "bob says kiwifruit picnic", "thread_root": root["seq"]}, bob)
+    live_server.call("POST", f"/rooms/{porch['id']}/messages",
+                     {"text": "ann says kiwifruit too", "thread_root": root["seq"]}, ann)
+    live_server.call("PUT", f"/me/blocks/{bob.id}", None, ann)
+    page = open_app(ann)
+    open_room(page, porch["id"])
+    message = page.locator(STORED, has=page.locator(".msg-body", has_text="plans for the weekend")).last
+    message.hover()
+    message.locator(".msg-tools").get_by_role("button", name="Reply in thread", exact=True).click()
+    panel = page.locator(".thread-panel")
+    expect(panel.locator("li.blocked-msg")).to_have_text("Message from a blocked user — show")
+    expect(panel).to_contain_text("ann says kiwifruit too")
+    expect(panel).not_to_contain_text("bob says kiwifruit")
+    panel.locator("li.blocked-msg").get_by_role("button", name="show").click()
+    expect(panel).to_contain_text("bob says kiwifruit picnic")
+    expect(panel.locator("li.blocked-msg")).to_have_count(0)
+    page.locator(".thread-close").click()
+
+    box = page.locator(".sidebar .search-input")
+    box.fill("kiwifruit")
+    box.press("Enter")
+    results = page.locator(".search-results")
+    expect(page.locator(".search-hit", has_text="ann says")).to_have_count(1)
+    folded = results.locator("li.blocked-msg")
+    expect(folded).to_have_text("Message from a blocked user — show")
+    expect(page.locator(".search-hit", has_text="bob says")).to_have_count(0)
+    folded.get_by_role("button", name="show").click()
+    expect(page.locator(".search-hit", has_text="bob says")).to_be_focused()
+    expect(folded).to_have_count(0)
+
+
 def test_my_data_downloads_as_a_zip_and_my_account_can_go(open_app, live_server: Server) -> None:
     eve = live_server.register("eve", "Eve")
     room = live_server.create_room(eve, "diary")
@@ -113,6 +150,15 @@ def test_an_admin_disables_a_user_and_lets_people_in_by_invitation(open_app, liv
     expect(page.get_by_role("tab", name="Figures")).to_be_focused()
     accounts = page.request.get("/api/v1/admin/stats").json()["users"]
     expect(page.locator(".admin-figures dd[data-figure=users]")).to_have_text(str(accounts))
+    # The spam filter's figures and thresholds (this server runs with the filter off).
+    expect(page.locator('.admin-figures dd[data-figure="enabled"]')).to_have_text("no")
+    expect(page.locator('.admin-figures dd[data-figure="decisions.waiting"]')).to_have_text("0")
+    page.get_by_label("Hold for review from (%)").fill("60")
+    page.get_by_role("button", name="Save thresholds").click()
+    expect(page.locator(".spam-settings [role=status]")).to_have_text("Saved.")
+    expect(page.locator('.admin-figures dd[data-figure="thresholds.hold"]')).to_have_text("60 %")
+    assert page.request.get("/api/v1/admin/spam").json()["thresholds"]["hold"] == 0.6
+    page.get_by_role("tab", name="Figures").focus()
     page.keyboard.press("Home")
     expect(page.get_by_role("tab", name="Users")).to_have_attribute("aria-selected", "true")
 

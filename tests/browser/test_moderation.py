@@ -193,10 +193,17 @@ def test_mute_slow_mode_and_announcement_rooms_in_the_composer(open_app, live_se
     settings = ann_page.locator("dialog.room-settings")
     settings.get_by_label("Slow mode").select_option(label="30 seconds")
     settings.get_by_label("Keep messages for (days)").fill("30")
+    expect(settings.get_by_role("radio", name="Public room")).to_be_checked()
+    settings.get_by_role("radio", name="Private room").check()
     settings.get_by_role("button", name="Save").click()
     expect(settings).to_have_count(0)
     stored = live_server.call("GET", f"/rooms/{room['id']}", user=ann)
     assert (stored["slow_mode_s"], stored["retention_days"], stored["post_policy"]) == (30, 30, "everyone")
+    assert stored["visibility"] == "private"
+    ann_page.get_by_role("button", name="Room settings").click()  # shown as it now is
+    expect(settings.get_by_role("radio", name="Private room")).to_be_checked()
+    settings.get_by_role("button", name="Cancel").click()
+    expect(settings).to_have_count(0)
     expect(gate).to_have_text("Slow mode: one message every 30 s.")
     send(cat_page, "lunch at noon?")
     expect_message(ann_page, "lunch at noon?")
@@ -241,6 +248,13 @@ def test_a_held_message_is_approved_into_place_for_everyone_or_rejected(open_app
     send(cat_page, "meanwhile, a normal message")
     expect_message(bob_page, "meanwhile, a normal message")
     expect(cat_page.locator(STORED, has_text="Notes for Friday")).to_have_count(0)
+    expect(held_row).to_have_count(1)
+    # A reload keeps it: the client asks GET /me/held and shows it as held again.
+    bob_page.reload()
+    open_room(bob_page, room["id"])
+    expect_message(bob_page, "meanwhile, a normal message")
+    expect(held_row.locator(".msg-status")).to_have_text("Held for review")
+    expect(held_row).to_contain_text("Notes for Friday")
     expect(held_row).to_have_count(1)
 
     queue.click()

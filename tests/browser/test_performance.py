@@ -22,7 +22,7 @@ ALL_STATIC_BUDGET = 560 * 1024
 MAX_ROWS = 150
 # Modules loaded with import() on first use, not with the first screen.
 LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "roomnotify.js",
-        "msgtools.js", "thread.js", "actions-tools.css",  # message actions: toolbar, editor, dialogs, thread
+        "msgtools.js", "thread.js", "actions-tools.css", "held.js",  # message actions: toolbar, editor, dialogs, thread
         "tray.js", "recorder.js", "lightbox.js", "files.js", "uploads.css",  # uploads
         "dialogs.js", "browse.js", "search.js", "jump.js", "zh-CN.js",  # dialogs, public rooms, search, jumps, Chinese
         "player.js",  # the voice-message player

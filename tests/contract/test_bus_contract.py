@@ -227,3 +227,19 @@ async def test_redis_reaps_users_of_a_node_that_died():
     finally:
         for bus in (a, b):
             await bus.close()
+
+
+async def test_rooms_posted_are_shared_by_the_nodes_within_the_window(make_bus: object) -> None:
+    """The spam filter's cross-room signal: what one node records, another reads (Redis); a memory
+    bus is one node's own."""
+    first = await make_bus(Received())
+    second = await make_bus(Received()) if isinstance(first, RedisBus) else first
+    assert await first.rooms_posted(["7:abc", "7:def"], 60_000) == [set(), set()]
+    await first.note_posted([("7:abc", 1), ("7:abc", 2)], 60_000)
+    await second.note_posted([("7:abc", 3), ("7:def", 1)], 60_000)
+    assert await second.rooms_posted(["7:abc", "7:def", "8:abc"], 60_000) == [{1, 2, 3}, {1}, set()]
+    assert await first.rooms_posted(["7:abc"], 60_000) == [{1, 2, 3}]
+    await first.note_posted([("9:old", 5)], 1)  # a one-millisecond window: gone almost at once
+    await asyncio.sleep(0.01)
+    assert await first.rooms_posted(["9:old"], 1) == [set()]
+    assert await first.rooms_posted([], 60_000) == []

@@ -4,6 +4,8 @@ resolving, and blocking: no direct chats from a blocked user, and they are not t
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
 from parley.core import wire
@@ -199,3 +201,69 @@ async def test_resolving_mutes_kicks_or_bans_the_sender_through_the_moderation_s
     log = (await ctx.audit.entries(own, room=rid))["entries"]
     assert [e["action"] for e in log] == ["resolve_report", "ban", "resolve_report", "kick", "resolve_report",
                                           "mute"]
+
+
+async def test_resolving_is_atomic_and_one_of_two_handlers_wins(ctx: Context) -> None:
+    """The action and the report's state commit together: two handlers resolving at once, one
+    acts and the other gets 409 having done nothing; a refused action leaves the report open."""
+    own, mod, ann, bob, cat = await register(ctx, "own", "mod", "ann", "bob", "cat")
+    rid = await _room(ctx, own, mod, ann, bob, cat)
+    await ctx.rooms.set_role(own, rid, mod.id, "moderator")
+    for round_ in range(3):
+        sent, _ = await ctx.messages.send(bob, rid, f"junk {round_}")
+        report = await ctx.reports.report(ann, rid, sent.seq, "abuse")
+        results = await asyncio.gather(ctx.reports.resolve(own, report["id"], "ban", duration_s=600),
+                                       ctx.reports.resolve(mod, report["id"], "mute", duration_s=600),
+                                       return_exceptions=True)
+        won = [r for r in results if isinstance(r, dict)]
+        lost = [r for r in results if not isinstance(r, dict)]
+        assert len(won) == 1 and [e.code for e in lost] == ["conflict"]  # type: ignore[attr-defined]
+        done = [e.wire()["type"] for e in await ctx.messages.replay(rid, sent.seq)
+                if e.wire()["type"] in ("member_banned", "member_muted")]
+        assert done == ["member_banned" if won[0]["action"] == "ban" else "member_muted"]  # one action only
+        if won[0]["action"] == "ban":
+            await ctx.moderation.unban(own, rid, bob.id)
+            await ctx.rooms.join(bob, rid)
+        else:
+            await ctx.moderation.unmute(own, rid, bob.id)
+
+    # The action refused (bob left: there is no one to kick) after the reports were taken in the
+    # same transaction: it rolls back, the report stays open and is resolved later.
+    sent, _ = await ctx.messages.send(bob, rid, "more junk")
+    report = await ctx.reports.report(cat, rid, sent.seq, "abuse")
+    await ctx.rooms.leave(bob, rid)
+    refused = await outcome(ctx.reports.resolve(mod, report["id"], "kick"))
+    assert refused != "ok"
+    assert report["id"] in await _ids(ctx, mod)
+    assert (await ctx.reports.resolve(mod, report["id"], "dismiss"))["state"] == "resolved"
+    assert report["id"] not in await _ids(ctx, mod)
+
+
+async def test_a_blocked_user_in_a_direct_chat_can_neither_edit_react_pin_nor_type(ctx: Context) -> None:
+    ann, bob = await register(ctx, "ann", "bob")
+    direct, _ = await ctx.rooms.direct(bob, ["ann"])
+    did = direct["id"]
+    mine, _ = await ctx.messages.send(bob, did, "before the block")
+    hers, _ = await ctx.messages.send(ann, did, "hi bob")
+    await ctx.blocks.block(ann, bob.id)
+    assert await outcome(ctx.actions.edit(bob, did, mine.seq, "sneaky edit")) == "forbidden"
+    assert await outcome(ctx.actions.react(bob, did, hers.seq, "👍")) == "forbidden"
+    assert await outcome(ctx.messages.typing(bob, did)) == "forbidden"
+    refused = [await outcome(call) for call in (ctx.actions.edit(bob, did, mine.seq, "x"),
+                                                ctx.messages.send(bob, did, "x"))]
+    assert refused == ["forbidden", "forbidden"]  # as neutral as a refused send
+    history = (await ctx.messages.history(ann, did))["messages"]
+    assert not [m for m in history if m["type"] in ("message_edited", "reaction_added")]  # nothing stored
+    assert next(m for m in history if m["seq"] == mine.seq)["text"] == "before the block"
+    # Ann acts as before; bob still deletes his own message; once unblocked he reacts again.
+    assert await outcome(ctx.actions.react(ann, did, mine.seq, "👍")) == "ok"
+    assert await outcome(ctx.messages.typing(ann, did)) == "ok"
+    await ctx.blocks.unblock(ann, bob.id)
+    assert await outcome(ctx.actions.react(bob, did, hers.seq, "👍")) == "ok"
+    await ctx.blocks.block(ann, bob.id)
+    assert await outcome(ctx.actions.delete(bob, did, mine.seq)) == "ok"
+    # In a room (not a direct chat), a block changes nothing of what bob may do.
+    rid = await _room(ctx, ann, bob)
+    said, _ = await ctx.messages.send(bob, rid, "in the room")
+    assert await outcome(ctx.actions.edit(bob, rid, said.seq, "edited in the room")) == "ok"
+    assert await outcome(ctx.messages.typing(bob, rid)) == "ok"

@@ -260,3 +260,32 @@ async def test_sharing_lists_everyone_who_sees_a_user_in_a_member_list(ctx: Cont
     async with ctx.db.read() as conn:
         assert await room_store.sharing(conn, ann.id) == sorted([ann.id, bob.id, carl.id])
         assert await room_store.sharing(conn, eve.id) == [eve.id]
+
+
+async def test_admins_change_a_rooms_visibility_as_a_room_updated_event(ctx: Context) -> None:
+    ann, mod, bob, eve = await register(ctx, "ann", "mod", "bob", "eve")
+    room = await ctx.rooms.create(ann, "garden", visibility="private")
+    rid = room["id"]
+    await ctx.rooms.invite(ann, rid, ["mod", "bob"])
+    for user in (mod, bob):
+        await ctx.rooms.join(user, rid)
+    await ctx.rooms.set_role(ann, rid, mod.id, "moderator")
+    assert [r["id"] for r in await ctx.rooms.public()] == []
+    assert await outcome(ctx.rooms.update(mod, rid, {"visibility": "public"})) == "forbidden"  # admins and up
+    assert await outcome(ctx.rooms.update(eve, rid, {"visibility": "public"})) == "not_found"  # not a member
+    assert await outcome(ctx.rooms.update(ann, rid, {"visibility": "secret"})) == "invalid"
+    await ctx.rooms.set_role(ann, rid, mod.id, "admin")
+    view = await ctx.rooms.update(mod, rid, {"visibility": "public"})
+    assert view["visibility"] == "public"
+    assert [r["id"] for r in await ctx.rooms.public()] == [rid]
+    await ctx.rooms.join(eve, rid)  # a public room: anyone joins
+    updates = [e for e in await ctx.messages.replay(rid, 0) if e.type == "room_updated"]
+    assert [(e.sender["id"], e.data) for e in updates] == [(mod.id, {"changes": {"visibility": "public"}})]
+
+    other = await ctx.rooms.create(bob, "Garden2")
+    await ctx.rooms.update(bob, other["id"], {"name": "plants", "visibility": "private"})
+    await ctx.rooms.update(ann, rid, {"visibility": "private"})
+    assert [r["id"] for r in await ctx.rooms.public()] == []
+    await ctx.rooms.create(bob, "GARDEN")  # a public room of the same name, any case
+    assert await outcome(ctx.rooms.update(ann, rid, {"visibility": "public"})) == "conflict"
+    assert (await ctx.rooms.update(ann, rid, {"topic": "still private"}))["visibility"] == "private"

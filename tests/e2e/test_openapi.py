@@ -140,6 +140,7 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     await call(a, "GET", "/api/v1/audit?action=nonsense")
     # The held-for-review queue (issue 11; the filter is off here: its answers are in tests/e2e/test_spam.py).
     assert (await call(a, "GET", f"/api/v1/held?room={rid}")) == {"held": [], "has_more": False}
+    assert (await call(b, "GET", "/api/v1/me/held")) == {"held": []}
     await call(a, "POST", "/api/v1/held/123456/approve")  # 404
     await call(a, "POST", "/api/v1/held/123456/reject")
     async def send_file(token: str, method: str, path: str, data: bytes) -> Any:
@@ -267,6 +268,9 @@ async def _administer(call: Any, boss: str, boss_id: int, bob_id: int, names: An
     assert (await call(boss, "GET", "/api/v1/admin/users?limit=1"))["has_more"] is True
     await call(boss, "GET", "/api/v1/admin/rooms?q=spec")
     await call(boss, "GET", "/api/v1/admin/stats")
+    thresholds = (await call(boss, "GET", "/api/v1/admin/spam"))["thresholds"]
+    assert await call(boss, "PUT", "/api/v1/admin/spam", {"hold": thresholds["hold"]}) == thresholds  # unchanged
+    await call(boss, "PUT", "/api/v1/admin/spam", {"hold": 0.9, "reject": 0.2})  # 422
     await call(boss, "GET", "/api/v1/admin/registration")
     await call(boss, "PUT", "/api/v1/admin/registration", {"mode": "invite"})
     await call(None, "POST", "/api/v1/auth/register", {"username": names(), "password": "cat secret 12"})  # 403

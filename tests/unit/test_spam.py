@@ -60,3 +60,33 @@ def test_verdicts_and_who_is_exempt() -> None:
     assert spam.combine(0.7, []).verdict(POLICY) is spam.Verdict.HOLD
     assert spam.combine(0.995, []).verdict(POLICY) is spam.Verdict.REJECT
     assert spam.exempt(True, None) and not spam.exempt(False, None)
+
+
+def test_an_admins_settings_change_the_policy_within_bounds() -> None:
+    import pytest
+
+    from parley.core.errors import Invalid
+
+    changed = spam.settings_policy(POLICY, hold=0.7, new_account_s=3600)
+    assert (changed.hold, changed.reject, changed.new_account_ms) == (0.7, POLICY.reject, 3_600_000)
+    assert changed.window_ms == POLICY.window_ms  # what an admin does not set stays
+    assert spam.settings_json(changed) == {"hold": 0.7, "reject": POLICY.reject, "new_account_s": 3600}
+    for bad in ({"hold": 0.0}, {"hold": 0.9, "reject": 0.8}, {"reject": 1.5}, {"new_account_s": -1},
+                {"new_account_s": spam.NEW_ACCOUNT_MAX_S + 1}):
+        with pytest.raises(Invalid):
+            spam.settings_policy(POLICY, **bad)
+    assert spam.policy_from_settings(POLICY, {"hold": 0.6, "reject": 1.01}).hold == 0.6
+    assert spam.policy_from_settings(POLICY, None) == POLICY
+    assert spam.policy_from_settings(POLICY, {"hold": 2}) == POLICY  # stored, then out of bounds: ignored
+    assert spam.policy_from_settings(POLICY, {"hold": "x"}) == POLICY
+
+
+def test_heldout_figures_count_the_models_own_verdicts() -> None:
+    texts, labels = spam.read_set("spam-heldout.tsv")
+    everything = spam.Model(np.zeros(spam.N_FEATURES), 10.0, 1.0)  # P(spam) ~ 1 for every text
+    figures = spam.heldout_figures(everything, POLICY)
+    assert figures == {"messages": len(texts), "spam": sum(labels),
+                       "precision": round(sum(labels) / len(texts), 4), "recall": 1.0}
+    nothing = spam.Model(np.zeros(spam.N_FEATURES), -10.0, 1.0)
+    assert spam.heldout_figures(nothing, POLICY)["precision"] is None
+    assert spam.heldout_figures(nothing, POLICY)["recall"] == 0.0

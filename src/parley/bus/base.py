@@ -86,6 +86,16 @@ class Bus(Protocol):
         is checked, and a successful one is refunded. A missing bucket is full: nothing is stored."""
         ...
 
+    async def rooms_posted(self, keys: list[str], window_ms: int) -> list[set[int]]:
+        """For each key (a sender's text: core.spam.text_key), the rooms it was posted to within the
+        last `window_ms`, on every node: the spam filter's cross-room signal. One round trip for a
+        whole send batch."""
+        ...
+
+    async def note_posted(self, entries: list[tuple[str, int]], window_ms: int) -> None:
+        """Record that each (key, room) was posted now, kept `window_ms` (one round trip)."""
+        ...
+
     async def presence_change(self, user_id: int, delta: int) -> bool:
         """Count a connection of the user in (+1) or out (-1); True if online-ness flipped."""
         ...

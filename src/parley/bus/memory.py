@@ -15,6 +15,7 @@ from parley.core.ratelimit import Rate, bucket_id, give_back, take
 # flood of fresh keys costs at most BUCKET_BYTES, and the oldest buckets are forgotten first.
 ENTRY_BYTES = 400
 BUCKET_BYTES = 32 << 20
+POSTED_MAX = 100_000  # (sender, text) keys the spam filter's cross-room signal remembers
 
 
 class MemoryBus:
@@ -30,6 +31,7 @@ class MemoryBus:
         self._buckets: dict[bytes, tuple[float, float, float]] = {}
         self.max_buckets = max(64, bucket_bytes // ENTRY_BYTES)
         self._connections: defaultdict[int, int] = defaultdict(int)
+        self._posted: dict[str, dict[int, float]] = {}  # spam: text key -> {room: ms}, oldest first
 
     async def start(self, handler: Handler, resync: Resync | None = None) -> None:
         self._handler = handler
@@ -46,6 +48,22 @@ class MemoryBus:
 
     def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
+
+    async def rooms_posted(self, keys: list[str], window_ms: int) -> list[set[int]]:
+        now = time.monotonic() * 1000
+        return [{room for room, ts in self._posted.get(key, {}).items() if now - ts <= window_ms} for key in keys]
+
+    async def note_posted(self, entries: list[tuple[str, int]], window_ms: int) -> None:
+        now = time.monotonic() * 1000
+        for key, room in entries:
+            rooms = self._posted.pop(key, {})  # re-inserted last: the dict's order is the age order
+            rooms[room] = now
+            self._posted[key] = rooms
+        while self._posted:  # the oldest first: gone once past the window, or past the bound
+            key, rooms = next(iter(self._posted.items()))
+            if len(self._posted) <= POSTED_MAX and now - max(rooms.values()) <= window_ms:
+                break
+            del self._posted[key]
 
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
         now = time.monotonic()

@@ -81,6 +81,31 @@ return total
 """
 
 
+# The spam filter's cross-room signal: KEYS one sorted set per (sender, text) of room -> ms.
+# _POSTED: ARGV window_ms; returns each key's rooms within the window. _NOTE: ARGV window_ms, then
+# one room per key; records them now (Redis's clock, the same for every node).
+_POSTED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('ZRANGEBYSCORE', key, now - tonumber(ARGV[1]), '+inf')
+end
+return out
+"""
+_NOTE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window - 1)
+  redis.call('PEXPIRE', key, window)
+end
+return 0
+"""
+
+
 class RedisBus:
     lossy = True
 
@@ -103,6 +128,8 @@ class RedisBus:
         self._take = self.redis.register_script(_TAKE)
         self._refund = self.redis.register_script(_REFUND)
         self._presence = self.redis.register_script(_PRESENCE)
+        self._posted = self.redis.register_script(_POSTED)
+        self._note = self.redis.register_script(_NOTE)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -272,6 +299,24 @@ class RedisBus:
             await self._refund(keys=[self.bucket_key(key)], args=[rate.burst, rate.per_second, amount])
         except (RedisError, OSError):
             await self._local.refund(key, rate, amount)
+
+    async def rooms_posted(self, keys: list[str], window_ms: int) -> list[set[int]]:
+        if not keys:
+            return []
+        try:
+            found = await self._posted(keys=[self.prefix + "posted:" + k for k in keys], args=[window_ms])
+        except (RedisError, OSError):
+            return await self._local.rooms_posted(keys, window_ms)  # per node until Redis is back
+        return [{int(room) for room in rooms} for rooms in found]
+
+    async def note_posted(self, entries: list[tuple[str, int]], window_ms: int) -> None:
+        if not entries:
+            return
+        try:
+            await self._note(keys=[self.prefix + "posted:" + k for k, _ in entries],
+                             args=[window_ms, *(room for _, room in entries)])
+        except (RedisError, OSError):
+            await self._local.note_posted(entries, window_ms)
 
     async def presence_change(self, user_id: int, delta: int) -> bool:
         key = self.prefix + f"presence:{user_id}"

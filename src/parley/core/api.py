@@ -91,6 +91,7 @@ class RoomUpdateBody(_Body, forbid_unknown_fields=True):
     slow_mode_s: Annotated[int, Meta(ge=0, le=moderation.SLOW_MODE_MAX_S)] | UnsetType = UNSET  # 0: off
     post_policy: Literal["everyone", "moderators"] | UnsetType = UNSET
     retention_days: Annotated[int, Meta(ge=0, le=validation.RETENTION_DAYS_MAX)] | UnsetType = UNSET
+    visibility: Visibility | UnsetType = UNSET
 
     def changes(self) -> dict[str, Any]:
         return {f: self.given(f) for f in self.__struct_fields__ if self.given(f) is not None}
@@ -237,6 +238,10 @@ class AuditQuery(_Body):
     limit: Annotated[int, Meta(ge=1, le=audit.PAGE_MAX)] = 50
 
 
+class DeleteQuery(_Body):
+    reason: Literal["spam"] | UnsetType = UNSET  # a moderator's "delete as spam": the filter learns it
+
+
 class HeldQuery(_Body):
     room: NonNegative | UnsetType = UNSET
     before: NonNegative | UnsetType = UNSET  # the id of the oldest held message of the previous page
@@ -285,6 +290,12 @@ class AdminUserBody(_Body, forbid_unknown_fields=True):
 
 class RegistrationBody(_Body):
     mode: Literal["open", "invite", "closed"]
+
+
+class SpamSettingsBody(_Body):
+    hold: Annotated[float, Meta(gt=0, le=1.01)] | UnsetType = UNSET
+    reject: Annotated[float, Meta(gt=0, le=1.01)] | UnsetType = UNSET
+    new_account_s: Annotated[int, Meta(ge=0, le=365 * 86_400)] | UnsetType = UNSET
 
 
 class InviteCreateBody(_Body):

@@ -7,6 +7,7 @@ from parley.core.errors import Conflict, Invalid
 BLOCKS_MAX = 1000  # people one user may block: `GET /me` lists them all
 NO_DIRECT = "you cannot start a direct chat with this person"
 NO_DIRECT_SEND = "you cannot send messages to this direct chat"
+NO_DIRECT_ACT = "you cannot do that in this direct chat"  # edits, reactions, pins, typing: as neutral
 
 
 def require_blockable(user_id: int, target_id: int, count: int) -> None:

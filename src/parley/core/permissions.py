@@ -60,8 +60,8 @@ def can_join(room: Room, membership: Membership | None) -> bool:
 
 
 def require_room_edit(user: User, room: Room | None, membership: Membership | None, fields: set[str]) -> Room:
-    """Admins and up change name, topic, slow mode, the post policy and retention; the owner
-    archives; a server admin does all of it.
+    """Admins and up change name, topic, visibility, slow mode, the post policy and retention; the
+    owner archives; a server admin does all of it.
     An archived room takes no new name or topic unless the same change un-archives it."""
     room = require_settings_reader(user, room, membership)
     if room.kind is RoomKind.DIRECT:
@@ -72,6 +72,8 @@ def require_room_edit(user: User, room: Room | None, membership: Membership | No
             require_role(membership, Role.OWNER, "archiving a room")
         if fields & {"name", "topic"}:
             require_role(membership, Role.ADMIN, "changing the name or topic")
+        if "visibility" in fields:
+            require_role(membership, Role.ADMIN, "changing who may find the room")
         if fields & {"slow_mode_s", "post_policy"}:  # moderation (issue 11)
             require_role(membership, Role.ADMIN, "changing slow mode or the post policy")
         if "retention_days" in fields:  # privacy (issue 11)

@@ -57,6 +57,7 @@ class Edit(_Frame, tag="edit"):
 class Delete(_Frame, tag="delete"):
     room: NonNegative
     seq: NonNegative
+    spam: bool = False  # a moderator's "delete as spam": the spam filter learns the text
 
 
 class React(_Frame, tag="react"):

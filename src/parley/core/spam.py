@@ -18,12 +18,13 @@ import unicodedata
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from parley.core import wire
+from parley.core.errors import Invalid, ParleyError
 from parley.core.models import Membership, Role
 
 if TYPE_CHECKING:
@@ -207,6 +208,52 @@ class Policy:
     rooms_flood: int = 3  # ... in this many rooms or more
 
 
+NEW_ACCOUNT_MAX_S = 365 * 86_400
+
+
+def settings_policy(base: Policy, hold: float | None = None, reject: float | None = None,
+                    new_account_s: int | None = None) -> Policy:
+    """`base` with the settings an admin changed; Invalid unless 0 < hold <= reject <= 1.01 (a
+    reject threshold above 1 refuses nothing) and 0 <= new_account_s <= a year."""
+    hold = base.hold if hold is None else float(hold)
+    reject = base.reject if reject is None else float(reject)
+    new_ms = base.new_account_ms if new_account_s is None else int(new_account_s) * 1000
+    if not 0.0 < hold <= reject <= 1.01:
+        raise Invalid("the thresholds need 0 < hold <= reject <= 1.01 (above 1: refuse nothing)")
+    if not 0 <= new_ms <= NEW_ACCOUNT_MAX_S * 1000:
+        raise Invalid(f"new_account_s must be between 0 and {NEW_ACCOUNT_MAX_S}")
+    return replace(base, hold=hold, reject=reject, new_account_ms=new_ms)
+
+
+def settings_json(policy: Policy) -> dict[str, Any]:
+    """What an admin may change of the policy, as the API shows it and server_settings keeps it."""
+    return {"hold": policy.hold, "reject": policy.reject, "new_account_s": policy.new_account_ms // 1000}
+
+
+def policy_from_settings(base: Policy, stored: dict[str, Any] | None) -> Policy:
+    """The policy an admin stored (server_settings), else `base` (the PARLEY_SPAM_* settings); a
+    stored value that no longer passes the checks is ignored."""
+    if not isinstance(stored, dict):
+        return base
+    try:
+        return settings_policy(base, stored.get("hold"), stored.get("reject"), stored.get("new_account_s"))
+    except (ValueError, TypeError, ParleyError):
+        return base
+
+
+def heldout_figures(model: Model, policy: Policy) -> dict[str, Any]:
+    """Precision and recall of the model's own verdict (its probability at the hold threshold; no
+    signal, as they need rooms and accounts) on the held-out set shipped in core/data."""
+    texts, labels = read_set("spam-heldout.tsv")
+    flagged = [bool(p >= policy.hold) for p in model.probabilities(texts)]
+    tp = sum(f and y for f, y in zip(flagged, labels, strict=True))
+    fp = sum(f and not y for f, y in zip(flagged, labels, strict=True))
+    fn = sum(y and not f for f, y in zip(flagged, labels, strict=True))
+    return {"messages": len(texts), "spam": sum(labels),
+            "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+            "recall": round(tp / (tp + fn), 4) if tp + fn else None}
+
+
 @dataclass(slots=True)
 class Candidate:
     """What scoring needs of one message."""
@@ -215,6 +262,7 @@ class Candidate:
     sender_id: int
     room_id: int
     account_age_ms: int
+    prepared: str = ""  # `prepare(text)` when the caller has it already
 
 
 @dataclass(slots=True)
@@ -293,11 +341,34 @@ class Recent:
                     del self._seen[key]
 
 
-def score(model: Model, candidates: Sequence[Candidate], policy: Policy, recent: Recent, now: int) -> list[Score]:
+def text_key(sender_id: int, prepared: str) -> str:
+    """What the cross-room signal counts by: a sender and a `prepare`d text (hashed)."""
+    return f"{sender_id}:{zlib.crc32(prepared.encode()):08x}"
+
+
+class Seen:
+    """The cross-room signal for one send batch, cluster-wide: the rooms each (sender, text) was
+    posted to lately, as the bus told before the batch, plus the batch's own posts as they are
+    scored (`noted`: recorded on the bus after the commit)."""
+
+    def __init__(self, known: dict[str, set[int]] | None = None) -> None:
+        self.known = known if known is not None else {}
+        self.noted: list[tuple[str, int]] = []
+
+    def note(self, sender_id: int, prepared: str, room_id: int, now: int) -> int:
+        key = text_key(sender_id, prepared)
+        rooms = self.known.setdefault(key, set())
+        rooms.add(room_id)
+        self.noted.append((key, room_id))
+        return len(rooms)
+
+
+def score(model: Model, candidates: Sequence[Candidate], policy: Policy, recent: Recent | Seen,
+          now: int) -> list[Score]:
     """Every message of a batch, with one vectorizer call for all of them."""
     if not candidates:
         return []
-    docs = [prepare(c.text) for c in candidates]
+    docs = [c.prepared or prepare(c.text) for c in candidates]
     probabilities = model.probabilities(docs, prepared=True)
     return [combine(float(p), signals(c, doc, policy, recent.note(c.sender_id, doc, c.room_id, now)))
             for c, doc, p in zip(candidates, docs, probabilities, strict=True)]

@@ -190,6 +190,7 @@ class RoomChanges(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     slow_mode_s: int | UnsetType = UNSET
     post_policy: PostPolicyLabel | UnsetType = UNSET
     retention_days: int | UnsetType = UNSET
+    visibility: VisibilityLabel | UnsetType = UNSET
 
 
 class RoomUpdatedEvent(RoomEvent, tag="room_updated", forbid_unknown_fields=True, gc=False):

@@ -7,19 +7,21 @@ commit. Replies and threads are part of sending (services/messages.py).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core import actions as rules
-from parley.core import mentions, moderation, permissions, validation
-from parley.core.errors import Conflict, NotFound, RateLimited
-from parley.core.models import Event, EventType, Membership, User
+from parley.core import blocks, mentions, moderation, permissions, validation
+from parley.core.errors import Conflict, Forbidden, NotFound, RateLimited
+from parley.core.models import Event, EventType, Membership, RoomKind, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.uploads import Uploads
 from parley.store import actions as store
 from parley.store import audit as audit_store
+from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store import search as search_store
@@ -30,11 +32,28 @@ PINS_MAX = 100
 THREAD_PAGE_MAX = 100
 
 
+@dataclass(slots=True)
+class Deleted:
+    """A deletion committed in a transaction: what to do after the commit, and what was erased."""
+
+    events: list[Event]
+    blob_keys: list[str]
+    text: str  # the erased text (for the spam filter)
+    by_other: bool  # a moderator's deletion of someone else's message
+
+
+class Learner(Protocol):
+    """What a deletion as spam teaches the spam filter (services/spam.py)."""
+
+    async def learn(self, texts: list[str], spam: bool, /) -> object: ...
+
+
 class Actions:
     def __init__(self, deps: Deps, emitter: Emitter, uploads: Uploads) -> None:
         self.deps = deps
         self.emitter = emitter
         self.uploads = uploads  # a delete erases the message's files
+        self.learner: Learner | None = None  # the spam filter, set by the composition root
 
     async def edit(self, user: User, room_id: int, seq: object, text: object) -> tuple[dict[str, Any], bool]:
         """Replace the text of one's own message; the earlier text is kept as a version. Mentions
@@ -64,34 +83,55 @@ class Actions:
         await self.emitter.room_events(emitted)
         return target.wire(), True
 
-    async def delete(self, user: User, room_id: int, seq: object, *, handling_report: bool = False) -> bool:
+    async def delete(self, user: User, room_id: int, seq: object, *, handling_report: bool = False,
+                     as_spam: bool = False) -> bool:
         """Delete a message (one's own; anyone's for moderators and up): its text, mentions,
         attachments, versions, reactions and pin are erased; a tombstone keeps its place. Deleting
         a tombstone again changes nothing. `handling_report`: the caller (services/reports.py) has
         checked that `user` handles a report of this message, possibly as a server admin who is
-        not a member of the room."""
+        not a member of the room. `as_spam`: a moderator's deletion of someone else's message
+        teaches the spam filter that its text is spam (one's own message teaches nothing)."""
         target_seq = validation.positive_int(seq, "seq")
         await self._rate(user)
         async with self.deps.db.write() as conn:
-            if handling_report:
-                if await room_store.get(conn, room_id, lock=True) is None:
-                    raise NotFound(permissions.NO_ROOM)
-                target = await self._message(conn, room_id, target_seq)
-            else:
-                membership = await self._open(conn, user, room_id)
-                target = await self._message(conn, room_id, target_seq)
-                permissions.require_deleter(membership, _author(target))
-            if target.data.get("deleted"):
-                return False
-            emitted, blob_keys = await self.erase(conn, room_id, user, target)
-            author = _author(target)
-            if author != user.id:  # a moderator's deletion of someone else's message
-                await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
-                                         target_id=author, now=self.deps.clock(), data={"seq": target_seq})
-        await self.emitter.room_events(emitted)
-        if blob_keys:
-            await self.uploads.collect_blobs(blob_keys)
+            deleted = await self.delete_in(conn, user, room_id, target_seq, handling_report=handling_report,
+                                           as_spam=as_spam)
+        if deleted is None:
+            return False
+        await self.deleted(deleted)
+        if as_spam and deleted.by_other and deleted.text.strip() and self.learner is not None:
+            await self.learner.learn([deleted.text], True)
         return True
+
+    async def delete_in(self, conn: AsyncConnection, user: User, room_id: int, target_seq: int, *,
+                        handling_report: bool = False, as_spam: bool = False) -> Deleted | None:
+        """`delete` in the caller's transaction (a report's resolution): checked and audited; None
+        when the message was deleted already. The caller passes the result to `deleted` once it
+        has committed."""
+        if handling_report:
+            if await room_store.get(conn, room_id, lock=True) is None:
+                raise NotFound(permissions.NO_ROOM)
+            target = await self._message(conn, room_id, target_seq)
+        else:
+            membership = await self._open(conn, user, room_id, blockable=False)
+            target = await self._message(conn, room_id, target_seq)
+            permissions.require_deleter(membership, _author(target))
+        if target.data.get("deleted"):
+            return None
+        text = str(target.data.get("text", ""))  # before the erasure
+        emitted, blob_keys = await self.erase(conn, room_id, user, target)
+        author = _author(target)
+        if author != user.id:  # a moderator's deletion of someone else's message
+            await audit_store.record(conn, actor_id=user.id, action="delete_message", room_id=room_id,
+                                     target_id=author, now=self.deps.clock(), reason="spam" if as_spam else "",
+                                     data={"seq": target_seq})
+        return Deleted(emitted, blob_keys, text, author != user.id)
+
+    async def deleted(self, done: Deleted) -> None:
+        """After the commit of a deletion: its event published, its files collected."""
+        await self.emitter.room_events(done.events)
+        if done.blob_keys:
+            await self.uploads.collect_blobs(done.blob_keys)
 
     async def erase(self, conn: AsyncConnection, room_id: int, user: User, target: Event) -> tuple[list[Event], list[str]]:
         """Delete one stored message in the caller's transaction (the room locked, the permission
@@ -184,13 +224,16 @@ class Actions:
             raise RateLimited(f"too many message actions; retry in {wait:.1f} s", wait)
 
     @staticmethod
-    async def _open(conn: AsyncConnection, user: User, room_id: int) -> Membership:
+    async def _open(conn: AsyncConnection, user: User, room_id: int, *, blockable: bool = True) -> Membership:
         """Lock the room (its changes serialise, as every room change does) and check that the user
-        may act in it: joined, and the room not archived."""
+        may act in it: joined, and the room not archived; in a direct chat, not blocked by the other
+        member (`blockable`: everything but deleting one's own message), refused as a send is."""
         room = await room_store.get(conn, room_id, lock=True)
         membership = await room_store.membership(conn, room_id, user.id)
-        permissions.require_poster(room, membership)
+        room = permissions.require_poster(room, membership)
         assert membership is not None
+        if blockable and room.kind is RoomKind.DIRECT and await block_store.blocked_in_room(conn, room_id, user.id):
+            raise Forbidden(blocks.NO_DIRECT_ACT)
         return membership
 
     @staticmethod

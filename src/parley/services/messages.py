@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +18,13 @@ from parley.core.errors import (
     Unauthorized,
     Unavailable,
 )
-from parley.core.models import Event, EventType, User
+from parley.core.models import Event, EventType, RoomKind, User
 from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.spam import Spam
 from parley.store import actions as action_store
+from parley.store import blocks as block_store
 from parley.store import events as event_store
 from parley.store import rooms as room_store
 from parley.store.events import Draft
@@ -47,12 +49,16 @@ class _Send:
     session_id: int | None
     slowed: bool = False  # moderation: took its slow-mode token already (see Messages._slow_down)
     screened: bool = False  # a held message a moderator approved: not scored again
+    prepared: str = ""  # the spam filter's `prepare`d text, once the batch has made it
     future: asyncio.Future[tuple[Sent, bool]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def key(self) -> tuple[int, int, str] | None:
         return None if self.client_msg_id is None else (self.room_id, self.user.id, self.client_msg_id)
 
+
+
+Scorer = Callable[[list[_Send]], list[spam.Score]]  # the spam filter's scores of a batch's messages
 
 class Messages:
     def __init__(self, deps: Deps, emitter: Emitter, spam_filter: Spam | None = None) -> None:
@@ -167,16 +173,20 @@ class Messages:
 
     async def _write(self, batch: list[_Send]) -> list[Event]:
         """Store a batch in one transaction, then settle each request. Returns the new events."""
-        scores = await self._scores(batch)
         now = self.deps.clock()
-        plan = _Plan(batch, now, scores, self.spam.policy if self.spam else None)
+        seen = await self._seen(batch)
+        plan = _Plan(batch, now, await self._scorer(now, seen), self.spam.policy if self.spam else None)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
         events = plan.place(stored, now, snapshot.resolved)
+        if self.spam is not None and plan.scored:
+            self.spam.count(plan.scored, len(plan.held), plan.refused)
         if plan.held:
             await self._hold(plan)
         plan.finish()
+        if seen is not None and seen.noted:  # after the senders are answered: it delays no ack
+            await self._posted(seen)
         if plan.deferred:
             await self._slow_down(plan.deferred)
         return events
@@ -194,20 +204,44 @@ class Messages:
                 request.slowed = True
                 self._pending.append(request)
 
-    async def _scores(self, batch: list[_Send]) -> list[spam.Score | None] | None:
-        """The spam filter's score of each message of the batch (the text only; one vectorizer
-        call for all), before the transaction; None with the filter off."""
+    async def _seen(self, batch: list[_Send]) -> spam.Seen | None:
+        """The cross-room signal for the batch, read from the bus before its transaction (every
+        node's posts of the same texts), for the messages the filter may score; None when off."""
+        if self.spam is None or not self.spam.enabled:
+            return None
+        keys = []
+        for request in batch:
+            if not request.screened and request.data["text"] and not request.user.is_admin:
+                request.prepared = spam.prepare(request.data["text"])
+                keys.append(spam.text_key(request.user.id, request.prepared))
+        if not keys:
+            return spam.Seen()
+        try:
+            return await self.spam.seen(keys)
+        except Exception:  # an outage of the shared state must not stop sending: this batch alone
+            log.warning("could not read the cross-room spam signal", exc_info=True)
+            return spam.Seen()
+
+    async def _posted(self, seen: spam.Seen) -> None:
+        assert self.spam is not None
+        try:
+            await self.spam.posted(seen)
+        except Exception:
+            log.warning("could not record the cross-room spam signal", exc_info=True)
+
+    async def _scorer(self, now: int, seen: spam.Seen | None) -> Scorer | None:
+        """What scores a batch's messages with the filter on (the model is loaded at startup, so
+        this never waits for it there); None with the filter off. The plan calls it once per batch,
+        in the transaction, with only the messages it would store from senders it does not exempt."""
         if self.spam is None or not self.spam.enabled:
             return None
         await self.spam.ready()
-        now = self.deps.clock()
-        wanted = [i for i, r in enumerate(batch) if not r.screened and r.data["text"]]
-        found = self.spam.score([spam.Candidate(batch[i].data["text"], batch[i].user.id, batch[i].room_id,
-                                                now - batch[i].user.created_at) for i in wanted])
-        scores: list[spam.Score | None] = [None] * len(batch)
-        for i, score in zip(wanted, found, strict=True):
-            scores[i] = score
-        return scores
+        spam_filter = self.spam
+
+        def scorer(requests: list[_Send]) -> list[spam.Score]:
+            return spam_filter.score([spam.Candidate(r.data["text"], r.user.id, r.room_id, now - r.user.created_at,
+                                                     r.prepared) for r in requests], seen)
+        return scorer
 
     async def _hold(self, plan: _Plan) -> None:
         assert self.spam is not None
@@ -290,6 +324,8 @@ class Messages:
             room = await room_store.get(conn, room_id)
             membership = await room_store.membership(conn, room_id, user.id)
             room = permissions.require_poster(room, membership)
+            if room.kind is RoomKind.DIRECT and await block_store.blocked_in_room(conn, room_id, user.id):
+                raise Forbidden(blocks.NO_DIRECT_ACT)  # blocked: typing is refused as sending is
         assert membership is not None
         moderation.require_sender(room, membership, self.deps.clock())  # a muted member types nothing
         await self.emitter.ephemeral(room_id, user.id, wire.TypingFrame(room=room_id, user=wire.public(user)))
@@ -299,19 +335,22 @@ class _Plan:
     """The decision about each request of a batch, taken inside the batch's transaction from what
     it read there (pure: on SQLite it runs on the writer thread), and settled after the commit."""
 
-    def __init__(self, batch: list[_Send], now: int, scores: list[spam.Score | None] | None = None,
+    def __init__(self, batch: list[_Send], now: int, scorer: Scorer | None = None,
                  policy: spam.Policy | None = None) -> None:
         self.batch = batch
         self.now = now
         self.deferred: list[tuple[_Send, int]] = []  # (request, the room's slow_mode_s)
         self.outcomes: list[tuple[Sent, bool] | ParleyError | None] = [None] * len(batch)
         self.dup_of: dict[int, int] = {}
-        self.scores = scores or [None] * len(batch)
+        self.scorer = scorer
+        self.scores: list[spam.Score | None] = [None] * len(batch)
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
+        self.scored = self.refused = 0  # how many the spam filter scored, and refused
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
+        to_score: list[int] = []  # of chosen: what the spam filter scores
         first_of: dict[tuple[int, int, str], int] = {}
         attached: set[int] = set()
         for i, request in enumerate(self.batch):
@@ -353,20 +392,38 @@ class _Plan:
                     continue
             if key is not None:
                 first_of[key] = i
-            verdict = self._verdict(i, membership)
+            chosen.append(i)
+            if self._scored(request, membership):
+                to_score.append(i)
+        return self._screen(chosen, to_score)
+
+    def _scored(self, request: _Send, membership: Any) -> bool:
+        """Whether the spam filter scores this message: not when it is off, not a held message a
+        moderator approved, not one without text, never from the room's moderators and up nor
+        from a server admin."""
+        return (self.scorer is not None and self.policy is not None and not request.screened
+                and bool(request.data["text"]) and not spam.exempt(request.user.is_admin, membership))
+
+    def _screen(self, chosen: list[int], to_score: list[int]) -> list[int]:
+        """Score the messages that would be stored (one featurize call for the batch) and keep those
+        the filter delivers; the held ones go to `held`, the refused ones are answered `spam`."""
+        if not to_score:
+            return chosen
+        assert self.scorer is not None and self.policy is not None
+        found = self.scorer([self.batch[i] for i in to_score])
+        self.scored = len(to_score)
+        dropped: set[int] = set()
+        for i, score in zip(to_score, found, strict=True):
+            self.scores[i] = score
+            verdict = score.verdict(self.policy)
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
+                self.refused += 1
+                dropped.add(i)
             elif verdict is spam.Verdict.HOLD:
                 self.held.append(i)
-            else:
-                chosen.append(i)
-        return chosen
-
-    def _verdict(self, i: int, membership: Any) -> spam.Verdict:
-        score = self.scores[i]
-        if score is None or self.policy is None or spam.exempt(self.batch[i].user.is_admin, membership):
-            return spam.Verdict.DELIVER
-        return score.verdict(self.policy)
+                dropped.add(i)
+        return [i for i in chosen if i not in dropped] if dropped else chosen
 
     @staticmethod
     def _attachment_problem(request: _Send, snapshot: Snapshot, attached: set[int]) -> str | None:

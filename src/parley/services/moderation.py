@@ -39,30 +39,44 @@ class Moderation:
         why = validation.reason(reason)
         await self._rate(actor)
         async with self.deps.db.write() as conn:
-            room, mine, target, person = await self._open(conn, actor, room_id, user_id)
-            rules.require_kick(actor, room, mine, user_id, target)
-            emitted = await self._remove(conn, room_id, actor, person, target, EventType.MEMBER_KICKED, why, None)
-            await audit.record(conn, actor_id=actor.id, action="kick", room_id=room_id, target_id=user_id,
-                               reason=why, now=self.deps.clock())
+            emitted = await self.kick_in(conn, actor, room_id, user_id, why)
         await self.emitter.room_events(emitted)
+
+    async def kick_in(self, conn: AsyncConnection, actor: User, room_id: int, user_id: int, why: str) -> list[Event]:
+        """`kick` in the caller's transaction (a report's resolution): checked, audited; returns the
+        event to publish once the caller has committed."""
+        room, mine, target, person = await self._open(conn, actor, room_id, user_id)
+        rules.require_kick(actor, room, mine, user_id, target)
+        emitted = await self._remove(conn, room_id, actor, person, target, EventType.MEMBER_KICKED, why, None)
+        await audit.record(conn, actor_id=actor.id, action="kick", room_id=room_id, target_id=user_id,
+                           reason=why, now=self.deps.clock())
+        return emitted
 
     async def ban(self, actor: User, room_id: int, user_id: int, reason: object = "",
                   duration_s: int | None = None) -> dict[str, Any]:
         """Remove the user (if in the room) and keep them out, for `duration_s` seconds or for good.
         Banning again replaces the ban in force. Returns the ban."""
         why = validation.reason(reason)
-        now = self.deps.clock()
-        until = rules.until(now, duration_s, required=False)
+        rules.until(0, duration_s, required=False)  # checked before the rate limit takes a token
         await self._rate(actor)
         async with self.deps.db.write() as conn:
-            room, mine, target, person = await self._open(conn, actor, room_id, user_id)
-            rules.require_ban(actor, room, mine, user_id, target)
-            await store.ban(conn, room_id=room_id, user_id=user_id, by=actor.id, reason=why, until=until, now=now)
-            emitted = await self._remove(conn, room_id, actor, person, target, EventType.MEMBER_BANNED, why, until)
-            await audit.record(conn, actor_id=actor.id, action="ban", room_id=room_id, target_id=user_id,
-                               reason=why, now=now, data={"until": until})
+            emitted, ban = await self.ban_in(conn, actor, room_id, user_id, why, duration_s)
         await self.emitter.room_events(emitted)
-        return {"user": person.public(), "by": actor.public(), "reason": why, "until": until, "created_at": now}
+        return ban
+
+    async def ban_in(self, conn: AsyncConnection, actor: User, room_id: int, user_id: int, why: str,
+                     duration_s: int | None) -> tuple[list[Event], dict[str, Any]]:
+        """`ban` in the caller's transaction: returns the events to publish after its commit, and the ban."""
+        now = self.deps.clock()
+        until = rules.until(now, duration_s, required=False)
+        room, mine, target, person = await self._open(conn, actor, room_id, user_id)
+        rules.require_ban(actor, room, mine, user_id, target)
+        await store.ban(conn, room_id=room_id, user_id=user_id, by=actor.id, reason=why, until=until, now=now)
+        emitted = await self._remove(conn, room_id, actor, person, target, EventType.MEMBER_BANNED, why, until)
+        await audit.record(conn, actor_id=actor.id, action="ban", room_id=room_id, target_id=user_id,
+                           reason=why, now=now, data={"until": until})
+        return emitted, {"user": person.public(), "by": actor.public(), "reason": why, "until": until,
+                         "created_at": now}
 
     async def unban(self, actor: User, room_id: int, user_id: int) -> None:
         await self._rate(actor)
@@ -88,18 +102,25 @@ class Moderation:
         """The member reads but neither posts nor types for `duration_s` seconds (muting again
         replaces the end). The mute stays with the membership: leaving and joining again keeps it."""
         why = validation.reason(reason)
-        now = self.deps.clock()
-        until = rules.until(now, duration_s, required=True)
+        rules.until(0, duration_s, required=True)  # checked before the rate limit takes a token
         await self._rate(actor)
         async with self.deps.db.write() as conn:
-            room, mine, target, person = await self._open(conn, actor, room_id, user_id)
-            rules.require_mute(actor, room, mine, user_id, target)
-            await store.set_muted(conn, room_id, user_id, until)
-            emitted = await self._append(conn, room_id, actor, EventType.MEMBER_MUTED, person, why, until)
-            await audit.record(conn, actor_id=actor.id, action="mute", room_id=room_id, target_id=user_id,
-                               reason=why, now=now, data={"until": until})
+            emitted, muted = await self.mute_in(conn, actor, room_id, user_id, why, duration_s)
         await self.emitter.room_events(emitted)
-        return {"user": person.public(), "until": until}
+        return muted
+
+    async def mute_in(self, conn: AsyncConnection, actor: User, room_id: int, user_id: int, why: str,
+                      duration_s: int | None) -> tuple[list[Event], dict[str, Any]]:
+        """`mute` in the caller's transaction: returns the events to publish after its commit, and the mute."""
+        now = self.deps.clock()
+        until = rules.until(now, duration_s, required=True)
+        room, mine, target, person = await self._open(conn, actor, room_id, user_id)
+        rules.require_mute(actor, room, mine, user_id, target)
+        await store.set_muted(conn, room_id, user_id, until)
+        emitted = await self._append(conn, room_id, actor, EventType.MEMBER_MUTED, person, why, until)
+        await audit.record(conn, actor_id=actor.id, action="mute", room_id=room_id, target_id=user_id,
+                           reason=why, now=now, data={"until": until})
+        return emitted, {"user": person.public(), "until": until}
 
     async def unmute(self, actor: User, room_id: int, user_id: int) -> None:
         now = self.deps.clock()

@@ -52,8 +52,9 @@ SWEEP_EVERY_S = 3600.0
 class Privacy:
     def __init__(self, deps: Deps, emitter: Emitter, accounts: Accounts, uploads: Uploads, *,
                  deleted_messages: rules.DeletedMessages = rules.DeletedMessages.KEEP,
-                 retention_days: int = 0) -> None:
+                 retention_days: int = 0, sweep_every_s: float = SWEEP_EVERY_S) -> None:
         self.deps, self.emitter, self.accounts, self.uploads = deps, emitter, accounts, uploads
+        self.sweep_every_s = sweep_every_s
         self.deleted_messages = deleted_messages
         self.retention_days = retention_days  # the server's default for rooms that set none
         self._sweeper: asyncio.Task[None] | None = None
@@ -262,7 +263,7 @@ class Privacy:
                     log.info("retention erased messages in %d room(s)", len(done))
             except Exception:
                 log.exception("the retention sweep failed")
-            await asyncio.sleep(SWEEP_EVERY_S)
+            await asyncio.sleep(self.sweep_every_s)
 
     async def _append(self, conn: AsyncConnection, room_id: int, sender: User | None,
                       items: list[tuple[EventType, dict[str, Any]]]) -> list[Event]:

@@ -13,11 +13,12 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parley.core import moderation as moderation_rules
 from parley.core import permissions, validation, wire
 from parley.core import reports as rules
 from parley.core.errors import Conflict, Invalid, NotFound, RateLimited
-from parley.core.models import EventType, User
-from parley.services.actions import Actions
+from parley.core.models import Event, EventType, User
+from parley.services.actions import Actions, Deleted
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.store import actions as action_store
@@ -32,12 +33,17 @@ NO_MESSAGE = "no such message in this room"
 
 
 class Moderator(Protocol):
-    """What resolving needs of the moderation service (branch i11-mod, `ctx.moderation`)."""
+    """What resolving needs of the moderation service (`ctx.moderation`): each action in the
+    resolution's transaction, returning the events to publish after its commit."""
 
-    async def mute(self, actor: User, room_id: int, user_id: int, duration_s: int, reason: str = "") -> Any: ...
-    async def kick(self, actor: User, room_id: int, user_id: int, reason: str = "") -> Any: ...
-    async def ban(self, actor: User, room_id: int, user_id: int, reason: str = "",
-                  duration_s: int | None = None) -> Any: ...
+    async def mute_in(self, conn: AsyncConnection, actor: User, room_id: int, user_id: int, why: str,
+                      duration_s: int | None) -> tuple[list[Event], Any]: ...
+
+    async def kick_in(self, conn: AsyncConnection, actor: User, room_id: int, user_id: int,
+                      why: str) -> list[Event]: ...
+
+    async def ban_in(self, conn: AsyncConnection, actor: User, room_id: int, user_id: int, why: str,
+                     duration_s: int | None) -> tuple[list[Event], Any]: ...
 
 
 class Learner(Protocol):
@@ -110,28 +116,38 @@ class Reports:
 
     async def resolve(self, user: User, report_id: int, action: object, duration_s: int | None = None,
                       note: object = "") -> dict[str, Any]:
-        """Carry out `action` and resolve every open report of the message. The action goes first,
-        through the service that owns it (its own transaction, event and audit entry); resolving
-        after a failure in between repeats an action that is idempotent."""
+        """Carry out `action` and resolve every open report of the message, in one transaction:
+        both commit or neither does. The reports are taken first (after the room's lock, as every
+        room change), so of two handlers resolving at once one acts and the other gets 409
+        `conflict` having done nothing; an action refused (say, banning an admin) leaves the report
+        open. The action goes through the service that owns it (its checks, event and audit entry)."""
         if action not in rules.ACTIONS:
             raise Invalid(f"action must be one of: {', '.join(rules.ACTIONS)}")
         if action == "mute" and duration_s is None:
             raise Invalid("duration_s is required to mute")
         clean_note = validation.note(note, rules.NOTE_MAX)
+        if action in ("mute", "ban"):
+            moderation_rules.until(0, duration_s, required=action == "mute")  # a bad duration: 422 now
         await self._rate(user)
         row, text = await self._open_report(user, report_id)
-        await self._carry_out(user, row, str(action), duration_s, clean_note)
+        if action in rules.ON_SENDER and row.sender_id is None:
+            raise Conflict("the message's sender no longer exists; delete or dismiss instead")
         async with self.deps.db.write() as conn:
+            await room_store.get(conn, row.room_id, lock=True)
             resolved = await store.resolve_open(conn, row.room_id, row.seq, by=user.id, action=str(action),
                                                 note=clean_note, now=self.deps.clock())
             if not resolved:
                 raise Conflict("this report was resolved meanwhile")
+            emitted, deleted = await self._carry_out(conn, user, row, str(action), duration_s, clean_note)
             await audit_store.record(conn, actor_id=user.id, action="resolve_report", room_id=row.room_id,
                                      target_id=row.sender_id, reason=clean_note, now=self.deps.clock(),
                                      data={"seq": row.seq, "action": str(action), "reports": [r.id for r in resolved]})
             told = sorted({user.id, *await store.handlers(conn, row.room_id, row.sender_id)})
             full = await self._views(conn, resolved)
             theirs = await self._views(conn, resolved, reporter=True)
+        await self.emitter.room_events(emitted)
+        if deleted is not None:
+            await self.actions.deleted(deleted)
         for view, reporter_view, done in zip(full, theirs, resolved, strict=True):
             await self.emitter.to_users(told, wire.ReportResolvedFrame(report=_struct(view)))
             await self.emitter.to_user(done.reporter_id, wire.ReportResolvedFrame(report=_struct(reporter_view)))
@@ -157,21 +173,22 @@ class Reports:
         live = message is not None and not message.data.get("deleted")
         return row, message.data.get("text", "") if live and message is not None else row.snippet
 
-    async def _carry_out(self, user: User, row: ReportRow, action: str, duration_s: int | None, note: str) -> None:
+    async def _carry_out(self, conn: AsyncConnection, user: User, row: ReportRow, action: str,
+                         duration_s: int | None, note: str) -> tuple[list[Event], Deleted | None]:
+        """The action, in the resolution's transaction: the events to publish after the commit (and
+        the deletion's, which also has files to collect)."""
         if action == "delete":
-            await self.actions.delete(user, row.room_id, row.seq, handling_report=True)
-            return
+            return [], await self.actions.delete_in(conn, user, row.room_id, row.seq, handling_report=True)
         if action not in rules.ON_SENDER:
-            return  # dismiss
-        if row.sender_id is None:
-            raise Conflict("the message's sender no longer exists; delete or dismiss instead")
+            return [], None  # dismiss
+        assert row.sender_id is not None  # checked by resolve
         if action == "mute":
-            assert duration_s is not None  # checked by resolve
-            await self.moderation.mute(user, row.room_id, row.sender_id, duration_s, reason=note)
+            emitted, _ = await self.moderation.mute_in(conn, user, row.room_id, row.sender_id, note, duration_s)
         elif action == "kick":
-            await self.moderation.kick(user, row.room_id, row.sender_id, reason=note)
+            emitted = await self.moderation.kick_in(conn, user, row.room_id, row.sender_id, note)
         else:
-            await self.moderation.ban(user, row.room_id, row.sender_id, reason=note, duration_s=duration_s)
+            emitted, _ = await self.moderation.ban_in(conn, user, row.room_id, row.sender_id, note, duration_s)
+        return emitted, None
 
     async def _learn(self, action: str, resolved: list[ReportRow], text: str) -> None:
         """Moderators' decisions teach the spam filter: upheld spam reports are spam, dismissed

@@ -123,9 +123,10 @@ class Rooms:
         return [room_view(room, member_count=count) for room, count in rows]
 
     async def update(self, user: User, room_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"name", "topic", "archived", "slow_mode_s", "post_policy", "retention_days"}
+        allowed = {"name", "topic", "archived", "slow_mode_s", "post_policy", "retention_days", "visibility"}
         if not changes or not set(changes) <= allowed:
-            raise Invalid("send one or more of: name, topic, archived, slow_mode_s, post_policy, retention_days")
+            raise Invalid("send one or more of: name, topic, archived, slow_mode_s, post_policy, retention_days, "
+                          "visibility")
         clean: dict[str, Any] = {}
         if "name" in changes:
             clean["name"] = validation.room_name(changes["name"])
@@ -141,6 +142,10 @@ class Rooms:
             clean["post_policy"] = moderation.post_policy(changes["post_policy"]).value
         if "retention_days" in changes:
             clean["retention_days"] = validation.retention_days(changes["retention_days"])
+        if "visibility" in changes:
+            if changes["visibility"] not in Visibility.__members__.values():
+                raise Invalid("visibility must be public or private")
+            clean["visibility"] = changes["visibility"]
         async with self.deps.db.write() as conn:
             found = await store.get(conn, room_id, lock=True)
             membership = await store.membership(conn, room_id, user.id)

@@ -13,11 +13,15 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from parley.core import admin as admin_rules
 from parley.core import spam, wire
 from parley.core.errors import Forbidden, NotFound, RateLimited
 from parley.core.models import Event, MemberState, User
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
+from parley.store import admin as admin_store
 from parley.store import audit as audit_store
 from parley.store import rooms as room_store
 from parley.store import spam as spam_store
@@ -29,6 +33,9 @@ if TYPE_CHECKING:
 _core = spam  # for the methods whose `spam` argument (a bool) hides the module
 REFRESH_MS = 5_000
 LIST_MAX = 100
+MINE_MAX = 200  # a sender's held messages shown again after a reload (the send rate limit bounds them)
+SETTINGS = "spam_policy"  # its key in server_settings: the thresholds an admin set, for every node
+FIGURES_WINDOW_MS = 86_400_000  # the console counts decisions over the last day
 NOT_FOUND = "no such held message"
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,10 @@ class Spam:
         self.deps = deps
         self.emitter = emitter
         self.policy = policy
+        self.default_policy = policy  # PARLEY_SPAM_*; an admin's settings (server_settings) override it
         self.enabled = enabled
+        self.tally = {"scored": 0, "held": 0, "refused": 0}  # this node's verdicts since it started
+        self._heldout: tuple[tuple[int, float], dict[str, Any]] | None = None
         self.model: spam.Model | None = None
         self.recent = spam.Recent(policy.window_ms)
         self.messages: Messages | None = None  # set by the composition root: approval sends through it
@@ -67,6 +77,7 @@ class Spam:
     async def _load(self) -> spam.Model:
         async with self.deps.db.read() as conn:
             found = await spam_store.load_model(conn)
+            self.policy = await self._stored_policy(conn)
         if found is None:
             state = spam.starter_state()
             async with self.deps.db.write() as conn:
@@ -78,6 +89,7 @@ class Spam:
     async def _refresh(self) -> None:
         try:
             async with self.deps.db.read() as conn:
+                self.policy = await self._stored_policy(conn)
                 version = await spam_store.model_version(conn)
                 if self.model is not None and version is not None and version != self.model.version:
                     found = await spam_store.load_model(conn)
@@ -85,6 +97,10 @@ class Spam:
                         self.model = spam.Model.load(found[1], found[0])
         except Exception:  # an outage: keep scoring with the model at hand
             log.warning("could not check for a newer spam model", exc_info=True)
+
+    async def _stored_policy(self, conn: Any) -> spam.Policy:
+        stored = await admin_store.setting(conn, SETTINGS)
+        return _core.policy_from_settings(self.default_policy, orjson.loads(stored) if stored else None)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -113,10 +129,23 @@ class Spam:
 
     # -- scoring -----------------------------------------------------------------------------------
 
-    def score(self, candidates: Sequence[spam.Candidate]) -> list[spam.Score]:
-        """Scores of a batch's messages (one vectorizer call); `ready()` must have run."""
+    def score(self, candidates: Sequence[spam.Candidate], seen: spam.Seen | None = None) -> list[spam.Score]:
+        """Scores of a batch's messages (one vectorizer call); `ready()` must have run. `seen`: the
+        cross-room signal read from the bus for the batch (`seen()`); without it, this node's view."""
         assert self.model is not None
-        return spam.score(self.model, candidates, self.policy, self.recent, self.deps.clock())
+        return spam.score(self.model, candidates, self.policy, seen or self.recent, self.deps.clock())
+
+    async def seen(self, keys: list[str]) -> spam.Seen:
+        """Before a send batch: the rooms each of its (sender, text) keys was posted to lately, on
+        every node (one bus round trip)."""
+        unique = list(dict.fromkeys(keys))
+        rooms = await self.deps.bus.rooms_posted(unique, self.policy.window_ms)
+        return spam.Seen(dict(zip(unique, rooms, strict=True)))
+
+    async def posted(self, seen: spam.Seen) -> None:
+        """After the batch's commit: record what it scored, for every node (one bus round trip)."""
+        if seen.noted:
+            await self.deps.bus.note_posted(seen.noted, self.policy.window_ms)
 
     async def hold(self, rows: list[dict[str, Any]]) -> list[spam.Held]:
         """Store held messages and tell their rooms' reviewers."""
@@ -127,6 +156,57 @@ class Spam:
             await self.emitter.to_users(sorted(reviewers.get(h.room_id, ())),
                                         wire.HeldAddedFrame(held=spam.held_view(h)))
         return held
+
+    def count(self, scored: int, held: int, refused: int) -> None:
+        """A batch's verdicts, for the console's figures."""
+        self.tally["scored"] += scored
+        self.tally["held"] += held
+        self.tally["refused"] += refused
+
+    # -- the admin console -------------------------------------------------------------------------
+
+    async def figures(self, actor: User) -> dict[str, Any]:
+        """The filter for the console (server admins): its thresholds, its model, the decisions of
+        the last day, and the model's precision and recall on the held-out set."""
+        admin_rules.require_server_admin(actor)
+        now = self.deps.clock()
+        async with self.deps.db.read() as conn:
+            info = await spam_store.model_info(conn)
+            counts = await spam_store.decision_counts(conn, now - FIGURES_WINDOW_MS)
+            if self.enabled:
+                self.policy = await self._stored_policy(conn)
+        answer: dict[str, Any] = {
+            "enabled": self.enabled, "thresholds": _core.settings_json(self.policy),
+            "model": {"version": info[0] if info else None, "trained_at": info[1] if info else None},
+            "decisions": {"window_s": FIGURES_WINDOW_MS // 1000, **counts},
+            "node": dict(self.tally), "heldout": None}
+        if self.enabled:
+            model = await self.ready()
+            key = (model.version, self.policy.hold)
+            if self._heldout is None or self._heldout[0] != key:
+                self._heldout = (key, await asyncio.to_thread(_core.heldout_figures, model, self.policy))
+            answer["heldout"] = self._heldout[1]
+        return answer
+
+    async def settings(self, actor: User, hold: float | None = None, reject: float | None = None,
+                       new_account_s: int | None = None) -> dict[str, Any]:
+        """Change the thresholds (and what counts as a new account) for every node; audited
+        `spam_settings` in the same transaction. A change to what is already so records nothing."""
+        admin_rules.require_server_admin(actor)
+        wait = await self.deps.bus.hit(f"admin:{actor.id}", self.deps.limits.action_rate)
+        if wait:
+            raise RateLimited("administration changes are limited to a few a second", wait)
+        now = self.deps.clock()
+        async with self.deps.db.write() as conn:
+            before = await self._stored_policy(conn)
+            after = _core.settings_policy(before, hold, reject, new_account_s)
+            old, new = _core.settings_json(before), _core.settings_json(after)
+            if old != new:
+                await admin_store.set_setting(conn, SETTINGS, orjson.dumps(new).decode(), now)
+                await audit_store.record(conn, actor_id=actor.id, action="spam_settings", now=now,
+                                         data={"from": old, "to": new})
+        self.policy = after
+        return new
 
     # -- the queue ---------------------------------------------------------------------------------
 
@@ -143,6 +223,16 @@ class Spam:
                 rooms = None if user.is_admin else await spam_store.moderated_rooms(conn, user.id)
             found = await spam_store.of_rooms(conn, rooms, before, limit + 1) if rooms != [] else []
         return {"held": [spam.held_json(h) for h in found[:limit]], "has_more": len(found) > limit}
+
+    async def mine(self, user: User) -> dict[str, Any]:
+        """My messages waiting for review, oldest first, in the rooms I am still joined to: the client
+        shows them again as "held for review" after a reload."""
+        async with self.deps.db.read() as conn:
+            found = await spam_store.of_sender(conn, user.id, MINE_MAX)
+            rooms = {h.room_id for h in found}
+            joined = {room for room in rooms if (m := await room_store.membership(conn, room, user.id)) is not None
+                      and m.state is MemberState.JOINED}
+        return {"held": [spam.held_json(h) for h in found if h.room_id in joined]}
 
     async def approve(self, user: User, held_id: int) -> Event:
         """Send the held message to its room (the next seq, delivered to everyone in order), then

@@ -21,8 +21,7 @@ export function startSync() {
       emit('connection', status);
       emit('presence', store.me.id);
     },
-    // A password change (here or in another tab) revokes this socket's session but leaves a new
-    // session cookie: reconnect with it. Without one, /me answers 401 and the session ends.
+    // A password change revokes this socket's session but leaves a new cookie: reconnect with it.
     onRevoked: () => api.me().then(() => { stopSync(); startSync(); }, () => emit('signed-out')),
     resumeFrom,
   });
@@ -112,13 +111,11 @@ function onHello({ rooms, user }) {
   resendAll(store.timelines);
   for (const id of unknown) fetchRoom(id);
   loadQueues();
+  api.call('GET', '/me/held').then(({ held }) => (held.length || document.querySelector('.msg.held'))
+    && import('./held.js').then((m) => m.restoreHeld(held)), () => {}); // mine, held for review
 }
 
-/**
- * A room I hear about for the first time (joined elsewhere, or a new direct chat). Its events that
- * arrive meanwhile are held, then applied once the room is known (those it already counts are not
- * counted twice).
- */
+/** A room new to me (joined elsewhere, a new direct chat): its events wait until it is known. */
 async function fetchRoom(id, event) {
   if (fetching.has(id)) {
     if (event) fetching.get(id).push(event);

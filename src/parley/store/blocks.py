@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley.store.tables import blocks, users
+from parley.core.models import MemberState
+from parley.store.tables import blocks, members, users
 from parley.store.users import public_columns, public_from
 
 
@@ -60,6 +61,15 @@ async def blocking(conn: AsyncConnection, user_ids: Iterable[int], blocked_id: i
     rows = await conn.execute(sa.select(blocks.c.user_id).where(
         blocks.c.blocked_id == blocked_id, blocks.c.user_id.in_(wanted)))
     return sorted(rows.scalars())
+
+
+async def blocked_in_room(conn: AsyncConnection, room_id: int, user_id: int) -> bool:
+    """Whether a joined member of the room blocks `user_id` (for a direct chat: edits, reactions,
+    pins and typing are refused as sends are)."""
+    found = await conn.scalar(sa.select(blocks.c.user_id).join(members, members.c.user_id == blocks.c.user_id).where(
+        members.c.room_id == room_id, members.c.state == MemberState.JOINED.value, blocks.c.blocked_id == user_id)
+        .limit(1))
+    return found is not None
 
 
 # The send batch (store/messagelog.py), for its direct rooms only: (room, sender) pairs where a

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parley.core.models import MemberState, Role
 from parley.core.spam import Held
 from parley.core.uploads import avatar_url
-from parley.store.tables import held_messages, members, spam_model, users
+from parley.store.tables import audit_log, held_messages, members, spam_model, users
 
 MODEL_ROW = 1
 _HELD = (held_messages.c.id, held_messages.c.room_id, users.c.id, users.c.username, users.c.display_name,
@@ -44,6 +44,27 @@ async def save_model(conn: AsyncConnection, version: int, state: bytes, now: int
     """Replace the model read (locked) at `version` by its successor, version + 1."""
     await conn.execute(spam_model.update().where(spam_model.c.id == MODEL_ROW, spam_model.c.version == version)
                        .values(version=version + 1, state=state, updated_at=now))
+
+
+async def model_info(conn: AsyncConnection) -> tuple[int, int] | None:
+    """(version, when it was trained or last learned) of the stored model."""
+    row = (await conn.execute(sa.select(spam_model.c.version, spam_model.c.updated_at)
+                              .where(spam_model.c.id == MODEL_ROW))).one_or_none()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+async def decision_counts(conn: AsyncConnection, since: int) -> dict[str, int]:
+    """For the admin console: messages held for review now, held since `since` (still waiting or
+    decided since), and moderators' approvals and rejections since `since` (from the audit log)."""
+    waiting, held_since = (await conn.execute(sa.select(
+        sa.func.count(), sa.func.count().filter(held_messages.c.created_at >= since)))).one()
+    decided = dict((await conn.execute(
+        sa.select(audit_log.c.action, sa.func.count())
+        .where(audit_log.c.action.in_(("approve_message", "reject_message")), audit_log.c.ts >= since)
+        .group_by(audit_log.c.action))).all())
+    approved, rejected = int(decided.get("approve_message", 0)), int(decided.get("reject_message", 0))
+    return {"waiting": int(waiting), "held": int(held_since) + approved + rejected,
+            "approved": approved, "rejected": rejected}
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -92,6 +113,12 @@ async def of_rooms(conn: AsyncConnection, room_ids: Iterable[int] | None, before
     if before is not None:
         stmt = stmt.where(held_messages.c.id < before)
     return [_held(r) for r in await conn.execute(stmt.order_by(held_messages.c.id.desc()).limit(limit))]
+
+
+async def of_sender(conn: AsyncConnection, sender_id: int, limit: int) -> list[Held]:
+    """One sender's held messages, oldest first (ix_held_messages_sender)."""
+    stmt = _select().where(held_messages.c.sender_id == sender_id).order_by(held_messages.c.id).limit(limit)
+    return [_held(r) for r in await conn.execute(stmt)]
 
 
 async def moderated_rooms(conn: AsyncConnection, user_id: int) -> list[int]:

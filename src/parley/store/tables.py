@@ -258,6 +258,7 @@ held_messages = sa.Table(
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Index("ix_held_messages_room", "room_id", "id"),
+    sa.Index("ix_held_messages_sender", "sender_id", "id"),  # GET /me/held
     sa.Index("uq_held_messages_client", "room_id", "sender_id", "client_msg_id", unique=True),
 )
 

@@ -36,7 +36,8 @@ async def edit(request: web.Request) -> web.StreamResponse:
 @routes.delete(MESSAGE)
 async def delete(request: web.Request) -> web.StreamResponse:
     user, _ = await auth(request)
-    await ctx(request).actions.delete(user, room_id(request), _seq(request))
+    as_spam = query(request, req.DeleteQuery).given("reason") == "spam"
+    await ctx(request).actions.delete(user, room_id(request), _seq(request), as_spam=as_spam)
     return web.Response(status=204)
 
 

@@ -100,6 +100,18 @@ SCHEMAS: dict[str, Any] = {
     "SupportVisit": _obj(["token", "conversation"], token=_STR, conversation=_ref("SupportConversation")),
     "SupportMine": {"allOf": [_ref("History"), _obj(["conversation"], conversation=_ref("SupportConversation"))]},
     "SupportAsked": _obj(["message", "created"], message={"type": "object"}, created=_BOOL),
+    "SpamSettings": _obj(["hold", "reject", "new_account_s"], hold={"type": "number"}, reject={"type": "number"},
+                         new_account_s=_INT),
+    "SpamFigures": _obj(
+        ["enabled", "thresholds", "model", "decisions", "node", "heldout"], enabled=_BOOL,
+        thresholds=_ref("SpamSettings"),
+        model=_obj(["version", "trained_at"], version=_NULLABLE_INT, trained_at=_NULLABLE_INT),
+        decisions=_obj(["window_s", "waiting", "held", "approved", "rejected"], window_s=_INT, waiting=_INT,
+                       held=_INT, approved=_INT, rejected=_INT),
+        node=_obj(["scored", "held", "refused"], scored=_INT, held=_INT, refused=_INT),
+        heldout={"oneOf": [{"type": "null"}, _obj(
+            ["messages", "spam", "precision", "recall"], messages=_INT, spam=_INT,
+            precision={"type": ["number", "null"]}, recall={"type": ["number", "null"]})]}),
 }
 
 
@@ -329,7 +341,9 @@ def _action_paths() -> dict[str, Any]:
             "patch": _op("Edit my message (the earlier text is kept as a version)", ("200", _ref("Event")),
                          body=api.EditBody),
             "delete": _op("Delete a message (mine; anyone's for moderators and up): text, attachments, "
-                          "reactions and versions are erased, a tombstone stays", None)},
+                          "reactions and versions are erased, a tombstone stays. reason=spam: a moderator's "
+                          "deletion of someone else's message teaches the spam filter", None,
+                          params=api.DeleteQuery)},
         f"{_MESSAGE}/versions": {"get": _op("Earlier texts of a message, oldest first", ("200", _ref("Versions")))},
         f"{_MESSAGE}/reactions/{{emoji}}": {
             "put": _op("React with one Unicode emoji (idempotent; 409 past 20 different ones)", None),
@@ -515,6 +529,13 @@ def _admin_paths() -> dict[str, Any]:
         "/api/v1/admin/invites/{code}": {"delete": {**_op("Revoke an invite code", None), "parameters": code}},
         "/api/v1/admin/stats": {"get": _op("Figures for the admin console (messages since 00:00 UTC)",
                                            ("200", _ref("AdminStats")))},
+        "/api/v1/admin/spam": {
+            "get": _op("The spam filter for the console: thresholds, model version and when it last learned, "
+                       "decisions of the last day (held, approved, rejected; waiting now), this node's verdicts "
+                       "since it started, precision and recall on the held-out set", ("200", _ref("SpamFigures"))),
+            "put": _op("Change the spam thresholds (0 < hold <= reject <= 1.01) or the age under which an account "
+                       "is new, for every node; audited spam_settings", ("200", _ref("SpamSettings")),
+                       body=api.SpamSettingsBody)},
         **_held_paths(),
     }
 
@@ -610,6 +631,10 @@ def _held_paths() -> dict[str, Any]:
             "Messages the spam filter held for review, newest first: of one room (room=; its moderators and "
             "up: 403 for its other members, 404 for non-members), or of every room I moderate (server "
             "admins: all)", ("200", _ref("HeldPage")), params=api.HeldQuery)},
+        "/api/v1/me/held": {"get": _op(
+            "My messages the spam filter holds for review, oldest first, in rooms I am joined to (the client "
+            "shows them again as held after a reload)", ("200", _obj(["held"], held={
+                "type": "array", "items": _ref("HeldMessage")})))},
         "/api/v1/held/{held_id}/approve": {"post": approve},
         "/api/v1/held/{held_id}/reject": {"post": reject},
     }

@@ -265,7 +265,7 @@ class _Dispatcher:
             _, changed = await actions.edit(user, frame.room, frame.seq, frame.text)
             return changed
         if isinstance(frame, protocol.Delete):
-            return await actions.delete(user, frame.room, frame.seq)
+            return await actions.delete(user, frame.room, frame.seq, as_spam=frame.spam)
         return await actions.react(user, frame.room, frame.seq, frame.emoji, frame.on)
 
     async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:

@@ -86,6 +86,7 @@ export default {
   'actions.close': 'Close',
   'actions.deleteTitle': 'Delete this message?',
   'actions.deleteConfirm': 'Its text and files are erased for everyone. This cannot be undone.',
+  'actions.deleteAsSpam': 'It is spam: teach the spam filter',
   'actions.editLabel': 'Edit message',
   'actions.editHint': 'Enter to save · Esc to cancel',
   'actions.versions': 'Edit history',

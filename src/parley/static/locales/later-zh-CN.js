@@ -85,6 +85,7 @@ export default {
   'actions.close': '关闭',
   'actions.deleteTitle': '删除这条消息？',
   'actions.deleteConfirm': '消息的文字和文件将对所有人清除，且无法恢复。',
+  'actions.deleteAsSpam': '这是垃圾信息：让过滤器学习',
   'actions.editLabel': '编辑消息',
   'actions.editHint': '按 Enter 保存 · 按 Esc 取消',
   'actions.versions': '编辑记录',

@@ -200,15 +200,22 @@ function inviteRow(invite) {
   return li;
 }
 
-// -- figures: the server's (GET /admin/stats) and the spam filter's, whatever its endpoints report --
+// -- figures: the server's (GET /admin/stats) and the spam filter's (GET/PUT /admin/spam) --
 export function figuresTab() {
   const server = h('div', {}, h('p', { class: 'muted' }, t('common.loading')));
   const spam = h('div', {}, h('p', { class: 'muted' }, t('common.loading')));
   get('/admin/stats').then((figures) => server.replaceChildren(figureList('admin.stat', figures)),
     (err) => server.replaceChildren(h('p', { class: 'form-error' }, err.message)));
-  spamFigures().then((figures) => spam.replaceChildren(figures ? figureList('admin.spam', figures)
-    : h('p', { class: 'muted' }, t('admin.noSpamFigures'))),
-  (err) => spam.replaceChildren(h('p', { class: 'form-error' }, err.message)));
+  let list = null;
+  const showSpam = () => spamFigures().then((figures) => {
+    if (!figures) return spam.replaceChildren(h('p', { class: 'muted' }, t('admin.noSpamFigures')));
+    const fresh = figureList('admin.spam', figures.flat);
+    const shown = list;
+    list = fresh;
+    if (shown) return shown.replaceWith(fresh); // after a change: the form stays, with its "saved"
+    return spam.replaceChildren(fresh, spamSettings(figures.thresholds, showSpam));
+  }, (err) => spam.replaceChildren(h('p', { class: 'form-error' }, err.message)));
+  showSpam();
   return { el: h('div', { class: 'admin-pane' }, h('h3', { class: 'field-label' }, t('admin.serverFigures')), server,
     h('h3', { class: 'field-label' }, t('admin.spamFigures')), spam) };
 }
@@ -216,30 +223,63 @@ export function figuresTab() {
 /** Figures as a definition list, each named by `prefix.key` (null ones left out: not known). */
 function figureList(prefix, figures) {
   return h('dl', { class: 'admin-figures' }, Object.entries(figures).filter(([, value]) => value !== null).flatMap(([key, value]) => [
-    h('dt', {}, named(prefix, key)), h('dd', { dataset: { figure: key } }, typeof value === 'number' ? formatFigure(key, value) : String(value))]));
+    h('dt', {}, named(prefix, key)), h('dd', { dataset: { figure: key } }, formatFigure(key, value))]));
 }
 
 function formatFigure(key, value) {
-  return value > 0 && value < 1 && /rate|precision|recall|share/.test(key) ? `${formatNumber(Math.round(value * 1000) / 10)} %` : formatNumber(value);
+  if (typeof value === 'boolean') return t(value ? 'admin.yes' : 'admin.no');
+  if (typeof value !== 'number') return String(value);
+  if (key.endsWith('_at')) return when(value);
+  if (key.endsWith('_s')) return t('admin.hours', { n: formatNumber(Math.round(value / 360) / 10) });
+  return (value > 0 && value < 1) || /precision|recall|share|hold|reject/.test(key)
+    ? `${formatNumber(Math.round(value * 1000) / 10)} %` : formatNumber(value);
 }
 
 /**
- * The figures of the spam filter (branch spam), found through the OpenAPI document: the first GET
- * path under /api/v1/spam or /api/v1/admin/spam that takes no parameter. Nested objects are
- * flattened one level ("held.count"); null when the server has no such path.
+ * The spam filter's figures (GET /admin/spam, server admins): `flat` has nested objects flattened
+ * one level ("decisions.held"), without the window (its strings say "last 24 h"); null when the
+ * server has no such path (404).
  */
 async function spamFigures() {
-  const doc = await fetch('/api/openapi.json', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : {}), () => ({}));
-  const path = Object.keys(doc?.paths ?? {}).find((p) => /^\/api\/v1\/(admin\/)?spam\b/.test(p) && !p.includes('{') && doc.paths[p].get);
-  if (!path) return null;
-  const answer = await get(path.slice('/api/v1'.length));
+  let answer;
+  try {
+    answer = await get('/admin/spam');
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
   const flat = {};
   for (const [key, value] of Object.entries(answer ?? {})) {
     if (value && typeof value === 'object' && !Array.isArray(value)) {
-      for (const [inner, v] of Object.entries(value)) if (typeof v !== 'object') flat[`${key}.${inner}`] = v;
-    } else if (!Array.isArray(value)) {
+      for (const [inner, v] of Object.entries(value)) if (typeof v !== 'object' && inner !== 'window_s') flat[`${key}.${inner}`] = v;
+    } else if (!Array.isArray(value) && value !== null) {
       flat[key] = value;
     }
   }
-  return flat;
+  return { flat, thresholds: answer?.thresholds };
+}
+
+/** The thresholds form: in per cent, for every node; `saved()` shows the figures again. */
+function spamSettings(thresholds, saved) {
+  if (!thresholds) return h('span');
+  const percent = (name, value) => h('input', { type: 'number', name, min: 1, max: 101, step: 0.1, required: true,
+    value: Math.round(value * 1000) / 10 });
+  const hold = percent('hold', thresholds.hold);
+  const reject = percent('reject', thresholds.reject);
+  const days = h('input', { type: 'number', name: 'new_account_days', min: 0, max: 365, step: 1, required: true,
+    value: Math.round(thresholds.new_account_s / 86_400) });
+  const status = h('p', { class: 'muted', role: 'status' });
+  return h('form', { class: 'admin-filters spam-settings', on: { submit: async (event) => {
+    event.preventDefault();
+    status.textContent = '';
+    try {
+      await request('PUT', '/admin/spam', { hold: Number(hold.value) / 100, reject: Number(reject.value) / 100,
+        new_account_s: Number(days.value) * 86_400 });
+      status.textContent = t('admin.saved');
+      saved();
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  } } }, field(t('admin.spamHold'), hold), field(t('admin.spamReject'), reject), field(t('admin.spamNewDays'), days),
+  h('button', { type: 'submit', class: 'btn primary' }, t('admin.spamSave')), status);
 }

@@ -167,7 +167,7 @@ function roleDialog(room, member) {
 
 // -- room settings --
 
-/** Name, topic, who may post, slow mode, retention; the visibility as it is; the bans, with Unban. */
+/** Name, topic, visibility (public or private), who may post, slow mode, retention; the bans, with Unban. */
 export function roomSettings(room) {
   const name = h('input', { name: 'name', required: true, maxlength: 80, value: room.name ?? '', autocomplete: 'off' });
   const topic = h('input', { name: 'topic', maxlength: 500, value: room.topic ?? '', autocomplete: 'off' });
@@ -176,8 +176,7 @@ export function roomSettings(room) {
     h('option', { value: seconds, selected: seconds === (room.slow_mode_s ?? 0) }, t(`roomSettings.slow.${seconds}`))));
   if (!SLOW_MODES.includes(room.slow_mode_s ?? 0)) slow.append(h('option', { value: room.slow_mode_s, selected: true }, `${room.slow_mode_s} s`));
   const retention = h('input', { name: 'retention_days', type: 'number', min: 0, max: 36_500, step: 1, value: room.retention_days ?? 0, inputmode: 'numeric' });
-  const visibility = h('p', { class: 'mod-visibility' }, h('strong', {}, t(`roomSettings.visibility.${room.visibility}`)), ' ',
-    h('span', { class: 'field-hint' }, t('roomSettings.visibilityHint')));
+  const visibility = choices(t('roomSettings.visibility'), ['public', 'private'], room.visibility ?? 'public', 'roomSettings.visibility', true);
   const bans = h('ul', { class: 'mod-bans', 'aria-label': t('roomSettings.bans') });
   const loadBans = () => mod.bans(room.id).then(({ bans: list }) => bans.replaceChildren(...(list.length ? list.map((ban) => banRow(room, ban, loadBans))
     : [h('li', { class: 'muted' }, t('roomSettings.noBans'))])), (err) => bans.replaceChildren(h('li', { class: 'form-error' }, describeError(err))));
@@ -192,7 +191,7 @@ export function roomSettings(room) {
       h('section', { class: 'mod-bans-section' }, h('h3', {}, t('roomSettings.bans')), bans)],
     onSubmit: async () => {
       const current = store.rooms.get(room.id) ?? room;
-      const wanted = { name: name.value.trim(), topic: topic.value.trim(), post_policy: picked(policy),
+      const wanted = { name: name.value.trim(), topic: topic.value.trim(), visibility: picked(visibility), post_policy: picked(policy),
         slow_mode_s: Number(slow.value), retention_days: Number(retention.value || 0) };
       const changes = Object.fromEntries(Object.entries(wanted).filter(([key, value]) => value !== (current[key] ?? defaults[key])));
       if (Object.keys(changes).length) await updateRoom(room.id, changes);
@@ -203,7 +202,7 @@ export function roomSettings(room) {
   loadBans();
 }
 
-const defaults = { topic: '', post_policy: 'everyone', slow_mode_s: 0, retention_days: 0 };
+const defaults = { topic: '', visibility: 'public', post_policy: 'everyone', slow_mode_s: 0, retention_days: 0 };
 
 function banRow(room, ban, reload) {
   const lines = [h('span', { class: 'mod-ban-who' }, personParts(ban.user)),

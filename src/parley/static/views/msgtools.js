@@ -72,12 +72,15 @@ async function copyLink(message) {
 }
 
 function confirmDelete(message) {
+  // Someone else's message (a moderator's deletion): "it is spam" teaches the spam filter.
+  const spam = message.sender && message.sender.id !== store.me.id ? h('input', { type: 'checkbox', name: 'spam' }) : null;
   openDialog({
     title: t('actions.deleteTitle'),
     submitLabel: t('actions.delete'),
     danger: true,
-    body: [h('p', {}, t('actions.deleteConfirm')), h('blockquote', { class: 'delete-preview', 'data-user': true }, snippet(message))],
-    onSubmit: () => deleteMessage(message.room, message.seq),
+    body: [h('p', {}, t('actions.deleteConfirm')), h('blockquote', { class: 'delete-preview', 'data-user': true }, snippet(message)),
+      spam && h('label', { class: 'choice' }, spam, h('span', {}, t('actions.deleteAsSpam')))],
+    onSubmit: () => deleteMessage(message.room, message.seq, spam?.checked),
   });
 }
 
@@ -125,8 +128,8 @@ export async function editMessage(roomId, seq, text) {
   applyAnswer(roomId, seq, answer, (a) => ({ text, edited_at: a?.edited_at ?? Date.now() }));
 }
 
-export async function deleteMessage(roomId, seq) {
-  await api.deleteMessage(roomId, seq);
+export async function deleteMessage(roomId, seq, asSpam = false) {
+  await (asSpam ? api.call('DELETE', `/rooms/${roomId}/messages/${seq}?reason=spam`) : api.deleteMessage(roomId, seq));
   applyAnswer(roomId, seq, null, () => ({ text: '', mentions: [], attachments: [], reactions: [], deleted: true }));
 }
 

@@ -7,7 +7,7 @@ import { h, iconButton, userText, stylesheet } from '../dom.js';
 import { formatDateTime, loadStrings, t } from '../i18n.js';
 import { jumpTo } from '../jump.js';
 import { personParts, roomLabel } from '../people.js';
-import { roomTitle, store } from '../state.js';
+import { isBlocked, roomTitle, store } from '../state.js';
 import { searchHash } from './sidebar.js';
 import { describeError, field } from './ui.js';
 
@@ -85,5 +85,9 @@ function hitItem(hit) {
     h('span', { class: 'hit-author' }, personParts(message.sender, 'hit-sender')),
     h('time', { datetime: new Date(message.ts).toISOString() }, formatDateTime(message.ts))),
   snippet);
-  return h('li', {}, button);
+  if (!isBlocked(message.sender?.id)) return h('li', {}, button);
+  // Someone I blocked: folded to one line, as in the timeline, until I show it.
+  const item = h('li', { class: 'blocked-msg' }, t('timeline.blocked'), ' ', h('button', { type: 'button', class: 'link-btn',
+    on: { click: () => { item.classList.remove('blocked-msg'); item.replaceChildren(button); button.focus(); } } }, t('timeline.showBlocked')));
+  return item;
 }

@@ -4,7 +4,7 @@ import { h, iconButton } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
 import { api } from '../api.js';
 import { cursorOf, findMessage, holdMessages, threadKey, threadReplies } from '../messages.js';
-import { emit, on, store, timeline } from '../state.js';
+import { emit, isBlocked, on, store, timeline } from '../state.js';
 import './msgtools.js'; // the toolbar's code and the panel's styles
 import { attachActions, decorateMessage, editLast, roomComposerOptions } from './msgparts.js';
 import { createComposer } from './composer.js';
@@ -51,14 +51,20 @@ function createThreadPanel(roomId, rootSeq) {
   });
   attachActions(list, (seq) => findMessage(roomId, seq));
 
+  // Someone I blocked: their root and replies fold to one line, as in the timeline, until shown.
+  const unfolded = new WeakSet();
+  const blockedRow = (message) => h('li', { class: 'msg blocked-msg' }, t('timeline.blocked'), ' ', h('button', {
+    type: 'button', class: 'link-btn', on: { click: () => { unfolded.add(message); render(); } } }, t('timeline.showBlocked')));
   const render = () => {
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const root = findMessage(roomId, rootSeq);
     const rows = [];
-    if (root) rows.push(decorateMessage(messageRow(root, null, roomId), root, { inThread: true }), h('li', { class: 'thread-divider' }));
+    const rowOf = (message, prev) => (isBlocked(message.sender?.id) && !unfolded.has(message) ? blockedRow(message)
+      : decorateMessage(messageRow(message, prev, roomId), message, { inThread: true }));
+    if (root) rows.push(rowOf(root, null), h('li', { class: 'thread-divider' }));
     let prev = null;
     for (const reply of threadReplies(roomId, rootSeq)) {
-      rows.push(decorateMessage(messageRow(reply, prev, roomId), reply, { inThread: true }));
+      rows.push(rowOf(reply, prev));
       prev = reply;
     }
     for (const pending of timeline(roomId).pending.filter((p) => p.extra?.thread_root === rootSeq)) {
