@@ -44,6 +44,8 @@ async def test_a_visitor_is_answered_then_one_of_two_racing_agents_takes_over(ct
     msgspec.convert(conv, wire.SupportConversation)
     guest, _session = await ctx.accounts.authenticate(started["token"])
     assert await ctx.support.is_guest(guest.id) and not await ctx.support.is_guest(ann.id)
+    assert [u.id for u in await ctx.accounts.search("guest-", 50)] == []  # visitors are nobody's to find
+    assert [u.id for u in await ctx.accounts.search("ann", 50)] == [ann.id]
 
     await ctx.support.ask(guest, "I forgot my PASSWORD, how to reset it?", "q1", _session.id)
     await _answered(ctx)

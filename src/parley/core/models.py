@@ -97,6 +97,11 @@ class User:
     bot: bool = False  # a bot account (issue 12): owned by `owner_id`, authenticates with its token
     owner_id: int | None = None
 
+    @property
+    def server_bot(self) -> bool:
+        """A bot of the server's own (no owner; the support assistant): no API makes one."""
+        return self.bot and self.owner_id is None
+
     def public(self) -> dict[str, Any]:
         """The snapshot stored in events (a member_joined's `user`): the name as it was then.
         A bot carries `bot: true` (absent for people, so existing snapshots read the same)."""

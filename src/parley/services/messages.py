@@ -211,7 +211,7 @@ class Messages:
             return None
         keys = []
         for request in batch:
-            if not request.screened and request.data["text"] and not request.user.is_admin:
+            if not request.screened and request.data["text"] and not (request.user.is_admin or request.user.server_bot):
                 request.prepared = spam.prepare(request.data["text"])
                 keys.append(spam.text_key(request.user.id, request.prepared))
         if not keys:
@@ -399,10 +399,11 @@ class _Plan:
 
     def _scored(self, request: _Send, membership: Any) -> bool:
         """Whether the spam filter scores this message: not when it is off, not a held message a
-        moderator approved, not one without text, never from the room's moderators and up nor
-        from a server admin."""
+        moderator approved, not one without text, never from the room's moderators and up, from a
+        server admin, nor from the server's own bot (the support assistant)."""
         return (self.scorer is not None and self.policy is not None and not request.screened
-                and bool(request.data["text"]) and not spam.exempt(request.user.is_admin, membership))
+                and bool(request.data["text"])
+                and not spam.exempt(request.user.is_admin or request.user.server_bot, membership))
 
     def _screen(self, chosen: list[int], to_score: list[int]) -> list[int]:
         """Score the messages that would be stored (one featurize call for the batch) and keep those

@@ -215,7 +215,7 @@ class Rooms:
             targets = targets if guests else await support_store.without_guests(conn, targets)
             if len(targets) != len({n.lower() for n in names}):
                 raise Invalid("usernames must all name existing users")
-            if any(t.bot and t.owner_id is not None for t in targets):  # the server's own bot is invited
+            if any(t.bot and not t.server_bot for t in targets):  # the server's own bot is invited
                 raise Invalid(f"bots are not invited: add them with POST /api/v1/rooms/{room_id}/bots")
             current = await store.memberships(conn, [(room_id, t.id) for t in targets])
             fresh = [t for t in targets if (current.get((room_id, t.id)) is None
@@ -344,5 +344,5 @@ def _refuse_bot(user: User) -> None:
     """Bots act only in the rooms they were added to (issue 12): they neither join nor start rooms.
     The server's own bot (no owner: the support assistant, which opens each visitor's conversation)
     is the exception; no API makes a bot without an owner."""
-    if user.bot and user.owner_id is not None:
+    if user.bot and not user.server_bot:
         raise Forbidden("a bot cannot join or start rooms by itself; a room admin or its owner adds it")

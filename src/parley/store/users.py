@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import Session, User
 from parley.core.uploads import avatar_url
-from parley.store.tables import revocations, sessions, users
+from parley.store.tables import revocations, sessions, support_accounts, users
 
 _USER_COLS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.disabled,
               users.c.created_at, users.c.avatar, users.c.status, users.c.bot, users.c.bot_owner_id)
@@ -102,9 +102,11 @@ def name_prefix(prefix: str) -> sa.ColumnElement[bool]:
 
 
 async def search(conn: AsyncConnection, prefix: str, limit: int) -> list[User]:
+    """People by name prefix; the support widget's visitors (guest accounts) are nobody's to find."""
+    guest = sa.exists().where(support_accounts.c.user_id == users.c.id, support_accounts.c.kind == "guest")
     rows = await conn.execute(
         sa.select(*_USER_COLS)
-        .where(users.c.disabled.is_(False), name_prefix(prefix))
+        .where(users.c.disabled.is_(False), name_prefix(prefix), ~guest)
         .order_by(users.c.username_lower).limit(limit))
     return [_user(r) for r in rows]
 
