@@ -30,7 +30,9 @@ from tests.support.server import FAST_LIMITS, ServerProcess
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance")
 EXCLUDED = ("/api/v1/auth/logout", "/api/v1/rooms/{room_id}/leave")
-MAX_EXAMPLES = 30  # per operation and phase: about 1,200 requests, well under a minute per database
+# Per operation and phase. With issues 11-13 the document has about 170 operations: 15 keeps a run
+# near two minutes per database on the 2-core machine (30 took about four).
+MAX_EXAMPLES = 15
 # One worker: schemathesis builds regexes through `ast` while generating, and CPython 3.11 raises
 # "SystemError: AST constructor recursion depth mismatch" when two threads do that at once (gh-106905).
 
@@ -67,7 +69,7 @@ def _seed(base: str, workdir: Path) -> tuple[str, Path]:
     return owner["token"], config
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_schemathesis_finds_no_error_and_nothing_outside_the_document(database_url: str, tmp_path: Path) -> None:
     proc = ServerProcess(database_url, tmp_path, env=FAST_LIMITS).start()
     try:
@@ -78,7 +80,7 @@ def test_schemathesis_finds_no_error_and_nothing_outside_the_document(database_u
                    "--workers", "1", "--generation-database", "none", "--request-timeout", "20", "--no-color"]
         for path in EXCLUDED:
             command += ["--exclude-path", path]
-        run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+        run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=420)
     finally:
         proc.stop()
     output = run.stdout + run.stderr
