@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from parley.core import wire
+from parley.core import metrics, wire
 from parley.core.errors import ParleyError
 from parley.core.models import ENDS_MEMBERSHIP, Event, User
 from parley.realtime.frames import text_frame
@@ -109,6 +109,7 @@ class Connection:
         transport.write(out[0] if len(out) == 1 else b"".join(out))
         if transport.get_write_buffer_size() > self._max_queue:
             log.warning("dropping slow consumer user=%s session=%s", self.user.id, self.session_id)
+            metrics.COUNTS.dropped_slow += 1
             self.state = State.CLOSED
             transport.abort()
 

@@ -10,11 +10,12 @@ from typing import Any
 import orjson
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
-from parley.core import wire
+from parley.core import metrics, wire
 from parley.core.errors import ParleyError
 from parley.core.models import Event
 from parley.realtime.connection import Connection
 from parley.realtime.frames import text_frame
+from parley.realtime.presence import PresenceBatch
 from parley.realtime.slots import Slots
 from parley.services.messages import Messages
 from parley.services.presence import Presence
@@ -36,6 +37,7 @@ class Hub:
         self.users: defaultdict[int, set[Connection]] = defaultdict(set)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty: list[Connection] = []
+        self.presence_batch = PresenceBatch(self.rooms)
         self._revoked_upto: int | None = None  # the last revocation log id acted on
         self._polls = 0
 
@@ -62,6 +64,7 @@ class Hub:
         self._spawn(self._poll_revocations())
 
     async def close(self) -> None:
+        self.presence_batch.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self.bus.close()
@@ -251,6 +254,9 @@ class Hub:
             return
         payload = msg.payload
         frame = text_frame(payload)
+        counts = metrics.COUNTS
+        counts.fanned_events += 1
+        counts.deliveries += len(conns)
         for conn in tuple(conns):
             conn.deliver(msg.room, msg.seq, msg.event_type, msg.user, payload, frame)
 
@@ -288,15 +294,8 @@ class Hub:
 
     def _presence(self, msg: BusMessage) -> None:
         body = orjson.loads(msg.payload)
-        targets: set[Connection] = set()
-        for room in body["rooms"]:
-            targets.update(self.rooms.get(room, ()))
-        payload = orjson.dumps(body["frame"])
-        frame = text_frame(payload)
-        for conn in targets:
-            if conn.user.id != msg.user:
-                conn.emit(payload, frame)
-
+        change = body.get("frame", body)  # a node before issue 14 put the change in a single frame
+        self.presence_batch.note(change["user"], change["online"], body["rooms"])
 
 _HANDLERS = {
     Kind.ROOM_EVENT: Hub._room_event,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import actions, blocks, moderation, permissions, spam, uploads, validation, wire
+from parley.core import actions, blocks, metrics, moderation, permissions, spam, uploads, validation, wire
 from parley.core.errors import (
     Forbidden,
     Invalid,
@@ -171,8 +173,14 @@ class Messages:
         plan = _Plan(batch, now, scores, self.spam.policy if self.spam else None)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
+        started = time.perf_counter()
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(batch))
         events = plan.place(stored, now, snapshot.resolved)
+        metrics.COUNTS.sends += len(events)
+        if scores is not None:
+            plan.count_verdicts()
         if plan.held:
             await self._hold(plan)
         plan.finish()
@@ -308,6 +316,7 @@ class _Plan:
         self.scores = scores or [None] * len(batch)
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
+        self.verdicts: Counter[str] = Counter()  # of the scored messages, for /metrics
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
@@ -353,6 +362,8 @@ class _Plan:
             if key is not None:
                 first_of[key] = i
             verdict = self._verdict(i, membership)
+            if self.scores[i] is not None:
+                self.verdicts[verdict.name.lower()] += 1
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
             elif verdict is spam.Verdict.HOLD:
@@ -390,6 +401,10 @@ class _Plan:
             self.outcomes[i] = (event, True)
             events.append(event)
         return events
+
+    def count_verdicts(self) -> None:
+        for decision, n in self.verdicts.items():
+            metrics.SPAM_DECISIONS.labels(decision).inc(n)
 
     def finish(self) -> None:
         """Resolve every request's future (once the held ones have their outcome too)."""
