@@ -226,6 +226,7 @@ def _paths() -> dict[str, Any]:
         **_moderation_paths(),
         **_privacy_paths(),
         **_admin_paths(),
+        "/metrics": _metrics_path(),
     }
     paths["/api/v1/me"]["delete"] = _op(
         "Delete my account (403 if the password is wrong): every session is revoked, I leave every room (a "
@@ -395,6 +396,21 @@ def _privacy_paths() -> dict[str, Any]:
         "application/zip": {"schema": {"type": "string", "format": "binary"}}},
         "headers": {"Content-Disposition": {"required": True, "schema": _STR}}}
     return {"/api/v1/me/export": {"get": export}}
+def _metrics_path() -> dict[str, Any]:
+    """Prometheus' text format (issue 14), for the addresses of PARLEY_METRICS_ALLOW only."""
+    text = {"text/plain": {"schema": _STR}}
+    return {"get": {
+        "summary": "The node's metrics in Prometheus' text format (connections, sends, deliveries, batch sizes, "
+                   "commit times, event-loop lag, slow readers dropped, bus lag, spam decisions, HTTP requests). "
+                   "Answered only to PARLEY_METRICS_ALLOW (default loopback); anyone else gets the 404 of a "
+                   "missing page",
+        "security": [],
+        "responses": {"200": {"description": "the metrics", "content": text},
+                      "404": {"description": "not an allowed address (the same answer as a missing page)",
+                              "content": text},
+                      "429": _ERRORS["429"]}}}
+
+
 def _admin_paths() -> dict[str, Any]:
     """Server administration (issue 11): server admins only (403 `forbidden` for anyone else)."""
     user_id = [{"name": "user_id", "in": "path", "required": True, "schema": _INT_ID}]
