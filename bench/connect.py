@@ -146,7 +146,7 @@ async def main_async(args: argparse.Namespace, srv: c.Server) -> None:
           f"{args.users} users ({srv.database_url.split(':')[0]})")
     print(f"  {'rooms':>5} {'server CPU/conn':>16} {'p50 hello':>10} {'p99 hello':>10} {'wall':>7} "
           f"{'load1':>6} {'machine':>8}")
-    for rooms_each in args.rooms:
+    for rooms_each in ([] if args.storm_only else args.rooms):
         r = await phase(srv, procs, args, rooms_each)
         print(f"  {r['rooms']:>5} {r['cpu_ms']:>13.2f} ms {r['p50_ms']:>7.1f} ms {r['p99_ms']:>7.1f} ms "
               f"{r['wall_s']:>5.1f} s {r['load']:>6.2f} {r['machine_util']:>7.0%}")
@@ -165,6 +165,7 @@ def main() -> None:
     p.add_argument("--users", type=int, default=50, help="accounts sharing the connections")
     p.add_argument("--rooms", type=int, nargs="+", default=[5, 50], help="rooms each user is in, one run each")
     p.add_argument("--storm", type=int, default=10_000, help="clients of the reconnect storm (0: none)")
+    p.add_argument("--storm-only", action="store_true", help="skip the connect-and-hello runs")
     c.add_server_args(p)
     args = p.parse_args()
     if args.url:
