@@ -160,11 +160,9 @@ function onTyping({ room, user }) {
   emit('typing', room);
 }
 
-// One frame carries every change of the last second (`changes`); servers before issue 14 sent
-// one change as `user` and `online`, which a replay from an older node may still hold.
-// The topic carries a user id or, for a batch, an array of them: views redraw once per frame.
+// A batch (`changes`, issue 14) or an older server's single change; one topic per frame.
 function onPresence({ changes, user, online }) {
   const batch = changes ?? [{ user, online }];
-  for (const change of batch) store.presence.set(change.user, change.online);
-  emit('presence', batch.map((change) => change.user));
+  for (const c of batch) store.presence.set(c.user, c.online);
+  emit('presence', batch.map((c) => c.user));
 }

@@ -28,7 +28,7 @@ export function createMemberPanel(roomId, onClose) {
   const offs = [
     on('members', (id) => id === roomId && render()),
     on('presence', (who) => {
-      const ids = new Set([].concat(who)); // one id, or the users of a batched presence frame
+      const ids = new Set([].concat(who)); // one id or a batch
       if (store.members.get(roomId)?.some((m) => ids.has(m.user.id))) render();
     }),
     on('user', (userId) => store.members.get(roomId)?.some((m) => m.user.id === userId) && render()),
