@@ -160,9 +160,8 @@ function onTyping({ room, user }) {
   emit('typing', room);
 }
 
-// A batch (`changes`, issue 14) or an older server's single change; one topic per frame.
-function onPresence({ changes, user, online }) {
-  const batch = changes ?? [{ user, online }];
-  for (const c of batch) store.presence.set(c.user, c.online);
-  emit('presence', batch.map((c) => c.user));
+function onPresence(f) {
+  const b = f.changes ?? [f];
+  for (const c of b) store.presence.set(c.user, c.online);
+  emit('presence', b.map((c) => c.user));
 }
