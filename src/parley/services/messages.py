@@ -316,7 +316,7 @@ class _Plan:
         self.scores = scores or [None] * len(batch)
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
-        self.verdicts: Counter[str] = Counter()  # of the scored messages, for /metrics
+        self.verdicts: Counter[str] | None = Counter() if scores else None  # of the scored ones, for /metrics
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
@@ -362,8 +362,8 @@ class _Plan:
             if key is not None:
                 first_of[key] = i
             verdict = self._verdict(i, membership)
-            if self.scores[i] is not None:
-                self.verdicts[verdict.name.lower()] += 1
+            if self.verdicts is not None and self.scores[i] is not None:
+                self.verdicts[verdict.value] += 1
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
             elif verdict is spam.Verdict.HOLD:
@@ -403,7 +403,7 @@ class _Plan:
         return events
 
     def count_verdicts(self) -> None:
-        for decision, n in self.verdicts.items():
+        for decision, n in (self.verdicts or {}).items():
             metrics.SPAM_DECISIONS.labels(decision).inc(n)
 
     def finish(self) -> None:
