@@ -188,6 +188,12 @@ class Connection:
             for room, st, wanted in plan:
                 if wanted < st.floor:
                     await self._backfill(room, st, wanted)
+                if st.cursor >= last.get(room, 0) and st.pending <= st.cursor:
+                    # Nothing past the cursor: the end was read after the room began noting live
+                    # events, so anything later is in `pending`. No read (a reconnect storm is
+                    # mostly clients that missed nothing).
+                    st.filling = False
+                    continue
                 await self._fill(room, st)
         return self.cursors
 
