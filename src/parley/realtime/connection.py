@@ -167,15 +167,19 @@ class Connection:
             st.filling = True
             self.spawn(self._locked_fill(room, st))
 
-    async def resume(self, cursors: dict[int, int]) -> dict[int, int]:
+    async def resume(self, cursors: dict[int, int], known: dict[int, int] | None = None) -> dict[int, int]:
         """Send every room's events after the client's cursors (from its join where none is given)
         and return the cursors then reached.
 
         Nothing this connection has sent is sent again. A cursor at or past where it started a
         room needs no rewind; an older one gets the events it lacks below that point, in order,
-        after those already sent (hence after events sent live between `hello` and `resume`)."""
+        after those already sent (hence after events sent live between `hello` and `resume`).
+        `known`: ends of rooms read when they were already noting live events (`Hub.attach`), not
+        read again."""
         async with self._fill_lock:
-            last = await self.host.last_seqs(list(self.rooms))
+            known = known or {}
+            missing = [room for room in self.rooms if room not in known]
+            last = {**known, **(await self.host.last_seqs(missing) if missing else {})}
             plan = []
             for room, st in self.rooms.items():
                 wanted = cursors.get(room, st.joined_at - 1)

@@ -184,12 +184,15 @@ class Hub:
 
     # -- connections -----------------------------------------------------------------------
 
-    async def attach(self, conn: Connection, resume_from: dict[int, int] | None = None) -> None:
+    async def attach(self, conn: Connection, resume_from: dict[int, int] | None = None) -> dict[int, int]:
         """Register a connection in all its rooms and greet it with `hello` and its cursors.
 
         With `resume_from`, the connection starts at those cursors (rooms left out: from the
         join) with every room filling, and the caller replays them with `conn.resume`; `hello`
-        then announces the resume point, never a position the client has not been sent."""
+        then announces the resume point, never a position the client has not been sent.
+
+        Returns the ends known without another read (rooms followed during the whole read), for
+        `conn.resume(..., known=)`."""
         self._ticks += 1
         mark = self._ticks
         cursors = await self.presence.cursors(conn.user)
@@ -217,6 +220,9 @@ class Hub:
                     if st is not None and last > st.cursor:
                         conn.catch_up(room, last)
         await self.presence.connected(conn.user, list(conn.rooms))
+        skip = set(unseen)
+        heads = self.heads
+        return {room: max(last, heads.get(room, 0)) for room, (last, _) in cursors.items() if room not in skip}
 
     async def detach(self, conn: Connection) -> None:
         conn.cancel_tasks()
