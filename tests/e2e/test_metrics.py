@@ -147,3 +147,26 @@ async def test_a_request_through_an_untrusted_proxy_is_refused(node, http):
     request is not taken for a local one."""
     async with http.get(node.url + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"}) as resp:
         assert resp.status == 404
+
+
+@pytest.fixture(scope="module")
+def spam_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("metrics-spam")
+    env = {**FAST_LIMITS, "PARLEY_SPAM": "on"}
+    proc = ServerProcess(f"sqlite:///{workdir / 'parley.db'}", workdir, env=env).start(timeout=120)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_spam_decisions_are_counted(spam_node, http, names):
+    ann = await new_user(http, spam_node.url, names())
+    room = (await ann.create_room(names("s")))["id"]
+    def decided(samples: dict) -> float:
+        return sum(value(samples, "parley_spam_decisions_total", decision=d) for d in ("deliver", "hold", "reject"))
+
+    before = decided(await scrape(http, spam_node.url))
+    for i in range(3):
+        await ann.send(room, f"good morning, the meeting moved to room {i}")
+    assert decided(await scrape(http, spam_node.url)) - before == 3  # each message scored once
