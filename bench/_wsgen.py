@@ -83,6 +83,8 @@ async def connect(url: str, factory: Callable[[], Conn], retries: int = 5) -> Co
             _transport, conn = await ws_connect(
                 factory, url, websocket_handshake_timeout=60, enable_auto_pong=True
             )
+            if conn is None:  # the upgrade did not complete (a reconnect storm on a loaded machine)
+                raise ConnectionError("no WebSocket listener after the handshake")
             await asyncio.wait_for(conn.hello, 60)
             return conn
         except (OSError, ConnectionError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 import sys
 from pathlib import Path
@@ -53,9 +52,10 @@ def serve(host: str | None, port: int | None, database_url: str | None, broker_u
 def run_server(settings: Settings, *, migrate: bool = True) -> None:
     from parley.app import ConfigError, claim_sqlite, create_app
     from parley.store.migrate import upgrade
+    from parley.web.logs import configure
     from parley.web.server import serve, tls_context
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings.log_level, settings.log_format)
     try:
         import uvloop
 

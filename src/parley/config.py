@@ -140,6 +140,12 @@ class Settings:
                 "before being taken out; a call with no one left ends", "min": 2, "max": 3600})
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR",
                                                      "choices": ("DEBUG", "INFO", "WARNING", "ERROR")})
+    log_format: str = field(default="text", metadata={
+        "help": "text (one line per record) or json (one JSON object per line, with the HTTP request's "
+                "request_id)", "choices": ("TEXT", "JSON")})
+    metrics_allow: str = field(default="127.0.0.0/8,::1", metadata={
+        "help": "comma-separated addresses or CIDR networks that may read GET /metrics (Prometheus text "
+                "format); everyone else gets 404"})
 
     @property
     def origins(self) -> frozenset[str]:
@@ -164,20 +170,21 @@ def _check(settings: Settings) -> Settings:
             if not (math.isfinite(value) and low <= value <= high):
                 bounds = f"at least {low}" if high == float("inf") else f"{low} to {high}"
                 raise ValueError(f"{env_name(f.name)} must be {bounds}, not {value!r}")
-    _check_networks(settings.trusted_proxies)
-    _check_networks(settings.webhook_allow_private)
+    _check_networks(settings.trusted_proxies, "PARLEY_TRUSTED_PROXIES")
+    _check_networks(settings.webhook_allow_private, "PARLEY_WEBHOOK_ALLOW_PRIVATE")
+    _check_networks(settings.metrics_allow, "PARLEY_METRICS_ALLOW")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("PARLEY_TLS_CERT and PARLEY_TLS_KEY go together: set both (HTTPS) or neither (HTTP)")
     return settings
 
 
-def _check_networks(spec: str) -> None:
+def _check_networks(spec: str, name: str) -> None:
     # config imports no layer; core.proxies parses the same list with the same ipaddress rules.
     for item in filter(None, (part.strip() for part in spec.split(","))):
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            raise ValueError(f"PARLEY_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network") from None
+            raise ValueError(f"{name}: {item!r} is not an IP address or CIDR network") from None
 
 
 def env_name(name: str) -> str:

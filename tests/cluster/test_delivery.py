@@ -120,13 +120,14 @@ async def test_presence_across_nodes(cluster, session):
                      what="ann online, bob offline, asked on node B")
 
     bob_sock = await Socket.open(session, c.url, bob.token)
-    await ann_sock.wait_for(lambda f: f["type"] == "presence" and f["user"] == bob.user["id"] and f["online"])
+    await ann_sock.wait_for(lambda f: f["type"] == "presence" and {"user": bob.user["id"], "online": True}
+                            in f["changes"])
     await eventually(lambda: _same(_members_online(Api(session, a.url, ann.token), room),
                                    {ann.user["id"]: True, bob.user["id"]: True}), 5, what="bob online on node A")
     mark = len(ann_sock.frames)
     await bob_sock.close()
-    await ann_sock.wait_for(lambda f: f["type"] == "presence" and f["user"] == bob.user["id"]
-                            and not f["online"], start=mark)
+    await ann_sock.wait_for(lambda f: f["type"] == "presence" and {"user": bob.user["id"], "online": False}
+                            in f["changes"], start=mark)
     assert (await _members_online(Api(session, b.url, bob.token), room))[bob.user["id"]] is False
     await ann_sock.close()
 

@@ -39,8 +39,8 @@ async def test_killed_node_users_go_offline_everywhere(cluster, session):
     mark = len(bob_sock.frames)
     killed = time.monotonic()
     await asyncio.to_thread(a.kill)
-    offline = await bob_sock.wait_for(lambda f: f["type"] == "presence" and f["user"] == ann.user["id"]
-                                      and f["online"] is False, timeout=30, start=mark)
+    offline = await bob_sock.wait_for(lambda f: f["type"] == "presence" and {"user": ann.user["id"], "online": False}
+                                      in f["changes"], timeout=30, start=mark)
     took = time.monotonic() - killed
     assert offline and took < 25, f"ann went offline {took:.1f}s after her node died"
     assert (await _online(watcher, room))[ann.user["id"]] is False

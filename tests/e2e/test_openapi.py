@@ -222,6 +222,9 @@ async def test_real_responses_match_the_openapi_document(server, http, names):
     assert (await fetch(a, "/api/v1/me/export"))[0] == 429
     await call(a, "DELETE", "/api/v1/me", {"password": "not the password"})
     await call(a, "DELETE", "/api/v1/me", {"password": "ann secret 34"})
+    # operations (issue 14): Prometheus' text, from loopback (the other answers: tests/e2e/test_metrics.py)
+    status, _, metrics_text = await fetch(None, "/metrics")
+    assert status == 200 and b"parley_sends_total" in metrics_text
 
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     exercised = {(m, p) for m, p, _ in checker.seen}

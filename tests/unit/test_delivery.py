@@ -103,7 +103,9 @@ class RoomLog:
         return found
 
     async def cursors(self, user: User) -> dict[int, tuple[int, int]]:
-        return {room: (len(self.events[room]), seq) for (uid, room), seq in self.joined.items() if uid == user.id}
+        found = {room: (len(self.events[room]), seq) for (uid, room), seq in self.joined.items() if uid == user.id}
+        await self._pass("cursors")  # as a query whose answer is on its way back
+        return found
 
     async def connected(self, user: User, rooms: list[int]) -> None:
         pass
@@ -300,6 +302,35 @@ async def test_resume_frame_never_resends_events_sent_live_since_hello(world: Wo
     seqs = await bob.seqs()
     assert seqs == list(range(9, 21)) + list(range(4, 9)) + [21, 22, 23]
     assert (bob.conn.rooms[ROOM].floor, bob.conn.rooms[ROOM].cursor) == (3, 23)
+
+
+async def test_an_event_published_while_the_cursors_were_read_is_sent(world: World) -> None:
+    """Attaching reads the cursors, then registers the connection: what was published in between
+    reached nobody here, and the node's heads (no second query) say it must be read."""
+    gate = world.log.hold("cursors")
+    connecting = asyncio.ensure_future(world.connect(BOB))
+    await gate.reached.wait()
+    await world.post()  # committed and published after the cursors were read
+    gate.opened.set()
+    bob = await connecting
+    assert (await bob.frames())[0]["rooms"] == {str(ROOM): 3}
+    assert await bob.seqs() == [4]
+    await world.post()
+    assert await bob.seqs() == [4, 5]
+
+
+async def test_a_room_followed_already_needs_no_second_read(world: World) -> None:
+    """Ann's connection keeps the node following the room: Bob's attach learns what its read missed
+    from the heads the node saw published, without reading the room's end again."""
+    ann = await world.connect(ANN)
+    cursors, ends = world.log.hold("cursors"), world.log.hold("last_seqs")
+    connecting = asyncio.ensure_future(world.connect(BOB))
+    await cursors.reached.wait()
+    await world.post()
+    cursors.opened.set()
+    bob = await asyncio.wait_for(connecting, 10)  # it would wait for `ends` forever had it asked
+    assert not ends.reached.is_set()
+    assert await bob.seqs() == [4] and await ann.seqs() == [4]
 
 
 async def test_resume_does_not_rewind_over_events_sent_while_it_read_the_room_ends(world: World) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -20,8 +21,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from parley.bus.base import BusMessage, Handler
+from parley.bus.base import BusMessage, Handler, Kind
 from parley.bus.memory import MemoryBus
+from parley.core import metrics
 from parley.core.ratelimit import Rate, bucket_id
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,14 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
+_TS = re.compile(rb'"ts":(\d+)')
+
+
+def _observe_lag(payload: bytes) -> None:
+    """Commit-to-arrival lag of a room event from another node (its `ts`, in ms; clocks in sync)."""
+    found = _TS.search(payload, 0, 400)
+    if found is not None:
+        metrics.BUS_RECEIVE_LAG.observe(max(0.0, time.time() - int(found.group(1)) / 1000))
 
 
 class RedisBus:
@@ -160,7 +170,9 @@ class RedisBus:
     async def publish(self, channel: str, message: BusMessage) -> None:
         await self._local.publish(channel, message)
         try:
+            started = time.perf_counter()
             await self.redis.publish(self.prefix + channel, self._id + message.encode())
+            metrics.BUS_PUBLISH.observe(time.perf_counter() - started)
         except (RedisError, OSError) as exc:
             # Committed already; the other nodes find it in the database on their next resync.
             log.warning("publish to Redis failed (%s); other nodes will catch up from the database", exc)
@@ -224,7 +236,11 @@ class RedisBus:
         elif kind == "message" and self._handler is not None:
             data: bytes = message["data"]
             if data[:12] != self._id and channel in self._channels:
-                self._handler(channel, BusMessage.decode(data[12:]))
+                decoded = BusMessage.decode(data[12:])
+                metrics.COUNTS.bus_received += 1
+                if decoded.kind is Kind.ROOM_EVENT:
+                    _observe_lag(decoded.payload)
+                self._handler(channel, decoded)
 
     # -- node liveness -----------------------------------------------------------------------
 

@@ -355,9 +355,16 @@ class ReadFrame(_Frame, tag="read", kw_only=True):
     seq: int
 
 
-class PresenceFrame(_Frame, tag="presence", kw_only=True):
+class PresenceChange(msgspec.Struct, kw_only=True):
     user: int
     online: bool
+
+
+class PresenceFrame(_Frame, tag="presence", kw_only=True):
+    """Every presence change of the last second for people sharing a room with the reader, coalesced
+    per node (realtime/presence.py). Servers before issue 14 sent one change as `user` and `online`."""
+
+    changes: list[PresenceChange]
 
 
 class InvitedFrame(_Frame, tag="invited", kw_only=True):

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from parley.core import wire
+from parley.core import metrics, wire
 from parley.core.errors import ParleyError
 from parley.core.models import ENDS_MEMBERSHIP, Event, User
 from parley.realtime.frames import text_frame
@@ -110,6 +110,7 @@ class Connection:
         transport.write(out[0] if len(out) == 1 else b"".join(out))
         if transport.get_write_buffer_size() > self._max_queue:
             log.warning("dropping slow consumer user=%s session=%s", self.user.id, self.session_id)
+            metrics.COUNTS.dropped_slow += 1
             self.state = State.CLOSED
             transport.abort()
 
@@ -167,15 +168,19 @@ class Connection:
             st.filling = True
             self.spawn(self._locked_fill(room, st))
 
-    async def resume(self, cursors: dict[int, int]) -> dict[int, int]:
+    async def resume(self, cursors: dict[int, int], known: dict[int, int] | None = None) -> dict[int, int]:
         """Send every room's events after the client's cursors (from its join where none is given)
         and return the cursors then reached.
 
         Nothing this connection has sent is sent again. A cursor at or past where it started a
         room needs no rewind; an older one gets the events it lacks below that point, in order,
-        after those already sent (hence after events sent live between `hello` and `resume`)."""
+        after those already sent (hence after events sent live between `hello` and `resume`).
+        `known`: ends of rooms read when they were already noting live events (`Hub.attach`), not
+        read again."""
         async with self._fill_lock:
-            last = await self.host.last_seqs(list(self.rooms))
+            known = known or {}
+            missing = [room for room in self.rooms if room not in known]
+            last = {**known, **(await self.host.last_seqs(missing) if missing else {})}
             plan = []
             for room, st in self.rooms.items():
                 wanted = cursors.get(room, st.joined_at - 1)
@@ -188,6 +193,12 @@ class Connection:
             for room, st, wanted in plan:
                 if wanted < st.floor:
                     await self._backfill(room, st, wanted)
+                if st.cursor >= last.get(room, 0) and st.pending <= st.cursor:
+                    # Nothing past the cursor: the end was read after the room began noting live
+                    # events, so anything later is in `pending`. No read (a reconnect storm is
+                    # mostly clients that missed nothing).
+                    st.filling = False
+                    continue
                 await self._fill(room, st)
         return self.cursors
 

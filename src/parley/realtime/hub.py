@@ -10,11 +10,12 @@ from typing import Any
 import orjson
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
-from parley.core import wire
+from parley.core import metrics, wire
 from parley.core.errors import ParleyError
 from parley.core.models import Event
 from parley.realtime.connection import Connection
 from parley.realtime.frames import text_frame
+from parley.realtime.presence import PresenceBatch
 from parley.realtime.slots import Slots
 from parley.services.messages import Messages
 from parley.services.presence import Presence
@@ -37,6 +38,12 @@ class Hub:
         self.peers: dict[str, Connection] = {}  # call participant id -> its connection here (issue 13)
         self._tasks: set[asyncio.Task[None]] = set()
         self._dirty: list[Connection] = []
+        self.presence_batch = PresenceBatch(self.rooms)
+        # Of each room with local connections: the latest seq seen published, and when (in
+        # `_ticks`) the node began following it. See `attach`.
+        self.heads: dict[int, int] = {}
+        self._entered_at: dict[int, int] = {}
+        self._ticks = 0
         self._revoked_upto: int | None = None  # the last revocation log id acted on
         self._polls = 0
 
@@ -63,6 +70,7 @@ class Hub:
         self._spawn(self._poll_revocations())
 
     async def close(self) -> None:
+        self.presence_batch.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self.bus.close()
@@ -177,13 +185,23 @@ class Hub:
 
     # -- connections -----------------------------------------------------------------------
 
-    async def attach(self, conn: Connection, resume_from: dict[int, int] | None = None) -> None:
+    async def attach(self, conn: Connection, resume_from: dict[int, int] | None = None) -> dict[int, int]:
         """Register a connection in all its rooms and greet it with `hello` and its cursors.
 
         With `resume_from`, the connection starts at those cursors (rooms left out: from the
         join) with every room filling, and the caller replays them with `conn.resume`; `hello`
-        then announces the resume point, never a position the client has not been sent."""
+        then announces the resume point, never a position the client has not been sent.
+
+        Returns the ends known without another read (rooms followed during the whole read), for
+        `conn.resume(..., known=)`."""
+        self._ticks += 1
+        mark = self._ticks
         cursors = await self.presence.cursors(conn.user)
+        # Rooms this node did not follow during the whole read: what was published there meanwhile
+        # reached nobody here, so their ends are read again (one query, and none when every room of
+        # the user already had a connection here, the common case after the first few connects).
+        entered_at = self._entered_at
+        unseen = [room for room in cursors if entered_at.get(room, mark) >= mark]
         self._add_user(conn)
         for room, (last_seq, joined_seq) in cursors.items():
             start = last_seq if resume_from is None else min(resume_from.get(room, joined_seq - 1), last_seq)
@@ -191,13 +209,21 @@ class Hub:
         conn.send(wire.HelloFrame(user=wire.private(conn.user), session=str(conn.session_id),
                                   node=self.bus.node_id, rooms=dict(conn.cursors)))
         if resume_from is None:
-            # Events committed between the read above and the registration were published to
-            # nobody here: a second read finds them and replays them.
-            for room, last in (await self.presence.last_seqs(list(cursors))).items():
-                st = conn.rooms.get(room)
-                if st is not None and last > st.cursor:
-                    conn.catch_up(room, last)
+            # The others were followed: the latest seq seen published says what the read missed.
+            heads = self.heads
+            for room, st in conn.rooms.items():
+                head = heads.get(room, 0)
+                if head > st.cursor:
+                    conn.catch_up(room, head)
+            if unseen:
+                for room, last in (await self.presence.last_seqs(unseen)).items():
+                    st = conn.rooms.get(room)
+                    if st is not None and last > st.cursor:
+                        conn.catch_up(room, last)
         await self.presence.connected(conn.user, list(conn.rooms))
+        skip = set(unseen)
+        heads = self.heads
+        return {room: max(last, heads.get(room, 0)) for room, (last, _) in cursors.items() if room not in skip}
 
     async def detach(self, conn: Connection) -> None:
         conn.cancel_tasks()
@@ -223,6 +249,8 @@ class Hub:
     def enter(self, conn: Connection, room: int, cursor: int, joined_seq: int, filling: bool = False) -> None:
         if room not in self.rooms:
             self.bus.subscribe(room_channel(room))
+            self._ticks += 1
+            self._entered_at[room] = self._ticks
         self.rooms[room].add(conn)
         conn.enter(room, cursor, joined_seq, filling)
 
@@ -234,6 +262,8 @@ class Hub:
         members.discard(conn)
         if not members:
             del self.rooms[room]
+            self._entered_at.pop(room, None)
+            self.heads.pop(room, None)
             self.bus.unsubscribe(room_channel(room))
 
     async def replay(self, room: int, after: int, limit: int) -> list[Event]:
@@ -253,8 +283,13 @@ class Hub:
         conns = self.rooms.get(msg.room)
         if not conns:
             return
+        if msg.seq > self.heads.get(msg.room, 0):
+            self.heads[msg.room] = msg.seq
         payload = msg.payload
         frame = text_frame(payload)
+        counts = metrics.COUNTS
+        counts.fanned_events += 1
+        counts.deliveries += len(conns)
         for conn in tuple(conns):
             conn.deliver(msg.room, msg.seq, msg.event_type, msg.user, payload, frame)
 
@@ -307,15 +342,8 @@ class Hub:
 
     def _presence(self, msg: BusMessage) -> None:
         body = orjson.loads(msg.payload)
-        targets: set[Connection] = set()
-        for room in body["rooms"]:
-            targets.update(self.rooms.get(room, ()))
-        payload = orjson.dumps(body["frame"])
-        frame = text_frame(payload)
-        for conn in targets:
-            if conn.user.id != msg.user:
-                conn.emit(payload, frame)
-
+        change = body.get("frame", body)  # a node before issue 14 put the change in a single frame
+        self.presence_batch.note(change["user"], change["online"], body["rooms"])
 
 _HANDLERS = {
     Kind.ROOM_EVENT: Hub._room_event,

@@ -133,8 +133,7 @@ class Accounts:
     async def authenticate(self, token: str | None) -> tuple[User, Session]:
         if not token or len(token) > 200:
             raise Unauthorized("log in first")
-        async with self.deps.db.read() as conn:
-            found = await store.session_user(conn, hash_token(token), self.deps.clock())
+        found = await self.deps.db.connects.session_user(hash_token(token), self.deps.clock())
         if found is None:
             raise Unauthorized("the session is unknown, expired or revoked; log in again")
         return found

@@ -56,5 +56,7 @@ class Emitter:
         await self.bus.publish(user_channel(user_id), BusMessage(Kind.REVOKE, 0, session_id, user_id))
 
     async def presence(self, user_id: int, online: bool, rooms: list[int]) -> None:
-        body = {"rooms": rooms, "frame": wire.PresenceFrame(user=user_id, online=online)}
+        # One change on the bus; each node coalesces the changes into PresenceFrame batches for its
+        # connections (realtime/presence.py).
+        body = {"rooms": rooms, "user": user_id, "online": online}
         await self.bus.publish(PRESENCE_CHANNEL, BusMessage(Kind.PRESENCE, 0, 0, user_id, "", wire.encode(body)))

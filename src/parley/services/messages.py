@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.core import actions, blocks, moderation, permissions, spam, uploads, validation, wire
+from parley.core import actions, blocks, metrics, moderation, permissions, spam, uploads, validation, wire
 from parley.core.errors import (
     Forbidden,
     Invalid,
@@ -178,10 +180,15 @@ class Messages:
         plan = _Plan(batch, now, await self._scorer(now, seen), self.spam.policy if self.spam else None)
         drafts = [Draft(r.room_id, r.user.id, EventType.MESSAGE, r.data, r.client_msg_id, r.session_id)
                   for r in batch]
+        started = time.perf_counter()
         snapshot, stored = await self.deps.db.messages.append(drafts, plan.decide, now)
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+        metrics.BATCH_SIZE.observe(len(batch))
         events = plan.place(stored, now, snapshot.resolved)
+        metrics.COUNTS.sends += len(events)
         if self.spam is not None and plan.scored:
             self.spam.count(plan.scored, len(plan.held), plan.refused)
+            plan.count_verdicts()
         if plan.held:
             await self._hold(plan)
         plan.finish()
@@ -347,6 +354,7 @@ class _Plan:
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
         self.scored = self.refused = 0  # how many the spam filter scored, and refused
+        self.verdicts: Counter[str] = Counter()  # of the scored ones, for /metrics
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
@@ -417,6 +425,7 @@ class _Plan:
         for i, score in zip(to_score, found, strict=True):
             self.scores[i] = score
             verdict = score.verdict(self.policy)
+            self.verdicts[verdict.value] += 1
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
                 self.refused += 1
@@ -449,6 +458,10 @@ class _Plan:
             self.outcomes[i] = (event, True)
             events.append(event)
         return events
+
+    def count_verdicts(self) -> None:
+        for decision, n in self.verdicts.items():
+            metrics.SPAM_DECISIONS.labels(decision).inc(n)
 
     def finish(self) -> None:
         """Resolve every request's future (once the held ones have their outcome too)."""

@@ -53,8 +53,7 @@ class Presence:
 
     async def cursors(self, user: User) -> dict[int, tuple[int, int]]:
         """{room: (last_seq, joined_seq)} for every room the user is joined to."""
-        async with self.deps.db.read() as conn:
-            return await room_store.joined_cursors(conn, user.id)
+        return await self.deps.db.connects.joined_cursors(user.id)
 
     async def last_seqs(self, rooms: list[int]) -> dict[int, int]:
         if not rooms:

@@ -165,7 +165,8 @@ function onTyping({ room, user }) {
   emit('typing', room);
 }
 
-function onPresence({ user, online }) {
-  store.presence.set(user, online);
-  emit('presence', user);
+function onPresence(f) {
+  const b = f.changes ?? [f];
+  for (const c of b) store.presence.set(c.user, c.online);
+  emit('presence', b.map((c) => c.user));
 }

@@ -15,6 +15,7 @@ from parley.web import (
     bots,
     calls,
     live,
+    metrics,
     moderation,
     openapi,
     privacy,
@@ -62,7 +63,7 @@ async def _going_away(app: web.Application) -> None:
 
 
 def create(context: Context) -> web.Application:
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY, handler_args=HANDLER_ARGS)
+    app = web.Application(middlewares=[metrics.request_id, errors], client_max_size=MAX_BODY, handler_args=HANDLER_ARGS)
     app.on_response_prepare.append(on_response_prepare)
     app[CTX] = context
     app[live.LIVE] = set()
@@ -84,6 +85,7 @@ def create(context: Context) -> web.Application:
     app.add_routes(ws.routes)
     app.add_routes(sse.routes)
     app.add_routes(openapi.routes)
+    metrics.install(app)
     app.router.add_get("/api/docs", _apidocs)
     app.router.add_static("/api/docs/", APIDOCS)
     app.router.add_get("/", _index)

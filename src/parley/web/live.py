@@ -52,9 +52,9 @@ async def attached(request: web.Request, conn: Connection, resume_from: dict[int
     hub, registry, live = ctx(request).hub, request.app[LIVE], _Live(conn, before_close)
     registry.add(live)
     try:
-        await hub.attach(conn, resume_from=resume_from)
+        known = await hub.attach(conn, resume_from=resume_from)
         if resume_from is not None:
-            conn.send(wire.ResumedFrame(cursors=await conn.resume(resume_from)))
+            conn.send(wire.ResumedFrame(cursors=await conn.resume(resume_from, known)))
         yield conn
     finally:
         registry.discard(live)

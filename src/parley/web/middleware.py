@@ -37,6 +37,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except ConnectionResetError:
+        # The client left (during a WebSocket handshake, say): nobody reads the answer, and its
+        # writing fails quietly in aiohttp; 499 is nginx's "client closed request" in the metrics.
+        return web.Response(status=499)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json({"error": {"code": "internal", "message": "internal server error"}}, 500)

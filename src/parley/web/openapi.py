@@ -254,6 +254,7 @@ def _paths() -> dict[str, Any]:
         **_support_paths(),
         **_bot_paths(),
         **_call_paths(),
+        "/metrics": _metrics_path(),
     }
     paths["/api/v1/me"]["delete"] = _op(
         "Delete my account (403 if the password is wrong): every session is revoked, I leave every room (a "
@@ -496,6 +497,21 @@ def _bot_paths() -> dict[str, Any]:
                 "type": "array", "items": {"allOf": [command, _obj(["bot"], bot=_obj(
                     ["id", "username"], id=_INT, username=_STR))]}})))},
     }
+
+
+def _metrics_path() -> dict[str, Any]:
+    """Prometheus' text format (issue 14), for the addresses of PARLEY_METRICS_ALLOW only."""
+    text = {"text/plain": {"schema": _STR}}
+    return {"get": {
+        "summary": "The node's metrics in Prometheus' text format (connections, sends, deliveries, batch sizes, "
+                   "commit times, event-loop lag, slow readers dropped, bus lag, spam decisions, HTTP requests). "
+                   "Answered only to PARLEY_METRICS_ALLOW (default loopback); anyone else gets the 404 of a "
+                   "missing page",
+        "security": [],
+        "responses": {"200": {"description": "the metrics", "content": text},
+                      "404": {"description": "not an allowed address (the same answer as a missing page)",
+                              "content": text},
+                      "429": _ERRORS["429"]}}}
 
 
 def _admin_paths() -> dict[str, Any]:

@@ -26,10 +26,11 @@ export function createMemberPanel(roomId, onClose) {
     const sorted = [...members].sort((a, b) => rank(a) - rank(b) || displayName(a.user).localeCompare(displayName(b.user)));
     list.replaceChildren(...sorted.map((member) => memberRow(member, roomId)));
   };
+  const shown = (ids) => store.members.get(roomId)?.some((m) => [].concat(ids).includes(m.user.id)) && render();
   const offs = [
     on('members', (id) => id === roomId && render()),
-    on('presence', (userId) => store.members.get(roomId)?.some((m) => m.user.id === userId) && render()),
-    on('user', (userId) => store.members.get(roomId)?.some((m) => m.user.id === userId) && render()),
+    on('presence', shown),
+    on('user', shown),
   ];
   render();
   return { el, destroy: () => offs.forEach((off) => off()) };
