@@ -1,0 +1,57 @@
+"""Message search on SQLite: every token led by its event's era, and no prefix indexes.
+
+Revision ID: 0014
+Revises: 0012
+
+The FTS5 table `message_search` is built again (`tokenize = "ascii tokenchars '~'"`, so "15~deploy"
+is one token; `columnsize = 0`, since nothing ranks by length): each token carries its event's era
+(event id >> 16, core.search), as PostgreSQL's lexemes do since 0012, and a search asks the newest
+era first. A prefix query then merges the doclists of one era's words only, which is what the
+prefix indexes for 2 and 3 characters were for; without them every token is written once instead
+of three times (docs/performance.md). Every existing message is indexed again, 5,000 at a time.
+PostgreSQL is unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from parley.store.events import index_body
+
+revision = "0014"
+down_revision = "0012"  # re-chained at merge
+
+CHUNK = 5000
+_TABLES = {
+    "upgrade": "CREATE VIRTUAL TABLE message_search USING fts5(body, tokenize = \"ascii tokenchars '~'\", columnsize = 0)",
+    "downgrade": "CREATE VIRTUAL TABLE message_search USING fts5(body, tokenize = 'ascii', prefix = '2 3')",
+}
+
+
+def _rebuild(way: str) -> None:
+    conn = op.get_bind()
+    if conn.dialect.name != "sqlite":
+        return
+    op.execute("DROP TABLE message_search")  # the trigger message_search_gone names it, and goes on working
+    op.execute(_TABLES[way])
+    last = 0
+    while True:
+        rows = conn.execute(sa.text(
+            "SELECT id, text, room_id, sender_id FROM events WHERE type = 'message' AND text IS NOT NULL AND id > :last "
+            "ORDER BY id LIMIT :n"), {"last": last, "n": CHUNK}).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        values = [{"i": i, "b": body} for i, text, room, sender in rows
+                  if (body := index_body("sqlite", text, room, sender, i if way == "upgrade" else None)) is not None]
+        if values:
+            conn.execute(sa.text("INSERT INTO message_search (rowid, body) VALUES (:i, :b)"), values)
+
+
+def upgrade() -> None:
+    _rebuild("upgrade")
+
+
+def downgrade() -> None:
+    _rebuild("downgrade")
