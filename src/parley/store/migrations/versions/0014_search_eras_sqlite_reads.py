@@ -1,4 +1,5 @@
-"""Message search on SQLite: every token led by its event's era, and no prefix indexes.
+"""Message search on SQLite: every token led by its event's era, and no prefix indexes; a ban ends
+reading what came before it.
 
 Revision ID: 0014
 Revises: 0012
@@ -9,10 +10,15 @@ is one token; `columnsize = 0`, since nothing ranks by length): each token carri
 era first. A prefix query then merges the doclists of one era's words only, which is what the
 prefix indexes for 2 and 3 characters were for; without them every token is written once instead
 of three times (docs/performance.md). Every existing message is indexed again, 5,000 at a time.
-PostgreSQL is unchanged.
+PostgreSQL's index is unchanged.
+
+Both databases: a member who left reads the room's history up to their leave (`members.left_seq`,
+which search already honoured); a ban sets it to 0, so members banned now read nothing there.
 """
 
 from __future__ import annotations
+
+import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -51,6 +57,10 @@ def _rebuild(way: str) -> None:
 
 def upgrade() -> None:
     _rebuild("upgrade")
+    op.get_bind().execute(sa.text(
+        "UPDATE members SET left_seq = 0 WHERE state = 'left' AND EXISTS (SELECT 1 FROM room_bans b "
+        "WHERE b.room_id = members.room_id AND b.user_id = members.user_id AND (b.until IS NULL OR b.until > :now))"),
+        {"now": int(time.time() * 1000)})
 
 
 def downgrade() -> None:

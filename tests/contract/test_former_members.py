@@ -1,0 +1,108 @@
+"""A member who left a room reads its history, read-only, up to their leave and never after
+(issue 10: what search finds there opens in context); a kick keeps the same view, a ban takes it
+away, someone who never joined sees no room. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from parley.core.errors import NotFound
+from parley.core.models import User
+from parley.web.context import Context
+from tests.contract.helpers import register
+
+
+async def _send(ctx: Context, user: User, room: int, *texts: str) -> list[int]:
+    return [(await ctx.messages.send(user, room, t))[0].seq for t in texts]
+
+
+def _texts(page: dict[str, Any]) -> list[str]:
+    return [m["text"] for m in page["messages"] if m["type"] == "message"]
+
+
+async def _hits(ctx: Context, user: User, q: str) -> list[str]:
+    return [h["message"]["text"] for h in (await ctx.search.search(user, q))["hits"]]
+
+
+async def test_a_former_member_reads_up_to_the_leave_never_after(ctx: Context) -> None:
+    ann, bob, eve = await register(ctx, "ann", "bob", "eve")
+    room = (await ctx.rooms.create(ann, "open"))["id"]
+    await ctx.rooms.join(bob, room)
+    first, second = await _send(ctx, ann, room, "zebra one", "zebra two")
+    await ctx.rooms.leave(bob, room)
+    (later,) = await _send(ctx, ann, room, "zebra after leaving")
+    left = later - 1  # bob's member_left
+
+    page = await ctx.messages.history(bob, room)
+    assert _texts(page) == ["zebra one", "zebra two"]
+    assert page["messages"][-1]["type"] == "member_left" and page["messages"][-1]["seq"] == left
+    assert page["last_seq"] == left and page["has_more"] is False
+    assert page["former"] == {"left_seq": left, "name": "open", "kind": "room", "can_join": True}
+    assert max(m["seq"] for m in page["messages"]) == left
+    # Every way of asking stops at the leave: after, before beyond it, around a later message.
+    assert [m["seq"] for m in (await ctx.messages.history(bob, room, after=first))["messages"]] == [second, left]
+    assert (await ctx.messages.history(bob, room, after=left))["messages"] == []
+    beyond = await ctx.messages.history(bob, room, before=later + 10)
+    assert max(m["seq"] for m in beyond["messages"]) == left
+    around = await ctx.messages.history(bob, room, around=later)
+    assert max(m["seq"] for m in around["messages"]) == left and around["has_more_after"] is False
+    around = await ctx.messages.history(bob, room, around=first, limit=2)
+    assert [m["seq"] for m in around["messages"]] == [first - 1, first] and around["has_more_after"] is True
+    # Search agrees with history.
+    assert await _hits(ctx, bob, "zebra") == ["zebra two", "zebra one"]
+    # The members still read everything, without `former`.
+    full = await ctx.messages.history(ann, room)
+    assert _texts(full)[-1] == "zebra after leaving" and "former" not in full
+    # Never a member: no room, whatever the parameters.
+    for kw in ({}, {"around": first}, {"after": 0}, {"before": later}):
+        with pytest.raises(NotFound):
+            await ctx.messages.history(eve, room, **kw)
+    # Joining again opens the whole room again.
+    await ctx.rooms.join(bob, room)
+    again = await ctx.messages.history(bob, room)
+    assert "zebra after leaving" in _texts(again) and "former" not in again
+
+
+async def test_private_room_left_reads_up_to_the_leave_without_a_join_offer(ctx: Context) -> None:
+    ann, bob, eve = await register(ctx, "ann", "bob", "eve")
+    room = (await ctx.rooms.create(ann, "secret", visibility="private"))["id"]
+    await ctx.rooms.invite(ann, room, ["bob", "eve"])
+    await ctx.rooms.join(bob, room)
+    await _send(ctx, ann, room, "private before")
+    await ctx.rooms.leave(bob, room)
+    await ctx.rooms.leave(eve, room)  # an invitation declined: never a member
+    await _send(ctx, ann, room, "private after")
+    page = await ctx.messages.history(bob, room)
+    assert _texts(page) == ["private before"] and page["former"]["can_join"] is False
+    with pytest.raises(NotFound):
+        await ctx.messages.history(eve, room)
+
+
+async def test_a_kick_keeps_reading_up_to_it_and_a_ban_takes_it_away(ctx: Context) -> None:
+    ann, bob, cat, dan = await register(ctx, "ann", "bob", "cat", "dan")
+    room = (await ctx.rooms.create(ann, "open"))["id"]
+    for user in (bob, cat, dan):
+        await ctx.rooms.join(user, room)
+    await _send(ctx, ann, room, "zebra before")
+    await ctx.moderation.kick(ann, room, bob.id)
+    await ctx.moderation.ban(ann, room, cat.id)
+    await ctx.rooms.leave(dan, room)
+    await ctx.moderation.ban(ann, room, dan.id)  # banned after leaving: reading goes too
+    await _send(ctx, ann, room, "zebra after")
+    kicked = await ctx.messages.history(bob, room)
+    assert _texts(kicked) == ["zebra before"] and kicked["messages"][-1]["type"] == "member_kicked"
+    assert await _hits(ctx, bob, "zebra") == ["zebra before"]
+    for banned in (cat, dan):
+        with pytest.raises(NotFound):
+            await ctx.messages.history(banned, room)
+        with pytest.raises(NotFound):
+            await ctx.messages.history(banned, room, around=1)
+        assert await _hits(ctx, banned, "zebra") == []
+    # Lifting the ban gives back the room to join, not the history: nothing until they join again.
+    await ctx.moderation.unban(ann, room, cat.id)
+    with pytest.raises(NotFound):
+        await ctx.messages.history(cat, room)
+    await ctx.rooms.join(cat, room)
+    assert _texts(await ctx.messages.history(cat, room)) == ["zebra before", "zebra after"]
