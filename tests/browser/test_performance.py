@@ -27,7 +27,8 @@ LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "
         "modtools.js", "moderation.css", "moderation-en.js", "moderation-zh-CN.js",  # room moderation (issue 11)
         "later-en.js", "later-zh-CN.js", "auth-en.js", "auth-zh-CN.js",  # the strings of the parts above
         "admin.js", "adminkit.js", "adminlog.js", "admin.css", "privacy.js",  # issue 11: admin console, privacy
-        "admin-en.js", "admin-zh-CN.js"}  # and their strings
+        "admin-en.js", "admin-zh-CN.js",  # and their strings
+        "formerroom.js", "former-en.js", "former-zh-CN.js"}  # issue 10: a room I left, read-only
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

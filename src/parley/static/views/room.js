@@ -222,5 +222,9 @@ function createNotJoinedView(roomId) {
   const el = h('section', { class: 'room placeholder' },
     h('header', { class: 'room-header' }, backButton(), h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, t('room.notJoined')))),
     h('div', { class: 'notice' }, join, error));
-  return { el };
+  // A room I left: its history up to my leave, read-only (loaded on first use)
+  let stop = null;
+  import('./formerroom.js').then((m) => m.mountFormer(roomId, el, backButton()))
+    .then((off) => { if (stop === 'gone') off(); else stop = off; }, () => {});
+  return { el, destroy: () => { if (typeof stop === 'function') stop(); stop = 'gone'; } };
 }
