@@ -94,6 +94,8 @@ def main() -> None:
     p.add_argument("--text", choices=("chat", "prose", "filler"), default="chat",
                    help="message text (bench/ingest.py message_text); filler is held as spam unless PARLEY_SPAM=off")
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--start-timeout", type=float, default=300,
+                   help="seconds for the server to start under valgrind (more on a busy machine)")
     p.add_argument("--prose", action="store_true", help="the same as --text prose")
     args = p.parse_args()
     if not shutil.which("valgrind"):
@@ -122,7 +124,7 @@ def main() -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "valgrind.log"), "wb"),  # noqa: SIM115 - lives as long as valgrind
     )
     srv = c.Server(base_url=base, proc=vg)
-    srv.wait_ready(port, timeout=300)
+    srv.wait_ready(port, timeout=args.start_timeout)
     t0 = time.monotonic()
     try:
         n = c.run(drive(args, srv.ws_url, tokens, homes, vg.pid, out))
