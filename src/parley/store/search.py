@@ -104,7 +104,8 @@ async def find(conn: AsyncConnection, user_id: int, terms: list[search.Term], fi
     top = (filters.below_id - 1 if filters.below_id is not None
            else await conn.scalar(sa.text(_TOP[dialect])))
     found: list[Event] = []
-    upper = search.era(top) if top is not None and top > 0 else -1
+    bits = search.ERA_BITS if dialect == "postgresql" else search.SQLITE_ERA_BITS
+    upper = search.era(top, bits) if top is not None and top > 0 else -1
     steps = iter(ERA_STEPS)
     while upper >= 0 and len(found) < limit:
         lower = max(upper - next(steps, ERA_STEP_MAX) + 1, 0)
