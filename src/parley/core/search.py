@@ -151,8 +151,8 @@ ERA_MARK = "#"  # no token holds it (letters, digits and "§" only)
 SQLITE_ERA_BITS = 12
 
 
-def era(event_id: int, bits: int = ERA_BITS) -> int:
-    return event_id >> bits
+def era(event_id: int, bits: int | None = None) -> int:
+    return event_id >> (ERA_BITS if bits is None else bits)
 
 
 def tsquery(terms: list[Term], eras: list[int], any_of: list[str] | None = None) -> str:
