@@ -145,10 +145,11 @@ ERA_BITS = 16
 ERA_MARK = "#"  # no token holds it (letters, digits and "§" only)
 
 
-# SQLite's eras are smaller: FTS5 answers a prefix by merging the whole doclists, within the era,
-# of every word it begins ("15~the" *: the, there, they...), so an era of 4,096 events bounds that
-# work 16 times tighter; a rare word walks more eras, in a few queries (store.search ERA_STEPS).
-SQLITE_ERA_BITS = 12
+# SQLite's eras: FTS5 answers a prefix by merging the whole doclists, within the era, of every word
+# it begins ("15~the" *: the, there, they...), so a smaller era bounds that work tighter; but a
+# search then walks more eras, each asking the OR of the searcher's room facets, and eras of 4,096
+# events made rare words 100 times slower at 200,000 messages (docs/performance.md). As PostgreSQL.
+SQLITE_ERA_BITS = 16
 
 
 def era(event_id: int, bits: int | None = None) -> int:
