@@ -12,8 +12,25 @@ import { describeError } from './ui.js';
 
 const PAGE = 50;
 
+/** A room I am not in (a link to a public room, say): the offer to join it; then, if the server
+ * lets me read it (a room I left), the read-only view instead. Returns the view's cleanup. */
+export function mountNotJoined(roomId, el, backButton) {
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const join = h('button', { type: 'button', class: 'btn primary', on: { click: async () => {
+    try {
+      await joinRoom(roomId);
+    } catch (err) {
+      error.textContent = describeError(err);
+    }
+  } } }, t('browse.join'));
+  replace(el, h('header', { class: 'room-header' }, backButton,
+    h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, t('room.notJoined')))),
+  h('div', { class: 'notice' }, join, error));
+  return mountFormer(roomId, el, backButton);
+}
+
 /** Turns the "not joined" view `el` into the read-only view when the server lets me read. */
-export async function mountFormer(roomId, el, backButton) {
+async function mountFormer(roomId, el, backButton) {
   let page;
   try {
     [page] = await Promise.all([api.messages(roomId, { limit: PAGE }), loadStrings('former')]);
