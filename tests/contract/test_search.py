@@ -163,10 +163,9 @@ async def test_paging_with_the_cursor_covers_everything_once(ctx: Context) -> No
 
 
 async def test_era_by_era_newest_first_finds_the_same_as_one_pass(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both databases search era by era (core.search.ERA_BITS, SQLITE_ERA_BITS); with eras of 4
-    events, 60 messages span 15+ eras and every step of the walk: both must answer alike."""
+    """PostgreSQL searches era by era (core.search.ERA_BITS); with eras of 4 events, 60 messages
+    span 15+ eras and every step of the walk. SQLite has no eras: both must answer alike."""
     monkeypatch.setattr(core_search, "ERA_BITS", 2)
-    monkeypatch.setattr(core_search, "SQLITE_ERA_BITS", 2)
     ann, bob = await register(ctx, "ann", "bob")
     room, other = [(await ctx.rooms.create(ann, name))["id"] for name in ("room", "other")]
     await ctx.rooms.join(bob, room)

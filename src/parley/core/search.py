@@ -119,25 +119,21 @@ def facet(token: str) -> Term:
     return Term((token,), False, "")
 
 
-def fts5_query(terms: list[Term], eras: list[int], any_of: list[str] | None = None) -> str:
-    """SQLite FTS5 MATCH syntax: a message of one of `eras` matching every term (and one of the
-    facets `any_of`). Tokens hold only letters, digits, "§" and "~", so quoting is safe."""
-    per_era = []
-    for e in eras:
-        parts = []
-        for t in terms:
-            phrase = '"' + " ".join(f"{e}~{tok}" for tok in t.tokens) + '"'
-            parts.append(phrase + " *" if t.prefix else phrase)
-        if any_of:
-            parts.append("(" + " OR ".join(f'"{e}~{tok}"' for tok in any_of) + ")")
-        per_era.append(" AND ".join(parts))
-    return per_era[0] if len(per_era) == 1 else " OR ".join(f"({q})" for q in per_era)
+def fts5_query(terms: list[Term], any_of: list[str] | None = None) -> str:
+    """SQLite FTS5 MATCH syntax; `any_of`: facets of which one must match. Tokens hold only
+    letters, digits and "§", so quoting is safe."""
+    parts = []
+    for t in terms:
+        phrase = '"' + " ".join(t.tokens) + '"'
+        parts.append(phrase + " *" if t.prefix else phrase)
+    if any_of:
+        parts.append("(" + " OR ".join(f'"{tok}"' for tok in any_of) + ")")
+    return " AND ".join(parts)
 
 
-# Both databases: every token of a message (words, pairs and facets) carries its event's era, the
+# PostgreSQL: every lexeme of a message (words, pairs and facets) carries its event's era, the
 # event id >> ERA_BITS ("15~deploy", "15~§r3"), so that a search asks the newest era first and
-# stops once it has a page. SQLite's FTS5 answers a prefix ("15~ka" *) from the doclists of that
-# era's words alone, so it needs no prefix index (which wrote every token three times). GIN answers a prefix ("ka:*") by gathering every row of every lexeme
+# stops once it has a page. GIN answers a prefix ("ka:*") by gathering every row of every lexeme
 # that starts with it, and an OR of room facets by walking all their rows: era by era, that work is
 # bounded by the size of an era instead of the whole log (docs/performance.md). The writer puts
 # ERA_MARK where the era goes and the insert statement, which knows the id, replaces it.
@@ -145,15 +141,8 @@ ERA_BITS = 16
 ERA_MARK = "#"  # no token holds it (letters, digits and "§" only)
 
 
-# SQLite's eras: FTS5 answers a prefix by merging the whole doclists, within the era, of every word
-# it begins ("15~the" *: the, there, they...), so a smaller era bounds that work tighter; but a
-# search then walks more eras, each asking the OR of the searcher's room facets, and eras of 4,096
-# events made rare words 100 times slower at 200,000 messages (docs/performance.md). As PostgreSQL.
-SQLITE_ERA_BITS = 16
-
-
-def era(event_id: int, bits: int | None = None) -> int:
-    return event_id >> (ERA_BITS if bits is None else bits)
+def era(event_id: int) -> int:
+    return event_id >> ERA_BITS
 
 
 def tsquery(terms: list[Term], eras: list[int], any_of: list[str] | None = None) -> str:
@@ -169,16 +158,6 @@ def tsquery(terms: list[Term], eras: list[int], any_of: list[str] | None = None)
             parts.append("(" + " | ".join(f"'{e}~{tok}'" for tok in any_of) + ")")
         per_era.append(" & ".join(parts))
     return per_era[0] if len(per_era) == 1 else " | ".join(f"({q})" for q in per_era)
-
-
-def fts5_body(toks: list[str], event_id: int | None = None) -> str:
-    """SQLite FTS5 body: the tokens, each led by its event's era ("15~deploy"; the table's
-    tokenizer keeps "~" inside a token), or bare when the event id is not known (migration 0005,
-    whose rows 0014 rewrites)."""
-    if event_id is None:
-        return " ".join(toks)
-    mark = f"{era(event_id, SQLITE_ERA_BITS)}~"
-    return mark + (" " + mark).join(toks)
 
 
 def tsvector(toks: list[str], event_id: int | None = None) -> str:

@@ -102,8 +102,7 @@ _PG_ARRAYS = ", ".join(f"${i}::{events.c[name].type.compile(dialect=postgresql.d
                        for i, name in enumerate(INSERTED, 1))
 _PG_INSERT = f"INSERT INTO events ({', '.join(INSERTED)}) SELECT * FROM unnest({_PG_ARRAYS}) RETURNING id, room_id, seq"
 # The search index (store/search.py reads it), written with the messages it indexes: SQLite's FTS5
-# table keyed by the event id as rowid, PostgreSQL's tsvector rows keyed by event_id; on both, every
-# token is led by its event's era (core.search), "15~deploy".
+# table keyed by the event id as rowid, PostgreSQL's tsvector rows keyed by event_id.
 INDEX_SQL = "INSERT INTO message_search (rowid, body) VALUES (?, ?)"
 # PostgreSQL indexes in the statement that inserts the events (a round trip less per batch).
 _N = len(INSERTED)
@@ -130,7 +129,7 @@ def index_body(dialect: str, text: str, room_id: int, sender_id: int | None, eve
                                                                        search.user_facet(sender_id)]
     if dialect == "postgresql":
         return search.tsvector(toks + facets, event_id)
-    return search.fts5_body(toks + facets, event_id)
+    return " ".join(toks + facets)
 
 
 def _bodies(dialect: str, drafts: Sequence[Draft]) -> list[tuple[int, str]]:
@@ -180,21 +179,10 @@ def writes(dialect: str, drafts: Sequence[Draft], ts: int) -> Writer:
         ids = dict(map(tuple, (yield Stmt(_IDS, (room, first, end)))))
         for k, i in enumerate(indexes):
             placed[i] = (ids[first + k], first + k)
-    rows = _sqlite_rows(drafts, placed)
-    if rows:
-        yield Stmt(INDEX_SQL, rows, many=True)
+    bodies = _bodies(dialect, drafts)
+    if bodies:
+        yield Stmt(INDEX_SQL, [(placed[i][0], body) for i, body in bodies], many=True)
     return placed
-
-
-def _sqlite_rows(drafts: Sequence[Draft], placed: Placed) -> list[tuple[int, str]]:
-    """(rowid, body) of the drafts that are messages with words, each token led by its era."""
-    out = []
-    for d, (event_id, _) in zip(drafts, placed, strict=True):
-        text = d.data.get("text") if d.type is EventType.MESSAGE else None
-        body = index_body("sqlite", text, d.room_id, d.sender_id, event_id) if isinstance(text, str) else None
-        if body is not None:
-            out.append((event_id, body))
-    return out
 
 
 async def append(conn: AsyncConnection, drafts: Sequence[Draft], ts: int) -> Placed:

@@ -5,10 +5,9 @@ them. A change to a stored message's text (an edit, a delete's tombstone) must c
 `unindex` in the transaction of that UPDATE. Rows of deleted events go with them (PostgreSQL: a
 cascading foreign key; SQLite: the trigger `message_search_gone`).
 
-Tokens and query terms come from `core.search`, identical for both databases, each token led by its
-event's era: SQLite's FTS5 table (the `ascii` tokenizer with "~" as a token character only splits on
-the spaces between tokens) is asked an FTS5 MATCH, PostgreSQL's tsvector rows a tsquery, both built
-from the same terms, era by era.
+Tokens and query terms come from `core.search`, identical for both databases: SQLite's FTS5 table
+(`tokenize='ascii'` only splits on the spaces between tokens) is asked an FTS5 MATCH, PostgreSQL's
+tsvector rows a tsquery, both built from the same terms.
 """
 
 from __future__ import annotations
@@ -81,11 +80,9 @@ def _conditions(dialect: str, f: Filters) -> tuple[list[str], dict[str, Any]]:
     return where, params
 
 
-# Both databases search era by era (core.search.ERA_BITS), newest first: the newest era alone, then
+# PostgreSQL searches era by era (core.search.ERA_BITS), newest first: the newest era alone, then
 # the next 3, then 12, then 48 at a time. A common word fills its page from the newest era; a rare
 # one costs a few cheap queries (three up to 16 eras, a million events).
-_TOP = {"postgresql": "SELECT max(event_id) FROM message_search",
-        "sqlite": "SELECT max(id) FROM events"}  # FTS5 has no index for max(rowid); events' key does
 ERA_STEPS = (1, 3, 12)
 ERA_STEP_MAX = 48
 
@@ -100,16 +97,17 @@ async def find(conn: AsyncConnection, user_id: int, terms: list[search.Term], fi
     sql = sa.text(f"SELECT {_SELECTED} FROM {source} {_READABLE} LEFT JOIN users ON users.id = events.sender_id "
                   f"WHERE {' AND '.join([match, *where])} ORDER BY {key} DESC LIMIT :limit")
     params |= {"me": user_id, "limit": limit}
-    build = search.tsquery if dialect == "postgresql" else search.fts5_query
+    if dialect != "postgresql":
+        rows = await conn.execute(sql, {**params, "q": search.fts5_query(terms, any_of)})
+        return [event_from_row(r) for r in rows]
     top = (filters.below_id - 1 if filters.below_id is not None
-           else await conn.scalar(sa.text(_TOP[dialect])))
+           else await conn.scalar(sa.text("SELECT max(event_id) FROM message_search")))
     found: list[Event] = []
-    bits = search.ERA_BITS if dialect == "postgresql" else search.SQLITE_ERA_BITS
-    upper = search.era(top, bits) if top is not None and top > 0 else -1
+    upper = search.era(top) if top is not None and top > 0 else -1
     steps = iter(ERA_STEPS)
     while upper >= 0 and len(found) < limit:
         lower = max(upper - next(steps, ERA_STEP_MAX) + 1, 0)
-        query = build(terms, list(range(upper, lower - 1, -1)), any_of)
+        query = search.tsquery(terms, list(range(upper, lower - 1, -1)), any_of)
         rows = await conn.execute(sql, {**params, "q": query, "limit": limit - len(found)})
         found += [event_from_row(r) for r in rows]
         upper = lower - 1
