@@ -106,3 +106,46 @@ async def test_a_kick_keeps_reading_up_to_it_and_a_ban_takes_it_away(ctx: Contex
         await ctx.messages.history(cat, room)
     await ctx.rooms.join(cat, room)
     assert _texts(await ctx.messages.history(cat, room)) == ["zebra before", "zebra after"]
+
+
+async def test_migration_0014_ends_reading_for_the_bans_in_force(database_url: str) -> None:
+    """Members who left and are banned now lose what they could read; an ended ban changes nothing."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from parley.store import migrate
+    from parley.store.db import async_url
+    from tests.contract.helpers import close_context, open_context
+
+    await migrate.upgrade(database_url, "0012")
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            for uid, name in ((1, "ann"), (2, "bob"), (3, "cat")):
+                await conn.execute(sa.text(
+                    "INSERT INTO users (id, username, username_lower, display_name, password_hash, is_admin, disabled, "
+                    "created_at) VALUES (:i, :n, :n, :n, 'x', false, false, 0)"), {"i": uid, "n": name})
+            await conn.execute(sa.text("INSERT INTO rooms (id, kind, name, topic, visibility, archived, created_at, "
+                                       "creator_id, last_seq) VALUES (1, 'room', 'old', '', 'public', false, 0, 1, 3)"))
+            for uid, state, left in ((1, "joined", 0), (2, "left", 2), (3, "left", 3)):
+                await conn.execute(sa.text(
+                    "INSERT INTO members (room_id, user_id, role, state, read_seq, joined_seq, updated_at, left_seq) "
+                    "VALUES (1, :u, 10, :s, 0, 0, 0, :l)"), {"u": uid, "s": state, "l": left})
+            for seq, kind, sender, text in ((1, "message", 1, "old words"), (2, "message", 1, "two"),
+                                             (3, "message", 1, "three")):
+                await conn.execute(sa.text("INSERT INTO events (room_id, seq, type, sender_id, ts, text) "
+                                           "VALUES (1, :seq, :t, :s, 0, :x)"), {"seq": seq, "t": kind, "s": sender, "x": text})
+            # bob: banned for good; cat: a ban that ended in 2001
+            await conn.execute(sa.text("INSERT INTO room_bans (room_id, user_id, by, reason, until, created_at) "
+                                       "VALUES (1, 2, 1, '', NULL, 0), (1, 3, 1, '', 1000000000000, 0)"))
+    finally:
+        await engine.dispose()
+    ctx = await open_context(database_url)  # upgrades to head
+    try:
+        bob = User(2, "bob", "bob", False, False, 0)
+        cat = User(3, "cat", "cat", False, False, 0)
+        with pytest.raises(NotFound):
+            await ctx.messages.history(bob, 1)
+        assert _texts(await ctx.messages.history(cat, 1)) == ["old words", "two", "three"]
+    finally:
+        await close_context(ctx)

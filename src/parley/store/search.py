@@ -24,9 +24,8 @@ from parley.store.events import COLUMNS, INDEX_SQL, event_from_row, index_body
 
 # SQLite's FTS5 table and the shadow tables FTS5 keeps for it; tables.py describes the
 # PostgreSQL shape, so a schema comparison on SQLite leaves these out.
-# (No `message_search_docsize`: the table is built with columnsize=0 since migration 0014.)
 SQLITE_ONLY = frozenset({"message_search", "message_search_data", "message_search_idx", "message_search_content",
-                         "message_search_config"})
+                         "message_search_docsize", "message_search_config"})
 
 _SELECTED = ", ".join(f"{c.table.name}.{c.name}" for c in COLUMNS)
 _FROM = {
