@@ -143,7 +143,7 @@ async def left_seq(conn: AsyncConnection, room_id: int, user_id: int) -> int:
 
 
 async def forget_reads(conn: AsyncConnection, room_id: int, user_id: int) -> None:
-    """A ban: the member who left reads nothing of the room any more (history and search)."""
+    """A kick or a ban: the member removed reads nothing of the room any more (history and search)."""
     await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
                        .values(left_seq=0))
 
