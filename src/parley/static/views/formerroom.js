@@ -1,7 +1,7 @@
-// A room I left (or was kicked from), opened from a search hit or a link: its history up to my
+// A room I left of my own accord, opened from a search hit or a link: its history up to my
 // leave, read-only (no composer), under a "You left this room" banner with Join when the room
 // allows it. The server decides what is readable (GET .../messages answers `former`, or 404 for a
-// room I never joined or was banned from: the "not joined" view stays). Loaded on first use.
+// room I never joined or was removed from: the "not joined" view stays). Loaded on first use.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { loadStrings, t } from '../i18n.js';
