@@ -33,7 +33,8 @@ LAZY = {"emoji.js", "complete.js", "settings.js", "profile.js", "switcher.js", "
         # issue 12: the support desk and the website widget, pages of their own
         "desk.js", "desk.css", "support-en.js", "support-zh-CN.js", "widget.js", "widget-app.js", "widget.css",
         "bots.js", "slash.js", "bots.css", "bots-en.js", "bots-zh-CN.js",  # issue 12: bots, slash commands, their strings
-        "call.js", "call.css", "call-en.js", "call-zh-CN.js"}  # calls (issue 13)
+        "call.js", "call.css", "call-en.js", "call-zh-CN.js",  # calls (issue 13)
+        "formerroom.js", "former-en.js", "former-zh-CN.js"}  # issue 10: a room I left, read-only
 ROWS = "ol.events:not(.pending-events) > li"
 FORBIDDEN = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|"
                        r"setAttribute\(\s*['\"]style|\.srcdoc")

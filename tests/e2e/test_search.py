@@ -60,3 +60,24 @@ async def test_an_id_beyond_64_bits_finds_nobody(server, http, names):
     ann = await new_user(http, server.url, names())
     found = await ann.call("GET", "/api/v1/search?q=a&from=" + "9" * 30)
     assert found == {"hits": [], "has_more": False, "next_before": None}
+
+
+async def test_a_room_left_reads_up_to_the_leave_over_http(server, http, names):
+    """The history a search hit opens in a room left: 200 up to the leave with `former`; a
+    stranger's request is the 404 JSON of any room they may not see."""
+    ann, bob, eve = [await new_user(http, server.url, names()) for _ in range(3)]
+    room = (await ann.create_room("left-behind"))["id"]
+    await bob.call("POST", f"/api/v1/rooms/{room}/join", {})
+    await ann.send(room, "visible zebra")
+    await bob.call("POST", f"/api/v1/rooms/{room}/leave", {})
+    await ann.send(room, "hidden zebra")
+    page = await bob.call("GET", f"/api/v1/rooms/{room}/messages")
+    texts = [m.get("text") for m in page["messages"] if m["type"] == "message"]
+    assert texts == ["visible zebra"] and page["former"]["left_seq"] == page["last_seq"]
+    hit = (await bob.call("GET", "/api/v1/search?q=zebra"))["hits"]
+    assert [h["message"]["text"] for h in hit] == ["visible zebra"]
+    around = await bob.call("GET", f"/api/v1/rooms/{room}/messages?around={hit[0]['seq']}")
+    assert max(m["seq"] for m in around["messages"]) == page["former"]["left_seq"]
+    with pytest.raises(ApiError) as err:
+        await eve.call("GET", f"/api/v1/rooms/{room}/messages?around={hit[0]['seq']}")
+    assert (err.value.status, err.value.code) == (404, "not_found")

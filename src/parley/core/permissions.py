@@ -35,6 +35,16 @@ def require_reader(room: Room | None, membership: Membership | None) -> Room:
     return room
 
 
+def require_history(room: Room | None, membership: Membership | None, left_seq: int) -> tuple[Room, int | None]:
+    """History is for joined members, and, read-only, for a member who left of their own accord:
+    up to their leave (`left_seq`, the seq of their member_left). A kick or a ban takes that away
+    (left_seq 0, as for search); invited and never-joined people see no room. Returns the room and
+    the last seq the user may read (None: all of it)."""
+    if room is not None and membership is not None and membership.state is MemberState.LEFT and left_seq > 0:
+        return room, left_seq
+    return require_reader(room, membership), None
+
+
 def require_poster(room: Room | None, membership: Membership | None) -> Room:
     room = require_reader(room, membership)
     if room.archived:

@@ -20,7 +20,7 @@ from parley.core.errors import (
     Unauthorized,
     Unavailable,
 )
-from parley.core.models import Event, EventType, RoomKind, User
+from parley.core.models import Event, EventType, MemberState, RoomKind, User
 from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
@@ -273,26 +273,35 @@ class Messages:
         limit = max(1, min(limit, HISTORY_MAX))
         async with self.deps.db.read() as conn:
             room = await room_store.get(conn, room_id)
-            room = permissions.require_reader(room, await room_store.membership(conn, room_id, user.id))
+            membership = await room_store.membership(conn, room_id, user.id)
+            left = (await room_store.left_seq(conn, room_id, user.id)
+                    if membership is not None and membership.state is MemberState.LEFT else 0)
+            room, upto = permissions.require_history(room, membership, left)
             if around is not None:
-                return await self._around(conn, room, around, limit)
+                page_out = await self._around(conn, room, around, limit, upto)
+                return _former(page_out, room, membership, upto)
             if after is not None:
-                page = await event_store.after(conn, room_id, after, limit + 1)
+                page = await event_store.after(conn, room_id, after, limit + 1, upto)
                 has_more, page = len(page) > limit, page[:limit]
             else:
+                if upto is not None:  # a former member: nothing after their leave
+                    before = upto + 1 if before is None else min(before, upto + 1)
                 page = await event_store.before(conn, room_id, before, limit + 1)
                 has_more, page = len(page) > limit, page[-limit:]
             views = [e.wire() for e in page]
-            await action_store.decorate(conn, room_id, user.id, views)  # reactions, pins, threads, replies
-        return {"messages": views, "has_more": has_more, "last_seq": room.last_seq}
+            if upto is None:  # reactions, pins, threads as they are now: not for a former member
+                await action_store.decorate(conn, room_id, user.id, views)
+        return _former({"messages": views, "has_more": has_more, "last_seq": room.last_seq}, room, membership, upto)
 
     @staticmethod
-    async def _around(conn: Any, room: Any, seq: int, limit: int) -> dict[str, Any]:
+    async def _around(conn: Any, room: Any, seq: int, limit: int, upto: int | None = None) -> dict[str, Any]:
         """A page centred on `seq` (search and replies jump there): limit // 2 events before it and
         the rest from it on, or more before it near the end of the log. `has_more` is about older events, as on every page; `has_more_after`
-        says whether newer ones follow the page."""
+        says whether newer ones follow the page. `upto`: a former member's last readable seq."""
+        if upto is not None:
+            seq = min(seq, upto)
         older = await event_store.before(conn, room.id, seq, limit + 1)
-        newer = await event_store.after(conn, room.id, seq - 1, limit + 1)
+        newer = await event_store.after(conn, room.id, seq - 1, limit + 1, upto)
         n_old = min(len(older), max(limit // 2, limit - len(newer)))  # near the end: more older ones
         n_new = min(len(newer), limit - n_old)
         has_more, has_after = len(older) > n_old, len(newer) > n_new
@@ -336,6 +345,17 @@ class Messages:
         assert membership is not None
         moderation.require_sender(room, membership, self.deps.clock())  # a muted member types nothing
         await self.emitter.ephemeral(room_id, user.id, wire.TypingFrame(room=room_id, user=wire.public(user)))
+
+
+def _former(page: dict[str, Any], room: Any, membership: Any, upto: int | None) -> dict[str, Any]:
+    """A former member's page ends at their leave, and says so: `last_seq` is the leave (nothing
+    of what came after, not even how much), `former` names the room and whether they may join."""
+    if upto is None:
+        return page
+    page["last_seq"] = upto
+    page["former"] = {"left_seq": upto, "name": room.name, "kind": room.kind.value,
+                      "can_join": permissions.can_join(room, membership)}
+    return page
 
 
 class _Plan:

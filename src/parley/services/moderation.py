@@ -202,13 +202,18 @@ class Moderation:
 
     async def _remove(self, conn: AsyncConnection, room_id: int, actor: User, person: User,
                       target: Membership | None, etype: EventType, why: str, until: int | None) -> list[Event]:
-        """A kick's or a ban's event, and the end of the membership it records (a joined member
-        keeps finding, by search, what they could read until then)."""
+        """A kick's or a ban's event, and the end of the membership it records, and of reading the
+        room: unlike a member who left, a removed one neither reads nor finds by search what they
+        could read until then."""
         emitted = await self._append(conn, room_id, actor, etype, person, why, until)
         if target is not None and target.state is not MemberState.LEFT:
             left_seq = emitted[-1].seq if target.state is MemberState.JOINED else None
             await room_store.set_state(conn, room_id, person.id, MemberState.LEFT, self.deps.clock(),
                                        left_seq=left_seq)
+        if target is not None:
+            # Removed by a moderator, kicked or banned: no history up to the leave, no search there
+            # (a member who leaves of their own accord keeps both, read-only).
+            await room_store.forget_reads(conn, room_id, person.id)
         return emitted
 
     async def _append(self, conn: AsyncConnection, room_id: int, actor: User, etype: EventType, person: User,

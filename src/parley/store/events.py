@@ -202,10 +202,12 @@ async def append(conn: AsyncConnection, drafts: Sequence[Draft], ts: int) -> Pla
         return done.value  # type: ignore[no-any-return]
 
 
-async def after(conn: AsyncConnection, room_id: int, seq: int, limit: int) -> list[Event]:
-    rows = await conn.execute(sa.select(*COLUMNS).select_from(FROM)
-                              .where(events.c.room_id == room_id, events.c.seq > seq)
-                              .order_by(events.c.seq).limit(limit))
+async def after(conn: AsyncConnection, room_id: int, seq: int, limit: int, upto: int | None = None) -> list[Event]:
+    """The `limit` events after `seq` (up to `upto` when given), oldest first."""
+    stmt = sa.select(*COLUMNS).select_from(FROM).where(events.c.room_id == room_id, events.c.seq > seq)
+    if upto is not None:
+        stmt = stmt.where(events.c.seq <= upto)
+    rows = await conn.execute(stmt.order_by(events.c.seq).limit(limit))
     return [event_from_row(r) for r in rows]
 
 

@@ -136,6 +136,18 @@ async def set_state(conn: AsyncConnection, room_id: int, user_id: int, state: Me
                        .values(**values))
 
 
+async def left_seq(conn: AsyncConnection, room_id: int, user_id: int) -> int:
+    """The seq up to which a member who left may still read the room (0: nothing)."""
+    return int(await conn.scalar(sa.select(members.c.left_seq).where(
+        members.c.room_id == room_id, members.c.user_id == user_id)) or 0)
+
+
+async def forget_reads(conn: AsyncConnection, room_id: int, user_id: int) -> None:
+    """A kick or a ban: the member removed reads nothing of the room any more (history and search)."""
+    await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
+                       .values(left_seq=0))
+
+
 async def set_role(conn: AsyncConnection, room_id: int, user_id: int, role: Role, now: int) -> None:
     await conn.execute(members.update().where(members.c.room_id == room_id, members.c.user_id == user_id)
                        .values(role=int(role), updated_at=now))

@@ -36,7 +36,10 @@ SCHEMAS: dict[str, Any] = {
                    role={"enum": ["owner", "admin", "moderator", "member"]},
                    state={"enum": ["joined", "invited"]}, online=_BOOL, muted_until=_NULLABLE_INT),
     "History": _obj(["messages", "has_more", "last_seq"], messages={"type": "array", "items": _ref("Event")},
-                    has_more=_BOOL, last_seq=_INT, has_more_after=_BOOL),
+                    has_more=_BOOL, last_seq=_INT, has_more_after=_BOOL,
+                    # a member who left of their own accord reads up to their leave, read-only
+                    former=_obj(["left_seq", "name", "kind", "can_join"], left_seq=_INT, name=_STR, kind=_STR,
+                                can_join=_BOOL)),
     "UploadAnswer": _obj(["upload"], upload=_ref("Attachment")),
     "RoomFiles": _obj(["uploads", "has_more"], has_more=_BOOL, uploads={"type": "array", "items": _ref("RoomFile")}),
     "FileBody": _obj(["file"], file={"type": "string", "format": "binary"}),
@@ -219,7 +222,8 @@ def _paths() -> dict[str, Any]:
             "Change a member's role (admins and owners, for roles below their own); `owner` hands ownership over", ("200", _ref("Member")),
             body=api.RoleBody)},
         "/api/v1/rooms/{room_id}/messages": {
-            "get": _op("History, oldest first, at most 100 a page; around=S: a page centred on seq S",
+            "get": _op("History, oldest first, at most 100 a page; around=S: a page centred on seq S. A member who "
+                       "left reads it up to their leave (`former` is set); after a kick or a ban, 404",
                        ("200", _ref("History")),
                        params=api.HistoryQuery),
             "post": _op("Send a message (idempotent with client_msg_id)", ("201", _ref("Event")),

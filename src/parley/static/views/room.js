@@ -214,18 +214,9 @@ function createInvitedView(room) {
   return { el };
 }
 
-/** A link to a room I am not in (a public room, say): offer to join it. */
+/** A room I am not in: offer to join it, or, one I left, show it up to my leave (formerroom.js). */
 function createNotJoinedView(roomId) {
-  const error = h('p', { class: 'form-error', role: 'alert' });
-  const join = h('button', { type: 'button', class: 'btn primary', on: { click: async () => {
-    try {
-      await joinRoom(roomId);
-    } catch (err) {
-      error.textContent = describeError(err);
-    }
-  } } }, t('browse.join'));
-  const el = h('section', { class: 'room placeholder' },
-    h('header', { class: 'room-header' }, backButton(), h('div', { class: 'room-heading' }, h('h2', { class: 'room-title' }, t('room.notJoined')))),
-    h('div', { class: 'notice' }, join, error));
-  return { el };
+  const el = h('section', { class: 'room placeholder' });
+  const off = import('./formerroom.js').then((m) => m.mountNotJoined(roomId, el, backButton()));
+  return { el, destroy: () => off.then((stop) => stop(), () => {}) };
 }

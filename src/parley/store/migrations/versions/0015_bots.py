@@ -2,7 +2,7 @@
 cursors, incoming webhooks, slash commands.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
