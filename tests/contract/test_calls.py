@@ -97,3 +97,25 @@ async def test_a_declined_direct_call_and_the_sweep(ctx: Context) -> None:
     ended = [e for e in await whole_history(ctx, ann, room["id"]) if e["type"] == "call_ended"][-1]
     assert ended["call"] == call.id and ended["by"] is None and ended["missed"] is False
 
+
+
+async def test_a_kicked_or_departing_member_is_out_of_the_call_at_once(ctx: Context) -> None:
+    own, ann, bob, cat = await register(ctx, "own", "ann", "bob", "cat")
+    rid = (await ctx.rooms.create(own, "kicks"))["id"]
+    for user in (ann, bob, cat):
+        await ctx.rooms.join(user, rid)
+    call, _ = await ctx.calls.start(own, rid, True)
+    for user in (ann, bob, cat):
+        await ctx.calls.join(user, call.id)
+
+    async def in_call() -> list[int]:
+        found = (await ctx.calls.current(own, rid))["call"]
+        return [p["user"]["id"] for p in found["participants"]]
+
+    assert await in_call() == [own.id, ann.id, bob.id, cat.id]
+    await ctx.moderation.kick(own, rid, bob.id, "off topic")
+    assert await in_call() == [own.id, ann.id, cat.id]  # no wait for the sweep
+    await ctx.moderation.ban(own, rid, cat.id, "spam", None)
+    await ctx.rooms.leave(ann, rid)
+    assert await in_call() == [own.id]
+    assert await outcome(ctx.calls.join(bob, call.id)) == "not_found"  # no longer a member

@@ -46,6 +46,7 @@ class Calls:
         self.deps = deps
         self.emitter = emitter
         self.settings = settings
+        emitter.gone.append(self.members_gone)
 
     # -- REST -----------------------------------------------------------------------------------------
 
@@ -183,6 +184,22 @@ class Calls:
             except NotFound:
                 continue
         return len(gone)
+
+    async def members_gone(self, pairs: list[tuple[int, int]]) -> None:
+        """Members who left, were kicked or were banned are out of their room's running call at once
+        (the others' clients close their peer connections on the `call_state` that follows)."""
+        now = self.deps.clock()
+        async with self.deps.db.read() as conn:
+            running = await store.running_in(conn, sorted({room for room, _ in pairs}))
+            drops: dict[int, list[str]] = {}
+            for room_id, user_id in pairs:
+                call_id = running.get(room_id)
+                if call_id is not None:
+                    drops.setdefault(call_id, []).extend(
+                        p.peer for p, _ in await store.live_peers(conn, call_id) if p.user_id == user_id)
+        for call_id, peers in drops.items():
+            if peers:
+                await self._drop(call_id, peers, now)
 
     async def _drop(self, call_id: int, peers: list[str], now: int) -> None:
         emitted: list[Event] = []

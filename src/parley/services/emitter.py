@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
 from parley.core import wire
@@ -17,9 +17,13 @@ class Emitter:
         # Called after each call of room_events with the rooms it published to (the event export's
         # wake-up, services/export.py); they must not block.
         self.watchers: list[Callable[[set[int]], None]] = []
+        # Awaited after room_events with the (room, user) pairs whose membership an event ended (a
+        # leave, a kick, a ban): a call drops them at once (services/calls.py).
+        self.gone: list[Callable[[list[tuple[int, int]]], Awaitable[None]]] = []
 
     async def room_events(self, events: Iterable[Event]) -> None:
         rooms: set[int] = set()
+        ended: list[tuple[int, int]] = []
         for event in events:
             rooms.add(event.room_id)
             subject = event.data.get("user", {}).get("id", 0) if event.type in _MEMBERSHIP else 0
@@ -29,9 +33,13 @@ class Emitter:
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.JOINED, event.room_id, event.seq, subject))
             elif event.type in ENDS_MEMBERSHIP:  # a leave, a kick, a ban: every node stops the room for them
                 await self.bus.publish(user_channel(subject), BusMessage(Kind.LEFT, event.room_id, event.seq, subject))
+                ended.append((event.room_id, subject))
         if rooms:
             for watcher in self.watchers:
                 watcher(rooms)
+        if ended:
+            for hook in self.gone:
+                await hook(ended)
 
     async def ephemeral(self, room_id: int, user_id: int, frame: wire.ServerFrame) -> None:
         await self.bus.publish(room_channel(room_id), BusMessage(
