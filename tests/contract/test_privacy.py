@@ -1,6 +1,7 @@
 """Privacy at the service level: what each membership state may read and do, on a private room and a
 direct chat. Only joined members read; invited people see the room in their list and nothing more;
-everyone else gets not_found, exactly as for a room that does not exist."""
+a member who left reads the history up to their leave and nothing after it (issue 10); everyone
+else gets not_found, exactly as for a room that does not exist."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ NO_ACCESS = {"get": "not_found", "members": "not_found", "history": "not_found",
              "public": False}
 EXPECTED = {
     "never": NO_ACCESS,
-    "left": NO_ACCESS,
+    "left": NO_ACCESS,  # a member_left event in the log (a leave) gives back the history up to it
     "invited": {**NO_ACCESS, "get": "ok", "mine": "invited"},
     # Joined members read and post; a plain member may not invite to a private room or a direct chat.
     "joined": {"get": "ok", "members": "ok", "history": "ok", "send": "ok", "mark_read": "ok",
@@ -39,13 +40,19 @@ async def _access(ctx: Context, user: User, rid: int) -> dict[str, object]:
     }
 
 
-async def _check(ctx: Context, rid: int, people: dict[str, User]) -> None:
+async def _check(ctx: Context, rid: int, people: dict[str, User], left_reads: bool = False) -> None:
     await ctx.hub.start()
     secret = "the secret plan"
     owner_msg, _ = await ctx.messages.send(people["joined"], rid, secret)
     outsiders = {state: user for state, user in people.items() if state != "joined"}
     seen = {state: await _access(ctx, user, rid) for state, user in people.items()}
-    assert seen == {state: EXPECTED[state] for state in people}
+    expected = {state: EXPECTED[state] for state in people}
+    if left_reads:
+        expected["left"] = {**NO_ACCESS, "history": "ok"}
+        page = await ctx.messages.history(people["left"], rid)
+        texts = [m.get("text") for m in page["messages"]]
+        assert "before leaving" in texts and secret not in texts and page["messages"][-1]["type"] == "member_left"
+    assert seen == expected
 
     # What an invited person may see of the room: its card, not its content.
     if "invited" in people:
@@ -61,7 +68,9 @@ async def _check(ctx: Context, rid: int, people: dict[str, User]) -> None:
     # A room one may not see refuses exactly as a room that does not exist.
     missing = 987654
     for user in outsiders.values():
-        for call, ghost in [(ctx.messages.history(user, rid), ctx.messages.history(user, missing)),
+        reads = [] if left_reads and user is people["left"] else [
+            (ctx.messages.history(user, rid), ctx.messages.history(user, missing))]
+        for call, ghost in [*reads,
                             (ctx.messages.send(user, rid, "x"), ctx.messages.send(user, missing, "x")),
                             (ctx.rooms.members(user, rid), ctx.rooms.members(user, missing))]:
             with pytest.raises(NotFound) as real:
@@ -88,7 +97,7 @@ async def test_private_room_by_membership_state(ctx: Context) -> None:
     await ctx.rooms.join(left, rid)
     await ctx.messages.send(left, rid, "before leaving")
     await ctx.rooms.leave(left, rid)
-    await _check(ctx, rid, {"never": never, "invited": invited, "joined": joined, "left": left})
+    await _check(ctx, rid, {"never": never, "invited": invited, "joined": joined, "left": left}, left_reads=True)
     listed = {m["user"]["username"]: m["state"] for m in await ctx.rooms.members(owner, rid)}
     assert listed == {"owner": "joined", "joined": "joined", "invited": "invited"}
 

@@ -275,9 +275,14 @@ async def test_leave(ctx: Context) -> None:
     assert (await ctx.rooms.get(ann, rid))["member_count"] == 1
     assert await ctx.rooms.mine(bob) == []
     assert "my_state" not in await ctx.rooms.get(bob, rid)  # public, so visible, but not his any more
-    for call in (ctx.messages.history(bob, rid), ctx.rooms.members(bob, rid), ctx.rooms.leave(bob, rid)):
+    for call in (ctx.rooms.members(bob, rid), ctx.rooms.leave(bob, rid)):
         with pytest.raises(NotFound):
             await call
+    # What he saw stays readable up to his leave (issue 10), and nothing after it.
+    await ctx.messages.send(ann, rid, "after bob left")
+    former = await ctx.messages.history(bob, rid)
+    assert former["messages"][-1]["type"] == "member_left" and former["last_seq"] == 4
+    assert former["former"]["left_seq"] == 4
 
     assert (await ctx.rooms.join(bob, rid))["my_state"] == "joined"
     assert (await ctx.messages.history(bob, rid))["messages"][-1]["type"] == "member_joined"

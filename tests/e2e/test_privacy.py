@@ -10,8 +10,16 @@ from tests.support.client import Api, ApiError, Socket
 SECRET = "the secret word is 蓝色"
 
 
-async def _expect_hidden(api: Api, room_id: int) -> None:
-    """Every REST read and write path answers exactly as for a room that does not exist."""
+async def _expect_hidden(api: Api, room_id: int, former: bool = False) -> None:
+    """Every REST read and write path answers exactly as for a room that does not exist; a member
+    who left (`former`) reads the history up to their leave (issue 10) and nothing after it."""
+    history = (f"/api/v1/rooms/{room_id}/messages", f"/api/v1/rooms/{room_id}/messages?after=0",
+               f"/api/v1/rooms/{room_id}/messages?around=1")
+    if former:
+        for path in history:
+            page = await api.call("GET", path)
+            assert SECRET not in str(page) and page["messages"][-1]["type"] == "member_left", path
+            assert page["former"]["left_seq"] == page["last_seq"] == page["messages"][-1]["seq"]
     for method, path, body in [
         ("GET", f"/api/v1/rooms/{room_id}", None),
         ("GET", f"/api/v1/rooms/{room_id}/members", None),
@@ -22,6 +30,8 @@ async def _expect_hidden(api: Api, room_id: int) -> None:
         ("POST", f"/api/v1/rooms/{room_id}/invite", {"username": api.user["username"]}),
         ("GET", f"/api/v1/rooms/{room_id}/messages?around=1", None),
     ]:
+        if former and method == "GET" and path in history:
+            continue
         with pytest.raises(ApiError) as err:
             await api.call(method, path, body)
         assert err.value.status == 404 and err.value.code == "not_found", (method, path, err.value.body)
@@ -83,7 +93,7 @@ async def test_private_room_hidden_from_non_members(server, http, names, state):
                 await outsider.call("GET", path)
             assert err.value.status == 404
     else:
-        await _expect_hidden(outsider, rid)
+        await _expect_hidden(outsider, rid, former=state == "left")
     await _expect_socket_blind(watcher, rid)
     await owner_sock.barrier()  # the owner's typing frame has been handled and fanned out...
     await watcher.barrier()  # ...and whatever was queued for the watcher has arrived
@@ -105,7 +115,7 @@ async def test_join_then_leave_stops_delivery_at_the_leave(server, http, names):
     await owner_sock.wait_for(lambda f: f.get("text") == SECRET)
     await guest_sock.barrier()  # the event reached every socket of the room in the same turn
     assert not [f for f in guest_sock.frames if SECRET in str(f)]
-    await _expect_hidden(guest, room["id"])
+    await _expect_hidden(guest, room["id"], former=True)
 
 
 async def test_direct_chat_hidden_from_third_parties(server, http, names):
