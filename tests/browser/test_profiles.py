@@ -108,7 +108,7 @@ def test_settings_change_name_live_password_and_theme(open_app, live_server: Ser
 
     bob_page.get_by_role("button", name="Your profile").click()
     dialog = bob_page.get_by_role("dialog", name="Settings")
-    dialog.get_by_label("Display name").fill("Roberto")
+    dialog.get_by_role("region", name="Profile").get_by_label("Display name").fill("Roberto")
     dialog.get_by_label("Current password").fill(PASSWORD)
     dialog.get_by_label("New password").fill("another fine passphrase 7")
     dialog.get_by_label("Dark").check()
@@ -170,7 +170,7 @@ def test_status_and_picture_controls_follow_what_the_server_offers(open_app, liv
     other.goto(f"/#/room/{room['id']}")
     other.get_by_role("button", name="Your profile").click()
     dialog = other.get_by_role("dialog", name="Settings")
-    expect(dialog.get_by_label("Display name")).to_be_visible()
+    expect(dialog.get_by_role("region", name="Profile").get_by_label("Display name")).to_be_visible()
     other.wait_for_load_state("networkidle")
     expect(dialog.get_by_label("Status")).to_be_hidden()
     expect(dialog.get_by_label("Picture")).to_be_hidden()

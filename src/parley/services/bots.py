@@ -131,8 +131,8 @@ class Bots:
 
     async def _owned(self, conn: Any, owner: User, bot_id: int) -> User:
         bot = await store.bot(conn, bot_id)
-        if bot is None or (bot.owner_id != owner.id and not owner.is_admin):
-            raise NotFound(_NO_BOT)
+        if bot is None or bot.server_bot or (bot.owner_id != owner.id and not owner.is_admin):
+            raise NotFound(_NO_BOT)  # the server's own bot has no token, webhooks or owner to manage it
         return bot
 
     async def get(self, owner: User, bot_id: int) -> dict[str, Any]:

@@ -103,7 +103,7 @@ class Messages:
         if thread_root is not None:
             data["thread_root"] = validation.positive_int(thread_root, "thread_root")
         limits = self.deps.limits
-        wait = await self.deps.bus.hit(f"send:{user.id}", limits.bot_send_rate if user.bot else limits.send_rate)
+        wait = await self.deps.bus.hit(f"send:{user.id}", limits.bot_send_rate if user.bot and not user.server_bot else limits.send_rate)
         if wait:
             raise RateLimited(f"sending too fast; retry in {wait:.1f} s", wait)
         if self._stopping:  # checked after the last await: nothing is queued once stop() began

@@ -78,8 +78,9 @@ SCHEMAS: dict[str, Any] = {
                       visibility={"enum": ["public", "private"]}, archived=_BOOL, created_at=_INT,
                       member_count=_INT, owners={"type": "array", "items": _ref("UserPublic")},
                       last_activity=_NULLABLE_INT),
+    # owner_id null: the server's own bot (the support assistant), which room admins may add to a room
     "Bot": {"allOf": [_ref("UserPublic"), _obj(["bot", "owner_id", "created_at"], bot={"const": True},
-                                                owner_id=_INT, created_at=_INT)]},
+                                                owner_id=_NULLABLE_INT, created_at=_INT)]},
     "Registration": _obj(["mode"], mode={"enum": ["open", "invite", "closed"]}),
     "Invite": _obj(["code", "uses", "used", "expires_at", "created_at", "created_by"], code=_STR, uses=_INT,
                    used=_INT, expires_at=_INT, created_at=_INT,
