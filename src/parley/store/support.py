@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import User
 from parley.core.support import Entry
-from parley.store.tables import support_accounts, support_conversations, support_entries, support_rooms, users
+from parley.store.tables import members, rooms, support_accounts, support_conversations, support_entries, support_rooms, users
 
 _CONV = (support_conversations.c.id, support_conversations.c.support_room_id, support_conversations.c.room_id,
          support_conversations.c.guest_id, support_conversations.c.state, support_conversations.c.agent_id,
@@ -81,6 +81,17 @@ async def enable_room(conn: AsyncConnection, room_id: int, now: int) -> bool:
 async def entries(conn: AsyncConnection, room_id: int) -> list[Entry]:
     rows = await conn.execute(sa.select(*_ENTRY).where(support_entries.c.room_id == room_id)
                               .order_by(support_entries.c.id))
+    return [Entry(*r) for r in rows]
+
+
+async def readable_entries(conn: AsyncConnection, user_id: int, limit: int = 5000) -> list[Entry]:
+    """The entries of the support rooms `user_id` may read: those they are a joined member of, and the
+    public ones (issue 12: the assistant outside support conversations). Never a private room's."""
+    joined = sa.select(members.c.room_id).where(members.c.user_id == user_id, members.c.state == "joined")
+    readable = (sa.select(support_rooms.c.room_id).join(rooms, rooms.c.id == support_rooms.c.room_id)
+                .where(sa.or_(rooms.c.visibility == "public", support_rooms.c.room_id.in_(joined))))
+    rows = await conn.execute(sa.select(*_ENTRY).where(support_entries.c.room_id.in_(readable))
+                              .order_by(support_entries.c.id).limit(limit))
     return [Entry(*r) for r in rows]
 
 
