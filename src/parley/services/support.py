@@ -563,7 +563,8 @@ class Support:
     async def hear(self, room_id: int, direct: bool, events: list[Event]) -> None:
         """The bot dispatcher's in-process listener (`Bots.listen`): called once across nodes with
         the committed events of a room with a bot cursor. The assistant answers a message that
-        mentions it in a room it is a joined member of, and every message in a direct chat with it;
+        mentions it in a room it is a joined member of, and every message in a direct chat of two with
+        it (in a group direct chat, what mentions it);
         never itself or another bot, never in a support conversation (`ask` answers there)."""
         asks = [e for e in events if e.type is EventType.MESSAGE and e.sender is not None
                 and not e.sender.get("bot") and (e.data.get("text") or "").strip()]
@@ -582,8 +583,11 @@ class Support:
         async with self.deps.db.read() as conn:
             present = await room_store.membership(conn, room_id, assistant.id)
             conversation = await store.conversation_of_room(conn, room_id)
+            pair = direct and await room_store.member_count(conn, room_id) == 2
         if present is None or present.state is not MemberState.JOINED or conversation is not None:
             return
+        if direct and not pair:  # a group chat that includes it: only what mentions it
+            asks = [e for e in asks if assistant.id in (e.data.get("mentions") or [])]
         for event in asks:
             asker = event.sender["id"]  # type: ignore[index]
             if await self.deps.bus.hit(f"assistant-ask:{asker}", ASK_RATE):

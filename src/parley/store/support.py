@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import User
 from parley.core.support import Entry
-from parley.store.tables import members, rooms, support_accounts, support_conversations, support_entries, support_rooms, users
+from parley.store.tables import (
+    members,
+    rooms,
+    support_accounts,
+    support_conversations,
+    support_entries,
+    support_rooms,
+    users,
+)
 
 _CONV = (support_conversations.c.id, support_conversations.c.support_room_id, support_conversations.c.room_id,
          support_conversations.c.guest_id, support_conversations.c.state, support_conversations.c.agent_id,
