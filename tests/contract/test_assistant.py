@@ -62,17 +62,34 @@ async def test_a_mention_in_a_room_is_answered_from_readable_knowledge_bases(ctx
     assert answers[0]["sender"].get("bot") is True and answers[0]["reply_to"] == question.seq
     assert answers[0]["text"].startswith("Settings, then Security.") and "How do I reset my password?" in answers[0]["text"]
 
-    # the private desk's entry: unknown to a non-member, known to its member
+    # the private desk's entry: never for a non-member; in a public room for nobody (anyone may read
+    # it later); in a direct chat for its member; in a private room while every member may read it
+    unknown = "Sorry, I could not find an answer to that in the knowledge base."
     await ctx.messages.send(bob, rid, "@assistant what is the vault code?")
     await _heard(ctx)
     last = (await _messages(ctx, bob, rid))[-1]
-    assert last["sender"]["id"] == assistant.id and "4711" not in last["text"]
-    assert last["text"] == "Sorry, I could not find an answer to that in the knowledge base."
+    assert last["sender"]["id"] == assistant.id and last["text"] == unknown
     await ctx.rooms.invite(own, secret, ["bob"])
     await ctx.rooms.join(bob, secret)
     await ctx.messages.send(bob, rid, "@assistant what is the vault code?")
     await _heard(ctx)
-    assert (await _messages(ctx, bob, rid))[-1]["text"].startswith("The code is 4711.")
+    assert (await _messages(ctx, bob, rid))[-1]["text"] == unknown
+    chat, _ = await ctx.rooms.direct(bob, [assistant.username])
+    await ctx.messages.send(bob, chat["id"], "what is the vault code?")
+    await _heard(ctx)
+    assert (await _messages(ctx, bob, chat["id"]))[-1]["text"].startswith("The code is 4711.")
+    team = (await ctx.rooms.create(own, "team", "", "private"))["id"]
+    await ctx.rooms.invite(own, team, ["bob"])
+    await ctx.rooms.join(bob, team)
+    await ctx.bots.add_to_room(own, team, assistant.id)
+    await ctx.messages.send(bob, team, "@assistant what is the vault code?")
+    await _heard(ctx)
+    assert (await _messages(ctx, bob, team))[-1]["text"].startswith("The code is 4711.")
+    await ctx.rooms.invite(own, team, ["ann"])
+    await ctx.rooms.join(ann, team)
+    await ctx.messages.send(bob, team, "@assistant what is the vault code?")
+    await _heard(ctx)
+    assert (await _messages(ctx, bob, team))[-1]["text"] == unknown  # ann may not read that desk
 
     # removed: it hears nothing there any more
     await ctx.moderation.kick(own, rid, assistant.id)

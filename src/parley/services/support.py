@@ -54,6 +54,7 @@ GUEST_RATE = Rate(burst=5, per_second=1 / 60)  # new visitors' conversations per
 NO_ROOM = "no such room"
 NO_CONVERSATION = "no such conversation"
 CONTEXT_MESSAGES = 12  # the recent conversation given to the language model
+READERS_MAX = 500  # a larger private room gets the public knowledge bases only
 ASK_RATE = Rate(burst=5, per_second=1 / 12)  # questions one person puts to the assistant in rooms and chats
 
 # The assistant's own lines, in the visitor's language (a question with CJK characters gets Chinese).
@@ -595,16 +596,30 @@ class Support:
                 continue
             self._spawn(self._answer_in_room(room_id, asker, event.seq, event.data.get("text") or ""))
 
+    async def _readers(self, conn: Any, room: Any, asker: int) -> list[int]:
+        """Whose reading rights bound the knowledge bases of an answer in `room`: the asker's in a
+        direct chat of two; every joined person's in a private room or group chat (its answer is
+        theirs to read); nobody's in a public room (anyone may join and read it later: public
+        knowledge bases only)."""
+        if room is None or (room.kind.value != "direct" and room.visibility.value == "public"):
+            return []
+        people = [u.id for u, _ in await room_store.member_list(conn, room.id, (MemberState.JOINED,))
+                  if not u.bot]
+        if len(people) > READERS_MAX:
+            return []
+        return people or [asker]
+
     async def _answer_in_room(self, room_id: int, asker: int, seq: int, text: str) -> None:
         lock = self._turns.setdefault(-room_id, asyncio.Lock())  # one answer at a time per room
         try:
             async with lock:
                 question = rules.without_mentions(text) or text
                 async with self.deps.db.read() as conn:
-                    support = await store.is_support_room(conn, room_id)
-                    entries = (await store.entries(conn, room_id) if support
-                               else await store.readable_entries(conn, asker))
                     room = await room_store.get(conn, room_id)
+                    if await store.is_support_room(conn, room_id):
+                        entries = await store.entries(conn, room_id)
+                    else:
+                        entries = await store.readable_entries(conn, await self._readers(conn, room, asker))
                 lines = LINES[_lang(question)]
                 await self._typing(room_id)
                 if self.provider is not None:

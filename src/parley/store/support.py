@@ -92,12 +92,18 @@ async def entries(conn: AsyncConnection, room_id: int) -> list[Entry]:
     return [Entry(*r) for r in rows]
 
 
-async def readable_entries(conn: AsyncConnection, user_id: int, limit: int = 5000) -> list[Entry]:
-    """The entries of the support rooms `user_id` may read: those they are a joined member of, and the
-    public ones (issue 12: the assistant outside support conversations). Never a private room's."""
-    joined = sa.select(members.c.room_id).where(members.c.user_id == user_id, members.c.state == "joined")
-    readable = (sa.select(support_rooms.c.room_id).join(rooms, rooms.c.id == support_rooms.c.room_id)
-                .where(sa.or_(rooms.c.visibility == "public", support_rooms.c.room_id.in_(joined))))
+async def readable_entries(conn: AsyncConnection, readers: list[int], limit: int = 5000) -> list[Entry]:
+    """The entries of the support rooms every one of `readers` may read: the public ones, and the
+    private ones all of them are joined members of (issue 12: the assistant outside support
+    conversations, whose answer all the readers see). Never a private room's someone cannot read."""
+    readers = sorted(set(readers))
+    inside = (sa.select(sa.func.count()).select_from(members)
+              .where(members.c.room_id == support_rooms.c.room_id, members.c.state == "joined",
+                     members.c.user_id.in_(readers)).scalar_subquery())
+    allowed = rooms.c.visibility == "public"
+    if readers:
+        allowed = sa.or_(allowed, inside == len(readers))
+    readable = sa.select(support_rooms.c.room_id).join(rooms, rooms.c.id == support_rooms.c.room_id).where(allowed)
     rows = await conn.execute(sa.select(*_ENTRY).where(support_entries.c.room_id.in_(readable))
                               .order_by(support_entries.c.id).limit(limit))
     return [Entry(*r) for r in rows]
