@@ -34,6 +34,7 @@ def test_assistant_added_from_the_member_panel_answers_a_mention(open_app, live_
     expect(option).to_have_text(f"Assistant (answers when mentioned) (@{assistant['username']})")
     page.locator("dialog select[name=bot_id]").select_option(value=str(assistant["id"]))
     page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("dialog")).to_have_count(0)  # closed: the page behind it is no longer inert
     member = page.locator(".member", has_text=assistant["display_name"])
     expect(member.locator(".bot-badge")).to_be_visible()
 
@@ -58,6 +59,7 @@ def test_assistant_option_in_chinese_on_a_phone(open_app, live_server: Server) -
     expect(option).to_have_text(f"助手（被提及时回答） (@{assistant['username']})")
     page.locator("dialog select[name=bot_id]").select_option(value=str(assistant["id"]))
     page.locator("dialog button[type=submit]").click()
+    expect(page.locator("dialog")).to_have_count(0)
     expect(page.locator(".member", has_text=assistant["display_name"]).locator(".bot-badge")).to_be_visible()
     send(page, f"@{assistant['username']} 如何申请退款？")
     expect_message(page, "在订单页面申请退款。")
