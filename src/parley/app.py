@@ -247,12 +247,12 @@ def create_app(settings: Settings) -> web.Application:
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].bots.close()  # first: its listener (the assistant) starts no answer after this
         await app[CTX].support.close()
         if app[CTX].export is not None:
             await app[CTX].export.close()
         await app[CTX].call_keeper.close()
         await app[CTX].privacy.close()
-        await app[CTX].bots.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

@@ -144,3 +144,20 @@ async def test_two_nodes_answer_once(database_url: str) -> None:
     finally:
         await close_context(two)
         await close_context(one)
+
+
+async def test_questions_are_rate_limited_per_asker(ctx: Context) -> None:
+    ann, bob = await register(ctx, "ann", "bob")
+    assistant = await ctx.support.assistant_account()
+    chat, _ = await ctx.rooms.direct(ann, [assistant.username])
+    for n in range(7):
+        await ctx.messages.send(ann, chat["id"], f"question {n}")
+    await _heard(ctx)
+    said = await _messages(ctx, ann, chat["id"])
+    questions = [m["seq"] for m in said if m["sender"]["id"] == ann.id]
+    answers = [m["reply_to"] for m in said if m["sender"]["id"] == assistant.id]
+    assert len(questions) == 7 and sorted(answers) == questions[:5]  # a burst of 5, then one each 12 s
+    other, _ = await ctx.rooms.direct(bob, [assistant.username])  # the limit is per asker
+    await ctx.messages.send(bob, other["id"], "question")
+    await _heard(ctx)
+    assert len(await _messages(ctx, bob, other["id"])) == 2
