@@ -172,6 +172,10 @@ class Support:
             async with self.deps.db.write() as conn:
                 await store.mark_account(conn, user.id, "assistant", self.deps.clock())
             user = dataclasses.replace(user, bot=True)
+            async with self.deps.db.read() as conn:  # two nodes made one each at once: the first wins
+                first = await store.assistant_id(conn)
+                if first is not None and first != user.id:
+                    user = (await user_store.by_id(conn, first))[0]  # type: ignore[index]
         self._assistant = user
         return user
 
