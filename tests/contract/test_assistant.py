@@ -103,6 +103,7 @@ async def test_a_direct_chat_is_answered_and_bots_are_never(ctx: Context) -> Non
     own, ann = await register(ctx, "own", "ann")
     assistant = await ctx.support.assistant_account()
     await _desk(ctx, own, "public", "如何申请退款？", "在订单页面申请退款。")
+    assert assistant.id in [u.id for u in await ctx.accounts.search("assist", 10)]  # to open a chat with
     room, _ = await ctx.rooms.direct(ann, [assistant.username])
     await ctx.messages.send(ann, room["id"], "请问如何申请退款？")
     await _heard(ctx)

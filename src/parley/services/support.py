@@ -638,6 +638,8 @@ class Support:
                     await self._post(room_id, f"{hit.entry.answer}\n\n{cite} [#{hit.entry.id}]", seq)
                 else:
                     await self._post(room_id, lines["unknown"], seq)
+        except ParleyError as exc:  # muted, removed meanwhile, the room archived: it keeps quiet
+            log.info("the assistant could not answer in room %s: %s", room_id, exc.message)
         except Exception:  # a bug here never takes the dispatcher down with it
             log.exception("the assistant failed in room %s", room_id)
 
