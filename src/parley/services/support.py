@@ -642,6 +642,9 @@ class Support:
             log.info("the assistant could not answer in room %s: %s", room_id, exc.message)
         except Exception:  # a bug here never takes the dispatcher down with it
             log.exception("the assistant failed in room %s", room_id)
+        finally:
+            if len(self._turns) > 10_000:  # forget idle rooms' locks
+                self._turns = {k: v for k, v in self._turns.items() if v.locked()}
 
 
 def _entry(entry: rules.Entry) -> dict[str, Any]:
