@@ -19,17 +19,21 @@ from parley.core.errors import Unavailable
 from parley.core.models import MemberState, Session, User
 from parley.store.outage import as_unavailable
 
+# A bot (issue 12) carries its flag and owner, and works only while its owner's account does (as
+# store.users.session_user).
 _SESSION = ("SELECT u.id, u.username, u.display_name, u.is_admin, u.disabled, u.created_at, u.avatar, u.status, "
-            "s.id, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.token_hash = {0} AND s.expires_at > {1} AND u.disabled = {2}")
+            "u.bot, u.bot_owner_id, s.id, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id "
+            "LEFT JOIN users o ON o.id = u.bot_owner_id "
+            "WHERE s.token_hash = {0} AND s.expires_at > {1} AND u.disabled = {2} "
+            "AND (u.bot_owner_id IS NULL OR o.disabled = {2})")
 _CURSORS = ("SELECT r.id, r.last_seq, m.joined_seq FROM members m JOIN rooms r ON r.id = m.room_id "
             "WHERE m.user_id = {0} AND m.state = '" + MemberState.JOINED.value + "'")
 READERS = 2
 
 
 def _session(row: Any) -> tuple[User, Session]:
-    user = User(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5], row[6], row[7])
-    return user, Session(row[8], row[0], row[9])
+    user = User(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5], row[6], row[7], bool(row[8]), row[9])
+    return user, Session(row[10], row[0], row[11])
 
 
 class SqliteConnectReads:
