@@ -185,6 +185,7 @@ def build(settings: Settings) -> Context:
     support = Support(deps, emitter, accounts, rooms, messages, actions, provider, settings.assistant_threshold)
     bots = Bots(deps, emitter, rooms, messages, allow_private=settings.webhook_allow_private,
                 timeout_s=settings.webhook_timeout_s, retry_base_s=settings.webhook_retry_base_s)
+    bots.listen(support.hear)  # the assistant hears mentions and direct chats through the bot cursors
     calls = Calls(deps, emitter, make_call_settings(settings))
     return Context(settings=settings, db=deps.db, calls=calls, call_keeper=CallKeeper(hub, calls),
                    accounts=accounts, rooms=rooms, bots=bots,
@@ -246,12 +247,12 @@ def create_app(settings: Settings) -> web.Application:
                  settings.broker_url)
 
     async def _stop(app: web.Application) -> None:
+        await app[CTX].bots.close()  # first: its listener (the assistant) starts no answer after this
         await app[CTX].support.close()
         if app[CTX].export is not None:
             await app[CTX].export.close()
         await app[CTX].call_keeper.close()
         await app[CTX].privacy.close()
-        await app[CTX].bots.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

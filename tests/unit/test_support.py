@@ -9,7 +9,7 @@ import time
 import pytest
 
 from parley.core.errors import Invalid
-from parley.core.support import THRESHOLD, Entry, best_answer, entry_fields, prompt, rank
+from parley.core.support import THRESHOLD, Entry, best_answer, entry_fields, prompt, rank, without_mentions
 
 KB = [
     Entry(1, "How do I reset my password?", "Open Settings, then Security, then Reset password.", "account"),
@@ -99,3 +99,11 @@ def test_import_from_csv_and_markdown() -> None:
         with pytest.raises(Invalid) as refused:
             parse_import(fmt, text)
         assert words in refused.value.message
+
+
+def test_a_question_in_a_room_loses_its_mentions_before_ranking() -> None:
+    assert without_mentions("@assistant how do I reset my password?") == "how do I reset my password?"
+    assert without_mentions("hi @assistant-3f, and @ann: 退款").split() == ["hi", ",", "and", ":", "退款"]
+    assert without_mentions("mail me at ann@example.org") == "mail me at ann@example.org"  # no mention
+    entries = [Entry(1, "How do I reset my password?", "Settings.", "")]
+    assert best_answer(without_mentions("@assistant reset password"), entries) is not None

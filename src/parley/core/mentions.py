@@ -16,6 +16,7 @@ from parley.core.validation import USERNAME_CHARS
 _CHAR = USERNAME_CHARS.split("{")[0]  # the character class, e.g. [A-Za-z0-9_.-]
 _TOKEN = re.compile(f"(?<!{_CHAR})@({_CHAR}+)")
 _LENGTH = re.compile(USERNAME_CHARS)
+TOKEN = _TOKEN  # an @name (the assistant strips them from a question)
 ROOM_TOKENS = frozenset({"room", "here"})  # `@room`, `@here`: everyone (moderators and up only)
 NAMES_MAX = 20  # distinct names looked up per message: a wall of @tokens costs one bounded query
 

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from parley.core import validation
+from parley.core import mentions, validation
 from parley.core.errors import Invalid
 from parley.core.search import _PAIRS, tokens
 
@@ -177,6 +177,11 @@ def best_answer(question: str, entries: list[Entry], threshold: float = THRESHOL
     """The entry to answer with, or None: a person should answer."""
     hits = rank(question, entries, 1)
     return hits[0] if hits and hits[0].coverage >= threshold else None
+
+
+def without_mentions(text: str) -> str:
+    """A question put to the assistant in a room, less its @mentions (its own name is no keyword)."""
+    return mentions.TOKEN.sub(" ", text).strip()
 
 
 def snippet(text: str, limit: int = 200) -> str:

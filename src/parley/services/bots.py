@@ -96,6 +96,13 @@ class Bots:
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
+        self._listeners: list[Any] = []
+
+    def listen(self, handler: Any) -> None:
+        """An in-process listener (the assistant): `await handler(room_id, direct, events)` for the
+        events of every room with a cursor, once across nodes (called by the node whose compare and
+        set moved the cursor, after it moved). At most once: a node stopping mid-call loses that call."""
+        self._listeners.append(handler)
 
     # -- bot accounts ------------------------------------------------------------------------------------
     async def create(self, owner: User, username: object, display_name: object = None) -> tuple[dict[str, Any], str]:
@@ -387,8 +394,15 @@ class Bots:
                                  "body": orjson.dumps(payload).decode(), "state": "pending", "attempts": 0,
                                  "next_at": now, "created_at": now, "updated_at": now})
             async with self.deps.db.write() as conn:
-                if await store.advance_cursor(conn, room_id, cursor, found[-1].seq):
+                moved = await store.advance_cursor(conn, room_id, cursor, found[-1].seq)
+                if moved:
                     await store.enqueue(conn, rows)
+            if moved:
+                for handler in self._listeners:
+                    try:
+                        await handler(room_id, direct, found)
+                    except Exception:  # a listener's bug never stops the webhooks
+                        log.exception("an in-process bot listener failed in room %s", room_id)
         if any(p[2] for p in plans):
             self._wake.set()
         return any(p[2] for p in plans)

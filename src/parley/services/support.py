@@ -34,7 +34,7 @@ import orjson
 from parley.core import support as rules
 from parley.core import wire
 from parley.core.errors import Conflict, Forbidden, NotFound, ParleyError, RateLimited
-from parley.core.models import MemberState, Role, User
+from parley.core.models import Event, EventType, MemberState, Role, User
 from parley.core.ratelimit import Rate
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
@@ -42,6 +42,7 @@ from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.messages import Messages
 from parley.services.rooms import Rooms
+from parley.store import bots as bot_store
 from parley.store import rooms as room_store
 from parley.store import support as store
 from parley.store import users as user_store
@@ -53,6 +54,8 @@ GUEST_RATE = Rate(burst=5, per_second=1 / 60)  # new visitors' conversations per
 NO_ROOM = "no such room"
 NO_CONVERSATION = "no such conversation"
 CONTEXT_MESSAGES = 12  # the recent conversation given to the language model
+READERS_MAX = 500  # a larger private room gets the public knowledge bases only
+ASK_RATE = Rate(burst=5, per_second=1 / 12)  # questions one person puts to the assistant in rooms and chats
 
 # The assistant's own lines, in the visitor's language (a question with CJK characters gets Chinese).
 LINES = {
@@ -65,6 +68,8 @@ LINES = {
                     "shortly.",
         "taken": "{name} joined the conversation.",
         "resolved": "This conversation was marked as resolved. Write again any time.",
+        "unknown": "Sorry, I could not find an answer to that in the knowledge base.",
+        "unavailable": "Sorry, I cannot answer right now. Please try again later.",
     },
     "zh": {
         "cite": "出自“{title}”",
@@ -73,6 +78,8 @@ LINES = {
         "fallback": "抱歉，我现在无法回答。我们的工作人员很快会加入对话。",
         "taken": "{name} 加入了对话。",
         "resolved": "这次对话已标记为已解决。随时欢迎再来留言。",
+        "unknown": "抱歉，我在知识库里没有找到这个问题的答案。",
+        "unavailable": "抱歉，我现在无法回答，请稍后再试。",
     },
 }
 
@@ -165,6 +172,10 @@ class Support:
             async with self.deps.db.write() as conn:
                 await store.mark_account(conn, user.id, "assistant", self.deps.clock())
             user = dataclasses.replace(user, bot=True)
+            async with self.deps.db.read() as conn:  # two nodes made one each at once: the first wins
+                first = await store.assistant_id(conn)
+                if first is not None and first != user.id:
+                    user = (await user_store.by_id(conn, first))[0]  # type: ignore[index]
         self._assistant = user
         return user
 
@@ -206,6 +217,7 @@ class Support:
         assistant = await self.assistant_account()
         async with self.deps.db.write() as conn:
             created = await store.enable_room(conn, room_id, self.deps.clock())
+            await bot_store.ensure_cursor(conn, room_id)  # it answers mentions in the support room too
             present = await room_store.membership(conn, room_id, assistant.id)
         if present is None or present.state is not MemberState.JOINED:  # it tells the agents here
             if present is None or present.state is not MemberState.INVITED:
@@ -473,15 +485,19 @@ class Support:
                 self._turns = {k: v for k, v in self._turns.items() if v.locked()}
 
     async def _say(self, conv: store.Conversation, text: str) -> int | None:
+        return await self._post(conv.room_id, text)
+
+    async def _post(self, room_id: int, text: str, reply_to: int | None = None) -> int | None:
         """Post as the assistant; waits out its rate limit a few times. The message's seq."""
         assistant = await self.assistant_account()
         for _ in range(5):
             try:
-                sent, _ = await self.messages.send(assistant, conv.room_id, text[: self.deps.limits.max_text])
+                sent, _ = await self.messages.send(assistant, room_id, text[: self.deps.limits.max_text],
+                                                   reply_to=reply_to)
                 return getattr(sent, "seq", None)
             except RateLimited as exc:
                 await asyncio.sleep(min(exc.retry_after, 5.0))
-        log.warning("the assistant could not post in room %s: rate limited", conv.room_id)
+        log.warning("the assistant could not post in room %s: rate limited", room_id)
         return None
 
     async def _edit(self, room_id: int, seq: int, text: str, *, final: bool) -> None:
@@ -500,16 +516,25 @@ class Support:
 
     async def _stream(self, conv: store.Conversation, hits: list[rules.Hit], room_name: str,
                       lines: dict[str, str], desk_base: str) -> bool:
+        """The language model's answer in a support conversation; on a failure midway the
+        conversation waits for a person."""
+        async def failed() -> None:
+            if await self._move(conv, ("bot",), state="waiting"):
+                await self._call_agents(conv, desk_base)
+        return await self._stream_into(conv.room_id, hits, room_name, lines["fallback"], failed)
+
+    async def _stream_into(self, room_id: int, hits: list[rules.Hit], room_name: str, fallback: str,
+                           failed: Any = None, reply_to: int | None = None) -> bool:
         """The language model's answer streamed into one message by edits, throttled. False when
         it failed before saying anything (the caller posts the fallback)."""
         assert self.provider is not None
         assistant = await self.assistant_account()
-        page = await self.messages.history(assistant, conv.room_id, limit=CONTEXT_MESSAGES * 2)
+        page = await self.messages.history(assistant, room_id, limit=CONTEXT_MESSAGES * 2)
         said = [(("assistant" if (m.get("sender") or {}).get("id") == assistant.id else "user"), m["text"])
                 for m in page["messages"] if m["type"] == "message" and m.get("text")][-CONTEXT_MESSAGES:]
         prompt = rules.prompt(said, hits, room_name)
         text, seq, shown, last_edit = "", None, "", 0.0
-        await self._typing(conv.room_id)
+        await self._typing(room_id)
         try:
             async with asyncio.timeout(self.provider.timeout_s):
                 async for piece in stream_completion(self.provider, prompt):
@@ -517,26 +542,109 @@ class Support:
                     if not text.strip():
                         continue
                     if seq is None:
-                        seq = await self._say(conv, text.strip())
+                        seq = await self._post(room_id, text.strip(), reply_to)
                         shown, last_edit = text, time.monotonic()
                         if seq is None:
                             return True  # could not post at all: stay quiet rather than post twice
                     elif time.monotonic() - last_edit >= self.provider.edit_interval_s:
-                        await self._edit(conv.room_id, seq, text.strip(), final=False)
+                        await self._edit(room_id, seq, text.strip(), final=False)
                         shown, last_edit = text, time.monotonic()
         except (TimeoutError, aiohttp.ClientError, ProviderError, ValueError) as exc:
-            log.warning("the assistant's provider failed in conversation %s: %s", conv.id, exc)
+            log.warning("the assistant's provider failed in room %s: %s", room_id, exc)
             if seq is None:
                 return False
-            await self._edit(conv.room_id, seq, f"{text.strip()} …\n\n{lines['fallback']}", final=True)
-            if await self._move(conv, ("bot",), state="waiting"):
-                await self._call_agents(conv, desk_base)
+            await self._edit(room_id, seq, f"{text.strip()} …\n\n{fallback}", final=True)
+            if failed is not None:
+                await failed()
             return True
         if seq is None:
             return False
         if text != shown:
-            await self._edit(conv.room_id, seq, text.strip(), final=True)
+            await self._edit(room_id, seq, text.strip(), final=True)
         return True
+
+    # -- the assistant in rooms and direct chats -----------------------------------------------------
+
+    async def hear(self, room_id: int, direct: bool, events: list[Event]) -> None:
+        """The bot dispatcher's in-process listener (`Bots.listen`): called once across nodes with
+        the committed events of a room with a bot cursor. The assistant answers a message that
+        mentions it in a room it is a joined member of, and every message in a direct chat of two with
+        it (in a group direct chat, what mentions it);
+        never itself or another bot, never in a support conversation (`ask` answers there)."""
+        asks = [e for e in events if e.type is EventType.MESSAGE and e.sender is not None
+                and not e.sender.get("bot") and (e.data.get("text") or "").strip()]
+        if not asks:
+            return
+        assistant = self._assistant
+        if assistant is None:
+            async with self.deps.db.read() as conn:
+                if await store.assistant_id(conn) is None:
+                    return  # no assistant yet: nobody can have added it anywhere
+            assistant = await self.assistant_account()
+        asks = [e for e in asks if e.sender["id"] != assistant.id  # type: ignore[index]
+                and (direct or assistant.id in (e.data.get("mentions") or []))]
+        if not asks:
+            return
+        async with self.deps.db.read() as conn:
+            present = await room_store.membership(conn, room_id, assistant.id)
+            conversation = await store.conversation_of_room(conn, room_id)
+            pair = direct and await room_store.member_count(conn, room_id) == 2
+        if present is None or present.state is not MemberState.JOINED or conversation is not None:
+            return
+        if direct and not pair:  # a group chat that includes it: only what mentions it
+            asks = [e for e in asks if assistant.id in (e.data.get("mentions") or [])]
+        for event in asks:
+            asker = event.sender["id"]  # type: ignore[index]
+            if await self.deps.bus.hit(f"assistant-ask:{asker}", ASK_RATE):
+                log.info("the assistant skips a question in room %s: the asker is rate limited", room_id)
+                continue
+            self._spawn(self._answer_in_room(room_id, asker, event.seq, event.data.get("text") or ""))
+
+    async def _readers(self, conn: Any, room: Any, asker: int) -> list[int]:
+        """Whose reading rights bound the knowledge bases of an answer in `room`: the asker's in a
+        direct chat of two; every joined person's in a private room or group chat (its answer is
+        theirs to read); nobody's in a public room (anyone may join and read it later: public
+        knowledge bases only)."""
+        if room is None or (room.kind.value != "direct" and room.visibility.value == "public"):
+            return []
+        people = [u.id for u, _ in await room_store.member_list(conn, room.id, (MemberState.JOINED,))
+                  if not u.bot]
+        if len(people) > READERS_MAX:
+            return []
+        return people or [asker]
+
+    async def _answer_in_room(self, room_id: int, asker: int, seq: int, text: str) -> None:
+        lock = self._turns.setdefault(-room_id, asyncio.Lock())  # one answer at a time per room
+        try:
+            async with lock:
+                question = rules.without_mentions(text) or text
+                async with self.deps.db.read() as conn:
+                    room = await room_store.get(conn, room_id)
+                    if await store.is_support_room(conn, room_id):
+                        entries = await store.entries(conn, room_id)
+                    else:
+                        entries = await store.readable_entries(conn, await self._readers(conn, room, asker))
+                lines = LINES[_lang(question)]
+                await self._typing(room_id)
+                if self.provider is not None:
+                    hits = rules.rank(question, entries, 3)
+                    name = room.name if room is not None and room.name else "Parley"
+                    if not await self._stream_into(room_id, hits, name, lines["unavailable"], reply_to=seq):
+                        await self._post(room_id, lines["unavailable"], seq)
+                    return
+                hit = rules.best_answer(question, entries, self.threshold)
+                if hit is not None:
+                    cite = lines["cite"].format(title=hit.entry.title)
+                    await self._post(room_id, f"{hit.entry.answer}\n\n{cite} [#{hit.entry.id}]", seq)
+                else:
+                    await self._post(room_id, lines["unknown"], seq)
+        except ParleyError as exc:  # muted, removed meanwhile, the room archived: it keeps quiet
+            log.info("the assistant could not answer in room %s: %s", room_id, exc.message)
+        except Exception:  # a bug here never takes the dispatcher down with it
+            log.exception("the assistant failed in room %s", room_id)
+        finally:
+            if len(self._turns) > 10_000:  # forget idle rooms' locks
+                self._turns = {k: v for k, v in self._turns.items() if v.locked()}
 
 
 def _entry(entry: rules.Entry) -> dict[str, Any]:

@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley.core.models import User
 from parley.core.support import Entry
-from parley.store.tables import support_accounts, support_conversations, support_entries, support_rooms, users
+from parley.store.tables import (
+    members,
+    rooms,
+    support_accounts,
+    support_conversations,
+    support_entries,
+    support_rooms,
+    users,
+)
 
 _CONV = (support_conversations.c.id, support_conversations.c.support_room_id, support_conversations.c.room_id,
          support_conversations.c.guest_id, support_conversations.c.state, support_conversations.c.agent_id,
@@ -81,6 +89,23 @@ async def enable_room(conn: AsyncConnection, room_id: int, now: int) -> bool:
 async def entries(conn: AsyncConnection, room_id: int) -> list[Entry]:
     rows = await conn.execute(sa.select(*_ENTRY).where(support_entries.c.room_id == room_id)
                               .order_by(support_entries.c.id))
+    return [Entry(*r) for r in rows]
+
+
+async def readable_entries(conn: AsyncConnection, readers: list[int], limit: int = 5000) -> list[Entry]:
+    """The entries of the support rooms every one of `readers` may read: the public ones, and the
+    private ones all of them are joined members of (issue 12: the assistant outside support
+    conversations, whose answer all the readers see). Never a private room's someone cannot read."""
+    readers = sorted(set(readers))
+    inside = (sa.select(sa.func.count()).select_from(members)
+              .where(members.c.room_id == support_rooms.c.room_id, members.c.state == "joined",
+                     members.c.user_id.in_(readers)).scalar_subquery())
+    allowed = rooms.c.visibility == "public"
+    if readers:
+        allowed = sa.or_(allowed, inside == len(readers))
+    readable = sa.select(support_rooms.c.room_id).join(rooms, rooms.c.id == support_rooms.c.room_id).where(allowed)
+    rows = await conn.execute(sa.select(*_ENTRY).where(support_entries.c.room_id.in_(readable))
+                              .order_by(support_entries.c.id).limit(limit))
     return [Entry(*r) for r in rows]
 
 

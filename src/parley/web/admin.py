@@ -15,7 +15,10 @@ routes = web.RouteTableDef()
 async def server(request: web.Request) -> web.StreamResponse:
     # What becomes of a deleted account's messages: the client says so before one deletes one's own.
     deleted = ctx(request).settings.deleted_account_messages.lower()
-    return json({**await ctx(request).admin.server(), "deleted_account_messages": deleted})
+    # The server's own assistant (issue 12), which room admins add to rooms and people chat with.
+    assistant = (await ctx(request).support.assistant_account()).public()
+    return json({**await ctx(request).admin.server(), "deleted_account_messages": deleted,
+                 "assistant": assistant})
 
 
 @routes.get("/api/v1/admin/users")

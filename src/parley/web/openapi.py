@@ -70,7 +70,8 @@ SCHEMAS: dict[str, Any] = {
     "ServerInfo": _obj(["registration", "version", "deleted_account_messages"],
                        registration={"enum": ["open", "invite", "closed"]},
                        version={"type": "string", "description": "the API's version (never the software's)"},
-                       deleted_account_messages={"enum": ["keep", "erase"]}),
+                       deleted_account_messages={"enum": ["keep", "erase"]},
+                       assistant=_ref("UserPublic")),  # the server's own bot (issue 12)
     "AdminUser": {"allOf": [_ref("User"), _obj(["disabled", "rooms", "last_login_at"], disabled=_BOOL, rooms=_INT,
                                                last_login_at=_NULLABLE_INT)]},
     "AdminRoom": _obj(["id", "name", "topic", "visibility", "archived", "created_at", "member_count", "owners",

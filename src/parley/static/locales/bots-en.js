@@ -59,6 +59,7 @@ export default {
   'bots.attempts': '{count} attempt(s)',
   'bots.remove': 'Remove',
   'bots.close': 'Close',
+  'bots.assistant': 'Assistant (answers when mentioned)',
   'bots.addTitle': 'Add a bot to this room',
   'bots.mine': 'One of my bots',
   'bots.orName': 'or a bot’s username',

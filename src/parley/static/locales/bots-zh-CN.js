@@ -59,6 +59,7 @@ export default {
   'bots.attempts': '尝试 {count} 次',
   'bots.remove': '移除',
   'bots.close': '关闭',
+  'bots.assistant': '助手（被提及时回答）',
   'bots.addTitle': '向本房间添加机器人',
   'bots.mine': '我的机器人',
   'bots.orName': '或输入机器人的用户名',

@@ -134,6 +134,9 @@ export async function addBotDialog(roomId) {
   const mine = h('select', { name: 'bot_id' }, h('option', { value: '' }, '—'));
   const name = h('input', { name: 'bot_username', maxlength: 32, autocomplete: 'off', spellcheck: 'false' });
   request('GET', '/bots').then(({ bots }) => mine.append(...bots.map((b) => h('option', { value: b.id }, `${b.display_name} (@${b.username})`))), () => {});
+  // The server's own assistant (no owner: room admins add it); it answers mentions here.
+  request('GET', '/server').then(({ assistant }) => assistant && mine.append(
+    h('option', { value: assistant.id, 'data-assistant': '' }, `${t('bots.assistant')} (@${assistant.username})`)), () => {});
   openDialog({
     title: t('bots.addTitle'),
     submitLabel: t('bots.addSubmit'),
