@@ -9,7 +9,16 @@ import time
 import pytest
 
 from parley.core.errors import Invalid
-from parley.core.support import THRESHOLD, Entry, best_answer, entry_fields, prompt, rank, without_mentions
+from parley.core.support import (
+    THRESHOLD,
+    Entry,
+    best_answer,
+    entry_fields,
+    parse_import,
+    prompt,
+    rank,
+    without_mentions,
+)
 
 KB = [
     Entry(1, "How do I reset my password?", "Open Settings, then Security, then Reset password.", "account"),
@@ -107,3 +116,17 @@ def test_a_question_in_a_room_loses_its_mentions_before_ranking() -> None:
     assert without_mentions("mail me at ann@example.org") == "mail me at ann@example.org"  # no mention
     entries = [Entry(1, "How do I reset my password?", "Settings.", "")]
     assert best_answer(without_mentions("@assistant reset password"), entries) is not None
+
+
+@pytest.mark.parametrize("text", ['a\r"b', 'x,"y\rz"\rq', '"never closed', 'q,a\r\n\x00,e', "\r\r\n,\r"])
+def test_csv_with_stray_line_ends_or_quotes_is_refused_or_read_never_an_error(text: str) -> None:
+    """A lone carriage return in an unquoted field made the csv module raise (a 500 the fuzzer found)."""
+    try:
+        entries = parse_import("csv", text)
+    except Invalid:
+        return
+    assert all(isinstance(value, str) for entry in entries for value in entry)
+
+
+def test_csv_keeps_line_breaks_inside_quoted_answers() -> None:
+    assert parse_import("csv", 'title,answer\r\nHow?,"Like\r\nthis",t\r\n') == [("How?", "Like\nthis", "t")]

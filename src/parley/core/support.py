@@ -87,7 +87,10 @@ def parse_import(fmt: str, text: str) -> list[tuple[str, str, str]]:
         raise Invalid(f"text must be at most {IMPORT_MAX} characters")
     raw: list[tuple[object, object, object]] = []
     if fmt == "csv":
-        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+        try:  # newline="": the csv module reads line ends inside quoted fields itself
+            rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+        except csv.Error as exc:
+            raise Invalid(f"text is not valid CSV: {exc}") from None
         if rows and [c.strip().lower() for c in rows[0][:2]] in (["title", "answer"], ["question", "answer"]):
             rows = rows[1:]
         for row in rows:

@@ -67,7 +67,11 @@ async def lock_registrations(conn: AsyncConnection) -> None:
 
 
 async def count_users(conn: AsyncConnection) -> int:
-    return int(await conn.scalar(sa.select(sa.func.count()).select_from(users)) or 0)
+    """People's accounts: not bots (the server's own assistant may exist before anyone registers)
+    nor the support widget's visitors, so the first person to register still administers the server."""
+    guest = sa.exists().where(support_accounts.c.user_id == users.c.id, support_accounts.c.kind == "guest")
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(users)
+                                 .where(users.c.bot.is_(False), ~guest)) or 0)
 
 
 async def by_username(conn: AsyncConnection, username: str) -> tuple[User, str] | None:

@@ -8,7 +8,7 @@ import { detectLanguage, loadStrings, setLanguage, t } from '../i18n.js';
 const room = document.body.dataset.room;
 const KEY = `parley.support.${room}`;
 const main = document.getElementById('widget');
-const state = { token: localStorage.getItem(KEY), conversation: null, messages: new Map(), socket: null,
+const state = { draft: '', token: localStorage.getItem(KEY), conversation: null, messages: new Map(), socket: null,
   open: false, typing: null, typingTimer: 0, retry: 0, me: null, cursor: 0 };
 
 async function call(method, path, body) {
@@ -108,7 +108,7 @@ async function send(form) {
   const input = form.elements.text;
   const text = input.value.trim();
   if (!text) return;
-  input.value = '';
+  input.value = state.draft = '';
   errorText = '';
   try {
     await state.ready; // the first question may come before the conversation is opened
@@ -117,7 +117,7 @@ async function send(form) {
     if (state.conversation.state === 'resolved') state.conversation = { ...state.conversation, state: 'waiting' };
     render();
   } catch {
-    input.value = text;
+    state.draft = text;
     showError();
   }
 }
@@ -156,11 +156,15 @@ function render() {
         h('span', { class: 'text', 'data-user': true }, m.text));
     }));
   const form = h('form', { class: 'composer', on: { submit: (e) => { e.preventDefault(); send(e.target); } } },
+    // Every render rebuilds the panel: the draft (and the focus) carry over, so a frame that
+    // arrives while the visitor types loses nothing.
     h('textarea', { name: 'text', rows: 2, maxlength: 4000, placeholder: t('support.placeholder'),
-      'aria-label': t('support.placeholder'),
-      on: { keydown: (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(e.target.form); } } } }),
+      'aria-label': t('support.placeholder'), value: state.draft,
+      on: { input: (e) => { state.draft = e.target.value; },
+        keydown: (e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(e.target.form); } } } }),
     h('button', { type: 'submit', class: 'send' }, t('support.send')));
   const conv = state.conversation;
+  const typing = document.activeElement?.name === 'text';
   replace(main, h('section', { class: 'panel', 'aria-label': t('support.title') },
     h('header', {}, h('strong', {}, t('support.title')),
       conv?.state === 'bot' ? h('button', { type: 'button', class: 'human', on: { click: handover } },
@@ -173,6 +177,7 @@ function render() {
       conv && !state.socket ? ` ${t('support.offline')}` : ''),
     errorText ? h('p', { class: 'error', role: 'alert' }, errorText) : null,
     form));
+  if (typing) form.elements.text.focus();
   const focused = document.activeElement?.name === 'text';
   list.scrollTop = list.scrollHeight;
   if (!focused) main.querySelector('textarea')?.focus({ preventScroll: true });
