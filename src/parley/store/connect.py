@@ -66,8 +66,10 @@ class SqliteConnectReads:
         return await self._run(self._session_user, token_hash, now)
 
     def _session_user(self, token_hash: bytes, now: int) -> tuple[User, Session] | None:
-        row = self._conn().execute(self._session_sql, (token_hash, now)).fetchone()
-        return None if row is None else _session(row)
+        # fetchall, not fetchone: a statement left unfinished keeps its read transaction open on this
+        # connection, and every later read here would see that old snapshot (stale room ends).
+        rows = self._conn().execute(self._session_sql, (token_hash, now)).fetchall()
+        return _session(rows[0]) if rows else None
 
     async def joined_cursors(self, user_id: int) -> dict[int, tuple[int, int]]:
         return await self._run(self._joined_cursors, user_id)

@@ -156,8 +156,8 @@ export class TimelineView {
     this.lo = Math.max(0, index - STEP / 2);
     this.hi = Math.min(this.count, this.lo + STEP);
     this.list.replaceChildren(...this.rows(this.lo, this.hi));
+    this.stuck = false; // before renderPending, which follows the bottom when stuck
     this.renderPending();
-    this.stuck = false;
     const row = this.list.querySelector(`[data-seq="${seq}"]`);
     row.setAttribute('tabindex', '-1');
     const left = this.focusUntil - Date.now();
