@@ -308,6 +308,7 @@ def test_phone_long_press_opens_the_sheet(open_app, live_server: Server) -> None
 def test_copied_link_opens_the_room_at_the_message(open_app, live_server: Server) -> None:
     ann, bob, room, ann_page, bob_page = pair(open_app, live_server)
     send(ann_page, "link to me")
+    expect_message(ann_page, "link to me")  # stored before the 40 others, which come by REST
     live_server.post_many(ann, room["id"], [f"later {i}" for i in range(40)])
     expect_message(bob_page, "later 39")
     seq = row(ann_page, "link to me").get_attribute("data-seq")

@@ -266,3 +266,15 @@ async def test_searches_ignore_case_beyond_ascii(ctx: Context) -> None:
     assert await found("öl") == ["olga"]
     assert await rooms("CAFÉ") == [cafe["id"]]
     assert await rooms("ünter") == [cafe["id"]]
+
+
+async def test_connect_reads_see_what_was_committed_after_a_session_read(ctx: Context) -> None:
+    """The connect reads (store/connect.py) run on a small pool of reader connections: a session
+    read left half-fetched kept its snapshot open there, and later connects saw stale room ends."""
+    user, token = await ctx.accounts.register("ends", PASSWORD)
+    rid = (await ctx.rooms.create(user, "ends"))["id"]
+    for _ in range(6):  # enough turns to use every reader connection of the pool
+        assert (await ctx.accounts.authenticate(token))[0].id == user.id
+        sent, _ = await ctx.messages.send(user, rid, "one more")
+        cursors = await ctx.db.connects.joined_cursors(user.id)
+        assert cursors[rid][0] == sent.seq
