@@ -186,9 +186,8 @@ class Messages:
         metrics.BATCH_SIZE.observe(len(batch))
         events = plan.place(stored, now, snapshot.resolved)
         metrics.COUNTS.sends += len(events)
-        if self.spam is not None and plan.scored:
-            self.spam.count(plan.scored, len(plan.held), plan.refused)
-            plan.count_verdicts()
+        if self.spam is not None and plan.verdicts:
+            self.spam.count(plan.verdicts)
         if plan.held:
             await self._hold(plan)
         plan.finish()
@@ -373,8 +372,7 @@ class _Plan:
         self.scores: list[spam.Score | None] = [None] * len(batch)
         self.policy = policy
         self.held: list[int] = []  # indexes the spam filter holds for review
-        self.scored = self.refused = 0  # how many the spam filter scored, and refused
-        self.verdicts: Counter[str] = Counter()  # of the scored ones, for /metrics
+        self.verdicts: Counter[str] = Counter()  # the spam filter's verdicts on the scored ones
 
     def decide(self, snapshot: Snapshot) -> list[int]:
         chosen: list[int] = []
@@ -440,7 +438,6 @@ class _Plan:
             return chosen
         assert self.scorer is not None and self.policy is not None
         found = self.scorer([self.batch[i] for i in to_score])
-        self.scored = len(to_score)
         dropped: set[int] = set()
         for i, score in zip(to_score, found, strict=True):
             self.scores[i] = score
@@ -448,7 +445,6 @@ class _Plan:
             self.verdicts[verdict.value] += 1
             if verdict is spam.Verdict.REJECT:
                 self.outcomes[i] = SpamRejected(REFUSED)
-                self.refused += 1
                 dropped.add(i)
             elif verdict is spam.Verdict.HOLD:
                 self.held.append(i)
@@ -478,10 +474,6 @@ class _Plan:
             self.outcomes[i] = (event, True)
             events.append(event)
         return events
-
-    def count_verdicts(self) -> None:
-        for decision, n in self.verdicts.items():
-            metrics.SPAM_DECISIONS.labels(decision).inc(n)
 
     def finish(self) -> None:
         """Resolve every request's future (once the held ones have their outcome too)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from parley.core import admin as admin_rules
-from parley.core import spam, wire
+from parley.core import metrics, spam, wire
 from parley.core.errors import Forbidden, NotFound, RateLimited
 from parley.core.models import Event, MemberState, User
 from parley.services.deps import Deps
@@ -157,11 +157,13 @@ class Spam:
                                         wire.HeldAddedFrame(held=spam.held_view(h)))
         return held
 
-    def count(self, scored: int, held: int, refused: int) -> None:
-        """A batch's verdicts, for the console's figures."""
-        self.tally["scored"] += scored
-        self.tally["held"] += held
-        self.tally["refused"] += refused
+    def count(self, verdicts: Mapping[str, int]) -> None:
+        """A batch's verdicts (by `spam.Verdict` value), for the console's figures and /metrics."""
+        self.tally["scored"] += sum(verdicts.values())
+        self.tally["held"] += verdicts.get(spam.Verdict.HOLD, 0)
+        self.tally["refused"] += verdicts.get(spam.Verdict.REJECT, 0)
+        for decision, n in verdicts.items():
+            metrics.SPAM_DECISIONS.labels(decision).inc(n)
 
     # -- the admin console -------------------------------------------------------------------------
 
