@@ -290,3 +290,17 @@ def test_a_held_message_is_approved_into_place_for_everyone_or_rejected(open_app
     send(cat_page, "after the rejection")
     expect_message(ann_page, "after the rejection")
     expect(cat_page.locator(STORED, has_text="Second batch")).to_have_count(0)
+
+    # Rejected while Bob was away: back online, his held copy says so rather than vanishing.
+    send(bob_page, f"Third batch {LINKS}")
+    third = bob_page.locator("ol.pending-events li.msg", has_text="Third batch")
+    expect(third.locator(".msg-status")).to_have_text("Held for review")
+    expect(panel.locator(".mod-queue[data-kind=held] .queue-item")).to_have_count(1)
+    bob_page.context.set_offline(True)
+    expect(bob_page.locator(".conn")).to_have_attribute("data-state", "offline")
+    panel.locator(".mod-queue[data-kind=held] .queue-item").get_by_role("button", name="Reject").click()
+    expect(panel.locator(".mod-queue[data-kind=held] .queue-item")).to_have_count(0)
+    bob_page.context.set_offline(False)
+    expect(bob_page.locator(".conn")).to_have_attribute("data-state", "connected")
+    expect(third.locator(".msg-status")).to_contain_text("Not delivered: a moderator rejected it.")
+    assert bob_page.locator("ol.pending-events li.msg.held").count() == 0

@@ -67,6 +67,9 @@ async def test_held_ack_live_queue_approval_in_order_and_rejection(server, http,
     await owner.call("POST", f"/api/v1/held/{held_http['held']['id']}/reject")
     gone = await eve_sock.wait_for(lambda f: f["type"] == "held_resolved" and not f["approved"])
     assert gone["id"] == held_http["held"]["id"] and gone["seq"] is None
+    # Eve's own list: nothing held any more; the rejection is told (the approval came as its event).
+    assert await eve.call("GET", "/api/v1/me/held") == {"held": [], "rejected": [held_http["held"]["id"]]}
+    assert (await bob.call("GET", "/api/v1/me/held"))["rejected"] == []
     await bob_sock.barrier()
     assert not [f for f in bob_sock.frames if f["type"].startswith("held") or f.get("text") == SPAM_2]
     assert [m["text"] for m in (await bob.history(room))["messages"] if m["type"] == "message"] == ["hi all", SPAM]

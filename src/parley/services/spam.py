@@ -34,6 +34,7 @@ _core = spam  # for the methods whose `spam` argument (a bool) hides the module
 REFRESH_MS = 5_000
 LIST_MAX = 100
 MINE_MAX = 200  # a sender's held messages shown again after a reload (the send rate limit bounds them)
+REJECTED_SHOWN_MS = 24 * 3600 * 1000  # a rejection decided while the sender was away is told for a day
 SETTINGS = "spam_policy"  # its key in server_settings: the thresholds an admin set, for every node
 FIGURES_WINDOW_MS = 86_400_000  # the console counts decisions over the last day
 NOT_FOUND = "no such held message"
@@ -228,13 +229,16 @@ class Spam:
 
     async def mine(self, user: User) -> dict[str, Any]:
         """My messages waiting for review, oldest first, in the rooms I am still joined to: the client
-        shows them again as "held for review" after a reload."""
+        shows them again as "held for review" after a reload. `rejected`: the ids of mine a moderator
+        rejected in the last day, so a held copy still on screen after being away says "Not delivered"
+        (an approved one arrives as its room event)."""
         async with self.deps.db.read() as conn:
             found = await spam_store.of_sender(conn, user.id, MINE_MAX)
             rooms = {h.room_id for h in found}
             joined = {room for room in rooms if (m := await room_store.membership(conn, room, user.id)) is not None
                       and m.state is MemberState.JOINED}
-        return {"held": [spam.held_json(h) for h in found if h.room_id in joined]}
+            rejected = await spam_store.rejected_of(conn, user.id, self.deps.clock() - REJECTED_SHOWN_MS, MINE_MAX)
+        return {"held": [spam.held_json(h) for h in found if h.room_id in joined], "rejected": rejected}
 
     async def approve(self, user: User, held_id: int) -> Event:
         """Send the held message to its room (the next seq, delivered to everyone in order), then

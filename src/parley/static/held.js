@@ -6,14 +6,20 @@ import { emit, store, timeline } from './state.js';
 /**
  * Each held message of mine becomes a pending copy with status `held` (its client_msg_id, so an
  * approval's event settles it, as pending.js does). A held copy the server no longer holds was
- * decided while away: approved (its event arrives, or has) or rejected; it goes.
+ * decided while away: rejected (listed in `rejected`) says "Not delivered", as a live rejection
+ * does; approved (its event arrives, or has), it goes.
  */
-export function restoreHeld(list) {
+export function restoreHeld(list, rejected = []) {
   const ids = new Set(list.map((held) => held.id));
+  const refused = new Set(rejected);
   for (const [roomId, line] of store.timelines) {
     const before = line.pending.length;
+    let changed = false;
+    for (const pending of line.pending) {
+      if (pending.status === 'held' && refused.has(pending.heldId)) [pending.status, changed] = ['rejected', true];
+    }
     line.pending = line.pending.filter((pending) => pending.status !== 'held' || ids.has(pending.heldId));
-    if (line.pending.length !== before) emit('pending', roomId);
+    if (changed || line.pending.length !== before) emit('pending', roomId);
   }
   for (const held of list) {
     const line = timeline(held.room);

@@ -111,8 +111,8 @@ function onHello({ rooms, user }) {
   resendAll(store.timelines);
   for (const id of unknown) fetchRoom(id);
   loadQueues();
-  api.call('GET', '/me/held').then(({ held }) => (held.length || document.querySelector('.msg.held'))
-    && import('./held.js').then((m) => m.restoreHeld(held)), () => {}); // mine, held for review
+  api.call('GET', '/me/held').then(({ held, rejected }) => (held.length || document.querySelector('.msg.held'))
+    && import('./held.js').then((m) => m.restoreHeld(held, rejected)), () => {}); // mine, held for review
 }
 
 /** A room new to me (joined elsewhere, a new direct chat): its events wait until it is known. */

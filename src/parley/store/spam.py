@@ -121,6 +121,15 @@ async def of_sender(conn: AsyncConnection, sender_id: int, limit: int) -> list[H
     return [_held(r) for r in await conn.execute(stmt)]
 
 
+async def rejected_of(conn: AsyncConnection, sender_id: int, since: int, limit: int) -> list[int]:
+    """Ids of one sender's held messages a moderator rejected since `since` (ms), newest first: read
+    from the audit log's `reject_message` entries (ix_audit_log_target), as the held rows are gone."""
+    rows = await conn.execute(sa.select(audit_log.c.data).where(
+        audit_log.c.target_id == sender_id, audit_log.c.action == "reject_message", audit_log.c.ts >= since,
+    ).order_by(audit_log.c.id.desc()).limit(limit))
+    return [held for (data,) in rows if data and isinstance(held := orjson.loads(data).get("held"), int)]
+
+
 async def moderated_rooms(conn: AsyncConnection, user_id: int) -> list[int]:
     """The rooms where the user is a joined moderator or above."""
     return list((await conn.scalars(sa.select(members.c.room_id).where(

@@ -278,6 +278,7 @@ audit_log = sa.Table(
     sa.Column("data", sa.Text, nullable=True),  # JSON: what else the action needs told (a role, a count)
     sa.Index("ix_audit_log_room", "room_id", "id"),
     sa.Index("ix_audit_log_actor", "actor_id", "id"),
+    sa.Index("ix_audit_log_target", "target_id", "id"),  # GET /me/held: my held messages rejected lately
 )
 
 # A ban keeps a user out of a room (no join, no invite) until `until` (ms; null: for good). An

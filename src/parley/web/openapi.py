@@ -655,8 +655,9 @@ def _held_paths() -> dict[str, Any]:
             "admins: all)", ("200", _ref("HeldPage")), params=api.HeldQuery)},
         "/api/v1/me/held": {"get": _op(
             "My messages the spam filter holds for review, oldest first, in rooms I am joined to (the client "
-            "shows them again as held after a reload)", ("200", _obj(["held"], held={
-                "type": "array", "items": _ref("HeldMessage")})))},
+            "shows them again as held after a reload), and the ids of mine a moderator rejected in the last "
+            "day", ("200", _obj(["held", "rejected"], held={"type": "array", "items": _ref("HeldMessage")},
+                                rejected={"type": "array", "items": _INT})))},
         "/api/v1/held/{held_id}/approve": {"post": approve},
         "/api/v1/held/{held_id}/reject": {"post": reject},
     }
