@@ -184,7 +184,8 @@ def build(settings: Settings) -> Context:
                         settings.assistant_timeout_s) if settings.assistant_url else None
     support = Support(deps, emitter, accounts, rooms, messages, actions, provider, settings.assistant_threshold)
     bots = Bots(deps, emitter, rooms, messages, allow_private=settings.webhook_allow_private,
-                timeout_s=settings.webhook_timeout_s, retry_base_s=settings.webhook_retry_base_s)
+                timeout_s=settings.webhook_timeout_s, retry_base_s=settings.webhook_retry_base_s,
+                log_days=settings.webhook_log_days)
     bots.listen(support.hear)  # the assistant hears mentions and direct chats through the bot cursors
     calls = Calls(deps, emitter, make_call_settings(settings))
     return Context(settings=settings, db=deps.db, calls=calls, call_keeper=CallKeeper(hub, calls),

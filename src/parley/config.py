@@ -113,6 +113,8 @@ class Settings:
     webhook_retry_base_s: float = field(default=10.0, metadata={
         "help": "delay before the first retry of a failed webhook delivery; each next one doubles (5 retries)",
         "min": 0.01, "max": 3600})
+    webhook_log_days: float = field(default=14.0, metadata={
+        "help": "days a finished webhook delivery (done or failed) stays in its bot's delivery log", "min": 0.01})
     bot_rate_limit_burst: float = field(default=30, metadata={"help": "messages a bot may send at once", "min": 1})
     bot_rate_limit_per_sec: float = field(default=5.0, metadata={
         "help": "sustained messages per second per bot", "min": 1e-6})

@@ -140,6 +140,18 @@ async def test_dispatcher_matches_through_a_durable_cursor(database_url: str) ->
         assert len(log) == 3 and await outcome(ctx.bots.deliveries(alice, bot.id)) == "not_found"
         commands = await ctx.bots.room_commands(alice, rid)
         assert [(c["name"], c["bot"]["username"]) for c in commands] == [("weather", "watcher")]
+        # The log keeps finished deliveries for PARLEY_WEBHOOK_LOG_DAYS, pending ones whatever their age.
+        ids = [r["id"] for r in await _deliveries(ctx)]
+        old = ctx.bots.deps.clock() - ctx.bots.log_ms - 1
+        async with ctx.db.write() as conn:
+            for delivery_id, state, updated in zip(ids, ("done", "failed", "pending"), (old, old, old), strict=True):
+                await conn.execute(webhook_deliveries.update().where(webhook_deliveries.c.id == delivery_id)
+                                   .values(state=state, updated_at=updated))
+        await ctx.messages.send(alice, rid, "@watcher once more")
+        await ctx.bots.match_once()
+        assert await ctx.bots.prune_once() == 2
+        assert [r["state"] for r in await _deliveries(ctx)] == ["pending", "pending"]
+        assert await ctx.bots.prune_once() == 0
     finally:
         await close_context(ctx)
 

@@ -82,9 +82,14 @@ class _CheckedResolver(AbstractResolver):
         await self.inner.close()
 
 
+PRUNE_EVERY_S = 3600.0  # the delivery log is pruned hourly by every node (deletes are idempotent)
+PRUNE_BATCH = 1000
+
+
 class Bots:
     def __init__(self, deps: Deps, emitter: Emitter, rooms: Any, messages: Any, *, allow_private: str = "",
-                 timeout_s: float = 10.0, retry_base_s: float = 10.0, poll_s: float = 0.5) -> None:
+                 timeout_s: float = 10.0, retry_base_s: float = 10.0, poll_s: float = 0.5,
+                 log_days: float = 14.0) -> None:
         self.deps = deps
         self.emitter = emitter
         self.rooms = rooms
@@ -93,6 +98,7 @@ class Bots:
         self.timeout_s = timeout_s
         self.retry_base_ms = max(1, int(retry_base_s * 1000))
         self.poll_s = poll_s
+        self.log_ms = int(log_days * 86_400_000)
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
@@ -333,7 +339,8 @@ class Bots:
         connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, limit=20)
         self._http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         self._tasks = [asyncio.create_task(self._loop(self.match_once), name="webhook-match"),
-                       asyncio.create_task(self._loop(self.deliver_once), name="webhook-deliver")]
+                       asyncio.create_task(self._loop(self.deliver_once), name="webhook-deliver"),
+                       asyncio.create_task(self._prune_loop(), name="webhook-log-prune")]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -360,6 +367,29 @@ class Bots:
                 busy = False
             if not busy:
                 await asyncio.sleep(self.poll_s)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await self.prune_once()
+            except asyncio.CancelledError:
+                raise
+            except Unavailable as exc:
+                log.warning("webhook log pruning waiting for the database: %s", exc.message)
+            except Exception:
+                log.exception("webhook log pruning failed")
+            await asyncio.sleep(PRUNE_EVERY_S)
+
+    async def prune_once(self) -> int:
+        """Drop finished deliveries (done or failed) older than the log's days, a batch per
+        transaction; pending ones stay whatever their age. The number dropped."""
+        before, dropped = self.deps.clock() - self.log_ms, 0
+        while True:
+            async with self.deps.db.write() as conn:
+                count = await store.prune(conn, before, PRUNE_BATCH)
+            dropped += count
+            if count < PRUNE_BATCH:
+                return dropped
 
     async def match_once(self) -> bool:
         """Match the events above every cursor; True when there was something to do."""

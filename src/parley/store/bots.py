@@ -162,6 +162,14 @@ async def enqueue(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
         await conn.execute(webhook_deliveries.insert(), rows)
 
 
+async def prune(conn: AsyncConnection, before: int, limit: int) -> int:
+    """Delete up to `limit` finished deliveries last updated before `before` (ms); how many."""
+    d = webhook_deliveries.c
+    old = (sa.select(d.id).where(d.state.in_(("done", "failed")), d.updated_at < before)
+           .order_by(d.id).limit(limit).scalar_subquery())
+    result = await conn.execute(webhook_deliveries.delete().where(d.id.in_(old)))
+    return result.rowcount
+
 async def due(conn: AsyncConnection, now: int, limit: int) -> list[Any]:
     rows = await conn.execute(
         sa.select(webhook_deliveries.c.id, webhook_deliveries.c.next_at)
