@@ -15,13 +15,15 @@ export function markRead(roomId, { delay = 0 } = {}) {
     room.mention = false;
     emit('rooms');
   }
+  // What is on screen now: a message arriving before the delayed send (I may have left the room
+  // by then) stays unread, with its mention.
+  const seq = Math.max(room.cursor, store.timelines.get(roomId)?.lastSeq ?? 0);
   clearTimeout(timers.get(roomId));
-  timers.set(roomId, setTimeout(() => sendRead(room), delay));
+  timers.set(roomId, setTimeout(() => sendRead(room, seq), delay));
 }
 
-function sendRead(room) {
+function sendRead(room, seq) {
   timers.delete(room.id);
-  const seq = Math.max(room.cursor, store.timelines.get(room.id)?.lastSeq ?? 0);
   if (seq <= (room.read_seq ?? 0)) return;
   room.read_seq = seq;
   if (!sendFrame({ type: 'read', room: room.id, seq })) api.markRead(room.id, seq).catch(() => {});
