@@ -6,8 +6,9 @@ reactions, pins, threads, reply previews) at ~300 µs of event-loop CPU each on 
 message went row -> Event -> msgspec struct -> dict. Here, as in `store/connect.py`: on SQLite one
 call on a small reader pool with stdlib `sqlite3` connections, the whole page in one read
 transaction; on PostgreSQL raw asyncpg on a connection from SQLAlchemy's pool, three round trips
-(room and membership, the page, every decoration at once). A plain message's view is a dict made
-from its row; other events still go through `Event.wire()`, so the wire form stays defined once.
+(room and membership, the page, reactions + pins + threads in one statement), a fourth for reply
+previews when the page holds replies. The SQL is the same on both. A plain message's view is a dict
+made from its row; other events still go through `Event.wire()`, so the wire form stays defined once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,27 +40,18 @@ _N_MEMBER = len(MEMBER_COLUMNS)
 _OLDER = f"{SELECT_SQL} WHERE events.room_id = {{0}} AND events.seq < {{1}} ORDER BY events.seq DESC LIMIT {{2}}"
 _NEWER = (f"{SELECT_SQL} WHERE events.room_id = {{0}} AND events.seq > {{1}} AND events.seq <= {{2}} "
           "ORDER BY events.seq LIMIT {3}")
-_REACTIONS = ("SELECT seq, emoji, count(*), max(CASE WHEN user_id = {1} THEN 1 ELSE 0 END), min(created_at) "
-              "FROM reactions WHERE room_id = {0} AND seq {2} GROUP BY seq, emoji ORDER BY seq, 5, emoji")
-_PINS = "SELECT seq FROM pins WHERE room_id = {0} AND seq {1}"
-# IS NOT NULL: the partial index ix_events_thread applies.
-_THREADS = ("SELECT thread_root, count(*), max(seq), max(ts) FROM events WHERE room_id = {0} "
-            "AND thread_root IS NOT NULL AND thread_root {1} GROUP BY thread_root")
+# Reactions, pins and thread summaries of a page in one statement, over the page's seq range (both
+# exist for messages only, and `views` gives summaries to roots only): kind 0 rows are (seq, emoji,
+# count, me, first reaction), 1 a pinned seq, 2 (root, replies, last seq, last ts). The same text on
+# both databases, with numbered parameters (`?1`, `$1`).
+_DECORATIONS = (
+    "SELECT 0, seq, emoji, count(*), max(CASE WHEN user_id = {0} THEN 1 ELSE 0 END), min(created_at) "
+    "FROM reactions WHERE room_id = {1} AND seq BETWEEN {2} AND {3} GROUP BY seq, emoji "
+    "UNION ALL SELECT 1, seq, NULL, NULL, NULL, NULL FROM pins WHERE room_id = {1} AND seq BETWEEN {2} AND {3} "
+    "UNION ALL SELECT 2, thread_root, NULL, count(*), max(seq), max(ts) FROM events WHERE room_id = {1} "
+    "AND thread_root IS NOT NULL AND thread_root BETWEEN {2} AND {3} GROUP BY thread_root "  # ix_events_thread
+    "ORDER BY 1, 2, 6, 3")
 _PREVIEWS = f"{SELECT_SQL} WHERE events.room_id = {{0}} AND events.seq {{1}} AND events.type = 'message'"
-# PostgreSQL: every decoration in one round trip, each a JSON array of rows.
-_PG_DECORATIONS = (
-    "SELECT (SELECT json_agg(json_build_array(r.seq, r.emoji, r.n, r.me) ORDER BY r.seq, r.first, r.emoji) FROM "
-    "(SELECT seq, emoji, count(*) AS n, max(CASE WHEN user_id = $2 THEN 1 ELSE 0 END) AS me, "
-    "min(created_at) AS first FROM reactions WHERE room_id = $1 AND seq = ANY($3::bigint[]) "
-    "GROUP BY seq, emoji) r), "
-    "(SELECT json_agg(seq) FROM pins WHERE room_id = $1 AND seq = ANY($3::bigint[])), "
-    "(SELECT json_agg(json_build_array(t.root, t.n, t.last_seq, t.last_ts)) FROM "
-    "(SELECT thread_root AS root, count(*) AS n, max(seq) AS last_seq, max(ts) AS last_ts FROM events "
-    "WHERE room_id = $1 AND thread_root IS NOT NULL AND thread_root = ANY($4::bigint[]) GROUP BY thread_root) t), "
-    "(SELECT json_agg(json_build_array(e.id, e.room_id, e.seq, e.type, e.ts, e.client_msg_id, e.text, e.data, "
-    "e.sender_id, u.username, u.display_name, u.avatar, e.thread_root, u.bot)) FROM events e "
-    "LEFT JOIN users u ON u.id = e.sender_id WHERE e.room_id = $1 AND e.seq = ANY($5::bigint[]) "
-    "AND e.type = 'message')")
 READERS = 2
 
 
@@ -149,34 +140,35 @@ def views(rows: Sequence[Sequence[Any]], decorations: Decorations | None) -> lis
             v["reactions"] = d.reactions[seq]
         if seq in d.pinned:
             v["pinned"] = True
-        if seq in d.threads:
+        if seq in d.threads and "thread_root" not in v:
             v["thread"] = d.threads[seq]
         if "reply_to" in v and v["reply_to"] in d.previews:
             v["reply"] = d.previews[v["reply_to"]]
     return out
 
 
-def _targets(rows: list[Sequence[Any]]) -> tuple[list[int], list[int], list[int]]:
-    """(message seqs, thread roots to count: messages that are no thread reply, seqs replied to)."""
-    seqs, roots, replied = [], [], set()
+def _replied(rows: list[Sequence[Any]]) -> list[int]:
+    """The seqs the page's replies answer (only replies carry `reply_to` in their JSON)."""
+    out = set()
     for r in rows:
-        if r[3] != "message":
-            continue
-        seqs.append(r[2])
-        if r[12] is None:
-            roots.append(r[2])
-        if r[7] and '"reply_to"' in r[7]:
+        if r[3] == "message" and r[7] and '"reply_to"' in r[7]:
             target = orjson.loads(r[7]).get("reply_to")
             if target is not None:
-                replied.add(target)
-    return seqs, roots, sorted(replied)
+                out.add(target)
+    return sorted(out)
 
 
-def _reaction_map(rows: Sequence[Sequence[Any]]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for seq, emoji, n, me, *_ in rows:
-        out[seq].append({"emoji": emoji, "count": n, "me": bool(me)})
-    return dict(out)
+def _decorations(rows: Sequence[Sequence[Any]]) -> Decorations:
+    """Decorations from the rows of `_DECORATIONS`."""
+    found = Decorations()
+    for kind, seq, emoji, a, b, c in rows:
+        if kind == 0:
+            found.reactions.setdefault(seq, []).append({"emoji": emoji, "count": a, "me": bool(b)})
+        elif kind == 1:
+            found.pinned.add(seq)
+        else:
+            found.threads[seq] = {"count": a, "last_seq": b, "last_ts": c}
+    return found
 
 
 def _preview_map(rows: Sequence[Sequence[Any]]) -> dict[int, dict[str, Any]]:
@@ -213,6 +205,7 @@ class SqliteHistoryReads:
         self._room = _ROOM.format("?", "?")
         self._older = _OLDER.format("?", "?", "?")
         self._newer = _NEWER.format("?", "?", "?", "?")
+        self._decorations = _DECORATIONS.format("?1", "?2", "?3", "?4")  # each used more than once
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -248,25 +241,17 @@ class SqliteHistoryReads:
                 above, n = window.newer
                 newer = conn.execute(self._newer, (room_id, above, _END if window.upto is None else window.upto,
                                                    n)).fetchall()
-            found = self._decorations(conn, room_id, user_id, older + newer) if window.decorate else None
+            found = self._decorate(conn, room_id, user_id, older + newer) if window.decorate else None
         finally:
             conn.execute("COMMIT")
         return PageRows(room, membership, window.upto, older, newer, found)
 
-    @staticmethod
-    def _decorations(conn: sqlite3.Connection, room_id: int, user_id: int,
-                     rows: list[Sequence[Any]]) -> Decorations:
-        seqs, roots, replied = _targets(rows)
-        found = Decorations()
-        if not seqs:
-            return found
-        # `?` binds in the order of the text: the reader's id comes first there.
-        found.reactions = _reaction_map(conn.execute(_REACTIONS.format("?", "?", _in(seqs)),
-                                                     (user_id, room_id, *seqs)).fetchall())
-        found.pinned = {r[0] for r in conn.execute(_PINS.format("?", _in(seqs)), (room_id, *seqs)).fetchall()}
-        if roots:
-            found.threads = {r[0]: {"count": r[1], "last_seq": r[2], "last_ts": r[3]} for r in conn.execute(
-                _THREADS.format("?", _in(roots)), (room_id, *roots)).fetchall()}
+    def _decorate(self, conn: sqlite3.Connection, room_id: int, user_id: int,
+                  rows: list[Sequence[Any]]) -> Decorations:
+        if not rows:
+            return Decorations()
+        found = _decorations(conn.execute(self._decorations, (user_id, room_id, rows[0][2], rows[-1][2])).fetchall())
+        replied = _replied(rows)
         if replied:
             found.previews = _preview_map(conn.execute(_PREVIEWS.format("?", _in(replied)),
                                                        (room_id, *replied)).fetchall())
@@ -281,11 +266,6 @@ class SqliteHistoryReads:
         self._pool.shutdown(wait=False)
 
 
-def _json(value: Any) -> Any:
-    """A `json` column: SQLAlchemy's asyncpg dialect decodes it on its connections; raw, it is text."""
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 # -- PostgreSQL ------------------------------------------------------------------------------------------
 
 
@@ -295,6 +275,8 @@ class PostgresHistoryReads:
         self._room = _ROOM.format("$1", "$2")
         self._older = _OLDER.format("$1", "$2", "$3")
         self._newer = _NEWER.format("$1", "$2", "$3", "$4")
+        self._decorations = _DECORATIONS.format("$1", "$2", "$3", "$4")
+        self._previews = _PREVIEWS.format("$1", "= ANY($2::bigint[])")
 
     async def page(self, room_id: int, user_id: int, choose: Choose) -> PageRows:
         with as_unavailable():
@@ -315,26 +297,17 @@ class PostgresHistoryReads:
                     above, n = window.newer
                     newer = await conn.fetch(self._newer, room_id, above,
                                              _END if window.upto is None else window.upto, n)
-                found = await self._decorations(conn, room_id, user_id, older + newer) if window.decorate else None
+                found = await self._decorate(conn, room_id, user_id, older + newer) if window.decorate else None
         return PageRows(room, membership, window.upto, older, newer, found)
 
-    @staticmethod
-    async def _decorations(conn: asyncpg.Connection, room_id: int, user_id: int,
-                           rows: list[Sequence[Any]]) -> Decorations:
-        seqs, roots, replied = _targets(rows)
-        found = Decorations()
-        if not seqs:
-            return found
-        reactions, pinned, threads, previews = await conn.fetchrow(_PG_DECORATIONS, room_id, user_id, seqs, roots,
-                                                                   replied)
-        if reactions:
-            found.reactions = _reaction_map(_json(reactions))
-        if pinned:
-            found.pinned = set(_json(pinned))
-        if threads:
-            found.threads = {r[0]: {"count": r[1], "last_seq": r[2], "last_ts": r[3]} for r in _json(threads)}
-        if previews:
-            found.previews = _preview_map(_json(previews))
+    async def _decorate(self, conn: asyncpg.Connection, room_id: int, user_id: int,
+                        rows: list[Sequence[Any]]) -> Decorations:
+        if not rows:
+            return Decorations()
+        found = _decorations(await conn.fetch(self._decorations, user_id, room_id, rows[0][2], rows[-1][2]))
+        replied = _replied(rows)
+        if replied:
+            found.previews = _preview_map(await conn.fetch(self._previews, room_id, replied))
         return found
 
     async def close(self) -> None:
