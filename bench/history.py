@@ -3,15 +3,18 @@
 Seeds one room with N messages (10,000 by default) over WebSocket, then times, over plain HTTP on
 loopback, the request the web client makes when a room opens (`GET /rooms/{id}/messages?limit=50`,
 the latest page) and the requests it makes while scrolling up (`?before=S&limit=50` at random
-depths). Prints p50/p99/max milliseconds and server CPU per request. Also prints the bytes of
-JavaScript and CSS the first screen loads (everything `index.html` pulls in, transitively).
+depths). Prints p50/p99/max milliseconds and server CPU per request; then pages/s with
+`--concurrency` requests in flight (latest and older pages alternating), and the server CPU per
+page there. Also prints the bytes of JavaScript and CSS the first screen loads (everything
+`index.html` pulls in, transitively).
 
-    .venv/bin/python bench/history.py [-N 10000] [--requests 300] [--database-url postgresql://...]
+    .venv/bin/python bench/history.py [-N 10000] [--requests 300] [--concurrency 8] [--database-url postgresql://...]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import re
 import sys
@@ -85,6 +88,16 @@ async def measure(server: Server, args: argparse.Namespace) -> dict:
             depths = [random.randint(60, args.N) for _ in range(args.requests)]
             older = sorted([await timed(f"{base}?before={d}&limit=50") for d in depths])
             cpu_older = CpuMeter.diff(start, meter.snap())["server"]
+            urls = [base + "?limit=50" if i % 2 else f"{base}?before={random.randint(60, args.N)}&limit=50"
+                    for i in range(args.requests * 2)]
+
+            async def worker() -> None:
+                while urls:
+                    await timed(urls.pop())
+
+            start = meter.snap()
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+            loaded = CpuMeter.diff(start, meter.snap())
     finally:
         await api.close()
     js, css = first_screen_bytes()
@@ -94,6 +107,9 @@ async def measure(server: Server, args: argparse.Namespace) -> dict:
         "older_p50_ms": percentile(older, 50), "older_p99_ms": percentile(older, 99),
         "server_cpu_ms_per_latest": cpu_latest / args.requests * 1000,
         "server_cpu_ms_per_older": cpu_older / args.requests * 1000,
+        "concurrency": args.concurrency, "pages_per_s": args.requests * 2 / loaded["t"],
+        "server_cpu_ms_per_page_loaded": loaded["server"] / (args.requests * 2) * 1000,
+        "other_cpu_share": loaded["other"] / loaded["t"],
         "first_screen_js_bytes": js, "first_screen_css_bytes": css,
     }
 
@@ -102,6 +118,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-N", type=int, default=10_000, help="messages in the room")
     p.add_argument("--requests", type=int, default=300)
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight for the pages/s figure")
     add_server_args(p)
     args = p.parse_args()
     server = Server.from_args(args)
@@ -114,6 +131,9 @@ def main() -> None:
           f"  max {result['latest_max_ms']:.1f} ms  server CPU {result['server_cpu_ms_per_latest']:.2f} ms/request")
     print(f"  older page (scrolling)    p50 {result['older_p50_ms']:.1f} ms  p99 {result['older_p99_ms']:.1f} ms"
           f"  server CPU {result['server_cpu_ms_per_older']:.2f} ms/request")
+    print(f"  {result['concurrency']} in flight          {result['pages_per_s']:.0f} pages/s"
+          f"  server CPU {result['server_cpu_ms_per_page_loaded']:.2f} ms/page"
+          f"  (other processes {result['other_cpu_share'] * 100:.0f} % of a core)")
     total = result["first_screen_js_bytes"] + result["first_screen_css_bytes"]
     print(f"  first screen: {result['first_screen_js_bytes'] / 1024:.1f} KB JS + "
           f"{result['first_screen_css_bytes'] / 1024:.1f} KB CSS = {total / 1024:.1f} KB uncompressed")

@@ -20,14 +20,14 @@ from parley.core.errors import (
     Unauthorized,
     Unavailable,
 )
-from parley.core.models import Event, EventType, MemberState, RoomKind, User
+from parley.core.models import Event, EventType, Membership, Room, RoomKind, User
 from parley.core.ratelimit import Rate
 from parley.services.deps import Deps
 from parley.services.emitter import Emitter
 from parley.services.spam import Spam
-from parley.store import actions as action_store
 from parley.store import blocks as block_store
 from parley.store import events as event_store
+from parley.store import history as history_store
 from parley.store import rooms as room_store
 from parley.store.events import Draft
 from parley.store.messagelog import DuplicateClientMessage, Snapshot
@@ -267,46 +267,35 @@ class Messages:
 
     async def history(self, user: User, room_id: int, *, before: int | None = None, after: int | None = None,
                       around: int | None = None, limit: int = 50) -> dict[str, Any]:
+        """A page of the room's log for one reader (store/history.py reads it in one call): the
+        latest, or `before` / `after` a seq, or `around` one. A member who left reads up to their
+        leave (undecorated); anyone else who is not joined finds no room."""
         if sum(x is not None for x in (before, after, around)) > 1:
             raise Invalid("give one of before, after and around")
         limit = max(1, min(limit, HISTORY_MAX))
-        async with self.deps.db.read() as conn:
-            room = await room_store.get(conn, room_id)
-            membership = await room_store.membership(conn, room_id, user.id)
-            left = (await room_store.left_seq(conn, room_id, user.id)
-                    if membership is not None and membership.state is MemberState.LEFT else 0)
-            room, upto = permissions.require_history(room, membership, left)
-            if around is not None:
-                page_out = await self._around(conn, room, around, limit, upto)
-                return _former(page_out, room, membership, upto)
-            if after is not None:
-                page = await event_store.after(conn, room_id, after, limit + 1, upto)
-                has_more, page = len(page) > limit, page[:limit]
-            else:
-                if upto is not None:  # a former member: nothing after their leave
-                    before = upto + 1 if before is None else min(before, upto + 1)
-                page = await event_store.before(conn, room_id, before, limit + 1)
-                has_more, page = len(page) > limit, page[-limit:]
-            views = [e.wire() for e in page]
-            if upto is None:  # reactions, pins, threads as they are now: not for a former member
-                await action_store.decorate(conn, room_id, user.id, views)
-        return _former({"messages": views, "has_more": has_more, "last_seq": room.last_seq}, room, membership, upto)
 
-    @staticmethod
-    async def _around(conn: Any, room: Any, seq: int, limit: int, upto: int | None = None) -> dict[str, Any]:
-        """A page centred on `seq` (search and replies jump there): limit // 2 events before it and
-        the rest from it on, or more before it near the end of the log. `has_more` is about older events, as on every page; `has_more_after`
-        says whether newer ones follow the page. `upto`: a former member's last readable seq."""
-        if upto is not None:
-            seq = min(seq, upto)
-        older = await event_store.before(conn, room.id, seq, limit + 1)
-        newer = await event_store.after(conn, room.id, seq - 1, limit + 1, upto)
-        n_old = min(len(older), max(limit // 2, limit - len(newer)))  # near the end: more older ones
-        n_new = min(len(newer), limit - n_old)
-        has_more, has_after = len(older) > n_old, len(newer) > n_new
-        older, newer = older[len(older) - n_old:], newer[:n_new]
-        return {"messages": [e.wire() for e in older + newer], "has_more": has_more,
-                "has_more_after": has_after, "last_seq": room.last_seq}
+        def choose(room: Room | None, membership: Membership | None, left: int) -> history_store.Window:
+            _, upto = permissions.require_history(room, membership, left)
+            if around is not None:
+                seq = around if upto is None else min(around, upto)
+                return history_store.Window(upto, (seq, limit + 1), (seq - 1, limit + 1), decorate=False)
+            if after is not None:
+                return history_store.Window(upto, newer=(after, limit + 1), decorate=upto is None)
+            below = before
+            if upto is not None:  # a former member: nothing after their leave
+                below = upto + 1 if below is None else min(below, upto + 1)
+            return history_store.Window(upto, older=(below, limit + 1), decorate=upto is None)
+
+        rows = await self.deps.db.history.page(room_id, user.id, choose)
+        if around is not None:
+            page = _around(rows, limit)
+        elif after is not None:
+            page = {"messages": history_store.views(rows.newer[:limit], rows.decorations),
+                    "has_more": len(rows.newer) > limit, "last_seq": rows.room.last_seq}
+        else:
+            page = {"messages": history_store.views(rows.older[-limit:], rows.decorations),
+                    "has_more": len(rows.older) > limit, "last_seq": rows.room.last_seq}
+        return _former(page, rows.room, rows.membership, rows.upto)
 
     async def replay(self, room_id: int, after: int, limit: int = 500) -> list[Event]:
         """Events after a cursor, for a caller that has checked membership (the realtime hub)."""
@@ -344,6 +333,17 @@ class Messages:
         assert membership is not None
         moderation.require_sender(room, membership, self.deps.clock())  # a muted member types nothing
         await self.emitter.ephemeral(room_id, user.id, wire.TypingFrame(room=room_id, user=wire.public(user)))
+
+
+def _around(rows: history_store.PageRows, limit: int) -> dict[str, Any]:
+    """A page centred on a seq (search and replies jump there): limit // 2 events before it and the
+    rest from it on, or more before it near the end of the log. `has_more` is about older events, as
+    on every page; `has_more_after` says whether newer ones follow the page."""
+    older, newer = rows.older, rows.newer
+    n_old = min(len(older), max(limit // 2, limit - len(newer)))  # near the end: more older ones
+    n_new = min(len(newer), limit - n_old)
+    return {"messages": history_store.views(older[len(older) - n_old:] + newer[:n_new], None),
+            "has_more": len(older) > n_old, "has_more_after": len(newer) > n_new, "last_seq": rows.room.last_seq}
 
 
 def _former(page: dict[str, Any], room: Any, membership: Any, upto: int | None) -> dict[str, Any]:

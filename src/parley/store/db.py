@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from parley.core.errors import Unavailable
 from parley.store.connect import PostgresConnectReads, SqliteConnectReads
+from parley.store.history import PostgresHistoryReads, SqliteHistoryReads
 from parley.store.messagelog import SYNC_LEVELS, PostgresMessageLog, SqliteMessageLog, sqlite_pragmas
 from parley.store.outage import as_unavailable
 
@@ -44,12 +45,15 @@ class Database:
             self.messages = SqliteMessageLog(target.database or "", SYNC_LEVELS[sqlite_synchronous.upper()])
             self.connects: SqliteConnectReads | PostgresConnectReads = SqliteConnectReads(
                 target.database or "", sqlite_pragmas(SYNC_LEVELS[sqlite_synchronous.upper()]))
+            self.history: SqliteHistoryReads | PostgresHistoryReads = SqliteHistoryReads(
+                target.database or "", sqlite_pragmas(SYNC_LEVELS[sqlite_synchronous.upper()]))
         else:
             self.writer = create_async_engine(
                 target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10)
             self.reader = self.writer
             self.messages = PostgresMessageLog(self.writer)
             self.connects = PostgresConnectReads(self.writer)
+            self.history = PostgresHistoryReads(self.writer)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -75,6 +79,7 @@ class Database:
     async def close(self) -> None:
         await self.messages.close()
         await self.connects.close()
+        await self.history.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
