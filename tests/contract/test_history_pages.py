@@ -47,7 +47,10 @@ async def _reference(ctx: Context, user: User, room_id: int, *, before: int | No
             newer = await event_store.after(conn, room.id, seq - 1, limit + 1, upto)
             n_old = min(len(older), max(limit // 2, limit - len(newer)))
             n_new = min(len(newer), limit - n_old)
-            page = {"messages": [e.wire() for e in older[len(older) - n_old:] + newer[:n_new]],
+            views = [e.wire() for e in older[len(older) - n_old:] + newer[:n_new]]
+            if upto is None:  # decorated as every other page (a jump from search or a reply)
+                await action_store.decorate(conn, room_id, user.id, views)
+            page = {"messages": views,
                     "has_more": len(older) > n_old, "has_more_after": len(newer) > n_new, "last_seq": room.last_seq}
             return _former(page, room, membership, upto)
         if after is not None:

@@ -278,7 +278,7 @@ class Messages:
             _, upto = permissions.require_history(room, membership, left)
             if around is not None:
                 seq = around if upto is None else min(around, upto)
-                return history_store.Window(upto, (seq, limit + 1), (seq - 1, limit + 1), decorate=False)
+                return history_store.Window(upto, (seq, limit + 1), (seq - 1, limit + 1), decorate=upto is None)
             if after is not None:
                 return history_store.Window(upto, newer=(after, limit + 1), decorate=upto is None)
             below = before
@@ -342,7 +342,7 @@ def _around(rows: history_store.PageRows, limit: int) -> dict[str, Any]:
     older, newer = rows.older, rows.newer
     n_old = min(len(older), max(limit // 2, limit - len(newer)))  # near the end: more older ones
     n_new = min(len(newer), limit - n_old)
-    return {"messages": history_store.views(older[len(older) - n_old:] + newer[:n_new], None),
+    return {"messages": history_store.views(older[len(older) - n_old:] + newer[:n_new], rows.decorations),
             "has_more": len(older) > n_old, "has_more_after": len(newer) > n_new, "last_seq": rows.room.last_seq}
 
 
