@@ -46,7 +46,7 @@ class Constants:
     commit_per_batch_s: float  # wall time of a batch's transaction, fixed part (the disk flush)
     commit_per_message_s: float  # ... per message in it
     commit_cv2: float  # squared coefficient of variation of the commit time
-    floor_p50_s: float  # latency no queue explains, for R = 0 ...
+    floor_p50_s: float  # latency no queue explains, for R = 0, on a machine of its own ...
     floor_p50_per_member_s: float  # ... and per member of the room
     floor_p99_s: float
     floor_p99_per_member_s: float
@@ -153,8 +153,17 @@ def predict(k: Constants, room_size: int, rate: float, nodes: int = 1, contentio
 
     return Prediction(rho=rho, writer_busy=busy, batch=batch, cycle_s=c,
                       mean_wait_s=busy * residual + loop_wait,
-                      p50_s=k.floor_p50_s + room_size * k.floor_p50_per_member_s + quantile(0.50),
-                      p99_s=k.floor_p99_s + room_size * k.floor_p99_per_member_s + quantile(0.99))
+                      p50_s=floor_p50(k, room_size) * contention + quantile(0.50),
+                      p99_s=floor_p99(k, room_size) * contention + quantile(0.99))
+
+
+def floor_p50(k: Constants, room_size: int) -> float:
+    return k.floor_p50_s + room_size * k.floor_p50_per_member_s
+
+
+def floor_p99(k: Constants, room_size: int) -> float:
+    """Never below the p50's floor (the two lines are fitted apart)."""
+    return max(floor_p50(k, room_size), k.floor_p99_s + room_size * k.floor_p99_per_member_s)
 
 
 def max_rate(k: Constants, room_size: int, utilisation: float = SAFE_UTILISATION, nodes: int = 1) -> float:
@@ -266,10 +275,11 @@ def fit(runs: Iterable[Mapping[str, object]]) -> Constants:
                 lowest[R] = r
     sizes = sorted(lowest)
     rest50, rest99 = [], []
-    for R in sizes:  # what the queues do not explain at the lowest load is the floor
-        q = predict(queues, R, _f(lowest[R], "offered_per_s"), contention=contention_of(lowest[R]))
-        rest50.append(max(0.0, _f(lowest[R], "p50_ms") / 1e3 - q.p50_s))
-        rest99.append(max(0.0, _f(lowest[R], "p99_ms") / 1e3 - q.p99_s))
+    for R in sizes:  # what the queues do not explain at the lowest load is the floor, in CPU time
+        slow = contention_of(lowest[R])
+        q = predict(queues, R, _f(lowest[R], "offered_per_s"), contention=slow)
+        rest50.append(max(0.0, _f(lowest[R], "p50_ms") / 1e3 - q.p50_s) / slow)
+        rest99.append(max(0.0, _f(lowest[R], "p99_ms") / 1e3 - q.p99_s) / slow)
     p50 = fit_line(sizes, rest50) if len(sizes) > 1 else (rest50[0] if rest50 else 0.0, 0.0)
     p99 = fit_line(sizes, rest99) if len(sizes) > 1 else (rest99[0] if rest99 else 0.0, 0.0)
     return Constants(idle, per_batch, per_message, per_delivery, commit_batch, commit_message, cv2,
@@ -294,7 +304,7 @@ def report(k: Constants, room_size: int, rate: float, nodes: int, p99_target_s: 
     lines = [
         f"rooms of {room_size}, {rate:,.0f} messages/s, {nodes} node(s): "
         f"{rate * room_size:,.0f} deliveries/s",
-        f"  event-loop utilisation   {p.rho:.0%} per node (keep it under {SAFE_UTILISATION:.0%})",
+        f"  event-loop utilisation   {_share(p.rho)} per node (keep it under {SAFE_UTILISATION:.0%})",
         f"  mean batch               {p.batch:.1f} messages per transaction",
         f"  mean wait                {_ms(p.mean_wait_s)}",
         f"  send -> delivery         p50 {_ms(p.p50_s)}, p99 {_ms(p.p99_s)}",
@@ -304,10 +314,10 @@ def report(k: Constants, room_size: int, rate: float, nodes: int, p99_target_s: 
     if p.rho > SAFE_UTILISATION:
         ok = False
         need = nodes_needed(k, room_size, rate)
-        lines.append(f"WARNING: {p.rho:.0%} utilisation: waits grow as 1/(1 - utilisation); "
+        lines.append(f"WARNING: {_share(p.rho)} utilisation: waits grow as 1/(1 - utilisation); "
                      + (f"run {need} nodes (PostgreSQL and Redis) to bring it under {SAFE_UTILISATION:.0%}"
                         if need else "more than 64 nodes would be needed: split the rooms"))
-    floor = k.floor_p99_s + room_size * k.floor_p99_per_member_s
+    floor = floor_p99(k, room_size)
     if floor > p99_target_s:
         ok = False
         lines.append(f"WARNING: one message to {room_size} members takes {_ms(floor)} at p99 even on an idle node, "
@@ -317,6 +327,10 @@ def report(k: Constants, room_size: int, rate: float, nodes: int, p99_target_s: 
         lines.append(f"WARNING: p99 {_ms(p.p99_s)} is over the {_ms(p99_target_s)} target: add a node "
                      f"({nodes + 1} nodes: p99 {_ms(predict(k, room_size, rate, nodes + 1).p99_s)})")
     return lines, ok
+
+
+def _share(rho: float) -> str:
+    return "over 100 % (the node cannot keep up)" if rho >= 1.0 else f"{rho:.0%}"
 
 
 def _ms(seconds: float) -> str:
