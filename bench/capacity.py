@@ -273,14 +273,15 @@ def plot(rows: list[dict], consts: model.Constants, path: Path) -> None:
         preds = [model.predict(consts, R, f * cap, contention=cont) for f in fine]
         ax.plot(fine, [p.p50_s * 1e3 for p in preds], "-", color="tab:blue", label="p50 model")
         ax.plot(fine, [p.p99_s * 1e3 for p in preds], "-", color="tab:red", label="p99 model")
+        ax.plot(xs, [r["pred_p99_ms"] for r in mine], "x", color="tab:red", label="p99 model, the run's contention")
         ax.axvspan(0.3, 0.8, color="0.93", zorder=0)
-        ax.set_title(f"R = {R}: capacity {cap:,.0f} msg/s (model at CPU contention x{cont:.2f})", fontsize=10)
+        ax.set_title(f"R = {R}: capacity {cap:,.0f} msg/s; curves at contention x{cont:.1f}", fontsize=9)
         ax.set_xlabel("offered load (fraction of measured capacity)")
         ax.set_ylabel("send → last delivery, ms")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Parley capacity model vs measurement (load average {rows[0]['load1']:.1f}-"
+    fig.suptitle(f"Parley: capacity model vs measurement (load average {rows[0]['load1']:.1f}-"
                  f"{max(r['load1'] for r in rows):.1f} on 2 cores)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

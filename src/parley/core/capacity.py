@@ -24,7 +24,7 @@ Two servers in series, both measured:
 Quantiles of both waits use the exponential tail: a message waits with probability p (ρ, or the
 writer's busy share) and then an exponential time of the conditional mean (exact for M/M/1). The
 rest of the latency (reading the frame, encoding, the kernel, the receivers' reads) is the floor,
-measured at the lowest load as a p50 and a p99 growing with R, the queues' share taken out.
+fitted as a p50 and a p99 growing with R, the queues' share taken out.
 """
 
 from __future__ import annotations
@@ -239,6 +239,15 @@ def histogram_cv2(buckets: Mapping[float, float], total: float) -> float:
     return max(0.0, second / count / mean**2 - 1.0)
 
 
+def _floor_line(rows: list[list[float]], ys: list[float]) -> tuple[float, float]:
+    if not rows:
+        return 0.0, 0.0
+    if len({round(r[1] / r[0]) for r in rows}) < 2:  # one room size: no slope to fit
+        return sum(y / r[0] for r, y in zip(rows, ys, strict=True)) / len(rows), 0.0
+    intercept, slope = least_squares(rows, ys)
+    return intercept, slope
+
+
 def contention_of(run: Mapping[str, object]) -> float:
     """The loop's slowdown in a run: 1 + its wait for a CPU over its CPU time."""
     cpu = _f(run, "loop_cpu_s")
@@ -267,21 +276,24 @@ def fit(runs: Iterable[Mapping[str, object]]) -> Constants:
     cv2 = histogram_cv2(pooled, sum(_f(r, "commit_s") for r in runs))
     queues = Constants(idle, per_batch, per_message, per_delivery, commit_batch, commit_message, cv2,
                        0.0, 0.0, 0.0, 0.0)
-    lowest: dict[int, Mapping[str, object]] = {}
+    # The floor is what the queues leave unexplained, in CPU time (divided by the run's contention),
+    # fitted over every open-loop run up to 80 % load, each weighted by 1/its latency so that the
+    # line is good in relative terms at every R (a least-squares fit in ms would serve R=1000 only).
+    rows50, rows99, ys50, ys99 = [], [], [], []
     for r in runs:
-        if r.get("mode") == "open":
-            R = int(_f(r, "R"))
-            if R not in lowest or _f(r, "load_fraction") < _f(lowest[R], "load_fraction"):
-                lowest[R] = r
-    sizes = sorted(lowest)
-    rest50, rest99 = [], []
-    for R in sizes:  # what the queues do not explain at the lowest load is the floor, in CPU time
-        slow = contention_of(lowest[R])
-        q = predict(queues, R, _f(lowest[R], "offered_per_s"), contention=slow)
-        rest50.append(max(0.0, _f(lowest[R], "p50_ms") / 1e3 - q.p50_s) / slow)
-        rest99.append(max(0.0, _f(lowest[R], "p99_ms") / 1e3 - q.p99_s) / slow)
-    p50 = fit_line(sizes, rest50) if len(sizes) > 1 else (rest50[0] if rest50 else 0.0, 0.0)
-    p99 = fit_line(sizes, rest99) if len(sizes) > 1 else (rest99[0] if rest99 else 0.0, 0.0)
+        if r.get("mode") != "open" or _f(r, "load_fraction") > 0.8:
+            continue
+        slow, R = contention_of(r), _f(r, "R")
+        q = predict(queues, int(R), _f(r, "offered_per_s"), contention=slow)
+        if not q.stable:
+            continue
+        for rows, ys, measured, queued in ((rows50, ys50, _f(r, "p50_ms") / 1e3, q.p50_s),
+                                           (rows99, ys99, _f(r, "p99_ms") / 1e3, q.p99_s)):
+            w = slow / measured
+            rows.append([w, R * w])
+            ys.append(max(0.0, measured - queued) / slow * w)
+    p50 = _floor_line(rows50, ys50)
+    p99 = _floor_line(rows99, ys99)
     return Constants(idle, per_batch, per_message, per_delivery, commit_batch, commit_message, cv2,
                      p50[0], p50[1], p99[0], p99[1])
 
