@@ -72,3 +72,17 @@ def test_bad_arguments_are_usage_errors() -> None:
     assert run("-R", "0", "--rate", "10")[0] == 2
     assert run("-R", "10", "--rate", "0")[0] == 2
     assert run("-R", "10")[0] == 2
+
+
+def test_a_p99_over_the_target_names_the_nodes_that_fix_it_or_says_none_do(constants: str) -> None:
+    k = model.Constants.from_dict(MEASURED)
+    light = model.predict(k, 100, 300.0)
+    assert light.rho < model.SAFE_UTILISATION
+    target_ms = light.p99_s * 1e3 * 0.9  # just under what one node gives
+    code, _out, err = run("-R", "100", "--rate", "300", "--p99-target", f"{target_ms:.3f}", "--constants", constants)
+    assert code == 3
+    n = next(n for n in range(2, 65) if model.predict(k, 100, 300.0, n).p99_s * 1e3 <= target_ms)
+    assert f"{n} nodes bring it to" in err
+    # Under the floor no number of nodes helps.
+    code, _out, err = run("-R", "100", "--rate", "300", "--p99-target", "4.5", "--constants", constants)
+    assert "split the room" in err or "more nodes do not bring it under" in err
