@@ -9,8 +9,8 @@ delivery, per batch) are fitted to all runs (`parley.core.capacity`), the model'
 printed beside each measurement and drawn into docs/capacity.png; --write stores the constants in
 src/parley/core/data/capacity.json, which `parley capacity` reads. How to run: bench/README.md.
 
-    .venv/bin/python bench/capacity.py --quick            # ~3 min
-    .venv/bin/python bench/capacity.py --write            # ~8 min
+    .venv/bin/python bench/capacity.py --quick            # ~3 min (4 on a loaded machine)
+    .venv/bin/python bench/capacity.py --write            # ~7.5 min
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ def main() -> None:
     p.add_argument("--window", type=float, default=6.0)
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--in-flight", type=int, default=0, help="closed-loop messages in flight (default per R)")
-    p.add_argument("--quick", action="store_true", help="5 load points, 3 s windows (~3 min)")
+    p.add_argument("--quick", action="store_true", help="5 load points, 3 s windows (~3 min; most of it registering 1,001 accounts)")
     p.add_argument("--write", action="store_true", help=f"store the fitted constants in {DATA_JSON.relative_to(ROOT)}")
     p.add_argument("--plot", default=str(ROOT / "docs" / "capacity.png"), help="where to draw ('' for none)")
     p.add_argument("--results", help="refit and plot from a --json file of an earlier run; no server")
