@@ -33,9 +33,9 @@ screenshots: venv
 	bash scripts/test-deps.sh
 	$(BIN)/python scripts/screenshots.py
 
+# Every benchmark in a bounded quick mode (~8 min), then one table: figure, target, measured, met?
 bench: venv
-	$(BIN)/python bench/fanout.py
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/summary.py
 
 clean:
 	rm -rf $(VENV) var

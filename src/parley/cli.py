@@ -265,5 +265,28 @@ def export_status(database_url: str | None) -> None:
     click.echo(f"exporting node: {holder}\nbehind: {found['events_behind']} event(s) in {found['rooms_behind']} room(s)")
 
 
+
+@main.command("capacity")
+@click.option("--room-size", "-R", type=click.IntRange(1), required=True, help="members of each room")
+@click.option("--rate", type=click.FloatRange(0, min_open=True), required=True, help="messages per second, all rooms")
+@click.option("--nodes", type=click.IntRange(1), default=1, show_default=True, help="nodes sharing the load")
+@click.option("--p99-target", type=click.FloatRange(0, min_open=True), default=20.0, show_default=True,
+              help="send-to-delivery p99 to stay under, ms")
+@click.option("--constants", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="a JSON of fitted constants (default: the one bench/capacity.py --write stored)")
+def capacity(room_size: int, rate: float, nodes: int, p99_target: float, constants: str | None) -> None:
+    """Predict a deployment's load and latency from the measured capacity model (docs/performance.md)."""
+    import json
+    from importlib import resources
+
+    from parley.core import capacity as model
+
+    raw = (Path(constants).read_text("utf-8") if constants else
+           resources.files("parley.core.data").joinpath("capacity.json").read_text("utf-8"))
+    lines, ok = model.report(model.Constants.from_dict(json.loads(raw)), room_size, rate, nodes, p99_target / 1e3)
+    for line in lines:
+        click.echo(line, err=line.startswith("WARNING"))
+    sys.exit(0 if ok else 3)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
