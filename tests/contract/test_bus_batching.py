@@ -157,3 +157,22 @@ async def _until_async(read: object, ok: object) -> None:
     while not ok(await read()):
         await asyncio.sleep(0.01)
 
+
+
+async def test_an_unreadable_message_asks_the_database_and_the_reader_goes_on(nodes):
+    _, [(a, _), (b, got_b)] = nodes
+    await _subscribed(b, "room:8", got_b)
+    got_b.resyncs.clear()
+    # The single-message format of earlier versions: node id, then one encoded message.
+    old = b"x" * 12 + BusMessage(Kind.ROOM_EVENT, room=8, seq=1, payload=b"{}").encode()
+    await a.redis.publish(b.prefix + "room:8", old)
+    await asyncio.wait_for(_until_async(_resyncs(got_b), lambda r: ["room:8"] in r), 5)
+    message = BusMessage(Kind.ROOM_EVENT, room=8, seq=2)
+    await a.publish("room:8", message)
+    assert await got_b.wait(1) == [("room:8", message)]
+
+
+def _resyncs(got: Received) -> object:
+    async def read() -> list[list[str] | None]:
+        return got.resyncs
+    return read

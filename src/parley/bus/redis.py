@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import struct
 import time
 import uuid
 from collections.abc import Callable
@@ -205,12 +206,18 @@ class RedisBus:
         elif kind == "message" and self._handler is not None:
             data: bytes = message["data"]
             if data[:NODE_ID_BYTES] != self._id and channel in self._channels:
-                for frame in unpack(data):
-                    decoded = BusMessage.decode(frame)
-                    metrics.COUNTS.bus_received += 1
-                    if decoded.kind is Kind.ROOM_EVENT:
-                        _observe_lag(decoded.payload)
-                    self._handler(channel, decoded)
+                try:
+                    decoded = [BusMessage.decode(frame) for frame in unpack(data)]
+                except (ValueError, struct.error):  # a node of another version: the database has it
+                    log.warning("unreadable bus message on %s (all nodes must run one version)", channel)
+                    if self._resync is not None:
+                        self._resync([channel])
+                    return
+                metrics.COUNTS.bus_received += len(decoded)
+                for one in decoded:
+                    if one.kind is Kind.ROOM_EVENT:
+                        _observe_lag(one.payload)
+                    self._handler(channel, one)
 
     # -- node liveness -----------------------------------------------------------------------
 
