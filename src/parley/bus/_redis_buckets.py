@@ -82,6 +82,7 @@ class SharedBuckets:
         self._node_ttl_ms = node_ttl_ms
         self._views: dict[str, _View] = {}
         self._dirty: set[str] = set()
+        self._pruned = 0.0  # when idle views were last looked for (every IDLE_S, not every reconcile)
         self.round_trips = 0  # script calls (the tests count them)
 
     def local(self, key: str, rate: Rate, cost: float) -> bool:
@@ -116,8 +117,13 @@ class SharedBuckets:
         """Write back what was spent locally; forget views left idle."""
         keys = list(self._dirty)
         for start in range(0, len(keys), CHUNK):
-            await self._sync([(k, self._views[k].rate, -1.0) for k in keys[start:start + CHUNK] if k in self._views])
-        cutoff = time.monotonic() - IDLE_S
+            items = [(k, self._views[k].rate, -1.0) for k in keys[start:start + CHUNK] if k in self._views]
+            if items:
+                await self._sync(items)
+        now = time.monotonic()
+        if now - self._pruned < IDLE_S and len(self._views) <= MAX_LOCAL:
+            return
+        self._pruned, cutoff = now, now - IDLE_S
         idle = [k for k, v in self._views.items() if v.used < cutoff and k not in self._dirty]
         if len(self._views) - len(idle) > MAX_LOCAL:
             idle = list(self._views)[: len(self._views) - MAX_LOCAL // 2]
