@@ -87,6 +87,7 @@ async def _barrier(bus: object, peer: object, received: Received) -> None:
     """A marker published after the messages under test, on a channel `bus` listens to, the way a
     stray echo would travel (through Redis, on the same subscriber connection: in order). Once it
     has arrived, an echo would have too; no sleep has to guess how long that takes."""
+    await bus.flush()  # what it published is on its way to Redis before the marker is
     count = len(received.items)
     marker = BusMessage(Kind.ROOM_EVENT, room=99, seq=count, payload=b'"marker"')
     await (peer if isinstance(bus, RedisBus) else bus).publish(BARRIER_CHANNEL, marker)  # no echo to itself

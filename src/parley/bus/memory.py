@@ -43,6 +43,9 @@ class MemoryBus:
         if self._handler is not None and channel in self._channels:
             self._handler(channel, message)
 
+    async def flush(self) -> None:
+        return None  # delivered in publish already
+
     def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import struct
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from parley.bus._redis_buckets import SYNC, SharedBuckets
+from parley.bus._redis_outbox import NODE_ID_BYTES, Outbox, unpack
 from parley.bus.base import BusMessage, Handler, Kind
 from parley.bus.memory import MemoryBus
 from parley.core import metrics
@@ -30,42 +33,6 @@ log = logging.getLogger(__name__)
 PREFIX = "parley:"
 NODE_TTL_MS = 15_000  # a node silent this long is dead: its users stop counting as online
 HEARTBEAT_S = 5.0
-
-# Token bucket, atomically in Redis: KEYS[1] bucket; ARGV burst, per_second, cost.
-# Returns the seconds to wait, "0" when allowed. A cost of 0 asks for one token without taking it
-# and writes nothing, nor does a refused take (the stored state already says the same).
-_TAKE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local burst, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or burst
-local ts = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-local need = math.max(cost, 1)
-if tokens < need then return tostring((need - tokens) / rate) end
-if cost > 0 then
-  tokens = tokens - cost
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-  redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-end
-return '0'
-"""
-
-# Give tokens back: KEYS[1] bucket; ARGV burst, per_second, amount. A missing bucket is full
-# already; one that is full again is deleted.
-_REFUND = """
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-if not state[1] then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local burst, rate, amount = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tokens = math.min(burst, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate + amount)
-if tokens >= burst then redis.call('DEL', KEYS[1]) return 0 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return 0
-"""
 
 # Presence: KEYS[1] the user's hash of node -> connections; ARGV node prefix, this node, delta.
 # Returns the user's connections on live nodes after the change.
@@ -135,8 +102,8 @@ class RedisBus:
         self._resync: Callable[[list[str] | None], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._counts: dict[int, int] = {}  # this node's connections per user, to restore after a Redis restart
-        self._take = self.redis.register_script(_TAKE)
-        self._refund = self.redis.register_script(_REFUND)
+        self._outbox = Outbox(self.redis, self.prefix, self._id)
+        self._buckets = SharedBuckets(self.redis.register_script(SYNC), self.prefix + "nodes", NODE_TTL_MS)
         self._presence = self.redis.register_script(_PRESENCE)
         self._posted = self.redis.register_script(_POSTED)
         self._note = self.redis.register_script(_NOTE)
@@ -149,9 +116,13 @@ class RedisBus:
         await self._local.start(handler)
         await self._beat()
         await self._pubsub.subscribe(self.prefix + "node:" + self.node_id)  # keeps the reader listening
-        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat())]
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat()),
+                       asyncio.create_task(self._reconcile())]
 
     async def close(self) -> None:
+        await self._outbox.close()
+        with contextlib.suppress(RedisError, OSError):
+            await self._buckets.reconcile()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -168,14 +139,13 @@ class RedisBus:
     # -- pub/sub ---------------------------------------------------------------------------
 
     async def publish(self, channel: str, message: BusMessage) -> None:
+        """Delivered here at once; queued for the other nodes, sent with the rest of this loop
+        turn's messages in one round trip (`Outbox`)."""
         await self._local.publish(channel, message)
-        try:
-            started = time.perf_counter()
-            await self.redis.publish(self.prefix + channel, self._id + message.encode())
-            metrics.BUS_PUBLISH.observe(time.perf_counter() - started)
-        except (RedisError, OSError) as exc:
-            # Committed already; the other nodes find it in the database on their next resync.
-            log.warning("publish to Redis failed (%s); other nodes will catch up from the database", exc)
+        self._outbox.put(channel, message.encode())
+
+    async def flush(self) -> None:
+        await self._outbox.flush()
 
     def subscribe(self, channel: str) -> None:
         self._local.subscribe(channel)
@@ -235,12 +205,19 @@ class RedisBus:
             self._resync([channel])
         elif kind == "message" and self._handler is not None:
             data: bytes = message["data"]
-            if data[:12] != self._id and channel in self._channels:
-                decoded = BusMessage.decode(data[12:])
-                metrics.COUNTS.bus_received += 1
-                if decoded.kind is Kind.ROOM_EVENT:
-                    _observe_lag(decoded.payload)
-                self._handler(channel, decoded)
+            if data[:NODE_ID_BYTES] != self._id and channel in self._channels:
+                try:
+                    decoded = [BusMessage.decode(frame) for frame in unpack(data)]
+                except (ValueError, struct.error):  # a node of another version: the database has it
+                    log.warning("unreadable bus message on %s (all nodes must run one version)", channel)
+                    if self._resync is not None:
+                        self._resync([channel])
+                    return
+                metrics.COUNTS.bus_received += len(decoded)
+                for one in decoded:
+                    if one.kind is Kind.ROOM_EVENT:
+                        _observe_lag(one.payload)
+                    self._handler(channel, one)
 
     # -- node liveness -----------------------------------------------------------------------
 
@@ -269,6 +246,14 @@ class RedisBus:
                 await self._beat()
                 if restarted:  # our liveness key vanished: Redis restarted or was flushed
                     await self._restore_presence()
+
+    async def _reconcile(self) -> None:
+        while True:
+            try:
+                await self._buckets.run()
+            except (RedisError, OSError) as exc:  # kept; written back once Redis is there again
+                log.info("writing rate buckets back to Redis deferred: %s", exc)
+                await asyncio.sleep(HEARTBEAT_S / 5)
 
     async def dead_node_users(self) -> list[int]:
         """Forget nodes that stopped beating; returns the users that had connections there.
@@ -304,15 +289,18 @@ class RedisBus:
         return self.prefix + "rl:" + bucket_id(key).hex()
 
     async def hit(self, key: str, rate: Rate, cost: float = 1.0) -> float:
+        """This node's share of the bucket first, Redis when it is spent (`SharedBuckets`)."""
+        bucket = self.bucket_key(key)
+        if self._buckets.local(bucket, rate, cost):
+            return 0.0
         try:
-            wait = await self._take(keys=[self.bucket_key(key)], args=[rate.burst, rate.per_second, cost])
-            return float(wait)
+            return await self._buckets.ask(bucket, rate, cost)
         except (RedisError, OSError):
             return await self._local.hit(key, rate, cost)  # per node until Redis is back
 
     async def refund(self, key: str, rate: Rate, amount: float = 1.0) -> None:
         try:
-            await self._refund(keys=[self.bucket_key(key)], args=[rate.burst, rate.per_second, amount])
+            await self._buckets.refund(self.bucket_key(key), rate, amount)
         except (RedisError, OSError):
             await self._local.refund(key, rate, amount)
 

@@ -42,7 +42,7 @@ SPAM_DECISIONS = Counter("parley_spam_decisions", "Spam filter verdicts on score
 LOOP_LAG = Histogram("parley_event_loop_lag_seconds",
                      "How late a timer of the event loop fires (sampled every half second)",
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=REGISTRY)
-BUS_PUBLISH = Histogram("parley_bus_publish_seconds", "Round trip of one publish to the shared bus (Redis)",
+BUS_PUBLISH = Histogram("parley_bus_publish_seconds", "Round trip of one batch of publishes to the shared bus (Redis)",
                         buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5),
                         registry=REGISTRY)
 BUS_RECEIVE_LAG = Histogram("parley_bus_receive_lag_seconds",
