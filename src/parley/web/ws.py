@@ -111,38 +111,42 @@ class _Closer:
     aiohttp's `close()` called from another task while the handler waits in `receive()` drops
     the TCP connection at once, without waiting for the client's close reply; if the client is
     still sending, the kernel then resets the connection and the client loses every frame it had
-    not read yet (acks included). So the reading task is stopped instead, and the handler closes
-    the socket itself, reading until the client's close reply."""
+    not read yet (acks included). So the handler's reading is stopped instead (its task cancelled
+    while it reads, the cancel then withdrawn: no second task per connection), and the handler
+    closes the socket itself, reading until the client's close reply."""
 
     __slots__ = ("closed", "done", "reading", "requested", "ws")
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
-        self.reading: asyncio.Task[None] | None = None
+        self.reading: asyncio.Task[Any] | None = None  # the handler's task, while it reads
         self.requested: tuple[int, str] | None = None
         self.done = False
         # Made only when another task waits for the close (an asyncio.Event holds a deque: 760 bytes).
         self.closed: asyncio.Future[None] | None = None
 
     async def __call__(self, code: int, reason: str) -> None:
-        if self.reading is None or self.reading.done():
+        if self.reading is None:
             await self.ws.close(code=code, message=reason.encode())
             return
-        self.requested = (code, reason)
-        self.reading.cancel()
+        if self.requested is None:  # one cancel only: a second would look like the handler's own
+            self.requested = (code, reason)
+            self.reading.cancel()
         if not self.done:
             if self.closed is None:
                 self.closed = asyncio.get_running_loop().create_future()
             await asyncio.shield(self.closed)
 
     async def read(self, loop: Coroutine[Any, Any, None]) -> None:
-        self.reading = asyncio.ensure_future(loop)
+        task = self.reading = asyncio.current_task()
         try:
-            await self.reading
+            await loop
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self.requested is None or (task is not None and task.cancelling()):
-                raise  # the handler itself is cancelled (the connection was lost)
+            # Ours is withdrawn; any other cancel (the connection was lost, the server stops) goes on.
+            if task is None or self.requested is None or task.uncancel() > 0:
+                raise
+        finally:
+            self.reading = None
 
     async def finish(self) -> None:
         try:
