@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -191,7 +192,8 @@ async def _read_loop(ws: web.WebSocketResponse, conn: Connection, dispatcher: _D
         if msg.type is WSMsgType.TEXT:
             await dispatcher.handle(msg.data)
         elif msg.type is WSMsgType.PING:
-            await ws.pong(msg.data)
+            with contextlib.suppress(ConnectionError):  # the peer left meanwhile: the loop ends on its own
+                await ws.pong(msg.data)
         elif msg.type is WSMsgType.PONG:
             pass
         elif msg.type is WSMsgType.BINARY:
