@@ -74,14 +74,16 @@ class Conn(WSListener):
             self.transport.disconnect(graceful=False)
 
 
-async def connect(url: str, factory: Callable[[], Conn], retries: int = 5) -> Conn:
-    """Open one connection and wait for its `hello` (retrying a refused or reset connect)."""
+async def connect(url: str, factory: Callable[[], Conn], retries: int = 5, source: str | None = None) -> Conn:
+    """Open one connection and wait for its `hello` (retrying a refused or reset connect); `source`:
+    the local address to connect from (127.0.0.2, ...), for more connections than one address has ports."""
+    extra = {} if source is None else {"local_addr": (source, 0)}
     if ws_connect is None:
         raise SystemExit("picows is not installed: pip install picows (see bench/README.md)")
     for attempt in range(retries):
         try:
             _transport, conn = await ws_connect(
-                factory, url, websocket_handshake_timeout=60, enable_auto_pong=True
+                factory, url, websocket_handshake_timeout=60, enable_auto_pong=True, **extra
             )
             if conn is None:  # the upgrade did not complete (a reconnect storm on a loaded machine)
                 raise ConnectionError("no WebSocket listener after the handshake")
@@ -94,14 +96,15 @@ async def connect(url: str, factory: Callable[[], Conn], retries: int = 5) -> Co
     raise AssertionError("unreachable")
 
 
-async def connect_many(urls: list[str], make: Callable[[int], Conn], concurrency: int = 64) -> list[Conn]:
+async def connect_many(urls: list[str], make: Callable[[int], Conn], concurrency: int = 64,
+                       sources: list[str] | None = None) -> list[Conn]:
     """Open connections a few dozen at a time (the server's accept backlog is finite); make(i) builds
-    the listener of urls[i]."""
+    the listener of urls[i]; with `sources`, connection i comes from sources[i % len(sources)]."""
     sem = asyncio.Semaphore(concurrency)
 
     async def one(i: int, url: str) -> Conn:
         async with sem:
-            return await connect(url, lambda: make(i))
+            return await connect(url, lambda: make(i), source=sources[i % len(sources)] if sources else None)
 
     return await asyncio.gather(*(one(i, u) for i, u in enumerate(urls)))
 

@@ -1,15 +1,19 @@
 """Idle connections: open N authenticated WebSockets to one server process and measure its memory.
 
 Reports the server's resident set (VmRSS in /proc/PID/status) before, with all N open, and after
-they closed, and the RSS per connection. The clients live in a few processes. How to run: bench/README.md.
+they closed, the RSS per connection, and the server's CPU while they sit idle (its liveness pings
+included). The clients live in a few processes and connect from several loopback source addresses
+(127.0.0.1, 127.0.0.2, ...) when one address has too few ephemeral ports. How to run: bench/README.md.
 
-    .venv/bin/python bench/idle.py            # 10,000 connections over 10 users
+    .venv/bin/python bench/idle.py                       # 10,000 connections over 10 users
+    .venv/bin/python bench/idle.py --connections 50000   # needs a hard nofile limit above 50,000
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import multiprocessing
 import os
 import socket
@@ -18,16 +22,19 @@ import sys
 import _common as c
 import _wsgen as g
 
+PORTS_PER_SOURCE = 25_000  # of the ~28,000 in Linux's default ip_local_port_range (32768-60999)
 
-def client_main(urls: list[str], sock: socket.socket) -> None:
+
+def client_main(urls: list[str], sock: socket.socket, sources: list[str]) -> None:
     c.raise_nofile()
-    c.run(_clients(urls, sock))
+    c.run(_clients(urls, sock, sources))
 
 
-async def _clients(urls: list[str], sock: socket.socket) -> None:
+async def _clients(urls: list[str], sock: socket.socket, sources: list[str]) -> None:
     link = await g.Link.open(sock)
     try:
-        conns = await g.connect_many(urls, lambda _i: g.Conn(None, on_drop=lambda _c: link.send(b"D", 1)))
+        conns = await g.connect_many(urls, lambda _i: g.Conn(None, on_drop=lambda _c: link.send(b"D", 1)),
+                                     sources=sources)
     except Exception as e:  # noqa: BLE001 - the main process explains and exits
         print(f"client process {os.getpid()}: {e!r}", file=sys.stderr)
         link.send(b"F", 0)
@@ -91,9 +98,10 @@ async def measure(args, server: c.Server, socks, pid: int, gen_pids: list[int]) 
     await asyncio.sleep(args.settle)
     rss_open = c.rss_kb(pid)
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    cpu1 = c.cpu_seconds([pid])
+    idle_meter = c.CpuMeter([pid], [os.getpid(), *gen_pids])
+    i0 = idle_meter.snap()
     await asyncio.sleep(args.hold)
-    idle_cpu = c.cpu_seconds([pid]) - cpu1
+    idle = c.CpuMeter.diff(i0, idle_meter.snap())
     rss_held = c.rss_kb(pid)
     for link in links:
         link.transport.close()
@@ -110,7 +118,9 @@ async def measure(args, server: c.Server, socks, pid: int, gen_pids: list[int]) 
         "rss_held_kb": rss_held,
         "rss_closed_kb": c.rss_kb(pid),
         "server_fds": fds,
-        "idle_cpu_pct": idle_cpu / args.hold * 100,
+        "idle_cpu_pct": idle["server"] / idle["t"] * 100,
+        "idle_loop_pct": idle["loop"] / idle["t"] * 100,
+        "idle_other_pct": idle["other"] / idle["t"] * 100,
         "drops": tally.drops,
     }
 
@@ -121,7 +131,11 @@ def main() -> None:
     p.add_argument("--users", type=int, default=10, help="the connections are spread over this many users")
     p.add_argument("--procs", type=int, default=4, help="client processes")
     p.add_argument("--settle", type=float, default=2.0, help="pause before reading RSS")
-    p.add_argument("--hold", type=float, default=5.0, help="how long the connections stay open once measured")
+    p.add_argument("--hold", type=float, default=30.0,
+                   help="the idle window: how long the connections stay open once measured (server CPU over it)")
+    p.add_argument("--sources", type=int, default=0,
+                   help="loopback source addresses to connect from, 127.0.0.1 up (default: one per 25,000 "
+                        "connections, what the default ephemeral port range allows)")
     p.add_argument("--timeout", type=float, default=300.0, help="give up opening connections after this long")
     c.add_server_args(p)
     args = p.parse_args()
@@ -129,8 +143,11 @@ def main() -> None:
     limit = c.raise_nofile()  # before the server starts: it inherits the limit
     if limit < args.connections + 1000:
         sys.exit(
-            f"open-file limit {limit} is too low for {args.connections} connections; raise the hard limit"
+            f"open-file limit {limit} is too low for {args.connections} connections (the server holds one "
+            f"descriptor each): raise the hard limit (ulimit -Hn as root, LimitNOFILE= under systemd)"
         )
+    nsources = args.sources or math.ceil(args.connections / PORTS_PER_SOURCE)
+    sources = [f"127.0.0.{i + 1}" for i in range(nsources)]
     server = c.Server.from_args(args)
     procs = []
     try:
@@ -146,7 +163,7 @@ def main() -> None:
         nproc = max(1, min(args.procs, args.connections))
         for i in range(nproc):
             mine, theirs = socket.socketpair()
-            proc = ctx.Process(target=client_main, args=(urls[i::nproc], theirs), daemon=True)
+            proc = ctx.Process(target=client_main, args=(urls[i::nproc], theirs, sources), daemon=True)
             proc.start()
             theirs.close()
             procs.append(proc)
@@ -159,9 +176,12 @@ def main() -> None:
             connections=args.connections,
             users=args.users,
             rss_before_kb=rss_before,
+            sources=nsources,
+            loadavg=os.getloadavg(),
             kb_per_conn=(r["rss_open_kb"] - rss_before) / max(1, r["opened"]),
         )
-        print(f"idle N={r['opened']} over {args.users} users, server pid {pid}, target={server.base_url}")
+        print(f"idle N={r['opened']} over {args.users} users from {nsources} source address(es), server pid {pid}, "
+              f"target={server.base_url}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(
             f"  server RSS          before {rss_before / 1024:.1f} MiB, with all open "
             f"{r['rss_open_kb'] / 1024:.1f} MiB (after {args.hold:.0f} s more: {r['rss_held_kb'] / 1024:.1f} MiB), "
@@ -181,7 +201,9 @@ def main() -> None:
             f"{r['open_other_core_pct']:.0f}% (should be ~0)"
         )
         print(
-            f"  idle server CPU     {r['idle_cpu_pct']:.1f}% of a core while {r['opened']} connections sat idle"
+            f"  idle server CPU     {r['idle_cpu_pct']:.2f}% of a core (event-loop thread {r['idle_loop_pct']:.2f}%) "
+            f"over {args.hold:.0f} s while {r['opened']} connections sat idle; other processes "
+            f"{r['idle_other_pct']:.0f}%"
         )
         if r["drops"]:
             print(f"  WARNING             {r['drops']} connections dropped by the server while idle")

@@ -26,6 +26,7 @@ from parley.core.spam import Policy as SpamPolicy
 from parley.export.base import Exporter
 from parley.realtime.calls import CallKeeper
 from parley.realtime.hub import Hub
+from parley.realtime.liveness import Liveness
 from parley.realtime.slots import Slots
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
@@ -193,7 +194,7 @@ def build(settings: Settings) -> Context:
                    messages=messages, presence=presence, hub=hub, actions=actions, uploads=uploads,
                    search=Search(deps), reports=reports, blocks=Blocks(deps), audit=Audit(deps), moderation=moderation,
                    spam=spam, privacy=privacy, admin=Admin(deps, emitter, registration),
-                   support=support, export=export)
+                   support=support, export=export, liveness=Liveness(settings.ws_ping_s, settings.ws_timeout_s))
 
 
 def make_call_settings(settings: Settings) -> CallSettings:
@@ -237,6 +238,7 @@ def create_app(settings: Settings) -> web.Application:
     async def _start(app: web.Application) -> None:
         await app[CTX].uploads.start()
         await app[CTX].hub.start()
+        app[CTX].liveness.start()
         if settings.spam:
             await app[CTX].spam.ready()  # loads the model (trains it on a new database) before traffic
         await app[CTX].privacy.start()  # the retention sweep: now, then hourly
@@ -254,6 +256,7 @@ def create_app(settings: Settings) -> web.Application:
             await app[CTX].export.close()
         await app[CTX].call_keeper.close()
         await app[CTX].privacy.close()
+        await app[CTX].liveness.close()
         await app[CTX].hub.close()
         await app[CTX].uploads.close()
         await app[CTX].db.close()

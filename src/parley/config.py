@@ -35,6 +35,12 @@ class Settings:
                 "needs this high", "min": 1})
     ws_max_queue_bytes: int = field(default=1 << 20, metadata={
         "help": "bytes queued for a connection that does not read before it is dropped", "min": 1024})
+    ws_ping_s: float = field(default=20.0, metadata={
+        "help": "seconds a WebSocket may stay silent before the server pings it (browsers send their own ping "
+                "every 15 s, so only other clients are pinged)", "min": 0.05, "max": 3600})
+    ws_timeout_s: float = field(default=45.0, metadata={
+        "help": "seconds of silence (no frame, no pong) after which a WebSocket is taken for dead and closed; "
+                "more than PARLEY_WS_PING_S", "min": 0.1, "max": 86400})
     max_connections_per_user: int = field(default=20, metadata={
         "help": "WebSocket and SSE connections one user may hold open, counted per node", "min": 1})
     max_connections_per_address: int = field(default=200, metadata={
@@ -175,6 +181,9 @@ def _check(settings: Settings) -> Settings:
     _check_networks(settings.trusted_proxies, "PARLEY_TRUSTED_PROXIES")
     _check_networks(settings.webhook_allow_private, "PARLEY_WEBHOOK_ALLOW_PRIVATE")
     _check_networks(settings.metrics_allow, "PARLEY_METRICS_ALLOW")
+    if settings.ws_timeout_s <= settings.ws_ping_s:
+        raise ValueError("PARLEY_WS_TIMEOUT_S must be more than PARLEY_WS_PING_S: a pinged client needs time to "
+                         f"answer ({settings.ws_timeout_s} <= {settings.ws_ping_s})")
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("PARLEY_TLS_CERT and PARLEY_TLS_KEY go together: set both (HTTPS) or neither (HTTP)")
     return settings

@@ -16,7 +16,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 class Counts:
     """Monotonic counts read at scrape time; the hot path adds to them and nothing else."""
 
-    __slots__ = ("bus_received", "deliveries", "dropped_slow", "fanned_events", "presence_changes",
+    __slots__ = ("bus_received", "deliveries", "dropped_dead", "dropped_slow", "fanned_events", "presence_changes",
                  "presence_frames", "sends")
 
     def __init__(self) -> None:
@@ -24,6 +24,7 @@ class Counts:
         self.deliveries = 0  # room events handed to local connections (one per connection)
         self.fanned_events = 0  # room events fanned out by this node (one per event)
         self.dropped_slow = 0  # connections aborted for not reading (PARLEY_WS_MAX_QUEUE_BYTES)
+        self.dropped_dead = 0  # WebSockets aborted for silence, pings unanswered (PARLEY_WS_TIMEOUT_S)
         self.bus_received = 0  # messages from other nodes (the Redis bus)
         self.presence_changes = 0  # online/offline changes received (all nodes)
         self.presence_frames = 0  # coalesced presence frames written to connections

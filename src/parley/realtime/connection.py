@@ -65,6 +65,11 @@ class RoomState:
 
 
 class Connection:
+    # Slots, and the lock and task set made on first use: tens of thousands of idle connections
+    # each hold only what they use (issue 14).
+    __slots__ = ("__weakref__", "_close", "_fill_lock_", "_max_queue", "_out", "_out_bytes", "_tasks",
+                 "_transport", "call_peers", "host", "pinged", "rooms", "seen", "session_id", "state", "user")
+
     def __init__(self, host: Host, user: User, session_id: int, transport: Transport,
                  close: Callable[[int, str], Awaitable[Any]], max_queue: int) -> None:
         self.host = host
@@ -76,10 +81,18 @@ class Connection:
         self.state = State.OPEN
         self.rooms: dict[int, RoomState] = {}
         self.call_peers: dict[int, str] = {}  # call id -> my participant id in it (issue 13)
-        self._fill_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._fill_lock_: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[None]] | None = None
         self._out: list[bytes] = []
         self._out_bytes = 0
+        self.seen = 0.0  # liveness (realtime/liveness.py): loop time of the last frame received
+        self.pinged = 0.0  # and of the last ping sent
+
+    @property
+    def _fill_lock(self) -> asyncio.Lock:
+        if self._fill_lock_ is None:
+            self._fill_lock_ = asyncio.Lock()
+        return self._fill_lock_
 
     @property
     def cursors(self) -> dict[int, int]:
@@ -130,6 +143,17 @@ class Connection:
         if self.state is State.OPEN:
             self.state = State.CLOSED
             await self._close(code, reason)
+
+    def ping(self, frame: bytes) -> None:
+        """Write a WebSocket ping straight to the socket (a whole frame: it cannot split a queued one)."""
+        if self.state is State.OPEN and not self._transport.is_closing():
+            self._transport.write(frame)
+
+    def drop_dead(self) -> None:
+        """The peer stopped answering: abort (a close handshake would wait on it), which ends the handler."""
+        log.info("closing silent WebSocket user=%s session=%s", self.user.id, self.session_id)
+        self.state = State.CLOSED
+        self._transport.abort()
 
     # -- room membership -------------------------------------------------------------------
 
@@ -299,9 +323,11 @@ class Connection:
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def cancel_tasks(self) -> None:
-        for task in list(self._tasks):
+        for task in list(self._tasks or ()):
             task.cancel()

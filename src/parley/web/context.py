@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from parley.config import Settings
 from parley.realtime.calls import CallKeeper
 from parley.realtime.hub import Hub
+from parley.realtime.liveness import Liveness
 from parley.services.accounts import Accounts
 from parley.services.actions import Actions
 from parley.services.admin import Admin
@@ -54,6 +55,7 @@ class Context:
     calls: Calls
     call_keeper: CallKeeper
     export: Export | None = None  # the event stream (PARLEY_EXPORT_URL), when set
+    liveness: Liveness = field(default_factory=Liveness)  # the WebSockets' ping sweep (issue 14)
 
 
 CTX: web.AppKey[Context] = web.AppKey("parley", Context)

@@ -79,6 +79,8 @@ class _NodeCollector:
                 ("parley_deliveries", "Room events written to local connections (one per connection)", c.deliveries),
                 ("parley_fanned_events", "Room events fanned out to this node's connections", c.fanned_events),
                 ("parley_dropped_slow_readers", "Connections aborted because they did not read", c.dropped_slow),
+                ("parley_dropped_dead_sockets", "WebSockets closed because they stopped answering pings",
+                 c.dropped_dead),
                 ("parley_bus_received", "Bus messages received from other nodes", c.bus_received),
                 ("parley_presence_changes", "Presence changes received for local rooms", c.presence_changes),
                 ("parley_presence_frames", "Coalesced presence frames written", c.presence_frames)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -19,6 +20,7 @@ from parley.core.protocol import ProtocolError
 from parley.core.ratelimit import Bucket, Rate
 from parley.core.spam import Held
 from parley.realtime.connection import Connection
+from parley.realtime.liveness import BUSY
 from parley.realtime.slots import Claim
 from parley.web.http import WS_PATH, Identity, authenticate, ctx, from_trusted_proxy
 from parley.web.live import attached, claimed
@@ -61,7 +63,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if identity is not None:
             claim.user(identity[0].id)
         resume_from = decode_cursors(request.query["resume"]) if request.query.get("resume") else None
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20.0, compress=False)
+        # No aiohttp heartbeat (a timer per socket): one sweep pings every quiet socket (realtime/liveness.py).
+        # autoping off: pongs and pings reach the read loop, where every frame counts as a sign of life.
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, compress=False, autoping=False)
         await ws.prepare(request)
         if identity is None:
             identity = await _first_frame_auth(request, ws, claim)
@@ -82,9 +86,14 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, identity: Iden
     closer = _Closer(ws)
     conn = Connection(c.hub, user, session.id, transport, closer, c.settings.ws_max_queue_bytes)
     dispatcher = _Dispatcher(request, conn)
+    liveness = c.liveness
     try:
         async with attached(request, conn, resume_from, before_close=dispatcher.drain):
-            await closer.read(_read_loop(ws, conn, dispatcher))
+            liveness.watch(conn)
+            try:
+                await closer.read(_read_loop(ws, conn, dispatcher))
+            finally:
+                liveness.unwatch(conn)
     except ParleyError as exc:
         # The upgrade is done: no HTTP answer can follow, only a close frame. 1013: try again later.
         conn.write_error(exc.code, exc.message, None)
@@ -103,31 +112,42 @@ class _Closer:
     aiohttp's `close()` called from another task while the handler waits in `receive()` drops
     the TCP connection at once, without waiting for the client's close reply; if the client is
     still sending, the kernel then resets the connection and the client loses every frame it had
-    not read yet (acks included). So the reading task is stopped instead, and the handler closes
-    the socket itself, reading until the client's close reply."""
+    not read yet (acks included). So the handler's reading is stopped instead (its task cancelled
+    while it reads, the cancel then withdrawn: no second task per connection), and the handler
+    closes the socket itself, reading until the client's close reply."""
+
+    __slots__ = ("closed", "done", "reading", "requested", "ws")
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
-        self.reading: asyncio.Task[None] | None = None
+        self.reading: asyncio.Task[Any] | None = None  # the handler's task, while it reads
         self.requested: tuple[int, str] | None = None
-        self.closed = asyncio.Event()
+        self.done = False
+        # Made only when another task waits for the close (an asyncio.Event holds a deque: 760 bytes).
+        self.closed: asyncio.Future[None] | None = None
 
     async def __call__(self, code: int, reason: str) -> None:
-        if self.reading is None or self.reading.done():
+        if self.reading is None:
             await self.ws.close(code=code, message=reason.encode())
             return
-        self.requested = (code, reason)
-        self.reading.cancel()
-        await self.closed.wait()
+        if self.requested is None:  # one cancel only: a second would look like the handler's own
+            self.requested = (code, reason)
+            self.reading.cancel()
+        if not self.done:
+            if self.closed is None:
+                self.closed = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self.closed)
 
     async def read(self, loop: Coroutine[Any, Any, None]) -> None:
-        self.reading = asyncio.ensure_future(loop)
+        task = self.reading = asyncio.current_task()
         try:
-            await self.reading
+            await loop
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self.requested is None or (task is not None and task.cancelling()):
-                raise  # the handler itself is cancelled (the connection was lost)
+            # Ours is withdrawn; any other cancel (the connection was lost, the server stops) goes on.
+            if task is None or self.requested is None or task.uncancel() > 0:
+                raise
+        finally:
+            self.reading = None
 
     async def finish(self) -> None:
         try:
@@ -135,7 +155,9 @@ class _Closer:
                 code, reason = self.requested
                 await self.ws.close(code=code, message=reason.encode())
         finally:
-            self.closed.set()
+            self.done = True
+            if self.closed is not None and not self.closed.done():
+                self.closed.set_result(None)
 
 
 async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse, claim: Claim) -> Identity | None:
@@ -164,26 +186,54 @@ async def _first_frame_auth(request: web.Request, ws: web.WebSocketResponse, cla
 
 
 async def _read_loop(ws: web.WebSocketResponse, conn: Connection, dispatcher: _Dispatcher) -> None:
+    clock = asyncio.get_running_loop().time
     async for msg in ws:
+        conn.seen = BUSY  # alive while the frame is handled, however long (a replay has its own stall limit)
         if msg.type is WSMsgType.TEXT:
             await dispatcher.handle(msg.data)
+        elif msg.type is WSMsgType.PING:
+            with contextlib.suppress(ConnectionError):  # the peer left meanwhile: the loop ends on its own
+                await ws.pong(msg.data)
+        elif msg.type is WSMsgType.PONG:
+            pass
         elif msg.type is WSMsgType.BINARY:
             conn.write_error("bad_json", "frames must be text (JSON)", None)
         elif msg.type is WSMsgType.ERROR:
             if ws.close_code is None and isinstance(ws.exception(), Exception):
                 log.debug("ws error: %s", ws.exception())
             break
+        conn.seen = clock()
     await dispatcher.drain()
 
 
 class _Dispatcher:
+    # The semaphore, the task set and each rate bucket are made when first needed: most sockets sit
+    # idle, and a bucket made late starts full, as one made at connect would be by then.
+    __slots__ = ("_in_flight", "buckets", "c", "conn", "tasks")
+
     def __init__(self, request: web.Request, conn: Connection) -> None:
         self.c = ctx(request)
         self.conn = conn
-        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self.tasks: set[asyncio.Task[None]] = set()
-        now = time.monotonic()
-        self.buckets = {kind: Bucket(rate, now) for kind, rate in FRAME_RATES.items()}
+        self._in_flight: asyncio.Semaphore | None = None
+        self.tasks: set[asyncio.Task[None]] | None = None
+        self.buckets: dict[type, Bucket] | None = None
+
+    @property
+    def in_flight(self) -> asyncio.Semaphore:
+        if self._in_flight is None:
+            self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        return self._in_flight
+
+    def _bucket(self, kind: type) -> Bucket | None:
+        rate = FRAME_RATES.get(kind)
+        if rate is None:
+            return None
+        if self.buckets is None:
+            self.buckets = {}
+        bucket = self.buckets.get(kind)
+        if bucket is None:
+            bucket = self.buckets[kind] = Bucket(rate, time.monotonic())
+        return bucket
 
     async def handle(self, raw: str) -> None:
         try:
@@ -196,7 +246,7 @@ class _Dispatcher:
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> None:
         user = self.conn.user
-        bucket = self.buckets.get(type(frame))
+        bucket = self._bucket(type(frame))
         if bucket is not None and (wait := bucket.take(time.monotonic())):
             raise RateLimited(f"too many {type(frame).__name__.lower()} frames; retry in {wait:.1f} s", wait)
         if isinstance(frame, protocol.Send):
@@ -290,6 +340,8 @@ class _Dispatcher:
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
+        if self.tasks is None:
+            self.tasks = set()
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
