@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -181,7 +182,7 @@ class _Dispatcher:
         self.c = ctx(request)
         self.conn = conn
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Future[Any]] = set()  # sends not yet acknowledged
         now = time.monotonic()
         self.buckets = {kind: Bucket(rate, now) for kind, rate in FRAME_RATES.items()}
 
@@ -200,8 +201,9 @@ class _Dispatcher:
         if bucket is not None and (wait := bucket.take(time.monotonic())):
             raise RateLimited(f"too many {type(frame).__name__.lower()} frames; retry in {wait:.1f} s", wait)
         if isinstance(frame, protocol.Send):
-            # Submitted in arrival order (so one client's messages keep their order); the ack
-            # is awaited in a task so that concurrent sends share a transaction.
+            # Submitted in arrival order (so one client's messages keep their order); the ack is
+            # written by a callback of the send's future (not a task per send: ~7 µs less), so
+            # that concurrent sends share a transaction.
             await self.in_flight.acquire()
             try:
                 future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id,
@@ -211,7 +213,8 @@ class _Dispatcher:
             except BaseException:
                 self.in_flight.release()
                 raise
-            self._spawn(self._ack(future, frame))
+            self.tasks.add(future)
+            future.add_done_callback(partial(self._ack, frame))
         elif isinstance(frame, protocol.Resume):
             # Frames are handled one at a time, so a second resume waits for this replay to end.
             cursors = await self.conn.resume(frame.cursors)
@@ -268,9 +271,12 @@ class _Dispatcher:
             return await actions.delete(user, frame.room, frame.seq, as_spam=frame.spam)
         return await actions.react(user, frame.room, frame.seq, frame.emoji, frame.on)
 
-    async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:
+    def _ack(self, frame: protocol.Send, future: asyncio.Future[Any]) -> None:
+        self.tasks.discard(future)
         try:
-            event, _ = await future
+            if future.cancelled():
+                return
+            event, _ = future.result()
             if isinstance(event, Held):  # held for review: in no room log (yet)
                 self.conn.send(wire.AckFrame(client_msg_id=event.client_msg_id, room=event.room_id, seq=0, id=0,
                                              ts=event.created_at, ref=frame.ref, held=True, held_id=event.id))
@@ -287,11 +293,6 @@ class _Dispatcher:
                                   frame.ref)
         finally:
             self.in_flight.release()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     async def drain(self) -> None:
         """Let acks already under way finish writing (their messages are stored either way)."""
