@@ -83,18 +83,22 @@ def hashed(docs: Sequence[str]) -> tuple[Any, Any, Any]:
     import numpy as np
 
     codes = np.frombuffer("\0".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    rows_at = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d) + 1 for d in docs])[: len(codes)]
+    rows_at = np.repeat(np.arange(len(docs), dtype=np.intp), [len(d) + 1 for d in docs])[: len(codes)]
     sentinel = codes == 0  # between two texts: no n-gram spans it
-    hashed_, broken, cols, rows = codes, sentinel, [], []
+    hashed_, broken, hashes, breaks, rows = codes, sentinel, [], [], []
     shift, prime, mix = np.uint64(64 - N_FEATURES.bit_length() + 1), np.uint64(_PRIME), np.uint64(_MIX)
     with np.errstate(over="ignore"):  # the hashes wrap around 2**64 on purpose
         for n in range(NGRAMS[0], NGRAMS[1] + 1):
             hashed_ = hashed_[:-1] * prime + codes[n - 1:]
             broken = broken[:-1] | sentinel[n - 1:]
-            keep = ~broken
-            cols.append(((hashed_[keep] * mix) >> shift).astype(np.int64))
-            rows.append(rows_at[: len(hashed_)][keep])
-    row, col = np.concatenate(rows), np.concatenate(cols)
+            hashes.append(hashed_)
+            breaks.append(broken)
+            rows.append(rows_at[: len(hashed_)])
+        # One mask, one mix and one shift for every n (each numpy call costs a few µs whatever its
+        # size, and a batch's arrays are small); intp rows: bincount takes them without a copy.
+        keep = ~np.concatenate(breaks)
+        col = ((np.concatenate(hashes)[keep] * mix) >> shift).astype(np.intp)
+    row = np.concatenate(rows)[keep]
     weight = 1.0 / np.sqrt(np.maximum(np.bincount(row, minlength=len(docs)), 1))
     return row, col, weight
 
