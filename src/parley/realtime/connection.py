@@ -141,8 +141,10 @@ class Connection:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def deliver(self, room: int, seq: int, etype: str, subject: int, payload: bytes, frame: bytes) -> None:
-        """A live room event from the bus."""
+    def deliver(self, room: int, seq: int, frame: bytes, leaver: int = 0) -> None:
+        """A live room event from the bus, built as a frame once for the room. `leaver`: the user
+        whose membership the event ends (a leave, a kick, a ban), else 0. Runs once per delivery,
+        hence `write` inlined."""
         st = self.rooms.get(room)
         if st is None or seq <= st.cursor:
             return
@@ -151,8 +153,13 @@ class Connection:
                 st.pending = seq
         elif seq == st.cursor + 1:
             st.cursor = seq
-            self.emit(payload, frame)
-            if subject == self.user.id and etype in ENDS_MEMBERSHIP:  # a leave, a kick or a ban
+            if self.state is State.OPEN:
+                out = self._out
+                out.append(frame)
+                self._out_bytes += len(frame)
+                if len(out) == 1:
+                    self.host.schedule_flush(self)
+            if leaver == self.user.id:
                 self.host.leave(self, room)
         else:
             self.catch_up(room, seq)
