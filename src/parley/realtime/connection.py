@@ -65,6 +65,8 @@ class RoomState:
 
 
 class Connection:
+    sends_frames = True  # writes the hub's WebSocket frames as they are (SSE frames events its own way)
+
     def __init__(self, host: Host, user: User, session_id: int, transport: Transport,
                  close: Callable[[int, str], Awaitable[Any]], max_queue: int) -> None:
         self.host = host
@@ -141,10 +143,10 @@ class Connection:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def deliver(self, room: int, seq: int, frame: bytes, leaver: int = 0) -> None:
+    def deliver(self, room: int, seq: int, payload: bytes, frame: bytes, leaver: int = 0) -> None:
         """A live room event from the bus, built as a frame once for the room. `leaver`: the user
         whose membership the event ends (a leave, a kick, a ban), else 0. Runs once per delivery,
-        hence `write` inlined."""
+        hence `write` inlined where the hub's WebSocket frame is sent as is."""
         st = self.rooms.get(room)
         if st is None or seq <= st.cursor:
             return
@@ -153,7 +155,9 @@ class Connection:
                 st.pending = seq
         elif seq == st.cursor + 1:
             st.cursor = seq
-            if self.state is State.OPEN:
+            if not self.sends_frames:
+                self.emit(payload, frame)
+            elif self.state is State.OPEN:
                 out = self._out
                 out.append(frame)
                 self._out_bytes += len(frame)

@@ -290,12 +290,13 @@ class Hub:
         counts = metrics.COUNTS
         counts.fanned_events += 1
         counts.deliveries += len(conns)
+        payload = msg.payload
         if msg.event_type in ENDS_MEMBERSHIP:  # its subject leaves `conns` while they are walked
             for conn in tuple(conns):
-                conn.deliver(room, seq, frame, msg.user)
+                conn.deliver(room, seq, payload, frame, msg.user)
         else:
             for conn in conns:
-                conn.deliver(room, seq, frame)
+                conn.deliver(room, seq, payload, frame)
 
     def _ephemeral(self, msg: BusMessage) -> None:
         conns = self.rooms.get(msg.room)

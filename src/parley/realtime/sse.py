@@ -16,6 +16,8 @@ def chunk(data: bytes) -> bytes:
 
 
 class SseConnection(Connection):
+    sends_frames = False
+
     def emit(self, payload: bytes, frame: bytes | None = None) -> None:
         cursor_id = encode_cursors(self.cursors)
         # Past the limit (about 8,000 rooms) the id is left off and the client refetches.
