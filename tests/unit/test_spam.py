@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 
 from parley.core import spam
@@ -90,3 +92,20 @@ def test_heldout_figures_count_the_models_own_verdicts() -> None:
     nothing = spam.Model(np.zeros(spam.N_FEATURES), -10.0, 1.0)
     assert spam.heldout_figures(nothing, POLICY)["precision"] is None
     assert spam.heldout_figures(nothing, POLICY)["recall"] == 0.0
+
+
+def test_run_suspects_include_every_text_the_repeated_character_regex_matches() -> None:
+    rng = random.Random(7)
+    alphabet = "ab !x💰"
+    matched = 0
+    for _ in range(2000):
+        docs = [spam.prepare("".join(rng.choice(alphabet) * rng.randint(1, 9) for _ in range(rng.randint(0, 8))))
+                for _ in range(rng.randint(1, 6))]
+        suspects = spam.run_suspects(docs)
+        for i, doc in enumerate(docs):
+            if spam._RUN.search(doc) is not None:
+                matched += 1
+                assert i in suspects, doc
+    assert matched > 0  # the random texts did hold runs
+    docs = [spam.prepare(t) for t in ["hello there", "win!!!!!!!! now", "💰" * 8, "aaaaaaa b"]]
+    assert spam.run_suspects(docs) == {1, 2}

@@ -69,6 +69,7 @@ class Connection:
     # each hold only what they use (issue 14).
     __slots__ = ("__weakref__", "_close", "_fill_lock_", "_max_queue", "_out", "_out_bytes", "_tasks",
                  "_transport", "call_peers", "host", "pinged", "rooms", "seen", "session_id", "state", "user")
+    sends_frames = True  # writes the hub's WebSocket frames as they are (SSE frames events its own way)
 
     def __init__(self, host: Host, user: User, session_id: int, transport: Transport,
                  close: Callable[[int, str], Awaitable[Any]], max_queue: int) -> None:
@@ -165,8 +166,10 @@ class Connection:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def deliver(self, room: int, seq: int, etype: str, subject: int, payload: bytes, frame: bytes) -> None:
-        """A live room event from the bus."""
+    def deliver(self, room: int, seq: int, payload: bytes, frame: bytes, leaver: int = 0) -> None:
+        """A live room event from the bus, built as a frame once for the room. `leaver`: the user
+        whose membership the event ends (a leave, a kick, a ban), else 0. Runs once per delivery,
+        hence `write` inlined where the hub's WebSocket frame is sent as is."""
         st = self.rooms.get(room)
         if st is None or seq <= st.cursor:
             return
@@ -175,8 +178,15 @@ class Connection:
                 st.pending = seq
         elif seq == st.cursor + 1:
             st.cursor = seq
-            self.emit(payload, frame)
-            if subject == self.user.id and etype in ENDS_MEMBERSHIP:  # a leave, a kick or a ban
+            if not self.sends_frames:
+                self.emit(payload, frame)
+            elif self.state is State.OPEN:
+                out = self._out
+                out.append(frame)
+                self._out_bytes += len(frame)
+                if len(out) == 1:
+                    self.host.schedule_flush(self)
+            if leaver == self.user.id:
                 self.host.leave(self, room)
         else:
             self.catch_up(room, seq)

@@ -12,7 +12,7 @@ import orjson
 from parley.bus.base import PRESENCE_CHANNEL, Bus, BusMessage, Kind, room_channel, user_channel
 from parley.core import metrics, wire
 from parley.core.errors import ParleyError
-from parley.core.models import Event
+from parley.core.models import ENDS_MEMBERSHIP, Event
 from parley.realtime.connection import Connection
 from parley.realtime.frames import text_frame
 from parley.realtime.presence import PresenceBatch
@@ -280,18 +280,23 @@ class Hub:
             handler(self, msg)
 
     def _room_event(self, msg: BusMessage) -> None:
-        conns = self.rooms.get(msg.room)
+        room, seq = msg.room, msg.seq
+        conns = self.rooms.get(room)
         if not conns:
             return
-        if msg.seq > self.heads.get(msg.room, 0):
-            self.heads[msg.room] = msg.seq
-        payload = msg.payload
-        frame = text_frame(payload)
+        if seq > self.heads.get(room, 0):
+            self.heads[room] = seq
+        frame = text_frame(msg.payload)
         counts = metrics.COUNTS
         counts.fanned_events += 1
         counts.deliveries += len(conns)
-        for conn in tuple(conns):
-            conn.deliver(msg.room, msg.seq, msg.event_type, msg.user, payload, frame)
+        payload = msg.payload
+        if msg.event_type in ENDS_MEMBERSHIP:  # its subject leaves `conns` while they are walked
+            for conn in tuple(conns):
+                conn.deliver(room, seq, payload, frame, msg.user)
+        else:
+            for conn in conns:
+                conn.deliver(room, seq, payload, frame)
 
     def _ephemeral(self, msg: BusMessage) -> None:
         conns = self.rooms.get(msg.room)

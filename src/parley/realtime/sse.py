@@ -17,6 +17,7 @@ def chunk(data: bytes) -> bytes:
 
 class SseConnection(Connection):
     __slots__ = ()
+    sends_frames = False
 
     def emit(self, payload: bytes, frame: bytes | None = None) -> None:
         cursor_id = encode_cursors(self.cursors)

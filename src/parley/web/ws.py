@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -215,7 +216,7 @@ class _Dispatcher:
         self.c = ctx(request)
         self.conn = conn
         self._in_flight: asyncio.Semaphore | None = None
-        self.tasks: set[asyncio.Task[None]] | None = None
+        self.tasks: set[asyncio.Future[Any]] | None = None  # sends not yet acknowledged
         self.buckets: dict[type, Bucket] | None = None
 
     @property
@@ -250,8 +251,9 @@ class _Dispatcher:
         if bucket is not None and (wait := bucket.take(time.monotonic())):
             raise RateLimited(f"too many {type(frame).__name__.lower()} frames; retry in {wait:.1f} s", wait)
         if isinstance(frame, protocol.Send):
-            # Submitted in arrival order (so one client's messages keep their order); the ack
-            # is awaited in a task so that concurrent sends share a transaction.
+            # Submitted in arrival order (so one client's messages keep their order); the ack is
+            # written by a callback of the send's future (not a task per send: ~7 µs less), so
+            # that concurrent sends share a transaction.
             await self.in_flight.acquire()
             try:
                 future = await self.c.messages.submit(user, frame.room, frame.text, frame.client_msg_id,
@@ -261,7 +263,10 @@ class _Dispatcher:
             except BaseException:
                 self.in_flight.release()
                 raise
-            self._spawn(self._ack(future, frame))
+            if self.tasks is None:
+                self.tasks = set()
+            self.tasks.add(future)
+            future.add_done_callback(partial(self._ack, frame))
         elif isinstance(frame, protocol.Resume):
             # Frames are handled one at a time, so a second resume waits for this replay to end.
             cursors = await self.conn.resume(frame.cursors)
@@ -318,9 +323,13 @@ class _Dispatcher:
             return await actions.delete(user, frame.room, frame.seq, as_spam=frame.spam)
         return await actions.react(user, frame.room, frame.seq, frame.emoji, frame.on)
 
-    async def _ack(self, future: asyncio.Future[Any], frame: protocol.Send) -> None:
+    def _ack(self, frame: protocol.Send, future: asyncio.Future[Any]) -> None:
+        if self.tasks is not None:
+            self.tasks.discard(future)
         try:
-            event, _ = await future
+            if future.cancelled():
+                return
+            event, _ = future.result()
             if isinstance(event, Held):  # held for review: in no room log (yet)
                 self.conn.send(wire.AckFrame(client_msg_id=event.client_msg_id, room=event.room_id, seq=0, id=0,
                                              ts=event.created_at, ref=frame.ref, held=True, held_id=event.id))
@@ -337,13 +346,6 @@ class _Dispatcher:
                                   frame.ref)
         finally:
             self.in_flight.release()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        if self.tasks is None:
-            self.tasks = set()
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     async def drain(self) -> None:
         """Let acks already under way finish writing (their messages are stored either way)."""
