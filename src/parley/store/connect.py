@@ -35,6 +35,36 @@ def _session(row: Any) -> tuple[User, Session]:
     return user, Session(row[8], row[0], row[9])
 
 
+def _run_batch(calls: list[tuple[Any, tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
+    """On a reader thread: each call's result, or its exception (one failing read fails only itself)."""
+    out: list[tuple[bool, Any]] = []
+    for fn, args in calls:
+        try:
+            out.append((True, fn(*args)))
+        except Exception as exc:  # handed to the caller that asked for this read
+            out.append((False, exc))
+    return out
+
+
+def _settle(futures: list[asyncio.Future[Any]], done: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+    if done.cancelled():  # the pool shut down under it
+        for future in futures:
+            future.cancel()
+        return
+    results = [(False, done.exception())] * len(futures) if done.exception() else done.result()
+    for future, (ok, value) in zip(futures, results, strict=True):
+        if future.done():  # the caller went away (a client that left mid-handshake)
+            continue
+        if ok:
+            future.set_result(value)
+        elif isinstance(value, sqlite3.OperationalError):
+            unavailable = Unavailable(f"the database is unavailable: {value}; retry shortly")
+            unavailable.__cause__ = value
+            future.set_exception(unavailable)
+        else:
+            future.set_exception(value)
+
+
 class SqliteConnectReads:
     def __init__(self, path: str, pragmas: list[str]) -> None:
         self._path = path
@@ -44,6 +74,7 @@ class SqliteConnectReads:
         self._all: list[sqlite3.Connection] = []
         self._session_sql = _SESSION.format("?", "?", "0")
         self._cursors_sql = _CURSORS.format("?")
+        self._queued: list[tuple[Any, tuple[Any, ...], asyncio.Future[Any]]] = []
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -57,10 +88,20 @@ class SqliteConnectReads:
         return conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"the database is unavailable: {exc}; retry shortly") from exc
+        """Run `fn(*args)` on a reader thread, with every other read asked for in this turn of the
+        event loop: one thread hop per turn instead of one per read (a reconnect storm asks for
+        hundreds in a turn, and each hop costs the event loop a GIL hand-over)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._submit, loop)
+        self._queued.append((fn, args, future))
+        return await future
+
+    def _submit(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._queued = self._queued, []
+        job = loop.run_in_executor(self._pool, _run_batch, [(fn, args) for fn, args, _ in batch])
+        job.add_done_callback(lambda done: _settle([future for _, _, future in batch], done))
 
     async def session_user(self, token_hash: bytes, now: int) -> tuple[User, Session] | None:
         return await self._run(self._session_user, token_hash, now)
