@@ -57,3 +57,13 @@ async def test_sqlite_reads_of_one_turn_share_one_job(ctx: Context, monkeypatch:
     found = await asyncio.gather(*(ctx.accounts.authenticate(token) for _, token, _ in people * 10))
     assert [user.id for user, _ in found] == [user.id for user, _, _ in people * 10]
     assert jobs == 1
+
+
+async def test_room_ends_are_the_committed_last_seqs(ctx: Context) -> None:
+    people = await _people(ctx, 2)
+    (user, _, first), (_, _, second) = people
+    sent, _ = await ctx.messages.send(user, first, "one")
+    ends = await asyncio.gather(ctx.presence.last_seqs([first, second, 10_000]), ctx.presence.last_seqs([second]))
+    assert ends[0][first] == sent.seq
+    assert set(ends[0]) == {first, second}  # a room that does not exist has no end
+    assert ends[1] == {second: ends[0][second]}

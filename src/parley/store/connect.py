@@ -1,6 +1,6 @@
 """The two reads of every connect (issue 14): the session behind a token, and the user's rooms with
-their ends and the user's joins. Hand-written SQL, the same on both databases, without SQLAlchemy's
-async adapters (each statement through aiosqlite costs four thread hops and ~300 µs of event-loop
+their ends and the user's joins; and the ends of rooms (a resume, the hub's checks). Hand-written
+SQL, the same on both databases, without SQLAlchemy's async adapters (each statement through aiosqlite costs four thread hops and ~300 µs of event-loop
 CPU): on SQLite one call on a small reader pool with stdlib `sqlite3` connections, on PostgreSQL
 raw asyncpg on a connection from SQLAlchemy's pool. A reconnect storm is thousands of these.
 """
@@ -27,6 +27,7 @@ _SESSION = ("SELECT u.id, u.username, u.display_name, u.is_admin, u.disabled, u.
             "AND (u.bot_owner_id IS NULL OR o.disabled = {2})")
 _CURSORS = ("SELECT r.id, r.last_seq, m.joined_seq FROM members m JOIN rooms r ON r.id = m.room_id "
             "WHERE m.user_id = {0} AND m.state = '" + MemberState.JOINED.value + "'")
+_ENDS = "SELECT id, last_seq FROM rooms WHERE id "
 READERS = 2
 
 
@@ -118,6 +119,13 @@ class SqliteConnectReads:
     def _joined_cursors(self, user_id: int) -> dict[int, tuple[int, int]]:
         return {r[0]: (r[1], r[2]) for r in self._conn().execute(self._cursors_sql, (user_id,))}
 
+    async def room_ends(self, rooms: list[int]) -> dict[int, int]:
+        return await self._run(self._room_ends, rooms)
+
+    def _room_ends(self, rooms: list[int]) -> dict[int, int]:
+        sql = _ENDS + "IN (" + ",".join("?" * len(rooms)) + ")"
+        return {r[0]: r[1] for r in self._conn().execute(sql, rooms)}
+
     async def close(self) -> None:
         def _close() -> None:
             for conn in self._all:
@@ -146,6 +154,9 @@ class PostgresConnectReads:
 
     async def joined_cursors(self, user_id: int) -> dict[int, tuple[int, int]]:
         return {r[0]: (r[1], r[2]) for r in await self._fetch(self._cursors_sql, user_id)}
+
+    async def room_ends(self, rooms: list[int]) -> dict[int, int]:
+        return {r[0]: r[1] for r in await self._fetch(_ENDS + "= ANY($1::bigint[])", rooms)}
 
     async def close(self) -> None:
         return None
