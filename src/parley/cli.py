@@ -80,7 +80,7 @@ def run_server(settings: Settings, *, migrate: bool = True) -> None:
     from parley.blobs.base import BlobError
 
     try:
-        serve(app, settings.host, settings.port, shutdown_timeout=5, tls=tls)
+        serve(app, settings.host, settings.port, shutdown_timeout=5, tls=tls, backlog=settings.listen_backlog)
     except BlobError as exc:  # the media store cannot be reached or used at start
         raise click.ClickException(str(exc)) from None
 

@@ -47,6 +47,10 @@ class Settings:
         "help": "WebSocket and SSE connections one client address may hold open, counted per node, "
                 "including sockets not yet authenticated; behind a proxy set PARLEY_TRUST_PROXY so "
                 "that addresses are the clients'", "min": 1})
+    listen_backlog: int = field(default=4096, metadata={
+        "help": "connections the kernel queues for accept (capped by net.core.somaxconn): a reconnect storm "
+                "beyond it has its SYNs dropped and retried by the clients seconds later", "min": 1,
+        "max": 65535})
     session_ttl_days: int = field(default=30, metadata={"help": "days a login stays valid", "min": 1,
                                                         "max": 36500})
     sqlite_synchronous: str = field(default="FULL", metadata={

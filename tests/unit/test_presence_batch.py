@@ -124,3 +124,20 @@ async def test_an_older_nodes_single_change_is_still_understood(world: World) ->
     await world.bus.publish(PRESENCE_CHANNEL, BusMessage(Kind.PRESENCE, 0, 0, ANN.id, "", orjson.dumps(old)))
     timers.advance(0)
     assert _presence(await bob.frames()) == [{"type": "presence", "changes": [{"user": ANN.id, "online": True}]}]
+
+
+async def test_each_user_is_left_out_of_its_own_frames_when_everyone_changed(world: World) -> None:
+    """After a reconnect storm nearly every user is among the changes: the frame without a user is
+    built once per user, and each of that user's connections (and only they) get it."""
+    timers = Timers()
+    _batched(world, timers)
+    world.commit(EventType.MEMBER_JOINED, {"user": CAROL.public(), "role": "member"})
+    ann1, ann2, bob = await world.connect(ANN), await world.connect(ANN), await world.connect(BOB)
+    for user in (ANN, BOB, CAROL):
+        await world.emitter.presence(user.id, True, [ROOM])
+    timers.advance(0)
+    for client in (ann1, ann2):
+        assert _presence(await client.frames()) == [{"type": "presence", "changes": [
+            {"user": BOB.id, "online": True}, {"user": CAROL.id, "online": True}]}]
+    assert _presence(await bob.frames()) == [{"type": "presence", "changes": [
+        {"user": ANN.id, "online": True}, {"user": CAROL.id, "online": True}]}]

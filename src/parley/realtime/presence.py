@@ -61,6 +61,9 @@ class PresenceBatch:
             for conn in self._rooms.get(room, ()):
                 rooms_of.setdefault(conn, []).append(room)
         built: dict[tuple[int, ...], tuple[dict[int, bool], bytes, bytes]] = {}
+        # Without the connection's own user: built once per user (a user holds several connections,
+        # and after a reconnect storm nearly every user is among the changes).
+        others: dict[tuple[tuple[int, ...], int], tuple[bytes, bytes]] = {}
         for conn, rooms in rooms_of.items():
             key = tuple(rooms)
             if key not in built:
@@ -70,11 +73,14 @@ class PresenceBatch:
                 payload = _encode(changes)
                 built[key] = (changes, payload, text_frame(payload))
             changes, payload, frame = built[key]
-            if conn.user.id in changes:  # the others' changes only
+            me = conn.user.id
+            if me in changes:  # the others' changes only
                 if len(changes) == 1:
                     continue
-                payload = _encode({u: on for u, on in changes.items() if u != conn.user.id})
-                frame = text_frame(payload)
+                if (key, me) not in others:
+                    without = _encode({u: on for u, on in changes.items() if u != me})
+                    others[key, me] = (without, text_frame(without))
+                payload, frame = others[key, me]
             conn.emit(payload, frame)
             metrics.COUNTS.presence_frames += 1
 

@@ -58,5 +58,4 @@ class Presence:
     async def last_seqs(self, rooms: list[int]) -> dict[int, int]:
         if not rooms:
             return {}
-        async with self.deps.db.read() as conn:
-            return await room_store.last_seqs(conn, rooms)
+        return await self.deps.db.connects.room_ends(rooms)

@@ -1,6 +1,6 @@
 """The two reads of every connect (issue 14): the session behind a token, and the user's rooms with
-their ends and the user's joins. Hand-written SQL, the same on both databases, without SQLAlchemy's
-async adapters (each statement through aiosqlite costs four thread hops and ~300 µs of event-loop
+their ends and the user's joins; and the ends of rooms (a resume, the hub's checks). Hand-written
+SQL, the same on both databases, without SQLAlchemy's async adapters (each statement through aiosqlite costs four thread hops and ~300 µs of event-loop
 CPU): on SQLite one call on a small reader pool with stdlib `sqlite3` connections, on PostgreSQL
 raw asyncpg on a connection from SQLAlchemy's pool. A reconnect storm is thousands of these.
 """
@@ -27,12 +27,43 @@ _SESSION = ("SELECT u.id, u.username, u.display_name, u.is_admin, u.disabled, u.
             "AND (u.bot_owner_id IS NULL OR o.disabled = {2})")
 _CURSORS = ("SELECT r.id, r.last_seq, m.joined_seq FROM members m JOIN rooms r ON r.id = m.room_id "
             "WHERE m.user_id = {0} AND m.state = '" + MemberState.JOINED.value + "'")
+_ENDS = "SELECT id, last_seq FROM rooms WHERE id "
 READERS = 2
 
 
 def _session(row: Any) -> tuple[User, Session]:
     user = User(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5], row[6], row[7], bool(row[10]), row[11])
     return user, Session(row[8], row[0], row[9])
+
+
+def _run_batch(calls: list[tuple[Any, tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
+    """On a reader thread: each call's result, or its exception (one failing read fails only itself)."""
+    out: list[tuple[bool, Any]] = []
+    for fn, args in calls:
+        try:
+            out.append((True, fn(*args)))
+        except Exception as exc:  # handed to the caller that asked for this read
+            out.append((False, exc))
+    return out
+
+
+def _settle(futures: list[asyncio.Future[Any]], done: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+    if done.cancelled():  # the pool shut down under it
+        for future in futures:
+            future.cancel()
+        return
+    results = [(False, done.exception())] * len(futures) if done.exception() else done.result()
+    for future, (ok, value) in zip(futures, results, strict=True):
+        if future.done():  # the caller went away (a client that left mid-handshake)
+            continue
+        if ok:
+            future.set_result(value)
+        elif isinstance(value, sqlite3.OperationalError):
+            unavailable = Unavailable(f"the database is unavailable: {value}; retry shortly")
+            unavailable.__cause__ = value
+            future.set_exception(unavailable)
+        else:
+            future.set_exception(value)
 
 
 class SqliteConnectReads:
@@ -44,6 +75,7 @@ class SqliteConnectReads:
         self._all: list[sqlite3.Connection] = []
         self._session_sql = _SESSION.format("?", "?", "0")
         self._cursors_sql = _CURSORS.format("?")
+        self._queued: list[tuple[Any, tuple[Any, ...], asyncio.Future[Any]]] = []
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -57,10 +89,20 @@ class SqliteConnectReads:
         return conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"the database is unavailable: {exc}; retry shortly") from exc
+        """Run `fn(*args)` on a reader thread, with every other read asked for in this turn of the
+        event loop: one thread hop per turn instead of one per read (a reconnect storm asks for
+        hundreds in a turn, and each hop costs the event loop a GIL hand-over)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._submit, loop)
+        self._queued.append((fn, args, future))
+        return await future
+
+    def _submit(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._queued = self._queued, []
+        job = loop.run_in_executor(self._pool, _run_batch, [(fn, args) for fn, args, _ in batch])
+        job.add_done_callback(lambda done: _settle([future for _, _, future in batch], done))
 
     async def session_user(self, token_hash: bytes, now: int) -> tuple[User, Session] | None:
         return await self._run(self._session_user, token_hash, now)
@@ -76,6 +118,13 @@ class SqliteConnectReads:
 
     def _joined_cursors(self, user_id: int) -> dict[int, tuple[int, int]]:
         return {r[0]: (r[1], r[2]) for r in self._conn().execute(self._cursors_sql, (user_id,))}
+
+    async def room_ends(self, rooms: list[int]) -> dict[int, int]:
+        return await self._run(self._room_ends, rooms)
+
+    def _room_ends(self, rooms: list[int]) -> dict[int, int]:
+        sql = _ENDS + "IN (" + ",".join("?" * len(rooms)) + ")"
+        return {r[0]: r[1] for r in self._conn().execute(sql, rooms)}
 
     async def close(self) -> None:
         def _close() -> None:
@@ -105,6 +154,9 @@ class PostgresConnectReads:
 
     async def joined_cursors(self, user_id: int) -> dict[int, tuple[int, int]]:
         return {r[0]: (r[1], r[2]) for r in await self._fetch(self._cursors_sql, user_id)}
+
+    async def room_ends(self, rooms: list[int]) -> dict[int, int]:
+        return {r[0]: r[1] for r in await self._fetch(_ENDS + "= ANY($1::bigint[])", rooms)}
 
     async def close(self) -> None:
         return None

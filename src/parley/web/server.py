@@ -98,16 +98,16 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
 
 
 def serve(app: web.Application, host: str, port: int, shutdown_timeout: float = 5.0,
-          tls: ssl.SSLContext | None = None) -> None:
+          tls: ssl.SSLContext | None = None, backlog: int = 4096) -> None:
     """`web.run_app` with this module's runner; SIGINT and SIGTERM stop it gracefully. The runner's
     cleanup closes the listening socket first, then runs `on_shutdown` (web/app.py `_going_away`:
     the send queue drains, live connections close with 1001), then waits for the handlers. With
     `tls`, the socket speaks HTTPS (and WSS); responses then carry HSTS (web/middleware.py)."""
-    asyncio.run(_serve(app, host, port, shutdown_timeout, tls))
+    asyncio.run(_serve(app, host, port, shutdown_timeout, tls, backlog))
 
 
 async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: float,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, backlog: int = 4096) -> None:
     runner = AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     stop = asyncio.Event()
@@ -115,7 +115,7 @@ async def _serve(app: web.Application, host: str, port: int, shutdown_timeout: f
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await web.TCPSite(runner, host, port, ssl_context=tls).start()
+        await web.TCPSite(runner, host, port, ssl_context=tls, backlog=backlog).start()
         await stop.wait()
     finally:
         await runner.cleanup()
