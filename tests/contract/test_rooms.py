@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from parley.core.errors import Forbidden, Invalid, NotFound
+from parley.store import rooms as room_store
 from parley.web.context import Context
 from tests.contract.helpers import log_rows, message_count, outcome, register, warm_pool, whole_history
 
@@ -83,6 +84,21 @@ async def test_mine_lists_joined_and_invited_rooms_with_unread_counts(ctx: Conte
         for listed in await ctx.rooms.mine(user):
             if listed["my_state"] == "joined":
                 assert listed == await ctx.rooms.get(user, listed["id"])
+
+
+async def test_a_rooms_unread_count_agrees_with_its_last_seq(ctx: Context) -> None:
+    """rooms.get reads the room, then the counts: a message committed in between must not be in the
+    counts without being below `last_seq` (the client counts it again when its event arrives)."""
+    ann, bob = await register(ctx, "ann", "bob")
+    lobby = (await ctx.rooms.create(ann, "lobby"))["id"]
+    await ctx.rooms.join(bob, lobby)
+    first = await ctx.messages.send(ann, lobby, "one @bob")
+    await ctx.messages.send(ann, lobby, "two @bob")
+    async with ctx.db.read() as conn:
+        assert await room_store.unread(conn, lobby, bob, first[0].seq) == (1, 1)  # as of the room read
+        assert await room_store.unread(conn, lobby, bob) == (2, 2)
+    view = await ctx.rooms.get(bob, lobby)
+    assert (view["unread"], view["mentions"], view["last_seq"]) == (2, 2, first[0].seq + 1)
 
 
 async def test_public_listing_counts_members_and_hides_private_direct_and_archived(ctx: Context) -> None:

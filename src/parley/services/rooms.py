@@ -90,7 +90,7 @@ class Rooms:
                     await bot_store.ensure_cursor(conn, room.id)
             room, membership = await self._reload(conn, room.id, user.id)
         await self.emitter.room_events(emitted)
-        view = room_view(room, membership, member_count=len(people), unread=await self._unread(room.id, user),
+        view = room_view(room, membership, member_count=len(people), unread=await self._unread(room.id, user, room.last_seq),
                          participants=people)
         return view, bool(emitted)
 
@@ -103,7 +103,7 @@ class Rooms:
             count = await store.member_count(conn, room_id)
             people = await self._participants(conn, room)
         mine = membership if membership and membership.state is not MemberState.LEFT else None
-        unread = await self._unread(room_id, user) if mine and mine.state is MemberState.JOINED else None
+        unread = await self._unread(room_id, user, room.last_seq) if mine and mine.state is MemberState.JOINED else None
         return room_view(room, mine, member_count=count, unread=unread, participants=people)
 
     async def mine(self, user: User) -> list[dict[str, Any]]:
@@ -167,7 +167,7 @@ class Rooms:
             count = await store.member_count(conn, room_id)
         await self.emitter.room_events(emitted)
         mine = membership if membership and membership.state is not MemberState.LEFT else None
-        unread = await self._unread(room_id, user) if mine and mine.state is MemberState.JOINED else None
+        unread = await self._unread(room_id, user, room.last_seq) if mine and mine.state is MemberState.JOINED else None
         return room_view(room, mine, member_count=count, unread=unread)
 
     async def join(self, user: User, room_id: int) -> dict[str, Any]:
@@ -335,9 +335,9 @@ class Rooms:
             return None
         return [u for u, _ in await store.member_list(conn, room.id, (MemberState.JOINED,))]
 
-    async def _unread(self, room_id: int, user: User) -> tuple[int, int]:
+    async def _unread(self, room_id: int, user: User, upto: int) -> tuple[int, int]:
         async with self.deps.db.read() as conn:
-            return await store.unread(conn, room_id, user)
+            return await store.unread(conn, room_id, user, upto)
 
 
 def _refuse_bot(user: User) -> None:

@@ -184,12 +184,14 @@ _MENTIONS_ME = {
 }
 
 
-def _unread_count(user_id: int, mentions_in: str | None = None) -> sa.ScalarSelect:
-    """Messages from others after the member's read marker; with `mentions_in` (the dialect's
-    name), only those that mention the member."""
+def _unread_count(user_id: int, mentions_in: str | None = None, upto: int | None = None) -> sa.ScalarSelect:
+    """Messages from others after the member's read marker (up to seq `upto` when given); with
+    `mentions_in` (the dialect's name), only those that mention the member."""
     stmt = (sa.select(sa.func.count()).select_from(events)
             .where(events.c.room_id == members.c.room_id, events.c.seq > members.c.read_seq,
                    events.c.type == "message", sa.or_(events.c.sender_id.is_(None), events.c.sender_id != user_id)))
+    if upto is not None:
+        stmt = stmt.where(events.c.seq <= upto)
     if mentions_in is not None:  # a mention by someone the member blocks does not count (issue 11)
         blocked = sa.select(blocks.c.blocked_id).where(blocks.c.user_id == user_id)
         stmt = stmt.where(events.c.data.is_not(None),
@@ -198,11 +200,13 @@ def _unread_count(user_id: int, mentions_in: str | None = None) -> sa.ScalarSele
     return stmt.scalar_subquery()
 
 
-async def unread(conn: AsyncConnection, room_id: int, user: User) -> tuple[int, int]:
-    """(unread messages, unread messages that mention the user) of a joined member."""
+async def unread(conn: AsyncConnection, room_id: int, user: User, upto: int | None = None) -> tuple[int, int]:
+    """(unread messages, unread messages that mention the user) of a joined member; `upto`: the
+    room's last seq as the caller read it, so that the counts agree with it (a message committed
+    between the two reads is counted by the client when its event arrives, not twice)."""
     row = (await conn.execute(
-        sa.select(_unread_count(user.id).label("unread"),
-                  _unread_count(user.id, conn.dialect.name).label("mentions"))
+        sa.select(_unread_count(user.id, upto=upto).label("unread"),
+                  _unread_count(user.id, conn.dialect.name, upto).label("mentions"))
         .select_from(members).where(members.c.room_id == room_id, members.c.user_id == user.id,
                                     members.c.state == MemberState.JOINED.value))).one_or_none()
     return (0, 0) if row is None else (row.unread, row.mentions)
