@@ -145,6 +145,13 @@ def shoot_actions(page: Page, size: str, scheme: str, save: Callable[[Page, str]
     page.locator(".pin-item").first.wait_for()
     save(page, f"{size}-{scheme}-pins")
     page.keyboard.press("Escape")
+    opened = page.locator(".members .member-list").count() == 0  # the member panel, with "Add bot"
+    if opened:
+        page.locator("[aria-controls^='member-panel-']").first.click()
+    page.locator(".members .member-list li").first.wait_for()
+    save(page, f"{size}-{scheme}-members")
+    if opened:
+        page.locator(".close-members").click()
 
 
 def new_page(browser: Browser, server: Server, viewport: dict[str, int], scheme: str, user: User | None,
