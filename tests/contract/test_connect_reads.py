@@ -46,14 +46,14 @@ async def test_sqlite_reads_of_one_turn_share_one_job(ctx: Context, monkeypatch:
         return  # PostgreSQL reads go to asyncpg directly, with no thread hop to share
     people = await _people(ctx, 3)
     jobs = 0
-    submit = reads._pool.submit
+    submit = reads._readers.pool.submit
 
     def counted(*args: object, **kwargs: object) -> object:
         nonlocal jobs
         jobs += 1
         return submit(*args, **kwargs)
 
-    monkeypatch.setattr(reads._pool, "submit", counted)
+    monkeypatch.setattr(reads._readers.pool, "submit", counted)
     found = await asyncio.gather(*(ctx.accounts.authenticate(token) for _, token, _ in people * 10))
     assert [user.id for user, _ in found] == [user.id for user, _, _ in people * 10]
     assert jobs == 1

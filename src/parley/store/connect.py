@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
 
-from parley.core.errors import Unavailable
 from parley.core.models import MemberState, Session, User
 from parley.store.outage import as_unavailable
+from parley.store.sqlite_readers import SqliteReaders, unavailable
 
 # A bot (issue 12) works only while its owner's account does.
 _SESSION = ("SELECT u.id, u.username, u.display_name, u.is_admin, u.disabled, u.created_at, u.avatar, u.status, "
@@ -59,34 +57,18 @@ def _settle(futures: list[asyncio.Future[Any]], done: asyncio.Future[list[tuple[
         if ok:
             future.set_result(value)
         elif isinstance(value, sqlite3.OperationalError):
-            unavailable = Unavailable(f"the database is unavailable: {value}; retry shortly")
-            unavailable.__cause__ = value
-            future.set_exception(unavailable)
+            future.set_exception(unavailable(value))
         else:
             future.set_exception(value)
 
 
 class SqliteConnectReads:
     def __init__(self, path: str, pragmas: list[str]) -> None:
-        self._path = path
-        self._pragmas = [p for p in pragmas if "journal_mode" not in p]  # WAL is the writer's to set
-        self._pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="parley-sqlite-connect")
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._readers = SqliteReaders(path, pragmas, threads=READERS, name="parley-sqlite-connect")
+        self._conn = self._readers.conn
         self._session_sql = _SESSION.format("?", "?", "0")
         self._cursors_sql = _CURSORS.format("?")
         self._queued: list[tuple[Any, tuple[Any, ...], asyncio.Future[Any]]] = []
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            for pragma in self._pragmas:
-                conn.execute(pragma)
-            conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
-            self._all.append(conn)
-        return conn
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         """Run `fn(*args)` on a reader thread, with every other read asked for in this turn of the
@@ -101,7 +83,7 @@ class SqliteConnectReads:
 
     def _submit(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._queued = self._queued, []
-        job = loop.run_in_executor(self._pool, _run_batch, [(fn, args) for fn, args, _ in batch])
+        job = loop.run_in_executor(self._readers.pool, _run_batch, [(fn, args) for fn, args, _ in batch])
         job.add_done_callback(lambda done: _settle([future for _, _, future in batch], done))
 
     async def session_user(self, token_hash: bytes, now: int) -> tuple[User, Session] | None:
@@ -127,12 +109,7 @@ class SqliteConnectReads:
         return {r[0]: r[1] for r in self._conn().execute(sql, rooms)}
 
     async def close(self) -> None:
-        def _close() -> None:
-            for conn in self._all:
-                conn.close()
-
-        await asyncio.get_running_loop().run_in_executor(self._pool, _close)
-        self._pool.shutdown(wait=False)
+        await self._readers.close()
 
 
 class PostgresConnectReads:

@@ -13,11 +13,8 @@ made from its row; other events still go through `Event.wire()`, so the wire for
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +22,12 @@ import asyncpg
 import orjson
 
 from parley.core.actions import snippet
-from parley.core.errors import Unavailable
 from parley.core.models import EventType, Membership, Room
 from parley.core.uploads import avatar_url
 from parley.store.events import SELECT_SQL, event_from_row
 from parley.store.outage import as_unavailable
 from parley.store.rooms import MEMBER_COLUMNS, ROOM_COLUMNS, membership_from_row, room_from_row
+from parley.store.sqlite_readers import SqliteReaders
 
 _END = 2**62  # above every seq: "no bound" without another statement text (one prepared plan each)
 _ROOM = (f"SELECT {', '.join('r.' + c.name for c in ROOM_COLUMNS)}, {', '.join('m.' + c.name for c in MEMBER_COLUMNS)}, "
@@ -200,32 +197,15 @@ def _in(values: Sequence[int]) -> str:
 
 class SqliteHistoryReads:
     def __init__(self, path: str, pragmas: list[str]) -> None:
-        self._path = path
-        self._pragmas = [p for p in pragmas if "journal_mode" not in p]  # WAL is the writer's to set
-        self._pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="parley-sqlite-history")
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._readers = SqliteReaders(path, pragmas, threads=READERS, name="parley-sqlite-history")
+        self._conn = self._readers.conn
         self._room = _ROOM.format("?", "?")
         self._older = _OLDER.format("?", "?", "?")
         self._newer = _NEWER.format("?", "?", "?", "?")
         self._decorations = _DECORATIONS.format("?1", "?2", "?3", "?4")  # each used more than once
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            for pragma in self._pragmas:
-                conn.execute(pragma)
-            conn.execute("PRAGMA query_only=ON")
-            self._local.conn = conn
-            self._all.append(conn)
-        return conn
-
     async def page(self, room_id: int, user_id: int, choose: Choose) -> PageRows:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, self._page, room_id, user_id, choose)
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"the database is unavailable: {exc}; retry shortly") from exc
+        return await self._readers.run(self._page, room_id, user_id, choose)
 
     def _page(self, room_id: int, user_id: int, choose: Choose) -> PageRows:
         conn = self._conn()
@@ -261,12 +241,7 @@ class SqliteHistoryReads:
         return found
 
     async def close(self) -> None:
-        def _close() -> None:
-            for conn in self._all:
-                conn.close()
-
-        await asyncio.get_running_loop().run_in_executor(self._pool, _close)
-        self._pool.shutdown(wait=False)
+        await self._readers.close()
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------------
