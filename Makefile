@@ -24,7 +24,7 @@ run: migrate
 test: venv
 	bash scripts/test-deps.sh
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 tests
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=25 tests
 
 lint: venv
 	$(BIN)/ruff check src tests bench

@@ -35,7 +35,40 @@ def tracebacks_in(path: Path) -> list[str]:
     return found
 
 
+def _port_block() -> range:
+    """This test process's own block of listening ports, below the kernel's ephemeral range: a port
+    bound to 0 comes from that range, where any client socket of any process (or another xdist
+    worker's next server) may take it the moment a killed server lets it go, and the server's
+    restart on the same port then fails with "address already in use". Below it, only this
+    worker hands ports out, in turn, so a freed port is not given again until the block wraps."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = 1000
+    start = 20000 + (index % 12) * size
+    if start + size > low:  # an unusual ephemeral range: fall back to the kernel's choice
+        return range(0)
+    return range(start, start + size)
+
+
+_BLOCK = _port_block()
+_next_port = [os.getpid() % 997]  # a fresh process (a rerun) starts elsewhere in the block
+
+
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (see `_port_block`)."""
+    for _ in range(len(_BLOCK)):
+        candidate = _BLOCK[_next_port[0] % len(_BLOCK)]
+        _next_port[0] += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
