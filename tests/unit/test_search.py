@@ -14,6 +14,9 @@ def test_latin_words_fold_case_and_accents_and_cjk_runs_become_bigrams() -> None
     assert search.tokens("我们去咖啡店吧") == ["我们", "们去", "去咖", "咖啡", "啡店", "店吧"]
     assert search.tokens("東京に行く and 好") == ["東京", "京に", "に行", "行く", "and", "好"]
     assert search.tokens("x" * 100) == ["x" * search.TOKEN_MAX]
+    # Between CJK runs: ASCII stretches whole, other words one by one, long words cut alike.
+    assert search.tokens("Go 咖啡 Naïve ok ½ " + "y" * 70 + "好" + "Z" * 70) == [
+        "go", "咖啡", "naive", "ok", "1", "2", "y" * search.TOKEN_MAX, "好", "z" * search.TOKEN_MAX]
     assert search.tokens("!!! ...") == []
 
 

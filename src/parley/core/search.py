@@ -32,7 +32,7 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 # A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
 _RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
-_PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+_CJK_SPLIT = re.compile(rf"([{_CJK}]+)")
 
 
 def fold(text: str) -> str:
@@ -64,15 +64,23 @@ def _latin_tokens(word: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """The index tokens of a message text, in text order."""
     if text.isascii():  # the common case, without the per-word work
-        return [t[:TOKEN_MAX] for t in _ASCII_WORD.findall(text.lower())]
+        words = _ASCII_WORD.findall(text.lower())
+        return words if len(text) <= TOKEN_MAX else [t[:TOKEN_MAX] for t in words]
     out: list[str] = []
-    for cjk, other in _PAIRS.findall(text):  # tuples are cheaper than match objects
-        if cjk:
-            out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
-        elif len(other) <= TOKEN_MAX and other.isascii():
-            out.append(other.lower())
+    # Split at the CJK runs (odd items): the stretches between are mostly ASCII (a Chinese word in
+    # an English line), taken whole as the ASCII case is, without a step per word.
+    for i, part in enumerate(_CJK_SPLIT.split(text)):
+        if i % 2:
+            out.extend([part] if len(part) == 1 else [part[j:j + 2] for j in range(len(part) - 1)])
+        elif part.isascii():
+            words = _ASCII_WORD.findall(part.lower())
+            out.extend(words if len(part) <= TOKEN_MAX else [t[:TOKEN_MAX] for t in words])
         else:
-            out.extend(_latin_tokens(other))
+            for word in _WORD.findall(part):
+                if len(word) <= TOKEN_MAX and word.isascii():
+                    out.append(word.lower())
+                else:
+                    out.extend(_latin_tokens(word))
     return out
 
 
