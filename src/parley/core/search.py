@@ -32,6 +32,7 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 # A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
 _RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
+_PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")  # (CJK run, other word) tuples: core.support's questions
 _CJK_SPLIT = re.compile(rf"([{_CJK}]+)")
 
 
