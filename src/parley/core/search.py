@@ -26,14 +26,17 @@ TERMS_MAX = 16
 TOKEN_MAX = 64  # longer words are cut: an index row never holds an unbounded token
 SNIPPET_CHARS = 160
 
-_CJK = ("\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-        "\U00020000-\U0002ebef")
+_CJK_BMP = "\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_ASTRAL = "\U00020000-\U0002ebef"
+_CJK = _CJK_BMP + _CJK_ASTRAL
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 # A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
 _RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
 _PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")  # (CJK run, other word) tuples: core.support's questions
-_CJK_SPLIT = re.compile(rf"([{_CJK}]+)")
+# The same runs as _PAIRS's first group; the plane-0 ranges in a class of their own, which `re`
+# compiles to one table lookup per character (a class with the astral range is a list of ranges).
+_CJK_SPLIT = re.compile(rf"((?:[{_CJK_BMP}]|[{_CJK_ASTRAL}])+)")
 
 
 def fold(text: str) -> str:
