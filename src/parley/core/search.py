@@ -26,17 +26,16 @@ TERMS_MAX = 16
 TOKEN_MAX = 64  # longer words are cut: an index row never holds an unbounded token
 SNIPPET_CHARS = 160
 
-_CJK_BMP = "\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK_ASTRAL = "\U00020000-\U0002ebef"
-_CJK = _CJK_BMP + _CJK_ASTRAL
+_CJK = ("\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+        "\U00020000-\U0002ebef")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 # A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
 _RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
 _PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")  # (CJK run, other word) tuples: core.support's questions
-# The same runs as _PAIRS's first group; the plane-0 ranges in a class of their own, which `re`
-# compiles to one table lookup per character (a class with the astral range is a list of ranges).
-_CJK_SPLIT = re.compile(rf"((?:[{_CJK_BMP}]|[{_CJK_ASTRAL}])+)")
+# A text as its CJK runs and the stretches between them, (run, "") or ("", stretch): a match per
+# stretch rather than a search from every position (half the instructions of a split).
+_STRETCHES = re.compile(rf"([{_CJK}]+)|([^{_CJK}]+)")
 
 
 def fold(text: str) -> str:
@@ -71,11 +70,11 @@ def tokens(text: str) -> list[str]:
         words = _ASCII_WORD.findall(text.lower())
         return words if len(text) <= TOKEN_MAX else [t[:TOKEN_MAX] for t in words]
     out: list[str] = []
-    # Split at the CJK runs (odd items): the stretches between are mostly ASCII (a Chinese word in
-    # an English line), taken whole as the ASCII case is, without a step per word.
-    for i, part in enumerate(_CJK_SPLIT.split(text)):
-        if i % 2:
-            out.extend([part] if len(part) == 1 else [part[j:j + 2] for j in range(len(part) - 1)])
+    # The stretches between CJK runs are mostly ASCII (a Chinese word in an English line), taken
+    # whole as the ASCII case is, without a step per word.
+    for run, part in _STRETCHES.findall(text):
+        if run:
+            out.extend([run] if len(run) == 1 else [run[j:j + 2] for j in range(len(run) - 1)])
         elif part.isascii():
             words = _ASCII_WORD.findall(part.lower())
             out.extend(words if len(part) <= TOKEN_MAX else [t[:TOKEN_MAX] for t in words])
