@@ -3,7 +3,7 @@
 Inserts N message bodies (as the send batch's writer makes them: `store.events.index_body`, words
 then the room and sender facets) into a fresh FTS5 table in transactions of --batch, for each
 variant of the table, and prints the process CPU per message. `--mode chat` uses ingest.py's chat
-lines (few distinct words), `--mode random` 14 words a message from a 30,000-word random
+lines (few distinct words), `--mode prose` its --prose line, `--mode random` 14 words a message from a 30,000-word random
 vocabulary (many distinct words, as a big community's log). Then, with --queries, times a few
 searches (50 room facets ORed, newest 21 first) on each table. How to read it: docs/performance.md.
 
@@ -30,7 +30,8 @@ from parley.core import search  # noqa: E402
 from parley.store.events import index_body  # noqa: E402
 
 VARIANTS = {
-    "prefix='2 3' (main)": "prefix='2 3'",
+    "prefix='2 3', detail=none (0021)": "prefix='2 3', detail=none",
+    "prefix='2 3' (before 0021)": "prefix='2 3'",
     "prefix='3'": "prefix='3'",
     "prefix='2'": "prefix='2'",
     "no prefix index": "",
@@ -45,8 +46,8 @@ def cpu() -> float:
 
 def bodies(n: int, mode: str) -> list[str]:
     rnd = random.Random(1)
-    if mode == "chat":
-        texts = [message_text(i, "chat").decode() for i in range(n)]
+    if mode in ("chat", "prose"):
+        texts = [message_text(i, mode).decode() for i in range(n)]
     else:
         words = ["".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(2, 9))) for _ in range(30000)]
         words[:3] = ["the", "then", "there"]
@@ -59,7 +60,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-N", type=int, default=40000)
     p.add_argument("--batch", type=int, default=20, help="messages a transaction (the send batch: ~20)")
-    p.add_argument("--mode", choices=("chat", "random"), default="chat")
+    p.add_argument("--mode", choices=("chat", "prose", "random"), default="chat")
     p.add_argument("--queries", action="store_true")
     args = p.parse_args()
     rows = bodies(args.N, args.mode)
@@ -78,7 +79,7 @@ def main() -> None:
                 conn.executemany("INSERT INTO s (rowid, body) VALUES (?, ?)",
                                  [(i + 1, rows[i]) for i in range(first, min(first + args.batch, len(rows)))])
                 conn.execute("COMMIT")
-            line = f"  {name:24s} {(cpu() - start) / len(rows) * 1e6:6.1f} µs CPU a message"
+            line = f"  {name:34s} {(cpu() - start) / len(rows) * 1e6:6.1f} µs CPU a message"
             if args.queries and option is not None:
                 facets = [search.room_facet(r) for r in range(1, 51)]
                 timings = []

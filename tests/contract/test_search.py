@@ -271,3 +271,110 @@ async def test_migration_indexes_existing_messages_and_remembers_leaves(database
         assert await _texts(ctx, bob, "leaving") == ["seen before leaving"]
     finally:
         await close_context(ctx)
+
+
+async def test_a_cjk_run_must_be_contiguous_in_the_text(ctx: Context) -> None:
+    """Neither index keeps positions: the bigrams narrow, the text decides. The phrase asked before
+    ("咖啡" then "啡店" as adjacent tokens) also matched "咖啡 啡店", two runs side by side."""
+    assert core_search.tokens("咖啡 啡店") == ["咖啡", "啡店"]  # what that phrase matched
+    ann, bob = await register(ctx, "ann", "bob")
+    room = (await ctx.rooms.create(ann, "general"))["id"]
+    await ctx.rooms.join(bob, room)
+    _, _, seq, _, _ = await _send(ctx, ann, room, "咖啡 啡店", "咖啡好，啡店远", "去咖啡店", "咖啡啡店", "新咖啡店开了 café")
+    assert await _texts(ctx, bob, "咖啡店") == ["新咖啡店开了 café", "去咖啡店"]
+    assert await _texts(ctx, bob, "咖啡店 caf") == ["新咖啡店开了 café"]
+    assert await _texts(ctx, bob, "咖啡店", room_id=room) == ["新咖啡店开了 café", "去咖啡店"]  # with the facets
+    assert await _texts(ctx, bob, "啡店") == ["新咖啡店开了 café", "咖啡啡店", "去咖啡店", "咖啡好，啡店远", "咖啡 啡店"]
+    assert await _texts(ctx, bob, "啡啡店") == ["咖啡啡店"]
+    # The text checked is the current one: an edit that keeps the bigrams apart no longer matches.
+    async with ctx.db.write() as conn:
+        await conn.execute(events.update().where(events.c.room_id == room, events.c.seq == seq).values(text="咖啡 啡店 去"))
+        await search_store.reindex(conn, room, seq, "咖啡 啡店 去")
+    assert await _texts(ctx, bob, "咖啡店") == ["新咖啡店开了 café"]
+
+
+async def test_deleted_events_leave_no_index_rows_even_by_cascade(ctx: Context) -> None:
+    """PostgreSQL: the trigger over the deleted rows that replaced the foreign key; SQLite: the
+    row trigger. Events go one by one, in a statement of several, or with their room."""
+    ann, = await register(ctx, "ann")
+    kept = (await ctx.rooms.create(ann, "kept"))["id"]
+    gone = (await ctx.rooms.create(ann, "gone"))["id"]
+    await _send(ctx, ann, kept, "alpha one", "alpha two", "alpha three", "alpha four")
+    await _send(ctx, ann, gone, "alpha in a room that goes", "beta 咖啡店")
+    key = "event_id" if "postgresql" in ctx.settings.database_url else "rowid"
+
+    async def indexed() -> set[int]:
+        async with ctx.db.read() as conn:
+            return set((await conn.execute(sa.text(f"SELECT {key} FROM message_search"))).scalars())
+
+    async with ctx.db.read() as conn:
+        ids = dict((await conn.execute(sa.select(events.c.text, events.c.id).where(events.c.type == "message"))).all())
+    assert await indexed() == set(ids.values())
+    async with ctx.db.write() as conn:
+        await conn.execute(events.delete().where(events.c.id == ids["alpha one"]))
+        await conn.execute(events.delete().where(events.c.id.in_([ids["alpha two"], ids["alpha three"]])))
+    assert await _texts(ctx, ann, "alpha") == ["alpha in a room that goes", "alpha four"]
+    async with ctx.db.write() as conn:
+        await conn.execute(sa.text("DELETE FROM rooms WHERE id = :r"), {"r": gone})  # its events by cascade
+    assert await _texts(ctx, ann, "alpha") == ["alpha four"]
+    assert await _texts(ctx, ann, "beta") == [] and await _texts(ctx, ann, "咖啡店") == []
+    assert await indexed() == {ids["alpha four"]}
+
+
+async def test_upgrade_from_0020_keeps_the_index_searchable_and_downgrade_too(database_url: str) -> None:
+    """0021 builds SQLite's FTS5 table again (`detail=none`) from the old one's rows, and moves
+    PostgreSQL from a foreign key to a trigger; rows written with positions (before) still match."""
+    from alembic import command
+    from alembic.config import Config
+
+    from parley.store import migrate
+    from tests.contract.helpers import close_context, open_context
+
+    async def to(revision: str, down: bool = False) -> None:
+        engine = create_async_engine(async_url(database_url))
+        try:
+            async with engine.begin() as conn:
+                def run(sync_conn: sa.Connection) -> None:
+                    cfg = Config()
+                    cfg.set_main_option("script_location", str(migrate.SCRIPTS))
+                    cfg.attributes["connection"] = sync_conn
+                    (command.downgrade if down else command.upgrade)(cfg, revision)
+                await conn.run_sync(run)
+        finally:
+            await engine.dispose()
+
+    postgres = database_url.startswith("postgresql")
+
+    async def lean() -> bool:
+        """PostgreSQL: no foreign key; SQLite: the FTS5 table keeps no positions."""
+        async with ctx.db.read() as conn:
+            if postgres:
+                return not await conn.scalar(sa.text(
+                    "SELECT count(*) FROM pg_constraint WHERE conname = 'message_search_event_id_fkey'"))
+            return "detail = none" in await conn.scalar(sa.text(
+                "SELECT sql FROM sqlite_master WHERE name = 'message_search'"))
+
+    ctx = await open_context(database_url)
+    try:
+        ann, = await register(ctx, "ann")
+        room = (await ctx.rooms.create(ann, "general"))["id"]
+        await _send(ctx, ann, room, "kept across the rebuild", "去咖啡店 then coffee", "咖啡 啡店")
+        assert await lean()
+        await to("0020", down=True)
+        assert not await lean()
+        assert await _texts(ctx, ann, "咖啡") == ["咖啡 啡店", "去咖啡店 then coffee"]
+        if postgres:  # rows as 0005..0020 wrote them: every lexeme with a position
+            async with ctx.db.write() as conn:
+                await conn.exec_driver_sql("UPDATE message_search SET tsv = CAST(regexp_replace(CAST(tsv AS text), "
+                                           "'''( |$)', ''':1\\1', 'g') AS tsvector)")
+                assert ":1" in await conn.scalar(sa.text("SELECT min(CAST(tsv AS text)) FROM message_search"))
+        await to("head")
+        assert await lean()
+        assert await _texts(ctx, ann, "kept rebuild") == ["kept across the rebuild"]
+        assert await _texts(ctx, ann, "coff") == ["去咖啡店 then coffee"]
+        assert await _texts(ctx, ann, "咖啡店") == ["去咖啡店 then coffee"]
+        assert await _texts(ctx, ann, "咖啡") == ["咖啡 啡店", "去咖啡店 then coffee"]
+        await _send(ctx, ann, room, "new after the upgrade")
+        assert await _texts(ctx, ann, "upgrade") == ["new after the upgrade"]
+    finally:
+        await close_context(ctx)

@@ -5,9 +5,11 @@ terms, so SQLite (FTS5) and PostgreSQL (tsvector) give the same answers.
 - Latin and other spaced scripts: words of letters and digits, accents removed (NFKD without
   combining marks) and case folded; a query word matches by prefix ("cafe" finds "Café", "cafés").
 - Chinese, Japanese, Korean: a run of such characters is indexed as its overlapping bigrams
-  ("咖啡店" -> "咖啡", "啡店"); a query run of two or more characters is the phrase of its bigrams,
-  so it matches exactly where the run occurs, never through a substring scan. A run of one
-  character is indexed as itself; a one-character query matches bigrams starting with it.
+  ("咖啡店" -> "咖啡", "啡店"); a query run of two or more characters asks the index for messages
+  holding all its bigrams, and then the message text for the run itself (`runs`: a substring test
+  on the few candidates, in the same SQL), so it matches exactly where the run occurs. The index
+  keeps no positions (cheaper to write), so it has no phrases. A run of one character is indexed
+  as itself; a one-character query matches bigrams starting with it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits; underscore separates words
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 # A CJK run, or a run of other letters and digits (`\W` inside the class: no lookahead per character).
 _RUN = re.compile(rf"([{_CJK}]+)|[^\W_{_CJK}]+")
-_PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+_PAIRS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")  # (CJK run, other word) tuples: core.support's questions
+# A text as its CJK runs and the stretches between them, (run, "") or ("", stretch): a match per
+# stretch rather than a search from every position (half the instructions of a split).
+_STRETCHES = re.compile(rf"([{_CJK}]+)|([^{_CJK}]+)")
 
 
 def fold(text: str) -> str:
@@ -60,23 +65,32 @@ def _latin_tokens(word: str) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """The index tokens of a message text, in text order (phrases rely on the order)."""
+    """The index tokens of a message text, in text order."""
     if text.isascii():  # the common case, without the per-word work
-        return [t[:TOKEN_MAX] for t in _ASCII_WORD.findall(text.lower())]
+        words = _ASCII_WORD.findall(text.lower())
+        return words if len(text) <= TOKEN_MAX else [t[:TOKEN_MAX] for t in words]
     out: list[str] = []
-    for cjk, other in _PAIRS.findall(text):  # tuples are cheaper than match objects
-        if cjk:
-            out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
-        elif len(other) <= TOKEN_MAX and other.isascii():
-            out.append(other.lower())
+    # The stretches between CJK runs are mostly ASCII (a Chinese word in an English line), taken
+    # whole as the ASCII case is, without a step per word.
+    for run, part in _STRETCHES.findall(text):
+        if run:
+            out.extend([run] if len(run) == 1 else [run[j:j + 2] for j in range(len(run) - 1)])
+        elif part.isascii():
+            words = _ASCII_WORD.findall(part.lower())
+            out.extend(words if len(part) <= TOKEN_MAX else [t[:TOKEN_MAX] for t in words])
         else:
-            out.extend(_latin_tokens(other))
+            for word in _WORD.findall(part):
+                if len(word) <= TOKEN_MAX and word.isascii():
+                    out.append(word.lower())
+                else:
+                    out.extend(_latin_tokens(word))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One query term: a Latin word matched by prefix, or a phrase of CJK bigrams."""
+    """One query term: a Latin word matched by prefix, or the bigrams of a CJK run (all must be
+    in the index, and the run itself in the text: `runs`)."""
 
     tokens: tuple[str, ...]
     prefix: bool
@@ -119,13 +133,19 @@ def facet(token: str) -> Term:
     return Term((token,), False, "")
 
 
+def runs(terms: list[Term]) -> list[str]:
+    """The CJK runs of two or more characters among the terms: the index finds messages holding
+    all of a run's bigrams, anywhere; the caller keeps those whose current text holds the run
+    itself (SQL `instr`/`strpos` on the event's text), which is exact where the run occurs."""
+    return [t.source for t in terms if len(t.tokens) > 1]
+
+
 def fts5_query(terms: list[Term], any_of: list[str] | None = None) -> str:
-    """SQLite FTS5 MATCH syntax; `any_of`: facets of which one must match. Tokens hold only
-    letters, digits and "§", so quoting is safe."""
+    """SQLite FTS5 MATCH syntax (`detail=none`: tokens and prefixes, no phrases); `any_of`:
+    facets of which one must match. Tokens hold only letters, digits and "§", so quoting is safe."""
     parts = []
     for t in terms:
-        phrase = '"' + " ".join(t.tokens) + '"'
-        parts.append(phrase + " *" if t.prefix else phrase)
+        parts.extend(f'"{tok}" *' if t.prefix else f'"{tok}"' for tok in t.tokens)
     if any_of:
         parts.append("(" + " OR ".join(f'"{tok}"' for tok in any_of) + ")")
     return " AND ".join(parts)
@@ -152,8 +172,7 @@ def tsquery(terms: list[Term], eras: list[int], any_of: list[str] | None = None)
     for e in eras:
         parts = []
         for t in terms:
-            phrase = " <-> ".join(f"'{e}~{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
-            parts.append(f"({phrase})" if len(t.tokens) > 1 else phrase)
+            parts.extend(f"'{e}~{tok}'" + (":*" if t.prefix else "") for tok in t.tokens)
         if any_of:
             parts.append("(" + " | ".join(f"'{e}~{tok}'" for tok in any_of) + ")")
         per_era.append(" & ".join(parts))
@@ -161,11 +180,13 @@ def tsquery(terms: list[Term], eras: list[int], any_of: list[str] | None = None)
 
 
 def tsvector(toks: list[str], event_id: int | None = None) -> str:
-    """PostgreSQL tsvector input syntax with positions (phrases need them; at most 16383), each
-    lexeme led by its era, or by ERA_MARK when the event id is not known yet."""
-    mark = ERA_MARK if event_id is None else f"{era(event_id)}~"
-    positions = range(1, len(toks) + 1) if len(toks) < 16383 else (min(i, 16383) for i in range(1, len(toks) + 1))
-    return " ".join(map(("'" + mark + "{}':{}").format, toks, positions))
+    """PostgreSQL tsvector input syntax without positions (no query needs them; rows written
+    with positions before still match), each lexeme led by its era, or by ERA_MARK when the event
+    id is not known yet."""
+    if not toks:
+        return ""
+    mark = "'" + (ERA_MARK if event_id is None else f"{era(event_id)}~")
+    return mark + ("' " + mark).join(toks) + "'"
 
 
 def _spans(text: str, terms: list[Term]) -> list[tuple[int, int]]:

@@ -2,12 +2,15 @@
 
 New messages are indexed by the one writer (`store.events.writes`), in the transaction that stores
 them. A change to a stored message's text (an edit, a delete's tombstone) must call `reindex` or
-`unindex` in the transaction of that UPDATE. Rows of deleted events go with them (PostgreSQL: a
-cascading foreign key; SQLite: the trigger `message_search_gone`).
+`unindex` in the transaction of that UPDATE. Rows of deleted events go with them (the trigger
+`message_search_gone` on both: on PostgreSQL a statement-level one over the deleted rows, in
+place of a foreign key that cost a check and a row lock per indexed message).
 
 Tokens and query terms come from `core.search`, identical for both databases: SQLite's FTS5 table
 (`tokenize='ascii'` only splits on the spaces between tokens) is asked an FTS5 MATCH, PostgreSQL's
-tsvector rows a tsquery, both built from the same terms.
+tsvector rows a tsquery, both built from the same terms. Neither index keeps positions: a CJK
+run of two or more characters is asked as all of its bigrams, and the run itself is then looked
+for in the candidate's text (`_RUN`), so it matches exactly where it occurs.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ _FROM = {
                    "message_search.tsv @@ CAST(:q AS tsquery)",
                    "message_search.event_id + 0"),
 }
+# A CJK run of the query (core.search.runs) must occur in the message's current text as typed.
+_RUN = {"sqlite": "instr(events.text, :{}) > 0", "postgresql": "strpos(events.text, :{}) > 0"}
 _HAS_FILE = {
     "sqlite": "json_type(events.data, '$.attachments') = 'array' AND json_array_length(events.data, '$.attachments') > 0",
     "postgresql": "jsonb_typeof(CAST(events.data AS jsonb) -> 'attachments') = 'array' "
@@ -93,6 +98,9 @@ async def find(conn: AsyncConnection, user_id: int, terms: list[search.Term], fi
     dialect = conn.dialect.name
     source, match, key = _FROM[dialect]
     where, params = _conditions(dialect, filters)
+    for i, run in enumerate(search.runs(terms)):
+        where.append(_RUN[dialect].format(f"run{i}"))
+        params[f"run{i}"] = run
     sql = sa.text(f"SELECT {_SELECTED} FROM {source} {_READABLE} LEFT JOIN users ON users.id = events.sender_id "
                   f"WHERE {' AND '.join([match, *where])} ORDER BY {key} DESC LIMIT :limit")
     params |= {"me": user_id, "limit": limit}

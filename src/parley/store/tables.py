@@ -187,11 +187,13 @@ uploads = sa.Table(
 # indexes. On PostgreSQL, this table: a tsvector of the message's tokens (core/search.py) under a
 # GIN index. On SQLite the migration creates an FTS5 virtual table of the same name instead
 # (rowid = event id, `body` = the tokens separated by spaces); its shadow tables are not described
-# here (see SQLITE_ONLY in store/search.py).
+# here (see SQLITE_ONLY in store/search.py). No foreign key to events (a check and a row lock per
+# indexed message): the trigger `message_search_gone` (migration 0021) drops the rows of deleted
+# events, on both databases.
 message_search = sa.Table(
     "message_search",
     metadata,
-    sa.Column("event_id", sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    sa.Column("event_id", Id, primary_key=True, autoincrement=False),
     sa.Column("tsv", sa.Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
 )
 sa.Index("ix_message_search_tsv", message_search.c.tsv, postgresql_using="gin")
